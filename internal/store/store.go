@@ -1,0 +1,47 @@
+// Package store is kmsd's persistence contract: ordered buckets of keys and
+// values with serializable transactions. Backends (bbolt embedded, PostgreSQL)
+// live in sub-packages and all pass the storetest conformance suite.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// ErrNotFound is returned by Tx.Get for a key that does not exist.
+var ErrNotFound = errors.New("store: not found")
+
+// ErrConflict is returned by a backend when a transaction lost a
+// serialization race; Update retries such transactions itself, so callers
+// see it only when retries are exhausted.
+var ErrConflict = errors.New("store: transaction conflict")
+
+// KV is one key and its value, as returned by Scan.
+type KV struct {
+	Key   []byte
+	Value []byte
+}
+
+// Store runs transactions. Update's fn may run more than once (retried on
+// conflict) and must not have side effects outside the Tx until Update
+// returns nil. Returning an error from fn rolls the transaction back and
+// Update returns that error unchanged.
+type Store interface {
+	View(ctx context.Context, fn func(Tx) error) error
+	Update(ctx context.Context, fn func(Tx) error) error
+	Close() error
+}
+
+// Tx reads and writes inside one transaction. Slices returned by Get and Scan
+// belong to the caller and stay valid after the transaction ends. Buckets
+// spring into existence on first Put; reading a bucket that was never written
+// is not an error (Get gives ErrNotFound, Scan gives nothing).
+type Tx interface {
+	Get(bucket, key []byte) ([]byte, error)
+	Put(bucket, key, value []byte) error
+	Delete(bucket, key []byte) error
+	// Scan returns up to limit pairs whose key starts with prefix and sorts
+	// strictly after `after` (nil: from the start of the prefix), in
+	// ascending byte order. limit <= 0 means no limit.
+	Scan(bucket, prefix, after []byte, limit int) ([]KV, error)
+}
