@@ -1,0 +1,110 @@
+package bolt
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/store"
+	"go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrLocked reports that another process holds the data file open.
+var ErrLocked = errors.New("locked by another kmsd process")
+
+// lockTimeout bounds how long Open waits for the file lock. Long enough to
+// ride out a restart in which the old process is still exiting, short enough
+// that a second `kmsd dev` in the same directory fails at once.
+const lockTimeout = time.Second
+
+// Store is a store.Store backed by one bbolt file. It is safe for concurrent
+// use.
+type Store struct {
+	db *bbolt.DB
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens the bbolt file at path, creating it with mode 0600 (and its
+// parent directory with mode 0700) if missing. If another process has the
+// file open, Open fails with an error wrapping ErrLocked.
+func Open(path string) (*Store, error) {
+	return open(path, lockTimeout)
+}
+
+func open(path string, timeout time.Duration) (*Store, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory for %s: %w", path, err)
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("data file %s is %w", path, ErrLocked)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("open data file %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// View runs fn on a consistent read-only snapshot. Put and Delete inside fn
+// fail. It returns fn's error unchanged.
+func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error
+	err := s.db.View(func(btx *bbolt.Tx) error {
+		t := &tx{btx: btx}
+		defer t.end()
+		fnErr = fn(t)
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		return fmt.Errorf("store/bolt: view: %w", err)
+	}
+	return err
+}
+
+// Update runs fn in a read-write transaction and commits it, fsynced, if fn
+// returns nil. Writers are serialized by bbolt, so fn runs exactly once.
+// If fn fails or panics, or ctx ends before the commit, nothing is written;
+// fn's (or ctx's) error is returned unchanged and a panic propagates. A ctx
+// that ends while Update waits for the writer lock is noticed only once the
+// lock is held: bbolt's lock cannot be abandoned.
+func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	var fnErr error // fn's or ctx's error, returned as is
+	err := s.db.Update(func(btx *bbolt.Tx) error {
+		t := &tx{btx: btx}
+		defer t.end()
+		if fnErr = ctx.Err(); fnErr != nil {
+			return fnErr
+		}
+		if fnErr = fn(t); fnErr != nil {
+			return fnErr
+		}
+		// Don't commit work whose caller has given up: it would be told
+		// the Update failed.
+		fnErr = ctx.Err()
+		return fnErr
+	})
+	if err != nil && fnErr == nil {
+		return fmt.Errorf("store/bolt: update: %w", err)
+	}
+	return err
+}
+
+// Close waits for running transactions to finish, then releases the file
+// and its lock. Closing twice is harmless.
+func (s *Store) Close() error {
+	if err := s.db.Close(); err != nil {
+		return fmt.Errorf("store/bolt: close %s: %w", s.db.Path(), err)
+	}
+	return nil
+}

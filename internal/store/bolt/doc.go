@@ -1,0 +1,22 @@
+// Package bolt is kmsd's embedded store: a store.Store kept in a single bbolt
+// file, used by `kmsd dev` and by single-node deployments.
+//
+// Every bucket of the store is a top-level bbolt bucket, created by the first
+// Put into it. Transactions map one to one onto bbolt's: View runs on a
+// read-only snapshot (MVCC, never blocked by writers), Update runs inside
+// bbolt's single writer transaction and commits with fsync before it returns.
+// Because bbolt admits one writer at a time, Updates never conflict and never
+// need retrying: store.ErrConflict is not returned by this package, and an
+// Update's fn runs exactly once.
+//
+// The writer lock is not reentrant: an Update's fn must not call Update on
+// the same Store, or it deadlocks. A View that stays open while the file
+// grows delays the writer that grows it, since bbolt cannot remap the file
+// under an open reader; keep Views short.
+//
+// Values handed to and returned by a Tx are always copies, so callers never
+// hold memory that aliases bbolt's read-only mmap or its dirty pages.
+//
+// The file is locked against other processes while open; Open gives up after
+// a short wait instead of hanging behind a second kmsd on the same data.
+package bolt
