@@ -1,0 +1,14 @@
+// Package seal is the root of trust: it holds the root keyring and wraps and
+// unwraps key material under it, so nothing else in kmsd ever sees a root key.
+//
+// FileSeal keeps the keyring in a local file readable only by its owner. A
+// sealed record is
+//
+//	version (1) = 0x01 | root key id (4, big endian) | nonce (12) | ciphertext | tag (16)
+//
+// encrypted with AES-256-GCM under the named root key. The GCM additional data
+// is the version and root key id followed by the caller's aad, so a record
+// bound to one key and material version does not unseal as another. The nonce
+// is drawn inside the AEAD (cipher.NewGCMWithRandomNonce, the only GCM form
+// allowed in FIPS 140-only mode) and is authenticated by GCM itself.
+package seal
