@@ -1,0 +1,240 @@
+package kms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+func checkAliasName(name string) error {
+	if !strings.HasPrefix(name, "alias/") {
+		return kmserr.New(kmserr.Validation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+	}
+	if strings.HasPrefix(name, "alias/aws/") {
+		return kmserr.New(kmserr.InvalidAliasName, "Alias names that begin with alias/aws/ are reserved for AWS managed keys.")
+	}
+	if len(name) == len("alias/") {
+		return kmserr.New(kmserr.InvalidAliasName, "Alias name must not be empty after the alias/ prefix.")
+	}
+	return nil
+}
+
+// CreateAlias names a key.
+func (s *Service) CreateAlias(ctx context.Context, c *Call, in *kmsapi.CreateAliasInput) (*kmsapi.CreateAliasOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	k, err := s.lookup(ctx, c, in.TargetKeyId, keyOnly, "kms:CreateAlias", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if k.rec.AccountID != c.Caller.AccountID {
+		return nil, kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+	}
+	acct, region := c.Caller.AccountID, c.Caller.Region
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		r, err := loadKey(tx, acct, region, k.rec.KeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkState(&cachedKey{rec: r, arn: k.arn}, ruleManage); err != nil {
+			return err
+		}
+		if _, err := loadAlias(tx, acct, region, in.AliasName); err == nil {
+			return kmserr.New(kmserr.AlreadyExists, "An alias with the name %s already exists", aliasARN(region, acct, in.AliasName))
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if err := s.checkAliasQuota(tx, acct, region, r.KeyID); err != nil {
+			return err
+		}
+		now := s.now()
+		return putAlias(tx, acct, region, &aliasRecord{Name: in.AliasName, TargetKeyID: r.KeyID, Created: now, Updated: now})
+	})
+	s.cache.invalidate(cacheAlias(acct, region, in.AliasName))
+	if err != nil {
+		return nil, storeErr(err, "create alias")
+	}
+	return &kmsapi.CreateAliasOutput{}, nil
+}
+
+func (s *Service) checkAliasQuota(tx store.Tx, acct, region, keyID string) error {
+	all, err := tx.Scan(bucketAliases, []byte(partition(acct, region)), nil, 0)
+	if err != nil {
+		return err
+	}
+	n := 0
+	for _, kv := range all {
+		var a aliasRecord
+		if json.Unmarshal(kv.Value, &a) == nil && a.TargetKeyID == keyID {
+			n++
+		}
+	}
+	if n >= s.limits.AliasesPerKey {
+		return kmserr.New(kmserr.LimitExceeded, "The key %s already has %d aliases, the maximum.", keyARN(region, acct, keyID), n)
+	}
+	return nil
+}
+
+// UpdateAlias points an existing alias at another key of the same type.
+func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAliasInput) (*kmsapi.UpdateAliasOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := checkAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	acct, region := c.Caller.AccountID, c.Caller.Region
+	k, err := s.lookup(ctx, c, in.TargetKeyId, keyOnly, "kms:UpdateAlias", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	if k.rec.AccountID != acct {
+		return nil, kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+	}
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		a, err := loadAlias(tx, acct, region, in.AliasName)
+		if errors.Is(err, store.ErrNotFound) {
+			return kmserr.New(kmserr.NotFound, "Alias %s is not found.", aliasARN(region, acct, in.AliasName))
+		}
+		if err != nil {
+			return err
+		}
+		r, err := loadKey(tx, acct, region, k.rec.KeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+		}
+		if err != nil {
+			return err
+		}
+		if r.KeyState == statePendingDeletion {
+			return kmserr.New(kmserr.InvalidState, "%s is pending deletion.", k.arn)
+		}
+		if old, err := loadKey(tx, acct, region, a.TargetKeyID); err == nil {
+			c.touch(old.arn())
+			if old.KeySpec != r.KeySpec || old.KeyUsage != r.KeyUsage {
+				return kmserr.New(kmserr.Validation, "Alias %s is associated with a %s key with key usage %s. The new target key %s must have the same key spec and key usage.", in.AliasName, old.KeySpec, old.KeyUsage, k.arn)
+			}
+		}
+		if a.TargetKeyID == r.KeyID {
+			return nil
+		}
+		if err := s.checkAliasQuota(tx, acct, region, r.KeyID); err != nil {
+			return err
+		}
+		a.TargetKeyID = r.KeyID
+		a.Updated = s.now()
+		return putAlias(tx, acct, region, a)
+	})
+	s.cache.invalidate(cacheAlias(acct, region, in.AliasName))
+	if err != nil {
+		return nil, storeErr(err, "update alias")
+	}
+	return &kmsapi.UpdateAliasOutput{}, nil
+}
+
+// DeleteAlias removes an alias; the key is not affected.
+func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *kmsapi.DeleteAliasInput) (*kmsapi.DeleteAliasOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(in.AliasName, "alias/") {
+		return nil, kmserr.New(kmserr.Validation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
+	}
+	acct, region := c.Caller.AccountID, c.Caller.Region
+	target, err := s.aliasTarget(ctx, acct, region, in.AliasName)
+	if err != nil {
+		return nil, kmserr.Internalf("delete alias: %w", err)
+	}
+	if target == "" {
+		return nil, kmserr.New(kmserr.NotFound, "Alias %s is not found.", aliasARN(region, acct, in.AliasName))
+	}
+	// A dangling alias (its key already gone) can still be deleted.
+	if _, err := s.lookup(ctx, c, target, keyOnly, "kms:DeleteAlias", nil, nil); err != nil && kmserr.CodeOf(err) != kmserr.NotFound {
+		return nil, err
+	}
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		if _, err := loadAlias(tx, acct, region, in.AliasName); errors.Is(err, store.ErrNotFound) {
+			return kmserr.New(kmserr.NotFound, "Alias %s is not found.", aliasARN(region, acct, in.AliasName))
+		} else if err != nil {
+			return err
+		}
+		return tx.Delete(bucketAliases, aliasKey(acct, region, in.AliasName))
+	})
+	s.cache.invalidate(cacheAlias(acct, region, in.AliasName))
+	if err != nil {
+		return nil, storeErr(err, "delete alias")
+	}
+	return &kmsapi.DeleteAliasOutput{}, nil
+}
+
+// ListAliases pages through the account's aliases, optionally those of one key.
+func (s *Service) ListAliases(ctx context.Context, c *Call, in *kmsapi.ListAliasesInput) (*kmsapi.ListAliasesOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	acct, region := c.Caller.AccountID, c.Caller.Region
+	filter := ""
+	if in.KeyId != "" {
+		k, err := s.lookup(ctx, c, in.KeyId, keyOnly, "kms:ListAliases", nil, nil)
+		if err != nil {
+			return nil, err
+		}
+		filter = k.rec.KeyID
+	} else if err := s.authorize(ctx, c, "kms:ListAliases", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	limit := limitOf(in.Limit, 50)
+	after, err := decodeMarker(in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	prefix := []byte(partition(acct, region))
+	out := &kmsapi.ListAliasesOutput{Aliases: []kmsapi.AliasListEntry{}, Truncated: kmsapi.Bool(false)}
+	cursor := markerKey(prefix, after)
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		for {
+			kvs, err := tx.Scan(bucketAliases, prefix, cursor, 500)
+			if err != nil {
+				return err
+			}
+			for _, kv := range kvs {
+				var a aliasRecord
+				if err := json.Unmarshal(kv.Value, &a); err != nil {
+					return err
+				}
+				if filter != "" && a.TargetKeyID != filter {
+					continue
+				}
+				if len(out.Aliases) == limit {
+					out.Truncated = kmsapi.Bool(true)
+					out.NextMarker = encodeMarker(out.Aliases[limit-1].AliasName)
+					return nil
+				}
+				out.Aliases = append(out.Aliases, kmsapi.AliasListEntry{
+					AliasName: a.Name, AliasArn: aliasARN(region, acct, a.Name), TargetKeyId: a.TargetKeyID,
+					CreationDate: kmsapi.Time(a.Created), LastUpdatedDate: kmsapi.Time(a.Updated),
+				})
+			}
+			if len(kvs) < 500 {
+				return nil
+			}
+			cursor = kvs[len(kvs)-1].Key
+		}
+	})
+	if err != nil {
+		return nil, kmserr.Internalf("list aliases: %w", err)
+	}
+	return out, nil
+}

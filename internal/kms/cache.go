@@ -1,0 +1,145 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"github.com/kmsd/kmsd/internal/keys"
+	"github.com/kmsd/kmsd/internal/secret"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// cachedKey is an immutable snapshot of a key record with its material
+// unsealed. Writers never change one; they store a new record and invalidate.
+type cachedKey struct {
+	rec       *keyRecord
+	arn       string
+	materials map[string]secret.Bytes // by KeyMaterialId
+	current   keys.MaterialID
+	tags      map[string]string
+}
+
+func (k *cachedKey) view() *KeyView {
+	return &KeyView{
+		ARN: k.arn, AccountID: k.rec.AccountID, Region: k.rec.Region, Policy: k.rec.Policy,
+		KeySpec: k.rec.KeySpec, KeyUsage: k.rec.KeyUsage, Origin: k.rec.Origin, Tags: k.tags,
+	}
+}
+
+// keyCache keeps hot keys and alias targets in memory so the crypto path
+// touches no disk and takes no global lock. Entries are invalidated after
+// every committed write; gen closes the race between a reader that loaded a
+// record just before a write and the write's invalidation.
+type keyCache struct {
+	m    sync.Map // string -> *cachedKey | string (alias target key id)
+	gen  atomic.Uint64
+	size atomic.Int64
+	max  int64
+}
+
+func newKeyCache(max int) *keyCache { return &keyCache{max: int64(max)} }
+
+func (c *keyCache) get(k string) (any, bool) { return c.m.Load(k) }
+
+// add stores v unless a write invalidated anything since gen was read.
+func (c *keyCache) add(k string, v any, gen uint64) {
+	if c.size.Load() >= c.max {
+		c.m.Range(func(key, _ any) bool { c.m.Delete(key); return true })
+		c.size.Store(0)
+	}
+	if _, loaded := c.m.Swap(k, v); !loaded {
+		c.size.Add(1)
+	}
+	if c.gen.Load() != gen {
+		c.m.CompareAndDelete(k, v)
+	}
+}
+
+func (c *keyCache) invalidate(keys ...string) {
+	c.gen.Add(1)
+	for _, k := range keys {
+		if _, ok := c.m.LoadAndDelete(k); ok {
+			c.size.Add(-1)
+		}
+	}
+}
+
+func cacheKeyID(account, region, keyID string) string {
+	return "k|" + partition(account, region) + keyID
+}
+func cacheAlias(account, region, name string) string { return "a|" + partition(account, region) + name }
+
+var errNoKey = errors.New("key not found")
+
+// key returns the key with its material unsealed, from cache or store.
+func (s *Service) key(ctx context.Context, account, region, keyID string) (*cachedKey, error) {
+	ck := cacheKeyID(account, region, keyID)
+	if v, ok := s.cache.get(ck); ok {
+		return v.(*cachedKey), nil
+	}
+	gen := s.cache.gen.Load()
+	var rec *keyRecord
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		rec, err = loadKey(tx, account, region, keyID)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoKey
+	}
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.snapshot(rec)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.add(ck, k, gen)
+	return k, nil
+}
+
+// snapshot unseals a record's material into a cachedKey.
+func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
+	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make(map[string]secret.Bytes, len(rec.Materials))}
+	for _, m := range rec.Materials {
+		pt, err := s.sealer.Unseal(m.Sealed, materialAAD(rec.partition(), rec.KeyID, m.ID))
+		if err != nil {
+			return nil, fmt.Errorf("unseal material %s of key %s: %w", m.ID, rec.KeyID, err)
+		}
+		k.materials[m.ID] = pt
+	}
+	if rec.CurrentMaterial != "" {
+		id, err := keys.ParseMaterialID(rec.CurrentMaterial)
+		if err != nil {
+			return nil, fmt.Errorf("key %s: %w", rec.KeyID, err)
+		}
+		k.current = id
+	}
+	return k, nil
+}
+
+// aliasTarget returns the key id an alias points at, or "" when there is no such alias.
+func (s *Service) aliasTarget(ctx context.Context, account, region, name string) (string, error) {
+	ck := cacheAlias(account, region, name)
+	if v, ok := s.cache.get(ck); ok {
+		return v.(string), nil
+	}
+	gen := s.cache.gen.Load()
+	var a *aliasRecord
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		a, err = loadAlias(tx, account, region, name)
+		return err
+	})
+	if errors.Is(err, store.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	s.cache.add(ck, a.TargetKeyID, gen)
+	return a.TargetKeyID, nil
+}

@@ -1,0 +1,291 @@
+package kms
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"strings"
+
+	"github.com/kmsd/kmsd/internal/keys"
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/store"
+	"github.com/kmsd/kmsd/internal/uuid"
+)
+
+var bucketCounters = []byte("counters")
+
+// CreateKey makes a new customer managed key with fresh material.
+func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyInput) (*kmsapi.CreateKeyOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	spec := string(in.KeySpec)
+	if in.CustomerMasterKeySpec != "" {
+		if spec != "" {
+			return nil, kmserr.New(kmserr.Validation, "You can specify the KeySpec or CustomerMasterKeySpec parameter, but not both. CustomerMasterKeySpec is deprecated.")
+		}
+		spec = string(in.CustomerMasterKeySpec)
+	}
+	if spec == "" {
+		spec = specSymmetric
+	}
+	usage := string(in.KeyUsage)
+	if usage == "" && spec == specSymmetric {
+		usage = usageEncryptDecrypt
+	}
+	origin := string(in.Origin)
+	if origin == "" {
+		origin = originAWSKMS
+	}
+	switch {
+	case spec != specSymmetric:
+		return nil, kmserr.New(kmserr.UnsupportedOperation, "KeySpec %s is not supported by this kmsd version; only SYMMETRIC_DEFAULT keys are.", spec)
+	case usage != usageEncryptDecrypt:
+		return nil, kmserr.New(kmserr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
+	case origin != originAWSKMS:
+		return nil, kmserr.New(kmserr.UnsupportedOperation, "Origin %s is not supported by this kmsd version.", origin)
+	case in.CustomKeyStoreId != "":
+		return nil, kmserr.New(kmserr.CustomKeyStoreNotFound, "Custom key store %s does not exist.", in.CustomKeyStoreId)
+	case in.MultiRegion != nil && *in.MultiRegion:
+		return nil, kmserr.New(kmserr.UnsupportedOperation, "Multi-Region keys are not supported by this kmsd version.")
+	}
+	tags, err := checkNewTags(nil, in.Tags, s.limits.TagsPerKey)
+	if err != nil {
+		return nil, err
+	}
+	policy := in.Policy
+	if policy == "" {
+		policy = DefaultPolicy(c.Caller.AccountID)
+	} else if err := s.checkPolicy(policy); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, "kms:CreateKey", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	rec := &keyRecord{
+		KeyID:       uuid.New(),
+		AccountID:   c.Caller.AccountID,
+		Region:      c.Caller.Region,
+		Description: in.Description,
+		KeyUsage:    usage,
+		KeySpec:     spec,
+		Origin:      origin,
+		KeyManager:  managerCustomer,
+		KeyState:    stateEnabled,
+		Created:     s.now(),
+		Policy:      policy,
+		Tags:        tags,
+	}
+	material := keys.GenerateSymmetric()
+	defer material.Wipe()
+	mid := keys.NewMaterialID()
+	m, err := s.newMaterial(rec.partition(), rec.KeyID, material, mid, originAWSKMS)
+	if err != nil {
+		return nil, kmserr.Internalf("%w", err)
+	}
+	rec.Materials = []materialRecord{m}
+	rec.CurrentMaterial = m.ID
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return s.insertKey(tx, rec) }); err != nil {
+		return nil, storeErr(err, "create key")
+	}
+	c.touch(rec.arn())
+	return &kmsapi.CreateKeyOutput{KeyMetadata: metadata(rec)}, nil
+}
+
+// insertKey stores a new key and counts it against the account quota.
+func (s *Service) insertKey(tx store.Tx, rec *keyRecord) error {
+	ck := []byte(rec.partition() + "keys")
+	n, err := counter(tx, ck)
+	if err != nil {
+		return err
+	}
+	if n >= int64(s.limits.KeysPerAccount) {
+		return kmserr.New(kmserr.LimitExceeded, "The request was rejected because the number of customer managed keys in the account and Region (%d) has reached the quota.", n)
+	}
+	if err := putCounter(tx, ck, n+1); err != nil {
+		return err
+	}
+	return putKey(tx, rec)
+}
+
+func counter(tx store.Tx, k []byte) (int64, error) {
+	b, err := tx.Get(bucketCounters, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil || len(b) != 8 {
+		return 0, errors.Join(err, errors.New("bad counter"))
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+func putCounter(tx store.Tx, k []byte, n int64) error {
+	return tx.Put(bucketCounters, k, binary.BigEndian.AppendUint64(nil, uint64(n)))
+}
+
+// storeErr passes AWS errors raised inside a transaction through and hides
+// storage failures behind KMSInternalException.
+func storeErr(err error, what string) error {
+	var ke *kmserr.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
+	return kmserr.Internalf("%s: %w", what, err)
+}
+
+// metadata renders a record as the KeyMetadata AWS returns.
+func metadata(r *keyRecord) *kmsapi.KeyMetadata {
+	md := &kmsapi.KeyMetadata{
+		AWSAccountId:          r.AccountID,
+		KeyId:                 r.KeyID,
+		Arn:                   r.arn(),
+		CreationDate:          kmsapi.Time(r.Created),
+		Enabled:               kmsapi.Bool(r.KeyState == stateEnabled),
+		Description:           r.Description,
+		KeyUsage:              kmsapi.KeyUsageType(r.KeyUsage),
+		KeyState:              kmsapi.KeyState(r.KeyState),
+		Origin:                kmsapi.OriginType(r.Origin),
+		KeyManager:            kmsapi.KeyManagerType(r.KeyManager),
+		CustomerMasterKeySpec: kmsapi.CustomerMasterKeySpec(r.KeySpec),
+		KeySpec:               kmsapi.KeySpec(r.KeySpec),
+		MultiRegion:           kmsapi.Bool(r.MultiRegion),
+		CurrentKeyMaterialId:  r.CurrentMaterial,
+	}
+	if r.KeyUsage == usageEncryptDecrypt && r.KeySpec == specSymmetric {
+		md.EncryptionAlgorithms = []kmsapi.EncryptionAlgorithmSpec{algSymmetric}
+	}
+	if r.DeletionDate != nil {
+		md.DeletionDate = kmsapi.Time(*r.DeletionDate)
+	}
+	return md
+}
+
+// DescribeKey returns a key's metadata in any state.
+func (s *Service) DescribeKey(ctx context.Context, c *Call, in *kmsapi.DescribeKeyInput) (*kmsapi.DescribeKeyOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	k, err := s.lookup(ctx, c, in.KeyId, keyOrAlias, "kms:DescribeKey", nil, in.GrantTokens)
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.DescribeKeyOutput{KeyMetadata: metadata(k.rec)}, nil
+}
+
+// ListKeys pages through the account's keys in this Region.
+func (s *Service) ListKeys(ctx context.Context, c *Call, in *kmsapi.ListKeysInput) (*kmsapi.ListKeysOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, "kms:ListKeys", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	limit := limitOf(in.Limit, 100)
+	after, err := decodeMarker(in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	prefix := []byte(partition(c.Caller.AccountID, c.Caller.Region))
+	var kvs []store.KV
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		kvs, err = tx.Scan(bucketKeys, prefix, markerKey(prefix, after), limit+1)
+		return err
+	})
+	if err != nil {
+		return nil, kmserr.Internalf("list keys: %w", err)
+	}
+	out := &kmsapi.ListKeysOutput{Keys: []kmsapi.KeyListEntry{}, Truncated: kmsapi.Bool(false)}
+	for i, kv := range kvs {
+		id := strings.TrimPrefix(string(kv.Key), string(prefix))
+		if i == limit {
+			out.Truncated = kmsapi.Bool(true)
+			out.NextMarker = encodeMarker(string(kvs[i-1].Key[len(prefix):]))
+			break
+		}
+		out.Keys = append(out.Keys, kmsapi.KeyListEntry{KeyId: id, KeyArn: keyARN(c.Caller.Region, c.Caller.AccountID, id)})
+	}
+	return out, nil
+}
+
+func limitOf(l *int32, def int) int {
+	if l == nil {
+		return def
+	}
+	return int(*l)
+}
+
+// Markers are opaque to clients: base64 of the last item returned.
+func encodeMarker(last string) string { return base64.RawURLEncoding.EncodeToString([]byte(last)) }
+
+func decodeMarker(m string) (string, error) {
+	if m == "" {
+		return "", nil
+	}
+	b, err := base64.RawURLEncoding.DecodeString(m)
+	if err != nil || len(b) == 0 {
+		return "", kmserr.New(kmserr.InvalidMarker, "Invalid marker")
+	}
+	return string(b), nil
+}
+
+func markerKey(prefix []byte, after string) []byte {
+	if after == "" {
+		return nil
+	}
+	return append(append([]byte{}, prefix...), after...)
+}
+
+// UpdateKeyDescription replaces a key's description.
+func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, in *kmsapi.UpdateKeyDescriptionInput) (*kmsapi.UpdateKeyDescriptionOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:UpdateKeyDescription", ruleManage, func(r *keyRecord) error {
+		r.Description = in.Description
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.UpdateKeyDescriptionOutput{}, nil
+}
+
+// mutateKey runs one change to a key record in a transaction: it resolves
+// and authorizes through the cache, re-checks the state on the stored record,
+// applies fn, commits, and invalidates the cache before returning.
+func (s *Service) mutateKey(ctx context.Context, c *Call, keyIDInput, action string, rule stateRule, fn func(r *keyRecord) error) (*keyRecord, error) {
+	k, err := s.lookup(ctx, c, keyIDInput, keyOnly, action, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, rule, fn)
+}
+
+func (s *Service) updateRecord(ctx context.Context, account, region, keyID string, rule stateRule, fn func(r *keyRecord) error) (*keyRecord, error) {
+	var out *keyRecord
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		r, err := loadKey(tx, account, region, keyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return kmserr.New(kmserr.NotFound, "Key '%s' does not exist", keyARN(region, account, keyID))
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkState(&cachedKey{rec: r, arn: r.arn()}, rule); err != nil {
+			return err
+		}
+		if err := fn(r); err != nil {
+			return err
+		}
+		out = r
+		return putKey(tx, r)
+	})
+	s.cache.invalidate(cacheKeyID(account, region, keyID))
+	if err != nil {
+		return nil, storeErr(err, "update key "+keyID)
+	}
+	return out, nil
+}

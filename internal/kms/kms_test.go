@@ -1,0 +1,317 @@
+package kms
+
+import (
+	"bytes"
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/seal"
+	"github.com/kmsd/kmsd/internal/store/bolt"
+)
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type harness struct {
+	t     *testing.T
+	dir   string
+	clock *fakeClock
+	st    *bolt.Store
+	svc   *Service
+}
+
+func newHarness(t *testing.T) *harness {
+	t.Helper()
+	h := &harness{t: t, dir: t.TempDir(), clock: &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	h.open()
+	return h
+}
+
+func (h *harness) open() {
+	h.t.Helper()
+	st, err := bolt.Open(filepath.Join(h.dir, "kmsd.db"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	sl, err := seal.OpenFile(filepath.Join(h.dir, "root.key"))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	svc, err := New(Config{Store: st, Sealer: sl, Authorizer: AccountOwner{}, Clock: h.clock})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	h.st, h.svc = st, svc
+	h.t.Cleanup(func() { _ = st.Close() })
+}
+
+func (h *harness) reopen() {
+	h.t.Helper()
+	if err := h.st.Close(); err != nil {
+		h.t.Fatal(err)
+	}
+	h.open()
+}
+
+func call() *Call { return &Call{Caller: RootCaller("111122223333", "us-east-1")} }
+
+func (h *harness) createKey() string {
+	h.t.Helper()
+	out, err := h.svc.CreateKey(context.Background(), call(), &kmsapi.CreateKeyInput{Description: "test"})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return out.KeyMetadata.KeyId
+}
+
+func wantCode(t *testing.T, err error, code string) {
+	t.Helper()
+	if got := kmserr.CodeOf(err); err == nil || got != code {
+		t.Fatalf("got error %v, want %s", err, code)
+	}
+}
+
+func TestEncryptDecryptBindsContext(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	ec := map[string]string{"purpose": "test", "Tenant": "a"}
+	enc, err := h.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("hello"), EncryptionContext: ec})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := h.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"Tenant": "a", "purpose": "test"}})
+	if err != nil || !bytes.Equal(dec.Plaintext, []byte("hello")) {
+		t.Fatalf("decrypt: %v %q", err, dec)
+	}
+	for _, bad := range []map[string]string{nil, {"purpose": "test"}, {"purpose": "test", "tenant": "a"}, {"purpose": "Test", "Tenant": "a"}, {"purpose": "test", "Tenant": "a", "x": ""}} {
+		_, err := h.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: bad})
+		wantCode(t, err, kmserr.InvalidCiphertext)
+	}
+	other := h.createKey()
+	_, err = h.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec, KeyId: other})
+	wantCode(t, err, kmserr.IncorrectKey)
+}
+
+func TestScheduledDeletionHappensWhenWindowEnds(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	if _, err := h.svc.CreateAlias(ctx, call(), &kmsapi.CreateAliasInput{AliasName: "alias/doomed", TargetKeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := h.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: "alias/doomed", Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.svc.ScheduleKeyDeletion(ctx, call(), &kmsapi.ScheduleKeyDeletionInput{KeyId: id, PendingWindowInDays: kmsapi.Int32(7)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := h.clock.Now().Add(7 * 24 * time.Hour); !time.Time(*out.DeletionDate).Equal(want) {
+		t.Fatalf("deletion date %v, want %v", time.Time(*out.DeletionDate), want)
+	}
+	_, err = h.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	wantCode(t, err, kmserr.InvalidState)
+
+	h.clock.Add(7*24*time.Hour - time.Second)
+	if n, err := h.svc.DeleteDueKeys(ctx); err != nil || n != 0 {
+		t.Fatalf("deleted %d keys a second early (err %v)", n, err)
+	}
+	h.clock.Add(time.Second)
+	h.reopen() // the deletion index survives a restart
+	if n, err := h.svc.DeleteDueKeys(ctx); err != nil || n != 1 {
+		t.Fatalf("DeleteDueKeys = %d, %v; want 1", n, err)
+	}
+	_, err = h.svc.DescribeKey(ctx, call(), &kmsapi.DescribeKeyInput{KeyId: id})
+	wantCode(t, err, kmserr.NotFound)
+	_, err = h.svc.DescribeKey(ctx, call(), &kmsapi.DescribeKeyInput{KeyId: "alias/doomed"})
+	wantCode(t, err, kmserr.NotFound)
+	_, err = h.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	if err == nil {
+		t.Fatal("ciphertext of a deleted key still decrypts")
+	}
+	if n, _ := h.svc.DeleteDueKeys(ctx); n != 0 {
+		t.Fatal("a second run deleted again")
+	}
+}
+
+func TestCancelledDeletionIsNotCarriedOut(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	if _, err := h.svc.ScheduleKeyDeletion(ctx, call(), &kmsapi.ScheduleKeyDeletionInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.CancelKeyDeletion(ctx, call(), &kmsapi.CancelKeyDeletionInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	d, err := h.svc.DescribeKey(ctx, call(), &kmsapi.DescribeKeyInput{KeyId: id})
+	if err != nil || d.KeyMetadata.KeyState != stateDisabled || *d.KeyMetadata.Enabled {
+		t.Fatalf("after cancel: %v %+v, want Disabled", err, d)
+	}
+	h.clock.Add(31 * 24 * time.Hour)
+	if n, err := h.svc.DeleteDueKeys(ctx); err != nil || n != 0 {
+		t.Fatalf("DeleteDueKeys = %d, %v after cancel", n, err)
+	}
+	_, err = h.svc.CancelKeyDeletion(ctx, call(), &kmsapi.CancelKeyDeletionInput{KeyId: id})
+	wantCode(t, err, kmserr.InvalidState)
+}
+
+func TestKeyStateRules(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	if _, err := h.svc.DisableKey(ctx, call(), &kmsapi.DisableKeyInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	_, err := h.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	wantCode(t, err, kmserr.Disabled)
+	if _, err := h.svc.TagResource(ctx, call(), &kmsapi.TagResourceInput{KeyId: id, Tags: []kmsapi.Tag{{TagKey: "a", TagValue: "b"}}}); err != nil {
+		t.Fatalf("tagging a disabled key: %v", err)
+	}
+	if _, err := h.svc.ScheduleKeyDeletion(ctx, call(), &kmsapi.ScheduleKeyDeletionInput{KeyId: id}); err != nil {
+		t.Fatal(err)
+	}
+	for name, f := range map[string]func() error{
+		"EnableKey": func() error { _, err := h.svc.EnableKey(ctx, call(), &kmsapi.EnableKeyInput{KeyId: id}); return err },
+		"UpdateKeyDescription": func() error {
+			_, err := h.svc.UpdateKeyDescription(ctx, call(), &kmsapi.UpdateKeyDescriptionInput{KeyId: id, Description: "x"})
+			return err
+		},
+		"CreateAlias": func() error {
+			_, err := h.svc.CreateAlias(ctx, call(), &kmsapi.CreateAliasInput{AliasName: "alias/x", TargetKeyId: id})
+			return err
+		},
+		"ScheduleKeyDeletion": func() error {
+			_, err := h.svc.ScheduleKeyDeletion(ctx, call(), &kmsapi.ScheduleKeyDeletionInput{KeyId: id})
+			return err
+		},
+		"GenerateDataKey": func() error {
+			_, err := h.svc.GenerateDataKey(ctx, call(), &kmsapi.GenerateDataKeyInput{KeyId: id, KeySpec: "AES_256"})
+			return err
+		},
+	} {
+		if err := f(); kmserr.CodeOf(err) != kmserr.InvalidState {
+			t.Errorf("%s on a key pending deletion: %v, want KMSInvalidStateException", name, err)
+		}
+	}
+	if _, err := h.svc.GetKeyPolicy(ctx, call(), &kmsapi.GetKeyPolicyInput{KeyId: id}); err != nil {
+		t.Errorf("GetKeyPolicy on a key pending deletion: %v", err)
+	}
+}
+
+func TestRestartKeepsKeysAndMaterial(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	enc, err := h.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("survives")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.reopen()
+	dec, err := h.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	if err != nil || string(dec.Plaintext) != "survives" {
+		t.Fatalf("after reopen: %v", err)
+	}
+}
+
+func TestConcurrentCreateAliasOneWins(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	var wg sync.WaitGroup
+	errs := make(chan error, 16)
+	for i := 0; i < 16; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := h.svc.CreateAlias(ctx, call(), &kmsapi.CreateAliasInput{AliasName: "alias/race", TargetKeyId: id})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	ok := 0
+	for err := range errs {
+		switch kmserr.CodeOf(err) {
+		case kmserr.AlreadyExists:
+		default:
+			if err != nil {
+				t.Fatalf("unexpected error %v", err)
+			}
+			ok++
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d CreateAlias calls succeeded, want exactly 1", ok)
+	}
+}
+
+func TestSeedIsIdempotentAndReproducible(t *testing.T) {
+	ctx := context.Background()
+	material := bytes.Repeat([]byte{7}, 32)
+	sk := SeedKey{AccountID: "111122223333", Region: "us-east-1", KeyID: "11111111-2222-3333-4444-555555555555",
+		Material: material, Aliases: []string{"alias/seeded"}, Tags: map[string]string{"env": "ci"}}
+	a, b := newHarness(t), newHarness(t)
+	for i, want := range []bool{true, false} {
+		created, err := a.svc.Seed(ctx, sk)
+		if err != nil || created != want {
+			t.Fatalf("seed run %d: created=%v err=%v", i, created, err)
+		}
+	}
+	if _, err := b.svc.Seed(ctx, sk); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := a.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: "alias/seeded", Plaintext: []byte("portable")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Another kmsd seeded with the same material (and another root key) decrypts it.
+	dec, err := b.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	if err != nil || string(dec.Plaintext) != "portable" {
+		t.Fatalf("decrypt in the second seeded kmsd: %v", err)
+	}
+	tags, err := a.svc.ListResourceTags(ctx, call(), &kmsapi.ListResourceTagsInput{KeyId: sk.KeyID})
+	if err != nil || len(tags.Tags) != 1 {
+		t.Fatalf("tags after two seed runs: %v %+v", err, tags)
+	}
+	sk.Material = bytes.Repeat([]byte{8}, 32)
+	if _, err := a.svc.Seed(ctx, sk); err == nil {
+		t.Fatal("re-seeding with different material succeeded")
+	}
+}
+
+func TestStoreIsUselessWithAnotherRootKey(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	if err := h.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := bolt.Open(filepath.Join(h.dir, "kmsd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	other, err := seal.OpenFile(filepath.Join(t.TempDir(), "root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{Store: st, Sealer: other, Authorizer: AccountOwner{}, Clock: h.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	wantCode(t, err, kmserr.Internal)
+}

@@ -1,0 +1,163 @@
+package kms
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/keys"
+	"github.com/kmsd/kmsd/internal/secret"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// Buckets of the store. Keys in "keys" and "aliases" start with the
+// partition (account/region/), so one account's data scans contiguously.
+var (
+	bucketKeys      = []byte("keys")
+	bucketAliases   = []byte("aliases")
+	bucketDeletions = []byte("deletions") // due time (8 bytes BE unix nanos) | partition | key id
+)
+
+const recordSchema = 1
+
+// keyRecord is the stored form of a KMS key. Material is kept sealed.
+type keyRecord struct {
+	Schema            int              `json:"schema"`
+	KeyID             string           `json:"keyId"`
+	AccountID         string           `json:"accountId"`
+	Region            string           `json:"region"`
+	Description       string           `json:"description"`
+	KeyUsage          string           `json:"keyUsage"`
+	KeySpec           string           `json:"keySpec"`
+	Origin            string           `json:"origin"`
+	KeyManager        string           `json:"keyManager"`
+	KeyState          string           `json:"keyState"`
+	Created           time.Time        `json:"created"`
+	DeletionDate      *time.Time       `json:"deletionDate,omitempty"`
+	PendingWindowDays int32            `json:"pendingWindowDays,omitempty"`
+	Policy            string           `json:"policy"`
+	Tags              []tagRecord      `json:"tags,omitempty"`
+	MultiRegion       bool             `json:"multiRegion"`
+	Materials         []materialRecord `json:"materials"`
+	CurrentMaterial   string           `json:"currentMaterial"`
+}
+
+type tagRecord struct {
+	Key   string `json:"k"`
+	Value string `json:"v"`
+}
+
+// materialRecord is one version of a key's material, sealed under the root
+// with AAD naming the partition, key and version (see materialAAD).
+type materialRecord struct {
+	ID      string    `json:"id"`
+	Created time.Time `json:"created"`
+	Origin  string    `json:"origin"`
+	Sealed  []byte    `json:"sealed"`
+}
+
+type aliasRecord struct {
+	Name        string    `json:"name"`
+	TargetKeyID string    `json:"targetKeyId"`
+	Created     time.Time `json:"created"`
+	Updated     time.Time `json:"updated"`
+}
+
+func partition(account, region string) string { return account + "/" + region + "/" }
+
+func keyKey(account, region, keyID string) []byte {
+	return []byte(partition(account, region) + keyID)
+}
+
+func aliasKey(account, region, name string) []byte {
+	return []byte(partition(account, region) + name)
+}
+
+func (r *keyRecord) partition() string { return partition(r.AccountID, r.Region) }
+
+func (r *keyRecord) arn() string { return keyARN(r.Region, r.AccountID, r.KeyID) }
+
+func keyARN(region, account, keyID string) string {
+	return "arn:aws:kms:" + region + ":" + account + ":key/" + keyID
+}
+
+func aliasARN(region, account, name string) string {
+	return "arn:aws:kms:" + region + ":" + account + ":" + name
+}
+
+// materialAAD binds sealed material to its key and version, so a sealed blob
+// copied onto another key (or another version) does not unseal.
+func materialAAD(part, keyID, materialID string) []byte {
+	return []byte("kmsd/material/v1|" + part + "|" + keyID + "|" + materialID)
+}
+
+func loadKey(tx store.Tx, account, region, keyID string) (*keyRecord, error) {
+	b, err := tx.Get(bucketKeys, keyKey(account, region, keyID))
+	if err != nil {
+		return nil, err
+	}
+	var r keyRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode key record %s: %w", keyID, err)
+	}
+	return &r, nil
+}
+
+func putKey(tx store.Tx, r *keyRecord) error {
+	r.Schema = recordSchema
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encode key record %s: %w", r.KeyID, err)
+	}
+	return tx.Put(bucketKeys, keyKey(r.AccountID, r.Region, r.KeyID), b)
+}
+
+func loadAlias(tx store.Tx, account, region, name string) (*aliasRecord, error) {
+	b, err := tx.Get(bucketAliases, aliasKey(account, region, name))
+	if err != nil {
+		return nil, err
+	}
+	var a aliasRecord
+	if err := json.Unmarshal(b, &a); err != nil {
+		return nil, fmt.Errorf("decode alias %s: %w", name, err)
+	}
+	return &a, nil
+}
+
+func putAlias(tx store.Tx, account, region string, a *aliasRecord) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketAliases, aliasKey(account, region, a.Name), b)
+}
+
+// newMaterial generates and seals a fresh symmetric material version.
+func (s *Service) newMaterial(part, keyID string, material secret.Bytes, id keys.MaterialID, origin string) (materialRecord, error) {
+	sealed, err := s.sealer.Seal(material, materialAAD(part, keyID, id.String()))
+	if err != nil {
+		return materialRecord{}, fmt.Errorf("seal material of %s: %w", keyID, err)
+	}
+	return materialRecord{ID: id.String(), Created: s.now(), Origin: origin, Sealed: sealed}, nil
+}
+
+func (r *keyRecord) tagMap() map[string]string {
+	if len(r.Tags) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(r.Tags))
+	for _, t := range r.Tags {
+		m[t.Key] = t.Value
+	}
+	return m
+}
+
+func deletionKey(due time.Time, part, keyID string) []byte {
+	b := make([]byte, 8, 8+len(part)+len(keyID))
+	n := uint64(due.UnixNano())
+	for i := 7; i >= 0; i-- {
+		b[i] = byte(n)
+		n >>= 8
+	}
+	return append(append(b, part...), keyID...)
+}

@@ -1,0 +1,117 @@
+package kms
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/uuid"
+)
+
+// keyRef is a parsed KeyId parameter: a key by id, or an alias, in an
+// account and region.
+type keyRef struct {
+	account, region string
+	keyID           string // set when the caller named the key itself
+	alias           string // "alias/…" when the caller named an alias
+	input           string
+}
+
+// How an operation lets its KeyId be written (AWS: management operations
+// take a key ID or key ARN; cryptographic ones also an alias name or ARN).
+const (
+	keyOnly    = false
+	keyOrAlias = true
+)
+
+func validKeyID(id string) bool {
+	if strings.HasPrefix(id, "mrk-") {
+		h := id[4:]
+		if len(h) != 32 {
+			return false
+		}
+		for i := 0; i < len(h); i++ {
+			c := h[i]
+			if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+				return false
+			}
+		}
+		return true
+	}
+	return uuid.Valid(id)
+}
+
+// parseKeyRef parses a KeyId the way AWS does, in the caller's partition
+// unless an ARN names another account.
+func parseKeyRef(c *Caller, id string, allowAlias bool) (keyRef, error) {
+	ref := keyRef{account: c.AccountID, region: c.Region, input: id}
+	switch {
+	case strings.HasPrefix(id, "arn:"):
+		parts := strings.SplitN(id, ":", 6)
+		if len(parts) != 6 || parts[1] == "" || parts[2] != "kms" || len(parts[4]) != 12 {
+			return ref, kmserr.New(kmserr.NotFound, "Invalid arn %s", id)
+		}
+		if parts[3] != c.Region {
+			return ref, kmserr.New(kmserr.NotFound, "Invalid arn %s", parts[3])
+		}
+		ref.account = parts[4]
+		res := parts[5]
+		switch {
+		case strings.HasPrefix(res, "key/") && validKeyID(res[4:]):
+			ref.keyID = res[4:]
+		case strings.HasPrefix(res, "alias/") && allowAlias:
+			ref.alias = res
+		default:
+			return ref, kmserr.New(kmserr.NotFound, "Invalid arn %s", id)
+		}
+	case strings.HasPrefix(id, "alias/") && allowAlias:
+		ref.alias = id
+	case validKeyID(id):
+		ref.keyID = id
+	default:
+		return ref, kmserr.New(kmserr.NotFound, "Invalid keyId '%s'", id)
+	}
+	return ref, nil
+}
+
+// resolve finds the key a ref names. Missing keys and aliases give AWS's
+// NotFoundException messages.
+func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
+	keyID := ref.keyID
+	if ref.alias != "" {
+		target, err := s.aliasTarget(ctx, ref.account, ref.region, ref.alias)
+		if err != nil {
+			return nil, kmserr.Internalf("resolve alias %s: %w", ref.alias, err)
+		}
+		if target == "" {
+			return nil, kmserr.New(kmserr.NotFound, "Alias %s is not found.", aliasARN(ref.region, ref.account, ref.alias))
+		}
+		keyID = target
+	}
+	k, err := s.key(ctx, ref.account, ref.region, keyID)
+	if err == errNoKey {
+		return nil, kmserr.New(kmserr.NotFound, "Key '%s' does not exist", keyARN(ref.region, ref.account, keyID))
+	}
+	if err != nil {
+		return nil, kmserr.Internalf("load key %s: %w", keyID, err)
+	}
+	return k, nil
+}
+
+// lookup parses, resolves and authorizes in one step, and records the key
+// in the call's audit resources.
+func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias bool, action string, ec map[string]string, grantTokens []string) (*cachedKey, error) {
+	ref, err := parseKeyRef(&c.Caller, keyID, allowAlias)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c.touch(k.arn)
+	if err := s.authorize(ctx, c, action, k, ec, grantTokens, ref.alias); err != nil {
+		return nil, err
+	}
+	return k, nil
+}

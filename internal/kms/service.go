@@ -1,0 +1,197 @@
+package kms
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/secret"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// Sealer wraps key material under the root of trust. aad binds a sealed
+// record to the key and material it belongs to.
+type Sealer interface {
+	Seal(plaintext secret.Bytes, aad []byte) ([]byte, error)
+	Unseal(sealed, aad []byte) (secret.Bytes, error)
+}
+
+// Clock tells the time; tests move a fake one instead of sleeping.
+type Clock interface{ Now() time.Time }
+
+type systemClock struct{}
+
+func (systemClock) Now() time.Time { return time.Now() }
+
+// SystemClock is the wall clock.
+var SystemClock Clock = systemClock{}
+
+// Authorizer decides whether a caller may perform an action. It returns nil
+// to allow, or an AccessDeniedException to refuse.
+type Authorizer interface {
+	Authorize(ctx context.Context, r *AuthzRequest) error
+}
+
+// AuthzRequest is what an authorization decision needs to know.
+type AuthzRequest struct {
+	Caller *Caller
+	Action string // "kms:Encrypt"
+	// Key is nil for actions on no key (CreateKey, ListKeys, GenerateRandom…).
+	Key *KeyView
+	// EncryptionContext and GrantTokens of the request, when it has them.
+	EncryptionContext map[string]string
+	GrantTokens       []string
+	// RequestAlias is the alias the caller named the key by, if any.
+	RequestAlias string
+}
+
+// KeyView is the read-only part of a key an authorizer may look at.
+type KeyView struct {
+	ARN       string
+	AccountID string
+	Region    string
+	Policy    string
+	KeySpec   string
+	KeyUsage  string
+	Origin    string
+	Tags      map[string]string
+}
+
+// Caller is the authenticated principal behind a request and where it came from.
+type Caller struct {
+	AccountID       string
+	Region          string
+	ARN             string // arn:aws:iam::111122223333:root
+	PrincipalID     string
+	AccessKeyID     string
+	Type            string // CloudTrail userIdentity.type: Root, IAMUser, AssumedRole
+	UserName        string
+	SourceIP        string
+	UserAgent       string
+	SecureTransport bool
+}
+
+// RootCaller is the root principal of account in region.
+func RootCaller(account, region string) Caller {
+	return Caller{
+		AccountID:   account,
+		Region:      region,
+		ARN:         "arn:aws:iam::" + account + ":root",
+		PrincipalID: account,
+		Type:        "Root",
+	}
+}
+
+// Call is one request: who makes it, and what the operation learned that the
+// audit record must show (the keys it touched).
+type Call struct {
+	Caller    Caller
+	RequestID string
+	// Resources lists the key ARNs the operation resolved, for the audit record.
+	Resources []string
+}
+
+func (c *Call) touch(arn string) {
+	for _, r := range c.Resources {
+		if r == arn {
+			return
+		}
+	}
+	c.Resources = append(c.Resources, arn)
+}
+
+// Config wires a Service. Store, Sealer and Authorizer are required.
+type Config struct {
+	Store      store.Store
+	Sealer     Sealer
+	Authorizer Authorizer
+	Clock      Clock // nil: SystemClock
+	Limits     Limits
+	// CacheSize bounds the keys whose record and unsealed material stay in
+	// memory; 0 means 10,000.
+	CacheSize int
+}
+
+// Limits are the quotas AWS enforces; zero fields take AWS's defaults.
+type Limits struct {
+	KeysPerAccount int // 100,000
+	AliasesPerKey  int // 50
+	TagsPerKey     int // 50
+	PolicyBytes    int // 32,768
+}
+
+func (l Limits) withDefaults() Limits {
+	if l.KeysPerAccount == 0 {
+		l.KeysPerAccount = 100000
+	}
+	if l.AliasesPerKey == 0 {
+		l.AliasesPerKey = 50
+	}
+	if l.TagsPerKey == 0 {
+		l.TagsPerKey = 50
+	}
+	if l.PolicyBytes == 0 {
+		l.PolicyBytes = 32768
+	}
+	return l
+}
+
+// Service runs the KMS operations. It is safe for concurrent use.
+type Service struct {
+	store  store.Store
+	sealer Sealer
+	authz  Authorizer
+	clock  Clock
+	limits Limits
+	cache  *keyCache
+}
+
+// New returns a Service.
+func New(cfg Config) (*Service, error) {
+	if cfg.Store == nil || cfg.Sealer == nil || cfg.Authorizer == nil {
+		return nil, fmt.Errorf("kms: Store, Sealer and Authorizer are required")
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = SystemClock
+	}
+	size := cfg.CacheSize
+	if size <= 0 {
+		size = 10000
+	}
+	return &Service{
+		store:  cfg.Store,
+		sealer: cfg.Sealer,
+		authz:  cfg.Authorizer,
+		clock:  cfg.Clock,
+		limits: cfg.Limits.withDefaults(),
+		cache:  newKeyCache(size),
+	}, nil
+}
+
+func (s *Service) now() time.Time { return s.clock.Now().UTC() }
+
+// AccountOwner is the authorizer used until key policies are evaluated: a
+// principal may use the keys of its own account and nothing else.
+type AccountOwner struct{}
+
+// Authorize allows callers acting on their own account's keys.
+func (AccountOwner) Authorize(_ context.Context, r *AuthzRequest) error {
+	if r.Key == nil || r.Key.AccountID == r.Caller.AccountID {
+		return nil
+	}
+	return AccessDenied(r.Caller, r.Action, r.Key.ARN, "because no resource-based policy allows the "+r.Action+" action")
+}
+
+// AccessDenied builds AWS's AccessDeniedException message.
+func AccessDenied(c *Caller, action, resource, why string) error {
+	return kmserr.New(kmserr.AccessDenied, "User: %s is not authorized to perform: %s on resource: %s %s", c.ARN, action, resource, why)
+}
+
+func (s *Service) authorize(ctx context.Context, c *Call, action string, k *cachedKey, ec map[string]string, grantTokens []string, requestAlias string) error {
+	r := &AuthzRequest{Caller: &c.Caller, Action: action, EncryptionContext: ec, GrantTokens: grantTokens, RequestAlias: requestAlias}
+	if k != nil {
+		r.Key = k.view()
+	}
+	return s.authz.Authorize(ctx, r)
+}
