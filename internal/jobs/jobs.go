@@ -1,0 +1,51 @@
+// Package jobs runs kmsd's background work — scheduled key deletion today,
+// rotation and imported-material expiry later — on a fixed interval.
+package jobs
+
+import (
+	"context"
+	"log/slog"
+	"time"
+)
+
+// Task is one kind of background work. Run does whatever is due and reports
+// how many items it handled; it must be idempotent, since a crash can
+// interrupt it anywhere and the next run starts over.
+type Task struct {
+	Name string
+	Run  func(ctx context.Context) (int, error)
+}
+
+// Runner runs its tasks once at start and then every Interval until ctx ends.
+type Runner struct {
+	Interval time.Duration
+	Tasks    []Task
+	Logger   *slog.Logger
+}
+
+// RunOnce runs every task one time.
+func (r *Runner) RunOnce(ctx context.Context) {
+	for _, t := range r.Tasks {
+		n, err := t.Run(ctx)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			r.Logger.Error("background task failed", "task", t.Name, "error", err)
+		case n > 0:
+			r.Logger.Info("background task done", "task", t.Name, "items", n)
+		}
+	}
+}
+
+// Run blocks until ctx is done.
+func (r *Runner) Run(ctx context.Context) {
+	tick := time.NewTicker(r.Interval)
+	defer tick.Stop()
+	for {
+		r.RunOnce(ctx)
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
