@@ -1,0 +1,225 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/uuid"
+)
+
+const (
+	contentType  = "application/x-amz-json-1.1"
+	targetPrefix = "TrentService."
+	// DefaultMaxBody bounds a request body. The largest legal KMS request
+	// (a 32 KB policy, or 6144-byte blobs in base64) is far below it.
+	DefaultMaxBody = 1 << 20
+)
+
+// Auditor records one event per request. An error means the record could
+// not be kept, and the request must fail rather than answer unaudited.
+type Auditor interface {
+	Append(ev *audit.Event) error
+}
+
+// Config wires a Server.
+type Config struct {
+	Service *kms.Service
+	Auth    Authenticator
+	Audit   Auditor
+	Logger  *slog.Logger
+	// Ready reports whether the server may take requests (nil: always).
+	Ready   func() error
+	MaxBody int64
+	Clock   kms.Clock
+}
+
+// Server is the HTTP handler for the KMS API and the health endpoints.
+type Server struct {
+	cfg Config
+	ops map[string]operation
+}
+
+// New returns a Server.
+func New(cfg Config) (*Server, error) {
+	if cfg.Service == nil || cfg.Auth == nil || cfg.Audit == nil {
+		return nil, errors.New("api: Service, Auth and Audit are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if cfg.MaxBody <= 0 {
+		cfg.MaxBody = DefaultMaxBody
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = kms.SystemClock
+	}
+	return &Server{cfg: cfg, ops: operations()}, nil
+}
+
+// ServeHTTP routes health checks and KMS API calls.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.URL.Path == "/healthz" && r.Method == http.MethodGet:
+		_, _ = io.WriteString(w, "ok\n")
+		return
+	case r.URL.Path == "/readyz" && r.Method == http.MethodGet:
+		if s.cfg.Ready != nil {
+			if err := s.cfg.Ready(); err != nil {
+				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+				return
+			}
+		}
+		_, _ = io.WriteString(w, "ready\n")
+		return
+	}
+	s.serveAPI(w, r)
+}
+
+// serveAPI handles one KMS call. Whatever happens — a bad body, a failed
+// signature, a panic — exactly one audit record is written, with the same
+// request ID the client sees.
+func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	start := s.cfg.Clock.Now()
+	reqID := uuid.New()
+	w.Header().Set("x-amzn-RequestId", reqID)
+	opName := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
+	call := &kms.Call{RequestID: reqID}
+	call.Caller.SourceIP = sourceIP(r)
+	call.Caller.UserAgent = r.UserAgent()
+	var views auditViews
+	var readOnly bool
+
+	resp, err := func() (resp any, err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				s.cfg.Logger.Error("panic in handler", "requestId", reqID, "operation", opName, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+				resp, err = nil, kmserr.Internalf("panic: %v", p)
+			}
+		}()
+		body, err := s.readBody(w, r)
+		if err != nil {
+			return nil, err
+		}
+		caller, err := s.cfg.Auth.Authenticate(r.Context(), r, body)
+		if err != nil {
+			return nil, err
+		}
+		caller.SourceIP, caller.UserAgent = call.Caller.SourceIP, call.Caller.UserAgent
+		caller.SecureTransport = r.TLS != nil
+		call.Caller = caller
+		o, ok := s.ops[opName]
+		switch {
+		case !strings.HasPrefix(r.Header.Get("X-Amz-Target"), targetPrefix):
+			return nil, kmserr.New(kmserr.UnknownOperation, "")
+		case !ok && knownOperation(opName):
+			return nil, kmserr.New(kmserr.UnsupportedOperation, "%s is not supported by this kmsd version.", opName)
+		case !ok:
+			return nil, kmserr.New(kmserr.UnknownOperation, "")
+		}
+		readOnly = o.readOnly
+		resp, err = o.run(r.Context(), s.cfg.Service, call, body, &views)
+		if err == nil && o.void {
+			resp = nil
+		}
+		return resp, err
+	}()
+
+	ev := s.event(call, opName, start, readOnly, &views)
+	if err != nil {
+		e := kmserr.As(err)
+		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
+		ev.ResponseElements = nil
+		if e.Cause != nil {
+			s.cfg.Logger.Error("request failed", "requestId", reqID, "operation", opName, "error", e.Cause)
+		}
+	}
+	if aerr := s.cfg.Audit.Append(ev); aerr != nil {
+		// No audit record, no answer: never hand out plaintext unaudited.
+		s.cfg.Logger.Error("audit write failed; refusing the request", "requestId", reqID, "operation", opName, "error", aerr)
+		writeError(w, kmserr.New(kmserr.Internal, "An internal error occurred."))
+		return
+	}
+	if err != nil {
+		writeError(w, kmserr.As(err))
+		return
+	}
+	if resp == nil {
+		w.Header().Set("Content-Type", contentType)
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	writeJSON(w, http.StatusOK, resp)
+}
+
+func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error) {
+	if r.Method != http.MethodPost || r.URL.Path != "/" {
+		return nil, kmserr.New(kmserr.UnknownOperation, "")
+	}
+	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
+		return nil, kmserr.New(kmserr.Serialization, "Content-Type must be %s", contentType)
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return nil, kmserr.New(kmserr.Validation, "Request body is larger than %d bytes", s.cfg.MaxBody)
+	}
+	if err != nil {
+		return nil, kmserr.New(kmserr.Serialization, "Could not read the request body")
+	}
+	return body, nil
+}
+
+func (s *Server) event(c *kms.Call, opName string, start time.Time, readOnly bool, v *auditViews) *audit.Event {
+	ev := &audit.Event{
+		EventVersion: "1.11",
+		UserIdentity: audit.UserIdentity{
+			Type: c.Caller.Type, PrincipalID: c.Caller.PrincipalID, ARN: c.Caller.ARN,
+			AccountID: c.Caller.AccountID, AccessKeyID: c.Caller.AccessKeyID, UserName: c.Caller.UserName,
+		},
+		EventTime:          start.UTC(),
+		EventSource:        "kms.amazonaws.com",
+		EventName:          opName,
+		AWSRegion:          c.Caller.Region,
+		SourceIPAddress:    c.Caller.SourceIP,
+		UserAgent:          c.Caller.UserAgent,
+		RequestParameters:  v.params,
+		ResponseElements:   v.elements,
+		RequestID:          c.RequestID,
+		EventID:            uuid.New(),
+		ReadOnly:           readOnly,
+		EventType:          "AwsApiCall",
+		ManagementEvent:    true,
+		RecipientAccountID: c.Caller.AccountID,
+		EventCategory:      "Management",
+	}
+	for _, arn := range c.Resources {
+		ev.Resources = append(ev.Resources, audit.Resource{AccountID: accountOfARN(arn), Type: "AWS::KMS::Key", ARN: arn})
+	}
+	return ev
+}
+
+func accountOfARN(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) < 5 {
+		return ""
+	}
+	return parts[4]
+}
+
+func sourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}

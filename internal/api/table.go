@@ -1,0 +1,50 @@
+package api
+
+import (
+	"slices"
+
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/kmsapi"
+)
+
+const (
+	readOnly = true
+	mutating = false
+)
+
+// operations maps X-Amz-Target operation names to their implementation.
+// Operations of the API that are not listed answer UnsupportedOperationException.
+func operations() map[string]operation {
+	return map[string]operation{
+		"CreateKey":                       op((*kms.Service).CreateKey, mutating),
+		"DescribeKey":                     op((*kms.Service).DescribeKey, readOnly),
+		"ListKeys":                        op((*kms.Service).ListKeys, readOnly),
+		"UpdateKeyDescription":            op((*kms.Service).UpdateKeyDescription, mutating),
+		"EnableKey":                       op((*kms.Service).EnableKey, mutating),
+		"DisableKey":                      op((*kms.Service).DisableKey, mutating),
+		"ScheduleKeyDeletion":             op((*kms.Service).ScheduleKeyDeletion, mutating),
+		"CancelKeyDeletion":               op((*kms.Service).CancelKeyDeletion, mutating),
+		"CreateAlias":                     op((*kms.Service).CreateAlias, mutating),
+		"UpdateAlias":                     op((*kms.Service).UpdateAlias, mutating),
+		"DeleteAlias":                     op((*kms.Service).DeleteAlias, mutating),
+		"ListAliases":                     op((*kms.Service).ListAliases, readOnly),
+		"TagResource":                     op((*kms.Service).TagResource, mutating),
+		"UntagResource":                   op((*kms.Service).UntagResource, mutating),
+		"ListResourceTags":                op((*kms.Service).ListResourceTags, readOnly),
+		"GetKeyPolicy":                    op((*kms.Service).GetKeyPolicy, readOnly),
+		"PutKeyPolicy":                    op((*kms.Service).PutKeyPolicy, mutating),
+		"ListKeyPolicies":                 op((*kms.Service).ListKeyPolicies, readOnly),
+		"Encrypt":                         op((*kms.Service).Encrypt, readOnly),
+		"Decrypt":                         op((*kms.Service).Decrypt, readOnly),
+		"ReEncrypt":                       op((*kms.Service).ReEncrypt, readOnly),
+		"GenerateDataKey":                 op((*kms.Service).GenerateDataKey, readOnly),
+		"GenerateDataKeyWithoutPlaintext": op((*kms.Service).GenerateDataKeyWithoutPlaintext, readOnly),
+		"GenerateRandom":                  op((*kms.Service).GenerateRandom, readOnly),
+	}
+}
+
+// knownOperation reports whether name is an operation of the AWS KMS API.
+func knownOperation(name string) bool {
+	_, found := slices.BinarySearch(kmsapi.Operations, name)
+	return found
+}
