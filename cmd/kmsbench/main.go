@@ -1,0 +1,250 @@
+// Command kmsbench starts a kmsd server and drives it through the AWS SDK
+// for Go, printing requests per second, p50 and p99 latency, and the
+// server's CPU time per request (read from /proc), for each operation and
+// concurrency level.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+)
+
+const (
+	accessKey = "AKIAIOSFODNN7EXAMPLE"
+	secretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+)
+
+func main() {
+	bin := flag.String("bin", "bin/kmsd", "kmsd binary to start")
+	dur := flag.Duration("duration", 3*time.Second, "how long to drive each scenario")
+	levels := flag.String("concurrency", "1,16,64", "comma-separated concurrency levels")
+	enforce := flag.Bool("enforce", true, "run kmsd with SigV4 verification (dev --enforce)")
+	flag.Parse()
+	if err := run(*bin, *dur, *levels, *enforce); err != nil {
+		fmt.Fprintln(os.Stderr, "kmsbench:", err)
+		os.Exit(1)
+	}
+}
+
+type server struct {
+	cmd *exec.Cmd
+	url string
+}
+
+func freePort() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+func start(bin string, enforce bool) (*server, error) {
+	dir, err := os.MkdirTemp("", "kmsbench-")
+	if err != nil {
+		return nil, err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"dev", "--listen", addr, "--data", filepath.Join(dir, "data"), "--log-level", "warn"}
+	if enforce {
+		args = append(args, "--enforce")
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	s := &server{cmd: cmd, url: "http://" + addr}
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return s, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	return nil, errors.New("kmsd did not become healthy")
+}
+
+// cpuTime is the server process's user+system CPU time so far.
+func (s *server) cpuTime() (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return 0, err
+	}
+	// Fields after the parenthesised command name; utime and stime are the 14th and 15th.
+	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
+	ut, _ := strconv.ParseInt(fields[11], 10, 64)
+	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks, nil
+}
+
+func (s *server) stop() {
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	_ = s.cmd.Wait()
+}
+
+func client(url string, conc int) *kms.Client {
+	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, IdleConnTimeout: time.Minute}
+	return kms.New(kms.Options{
+		Region:           "us-east-1",
+		BaseEndpoint:     aws.String(url),
+		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		HTTPClient:       &http.Client{Transport: tr},
+		RetryMaxAttempts: 1,
+	})
+}
+
+type scenario struct {
+	name string
+	run  func(ctx context.Context, c *kms.Client) error
+}
+
+func run(bin string, dur time.Duration, levels string, enforce bool) error {
+	srv, err := start(bin, enforce)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	ctx := context.Background()
+	setup := client(srv.url, 1)
+	key, err := setup.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("kmsbench")})
+	if err != nil {
+		return fmt.Errorf("create key: %w", err)
+	}
+	keyID := key.KeyMetadata.KeyId
+	small, large := make([]byte, 32), make([]byte, 4096)
+	blob, err := setup.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: small})
+	if err != nil {
+		return fmt.Errorf("encrypt: %w", err)
+	}
+	scenarios := []scenario{
+		{"Encrypt 32B", func(ctx context.Context, c *kms.Client) error {
+			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: small})
+			return err
+		}},
+		{"Encrypt 4KiB", func(ctx context.Context, c *kms.Client) error {
+			_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: large})
+			return err
+		}},
+		{"Decrypt 32B", func(ctx context.Context, c *kms.Client) error {
+			_, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob.CiphertextBlob})
+			return err
+		}},
+		{"GenerateDataKey", func(ctx context.Context, c *kms.Client) error {
+			_, err := c.GenerateDataKey(ctx, &kms.GenerateDataKeyInput{KeyId: keyID, KeySpec: types.DataKeySpecAes256})
+			return err
+		}},
+	}
+	mode := "permissive"
+	if enforce {
+		mode = "SigV4 enforced"
+	}
+	fmt.Printf("kmsd %s, audit on, %d CPUs, %s per scenario\n", mode, runtime.NumCPU(), dur)
+	fmt.Printf("%-18s %5s %10s %10s %10s %14s %8s\n", "operation", "conc", "req/s", "p50", "p99", "server CPU/req", "errors")
+	for _, sc := range scenarios {
+		for _, f := range strings.Split(levels, ",") {
+			conc, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || conc < 1 {
+				return fmt.Errorf("bad concurrency %q", f)
+			}
+			if err := measure(ctx, srv, sc, conc, dur); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func measure(ctx context.Context, srv *server, sc scenario, conc int, dur time.Duration) error {
+	c := client(srv.url, conc)
+	// Warm up connections and caches.
+	for i := 0; i < conc; i++ {
+		_ = sc.run(ctx, c)
+	}
+	cpu0, err := srv.cpuTime()
+	if err != nil {
+		return err
+	}
+	var (
+		wg     sync.WaitGroup
+		mu     sync.Mutex
+		lat    []time.Duration
+		errs   atomic.Int64
+		lastEr atomic.Value
+	)
+	start := time.Now()
+	stop := start.Add(dur)
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			local := make([]time.Duration, 0, 4096)
+			for time.Now().Before(stop) {
+				t0 := time.Now()
+				if err := sc.run(ctx, c); err != nil {
+					errs.Add(1)
+					lastEr.Store(err.Error())
+					continue
+				}
+				local = append(local, time.Since(t0))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	cpu1, err := srv.cpuTime()
+	if err != nil {
+		return err
+	}
+	slices.Sort(lat)
+	n := len(lat) + int(errs.Load())
+	pct := func(p float64) time.Duration {
+		if len(lat) == 0 {
+			return 0
+		}
+		return lat[int(p*float64(len(lat)-1))]
+	}
+	perReq := time.Duration(0)
+	if n > 0 {
+		perReq = (cpu1 - cpu0) / time.Duration(n)
+	}
+	fmt.Printf("%-18s %5d %10.0f %10s %10s %14s %8d\n", sc.name, conc, float64(len(lat))/elapsed.Seconds(),
+		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), perReq.Round(100*time.Nanosecond), errs.Load())
+	if e, ok := lastEr.Load().(string); ok {
+		fmt.Printf("  last error: %s\n", e)
+	}
+	return nil
+}

@@ -1,0 +1,155 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+	"os"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is everything a kmsd process is told. Defaults come from
+// defaultConfig; a YAML file, then KMSD_* environment variables, then flags
+// override them, in that order.
+type Config struct {
+	Listen    string `yaml:"listen" env:"KMSD_LISTEN"`
+	DataDir   string `yaml:"data" env:"KMSD_DATA"`
+	AccountID string `yaml:"account_id" env:"KMSD_ACCOUNT_ID"`
+	Region    string `yaml:"region" env:"KMSD_REGION"`
+
+	// Enforce verifies SigV4 on every request (always on in serve mode).
+	Enforce       bool          `yaml:"enforce" env:"KMSD_ENFORCE"`
+	RootAccessKey string        `yaml:"root_access_key" env:"KMSD_ROOT_ACCESS_KEY"`
+	RootSecretKey string        `yaml:"root_secret_key" env:"KMSD_ROOT_SECRET_KEY"`
+	MaxSkew       time.Duration `yaml:"max_skew" env:"KMSD_MAX_SKEW"`
+
+	TLSCert string `yaml:"tls_cert" env:"KMSD_TLS_CERT"`
+	TLSKey  string `yaml:"tls_key" env:"KMSD_TLS_KEY"`
+
+	Seed            string        `yaml:"seed" env:"KMSD_SEED"`
+	AuditFailClosed bool          `yaml:"audit_fail_closed" env:"KMSD_AUDIT_FAIL_CLOSED"`
+	JobsInterval    time.Duration `yaml:"jobs_interval" env:"KMSD_JOBS_INTERVAL"`
+	LogLevel        string        `yaml:"log_level" env:"KMSD_LOG_LEVEL"`
+	LogFormat       string        `yaml:"log_format" env:"KMSD_LOG_FORMAT"`
+}
+
+// The AWS documentation's example credentials: well known on purpose, so a
+// laptop setup needs no secret of its own.
+const (
+	docAccessKey = "AKIAIOSFODNN7EXAMPLE"
+	docSecretKey = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"
+)
+
+func defaultConfig() Config {
+	return Config{
+		Listen:        "127.0.0.1:8080",
+		DataDir:       "./kmsd-data",
+		AccountID:     "111122223333",
+		Region:        "us-east-1",
+		RootAccessKey: docAccessKey,
+		RootSecretKey: docSecretKey,
+		MaxSkew:       5 * time.Minute,
+		JobsInterval:  time.Minute,
+		LogLevel:      "info",
+		LogFormat:     "text",
+	}
+}
+
+// loadFile overlays a YAML config file; unknown keys are errors so a typo
+// does not silently fall back to a default.
+func (c *Config) loadFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	dec := yaml.NewDecoder(strings.NewReader(string(b)))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+// loadEnv overlays KMSD_* environment variables.
+func (c *Config) loadEnv(getenv func(string) string) error {
+	v := reflect.ValueOf(c).Elem()
+	t := v.Type()
+	for i := 0; i < t.NumField(); i++ {
+		name := t.Field(i).Tag.Get("env")
+		s := getenv(name)
+		if name == "" || s == "" {
+			continue
+		}
+		if err := setField(v.Field(i), s); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func setField(f reflect.Value, s string) error {
+	switch f.Interface().(type) {
+	case string:
+		f.SetString(s)
+	case bool:
+		b, err := strconv.ParseBool(s)
+		if err != nil {
+			return err
+		}
+		f.SetBool(b)
+	case time.Duration:
+		d, err := time.ParseDuration(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(d))
+	}
+	return nil
+}
+
+// bindFlags registers a flag per field, with the current value as default.
+func (c *Config) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
+	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (store, root key, audit log)")
+	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "AWS account id of the default account")
+	fs.StringVar(&c.Region, "region", c.Region, "Region for requests that name none")
+	fs.StringVar(&c.RootAccessKey, "root-access-key", c.RootAccessKey, "access key id of the account root")
+	fs.StringVar(&c.RootSecretKey, "root-secret-key", c.RootSecretKey, "secret access key of the account root")
+	fs.DurationVar(&c.MaxSkew, "max-skew", c.MaxSkew, "largest accepted difference between a request's signing time and now")
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
+	fs.StringVar(&c.Seed, "seed", c.Seed, "YAML file of keys, aliases and tags to create at start")
+	fs.BoolVar(&c.AuditFailClosed, "audit-fail-closed", c.AuditFailClosed, "answer no request whose audit record is not durably written")
+	fs.DurationVar(&c.JobsInterval, "jobs-interval", c.JobsInterval, "how often background jobs (scheduled deletion) run")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+}
+
+func (c *Config) validate() error {
+	switch {
+	case len(c.AccountID) != 12 || strings.Trim(c.AccountID, "0123456789") != "":
+		return fmt.Errorf("account id %q must be 12 digits", c.AccountID)
+	case c.Region == "":
+		return fmt.Errorf("region must not be empty")
+	case (c.TLSCert == "") != (c.TLSKey == ""):
+		return fmt.Errorf("set both --tls-cert and --tls-key, or neither")
+	case c.JobsInterval <= 0:
+		return fmt.Errorf("jobs interval must be positive")
+	case c.MaxSkew <= 0:
+		return fmt.Errorf("max skew must be positive")
+	}
+	return nil
+}
+
+// printable is the config with secrets masked, for --print-config.
+func (c Config) printable() string {
+	if c.RootSecretKey != "" {
+		c.RootSecretKey = "[redacted]"
+	}
+	b, _ := yaml.Marshal(c)
+	return string(b)
+}

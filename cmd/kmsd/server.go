@@ -1,0 +1,301 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/api"
+	"github.com/kmsd/kmsd/internal/api/sigv4"
+	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/identity"
+	"github.com/kmsd/kmsd/internal/jobs"
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/seal"
+	"github.com/kmsd/kmsd/internal/secret"
+	"github.com/kmsd/kmsd/internal/store/bolt"
+)
+
+type mode string
+
+const (
+	modeDev   mode = "dev"
+	modeServe mode = "serve"
+)
+
+// loadConfig builds the config of a subcommand: defaults, then the YAML file
+// named by --config, then KMSD_* variables, then flags.
+func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) string) (Config, bool, error) {
+	cfg := defaultConfig()
+	if m == modeServe {
+		// A server facing a network gets no well-known credentials.
+		cfg.RootAccessKey, cfg.RootSecretKey = "", ""
+		cfg.LogFormat = "json"
+		cfg.Listen = "127.0.0.1:8443"
+	}
+	if path := flagValue(args, "config"); path != "" {
+		if err := cfg.loadFile(path); err != nil {
+			return cfg, false, err
+		}
+	}
+	if err := cfg.loadEnv(getenv); err != nil {
+		return cfg, false, err
+	}
+	fs := flag.NewFlagSet("kmsd "+string(m), flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfg.bindFlags(fs)
+	fs.String("config", "", "YAML config file")
+	printConfig := fs.Bool("print-config", false, "print the effective configuration and exit")
+	if m == modeDev {
+		fs.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "verify SigV4 signatures against the root credentials instead of accepting any")
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, false, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, false, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if m == modeServe {
+		cfg.Enforce = true
+	}
+	return cfg, *printConfig, cfg.validate()
+}
+
+// flagValue finds -name V, --name V or --name=V before flags are parsed.
+func flagValue(args []string, name string) string {
+	for i, a := range args {
+		for _, p := range []string{"-" + name, "--" + name} {
+			if a == p && i+1 < len(args) {
+				return args[i+1]
+			}
+			if strings.HasPrefix(a, p+"=") {
+				return strings.TrimPrefix(a, p+"=")
+			}
+		}
+	}
+	return ""
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// node is an open data directory: the store, the seal and the audit log.
+type node struct {
+	store *bolt.Store
+	seal  *seal.FileSeal
+	audit *audit.Log
+	ids   *identity.Store
+	svc   *kms.Service
+}
+
+func dataPaths(dir string) (db, rootKey, auditLog string) {
+	return filepath.Join(dir, "kmsd.db"), filepath.Join(dir, "root.key"), filepath.Join(dir, "audit", "kmsd-audit.jsonl")
+}
+
+func openNode(cfg Config, withAudit bool) (*node, error) {
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("create data directory: %w", err)
+	}
+	dbPath, keyPath, auditPath := dataPaths(cfg.DataDir)
+	sl, err := seal.OpenFile(keyPath)
+	if err != nil {
+		return nil, err
+	}
+	st, err := bolt.Open(dbPath)
+	if err != nil {
+		if errors.Is(err, bolt.ErrLocked) {
+			return nil, fmt.Errorf("%w (stop the running kmsd, or use another --data)", err)
+		}
+		return nil, err
+	}
+	n := &node{store: st, seal: sl, ids: identity.New(st, sl)}
+	if withAudit {
+		n.audit, err = audit.OpenFile(auditPath, audit.Options{FailClosed: cfg.AuditFailClosed})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("open audit log: %w", err)
+		}
+	}
+	n.svc, err = kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: kms.AccountOwner{}})
+	if err != nil {
+		n.close()
+		return nil, err
+	}
+	return n, nil
+}
+
+func (n *node) close() error {
+	var errs []error
+	if n.audit != nil {
+		errs = append(errs, n.audit.Close())
+	}
+	errs = append(errs, n.store.Close())
+	return errors.Join(errs...)
+}
+
+func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, printOnly, err := loadConfig(m, args, stderr, getenv)
+	if err != nil {
+		return err
+	}
+	if printOnly {
+		fmt.Fprint(stdout, cfg.printable())
+		return nil
+	}
+	log := newLogger(cfg, stderr)
+	n, err := openNode(cfg, true)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err := n.close(); err != nil {
+			log.Error("close", "error", err)
+		}
+	}()
+
+	var auth api.Authenticator = api.Permissive{AccountID: cfg.AccountID, DefaultRegion: cfg.Region}
+	var bootstrap string
+	if cfg.Enforce {
+		if cfg.RootAccessKey != "" && cfg.RootSecretKey != "" {
+			if err := n.ids.EnsureAccessKey(ctx, cfg.AccountID, "", cfg.RootAccessKey, secret.Bytes(cfg.RootSecretKey)); err != nil {
+				return err
+			}
+		} else if bootstrap, err = bootstrapAccessKey(ctx, n.ids, cfg.AccountID); err != nil {
+			return err
+		}
+		ids := api.Identities{Store: n.ids}
+		auth = api.Strict{
+			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"kms"}},
+			Principals: ids,
+		}
+	}
+	if cfg.Seed != "" {
+		if err := applySeed(ctx, n.svc, cfg, stdout); err != nil {
+			return err
+		}
+	}
+	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	hs := &http.Server{
+		Handler:           srv,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("load TLS certificate: %w", err)
+		}
+		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		ln = tls.NewListener(ln, hs.TLSConfig)
+		scheme = "https"
+	}
+	banner(stdout, m, cfg, scheme+"://"+ln.Addr().String(), bootstrap)
+
+	jobCtx, stopJobs := context.WithCancel(ctx)
+	jobsDone := make(chan struct{})
+	go func() {
+		defer close(jobsDone)
+		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
+			{Name: "scheduled-deletion", Run: n.svc.DeleteDueKeys},
+		}}).Run(jobCtx)
+	}()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- hs.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		stopJobs()
+		<-jobsDone
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: finishing in-flight requests")
+	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	err = hs.Shutdown(shutCtx)
+	stopJobs()
+	<-jobsDone
+	log.Info("stopped")
+	return err
+}
+
+// bootstrapAccessKey gives a fresh serve-mode data directory its first
+// credential, printed once; later starts find it and print nothing.
+func bootstrapAccessKey(ctx context.Context, ids *identity.Store, account string) (string, error) {
+	has, err := ids.HasAny(ctx)
+	if err != nil || has {
+		return "", err
+	}
+	akid, sec, err := ids.CreateAccessKey(ctx, account, "")
+	if err != nil {
+		return "", err
+	}
+	return fmt.Sprintf("  first start: created an access key for arn:aws:iam::%s:root (shown only now)\n    AWS_ACCESS_KEY_ID=%s\n    AWS_SECRET_ACCESS_KEY=%s\n", account, akid, string(sec)), nil
+}
+
+func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
+	db, key, auditLog := dataPaths(cfg.DataDir)
+	fmt.Fprintf(w, "kmsd %s %s listening on %s\n", m, version, url)
+	fmt.Fprintf(w, "  data:  %s (store %s, root key %s, audit log %s)\n", cfg.DataDir, filepath.Base(db), filepath.Base(key), strings.TrimPrefix(auditLog, filepath.Clean(cfg.DataDir)+"/"))
+	switch {
+	case !cfg.Enforce:
+		fmt.Fprintf(w, "  auth:  permissive: any credentials are accepted and act as the root of account %s\n", cfg.AccountID)
+	case cfg.RootAccessKey != "":
+		fmt.Fprintf(w, "  auth:  SigV4 enforced; account %s root credentials: %s / %s\n", cfg.AccountID, cfg.RootAccessKey, maskSecret(m, cfg.RootSecretKey))
+	default:
+		fmt.Fprintf(w, "  auth:  SigV4 enforced against stored access keys of account %s\n", cfg.AccountID)
+	}
+	fmt.Fprint(w, bootstrap)
+	if m == modeServe {
+		fmt.Fprintf(w, "  try:   aws --region %s --endpoint-url %s kms list-keys   (with an access key of this server in the environment)\n", cfg.Region, url)
+		return
+	}
+	fmt.Fprintf(w, "  try:   AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --region %s --endpoint-url %s kms create-key\n",
+		firstNonEmpty(cfg.RootAccessKey, docAccessKey), firstNonEmpty(cfg.RootSecretKey, docSecretKey), cfg.Region, url)
+}
+
+// maskSecret prints the dev root secret (it is the documented example pair
+// by default) but never a serve-mode secret.
+func maskSecret(m mode, s string) string {
+	if m == modeServe && s != "" {
+		return "<your secret key>"
+	}
+	return s
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

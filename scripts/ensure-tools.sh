@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what kmsd's tests need when it is missing, so `make test` works on
+# a fresh machine: staticcheck (Go module proxy), the AWS CLI and openssl
+# (Debian packages).
+set -euo pipefail
+staticcheck_version=${1:-v0.8.2}
+gobin=$(go env GOPATH)/bin
+
+if [ ! -x "$gobin/staticcheck" ]; then
+  echo "installing staticcheck $staticcheck_version"
+  go install "honnef.co/go/tools/cmd/staticcheck@$staticcheck_version"
+fi
+
+missing=()
+command -v aws >/dev/null 2>&1 || missing+=(awscli)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${missing[*]}"
+  sudo_cmd=""
+  [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
+  $sudo_cmd apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
