@@ -2323,9 +2323,7 @@ func (s *UpdateKeyDescriptionInput) audit() map[string]any {
 	if s.KeyId != "" {
 		m["keyId"] = s.KeyId
 	}
-	if s.Description != "" {
-		m["description"] = s.Description
-	}
+	m["description"] = s.Description
 	return m
 }
 
@@ -2701,9 +2699,7 @@ func (s *Tag) audit() map[string]any {
 	if s.TagKey != "" {
 		m["tagKey"] = s.TagKey
 	}
-	if s.TagValue != "" {
-		m["tagValue"] = s.TagValue
-	}
+	m["tagValue"] = s.TagValue
 	return m
 }
 

@@ -62,6 +62,257 @@ var Operations = []string{
 	"VerifyMac",
 }
 
+// Input is implemented by the input of every operation.
+type Input interface {
+	Validate() error
+	RequestParameters() map[string]any
+}
+
+// Output is implemented by the output of every operation.
+type Output interface {
+	ResponseElements() map[string]any
+}
+
+// NewInput returns a new, empty input of the named operation, or nil if
+// there is no such operation.
+func NewInput(operation string) Input {
+	switch operation {
+	case "CancelKeyDeletion":
+		return new(CancelKeyDeletionInput)
+	case "ConnectCustomKeyStore":
+		return new(ConnectCustomKeyStoreInput)
+	case "CreateAlias":
+		return new(CreateAliasInput)
+	case "CreateCustomKeyStore":
+		return new(CreateCustomKeyStoreInput)
+	case "CreateGrant":
+		return new(CreateGrantInput)
+	case "CreateKey":
+		return new(CreateKeyInput)
+	case "Decapsulate":
+		return new(DecapsulateInput)
+	case "Decrypt":
+		return new(DecryptInput)
+	case "DeleteAlias":
+		return new(DeleteAliasInput)
+	case "DeleteCustomKeyStore":
+		return new(DeleteCustomKeyStoreInput)
+	case "DeleteImportedKeyMaterial":
+		return new(DeleteImportedKeyMaterialInput)
+	case "DeriveSharedSecret":
+		return new(DeriveSharedSecretInput)
+	case "DescribeCustomKeyStores":
+		return new(DescribeCustomKeyStoresInput)
+	case "DescribeKey":
+		return new(DescribeKeyInput)
+	case "DisableKey":
+		return new(DisableKeyInput)
+	case "DisableKeyRotation":
+		return new(DisableKeyRotationInput)
+	case "DisconnectCustomKeyStore":
+		return new(DisconnectCustomKeyStoreInput)
+	case "EnableKey":
+		return new(EnableKeyInput)
+	case "EnableKeyRotation":
+		return new(EnableKeyRotationInput)
+	case "Encapsulate":
+		return new(EncapsulateInput)
+	case "Encrypt":
+		return new(EncryptInput)
+	case "GenerateDataKey":
+		return new(GenerateDataKeyInput)
+	case "GenerateDataKeyPair":
+		return new(GenerateDataKeyPairInput)
+	case "GenerateDataKeyPairWithoutPlaintext":
+		return new(GenerateDataKeyPairWithoutPlaintextInput)
+	case "GenerateDataKeyWithoutPlaintext":
+		return new(GenerateDataKeyWithoutPlaintextInput)
+	case "GenerateMac":
+		return new(GenerateMacInput)
+	case "GenerateRandom":
+		return new(GenerateRandomInput)
+	case "GetKeyLastUsage":
+		return new(GetKeyLastUsageInput)
+	case "GetKeyPolicy":
+		return new(GetKeyPolicyInput)
+	case "GetKeyRotationStatus":
+		return new(GetKeyRotationStatusInput)
+	case "GetParametersForImport":
+		return new(GetParametersForImportInput)
+	case "GetPublicKey":
+		return new(GetPublicKeyInput)
+	case "ImportKeyMaterial":
+		return new(ImportKeyMaterialInput)
+	case "ListAliases":
+		return new(ListAliasesInput)
+	case "ListGrants":
+		return new(ListGrantsInput)
+	case "ListKeyPolicies":
+		return new(ListKeyPoliciesInput)
+	case "ListKeyRotations":
+		return new(ListKeyRotationsInput)
+	case "ListKeys":
+		return new(ListKeysInput)
+	case "ListResourceTags":
+		return new(ListResourceTagsInput)
+	case "ListRetirableGrants":
+		return new(ListRetirableGrantsInput)
+	case "PutKeyPolicy":
+		return new(PutKeyPolicyInput)
+	case "ReEncrypt":
+		return new(ReEncryptInput)
+	case "ReplicateKey":
+		return new(ReplicateKeyInput)
+	case "RetireGrant":
+		return new(RetireGrantInput)
+	case "RevokeGrant":
+		return new(RevokeGrantInput)
+	case "RotateKeyOnDemand":
+		return new(RotateKeyOnDemandInput)
+	case "ScheduleKeyDeletion":
+		return new(ScheduleKeyDeletionInput)
+	case "Sign":
+		return new(SignInput)
+	case "TagResource":
+		return new(TagResourceInput)
+	case "UntagResource":
+		return new(UntagResourceInput)
+	case "UpdateAlias":
+		return new(UpdateAliasInput)
+	case "UpdateCustomKeyStore":
+		return new(UpdateCustomKeyStoreInput)
+	case "UpdateKeyDescription":
+		return new(UpdateKeyDescriptionInput)
+	case "UpdatePrimaryRegion":
+		return new(UpdatePrimaryRegionInput)
+	case "Verify":
+		return new(VerifyInput)
+	case "VerifyMac":
+		return new(VerifyMacInput)
+	}
+	return nil
+}
+
+// NewOutput returns a new, empty output of the named operation, or nil if
+// there is no such operation.
+func NewOutput(operation string) Output {
+	switch operation {
+	case "CancelKeyDeletion":
+		return new(CancelKeyDeletionOutput)
+	case "ConnectCustomKeyStore":
+		return new(ConnectCustomKeyStoreOutput)
+	case "CreateAlias":
+		return new(CreateAliasOutput)
+	case "CreateCustomKeyStore":
+		return new(CreateCustomKeyStoreOutput)
+	case "CreateGrant":
+		return new(CreateGrantOutput)
+	case "CreateKey":
+		return new(CreateKeyOutput)
+	case "Decapsulate":
+		return new(DecapsulateOutput)
+	case "Decrypt":
+		return new(DecryptOutput)
+	case "DeleteAlias":
+		return new(DeleteAliasOutput)
+	case "DeleteCustomKeyStore":
+		return new(DeleteCustomKeyStoreOutput)
+	case "DeleteImportedKeyMaterial":
+		return new(DeleteImportedKeyMaterialOutput)
+	case "DeriveSharedSecret":
+		return new(DeriveSharedSecretOutput)
+	case "DescribeCustomKeyStores":
+		return new(DescribeCustomKeyStoresOutput)
+	case "DescribeKey":
+		return new(DescribeKeyOutput)
+	case "DisableKey":
+		return new(DisableKeyOutput)
+	case "DisableKeyRotation":
+		return new(DisableKeyRotationOutput)
+	case "DisconnectCustomKeyStore":
+		return new(DisconnectCustomKeyStoreOutput)
+	case "EnableKey":
+		return new(EnableKeyOutput)
+	case "EnableKeyRotation":
+		return new(EnableKeyRotationOutput)
+	case "Encapsulate":
+		return new(EncapsulateOutput)
+	case "Encrypt":
+		return new(EncryptOutput)
+	case "GenerateDataKey":
+		return new(GenerateDataKeyOutput)
+	case "GenerateDataKeyPair":
+		return new(GenerateDataKeyPairOutput)
+	case "GenerateDataKeyPairWithoutPlaintext":
+		return new(GenerateDataKeyPairWithoutPlaintextOutput)
+	case "GenerateDataKeyWithoutPlaintext":
+		return new(GenerateDataKeyWithoutPlaintextOutput)
+	case "GenerateMac":
+		return new(GenerateMacOutput)
+	case "GenerateRandom":
+		return new(GenerateRandomOutput)
+	case "GetKeyLastUsage":
+		return new(GetKeyLastUsageOutput)
+	case "GetKeyPolicy":
+		return new(GetKeyPolicyOutput)
+	case "GetKeyRotationStatus":
+		return new(GetKeyRotationStatusOutput)
+	case "GetParametersForImport":
+		return new(GetParametersForImportOutput)
+	case "GetPublicKey":
+		return new(GetPublicKeyOutput)
+	case "ImportKeyMaterial":
+		return new(ImportKeyMaterialOutput)
+	case "ListAliases":
+		return new(ListAliasesOutput)
+	case "ListGrants":
+		return new(ListGrantsOutput)
+	case "ListKeyPolicies":
+		return new(ListKeyPoliciesOutput)
+	case "ListKeyRotations":
+		return new(ListKeyRotationsOutput)
+	case "ListKeys":
+		return new(ListKeysOutput)
+	case "ListResourceTags":
+		return new(ListResourceTagsOutput)
+	case "ListRetirableGrants":
+		return new(ListRetirableGrantsOutput)
+	case "PutKeyPolicy":
+		return new(PutKeyPolicyOutput)
+	case "ReEncrypt":
+		return new(ReEncryptOutput)
+	case "ReplicateKey":
+		return new(ReplicateKeyOutput)
+	case "RetireGrant":
+		return new(RetireGrantOutput)
+	case "RevokeGrant":
+		return new(RevokeGrantOutput)
+	case "RotateKeyOnDemand":
+		return new(RotateKeyOnDemandOutput)
+	case "ScheduleKeyDeletion":
+		return new(ScheduleKeyDeletionOutput)
+	case "Sign":
+		return new(SignOutput)
+	case "TagResource":
+		return new(TagResourceOutput)
+	case "UntagResource":
+		return new(UntagResourceOutput)
+	case "UpdateAlias":
+		return new(UpdateAliasOutput)
+	case "UpdateCustomKeyStore":
+		return new(UpdateCustomKeyStoreOutput)
+	case "UpdateKeyDescription":
+		return new(UpdateKeyDescriptionOutput)
+	case "UpdatePrimaryRegion":
+		return new(UpdatePrimaryRegionOutput)
+	case "Verify":
+		return new(VerifyOutput)
+	case "VerifyMac":
+		return new(VerifyMacOutput)
+	}
+	return nil
+}
+
 // CreateAliasOutput is the (empty) response of CreateAlias.
 type CreateAliasOutput struct{}
 
@@ -798,8 +1049,8 @@ type UpdateCustomKeyStoreOutput struct {
 
 // UpdateKeyDescriptionInput is the request of UpdateKeyDescription.
 type UpdateKeyDescriptionInput struct {
-	KeyId       string `json:"KeyId,omitempty"`       // required
-	Description string `json:"Description,omitempty"` // required
+	KeyId       string `json:"KeyId,omitempty"` // required
+	Description string `json:"Description"`     // required
 }
 
 // UpdatePrimaryRegionInput is the request of UpdatePrimaryRegion.
@@ -966,8 +1217,8 @@ type RotationsListEntry struct {
 
 // Tag is the Tag structure of the AWS KMS API.
 type Tag struct {
-	TagKey   string `json:"TagKey,omitempty"`   // required
-	TagValue string `json:"TagValue,omitempty"` // required
+	TagKey   string `json:"TagKey,omitempty"` // required
+	TagValue string `json:"TagValue"`         // required
 }
 
 // XksKeyConfigurationType is the XksKeyConfigurationType structure of the AWS KMS API.

@@ -1540,11 +1540,7 @@ func (s *UpdateKeyDescriptionInput) validate(v *validator, p string) {
 	} else {
 		v.str(at(p, "keyId"), s.KeyId, ruleKeyIdType)
 	}
-	if s.Description == "" {
-		v.null(at(p, "description"))
-	} else {
-		v.str(at(p, "description"), s.Description, ruleDescriptionType)
-	}
+	v.str(at(p, "description"), s.Description, ruleDescriptionType)
 }
 
 func (s *UpdatePrimaryRegionInput) validate(v *validator, p string) {
@@ -1638,11 +1634,7 @@ func (s *Tag) validate(v *validator, p string) {
 	} else {
 		v.str(at(p, "tagKey"), s.TagKey, ruleTagKeyType)
 	}
-	if s.TagValue == "" {
-		v.null(at(p, "tagValue"))
-	} else {
-		v.str(at(p, "tagValue"), s.TagValue, ruleTagValueType)
-	}
+	v.str(at(p, "tagValue"), s.TagValue, ruleTagValueType)
 }
 
 func (s *XksProxyAuthenticationCredentialType) validate(v *validator, p string) {

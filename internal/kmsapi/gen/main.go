@@ -395,6 +395,12 @@ func (m *model) check() error {
 	return nil
 }
 
+// mayBeEmpty reports whether "" is a valid value of a string shape; a Go
+// string cannot tell such a value from an absent one.
+func (s *shape) mayBeEmpty() bool {
+	return s.typ == "string" && len(s.enum) == 0 && (s.min == nil || *s.min == 0)
+}
+
 func (s *shape) constrained() bool {
 	return s.min != nil || s.max != nil || s.pattern != "" || len(s.enum) > 0
 }
@@ -487,6 +493,21 @@ func genShapes(m *model, b *bytes.Buffer) error {
 	}
 	b.WriteString("}\n\n")
 
+	b.WriteString("// Input is implemented by the input of every operation.\n")
+	b.WriteString("type Input interface {\n\tValidate() error\n\tRequestParameters() map[string]any\n}\n\n")
+	b.WriteString("// Output is implemented by the output of every operation.\n")
+	b.WriteString("type Output interface {\n\tResponseElements() map[string]any\n}\n\n")
+	b.WriteString("// NewInput returns a new, empty input of the named operation, or nil if\n// there is no such operation.\nfunc NewInput(operation string) Input {\n\tswitch operation {\n")
+	for _, n := range names {
+		fmt.Fprintf(b, "\tcase %q:\n\t\treturn new(%sInput)\n", n, n)
+	}
+	b.WriteString("\t}\n\treturn nil\n}\n\n")
+	b.WriteString("// NewOutput returns a new, empty output of the named operation, or nil if\n// there is no such operation.\nfunc NewOutput(operation string) Output {\n\tswitch operation {\n")
+	for _, n := range names {
+		fmt.Fprintf(b, "\tcase %q:\n\t\treturn new(%sOutput)\n", n, n)
+	}
+	b.WriteString("\t}\n\treturn nil\n}\n\n")
+
 	for _, op := range m.ops {
 		for _, a := range [][2]string{{op.input, op.name + "Input"}, {op.output, op.name + "Output"}} {
 			if a[0] != "" && m.nameOf(a[0]) != a[1] {
@@ -519,9 +540,11 @@ func genShapes(m *model, b *bytes.Buffer) error {
 		fmt.Fprintf(b, "type %s struct {\n", name)
 		for _, mem := range s.members {
 			t := m.goType(mem.shape, false)
-			opt := "omitempty"
+			opt := ",omitempty"
 			if k := m.shapes[mem.shape].typ; k == "list" || k == "map" {
-				opt = "omitzero"
+				opt = ",omitzero"
+			} else if s.required[mem.name] && m.shapes[mem.shape].mayBeEmpty() {
+				opt = "" // "" is a value here, not absence: always send it
 			}
 			var notes []string
 			if s.required[mem.name] {
@@ -534,7 +557,7 @@ func genShapes(m *model, b *bytes.Buffer) error {
 			if len(notes) > 0 {
 				comment = " // " + strings.Join(notes, ", ")
 			}
-			fmt.Fprintf(b, "\t%s %s `json:\"%s,%s\"`%s\n", mem.name, t, mem.name, opt, comment)
+			fmt.Fprintf(b, "\t%s %s `json:\"%s%s\"`%s\n", mem.name, t, mem.name, opt, comment)
 		}
 		b.WriteString("}\n\n")
 	}
@@ -839,6 +862,13 @@ func genMemberCheck(b *bytes.Buffer, r *rules, s *shape, mem member) error {
 	default:
 		return fmt.Errorf("%s.%s: unsupported type %s", s.name, mem.name, t.typ)
 	}
+	if req && t.mayBeEmpty() {
+		// Always present: check the value, even "".
+		if check != "" {
+			fmt.Fprintf(b, "\t%s\n", check)
+		}
+		return nil
+	}
 	switch {
 	case req && check != "":
 		fmt.Fprintf(b, "\tif %s {\n\t\tv.null(%s)\n\t} else {\n%s\n\t}\n", absent, path, check)
@@ -893,14 +923,14 @@ func genAudit(m *model, b *bytes.Buffer) error {
 			if m.hidden(mem) {
 				continue
 			}
-			genAuditMember(b, m, mem)
+			genAuditMember(b, m, mem, s.required[mem.name])
 		}
 		b.WriteString("\treturn m\n}\n\n")
 	}
 	return nil
 }
 
-func genAuditMember(b *bytes.Buffer, m *model, mem member) {
+func genAuditMember(b *bytes.Buffer, m *model, mem member, required bool) {
 	t := m.shapes[mem.shape]
 	f := "s." + mem.name
 	k := strconv.Quote(lowerFirst(mem.name))
@@ -910,7 +940,11 @@ func genAuditMember(b *bytes.Buffer, m *model, mem member) {
 		if len(t.enum) > 0 {
 			v = "string(" + f + ")"
 		}
-		fmt.Fprintf(b, "\tif %s != \"\" {\n\t\tm[%s] = %s\n\t}\n", f, k, v)
+		if required && t.mayBeEmpty() {
+			fmt.Fprintf(b, "\tm[%s] = %s\n", k, v) // always present, even ""
+		} else {
+			fmt.Fprintf(b, "\tif %s != \"\" {\n\t\tm[%s] = %s\n\t}\n", f, k, v)
+		}
 	case "integer", "long", "boolean":
 		fmt.Fprintf(b, "\tif %s != nil {\n\t\tm[%s] = *%s\n\t}\n", f, k, f)
 	case "timestamp":
