@@ -21,6 +21,8 @@ const (
 	DefaultMaxBatch  = 256
 	DefaultQueueSize = 4096
 	DefaultTimeout   = 2 * time.Second
+	// DefaultHeadInterval is how often the head file is brought up to date.
+	DefaultHeadInterval = time.Second
 )
 
 // retryInterval is how soon the writer retries records it could not write
@@ -52,6 +54,13 @@ type Options struct {
 	// writes as soon as the queue is empty; records still batch up while a
 	// previous batch is being fsynced.
 	FlushInterval time.Duration
+	// HeadInterval is how often, at most, the head file is rewritten
+	// (default DefaultHeadInterval; negative: after every batch). Rewriting
+	// it costs a file creation, an fsync and a rename, so doing it per
+	// batch would dominate the audit cost; a head file that lags the log by
+	// up to HeadInterval still detects any truncation older than that.
+	// Close always brings it up to date.
+	HeadInterval time.Duration
 	// Now supplies eventTime for events that have none (default time.Now).
 	Now func() time.Time
 	// QueueSize is the capacity of the queue between Append and the writer
@@ -79,6 +88,9 @@ type logFile interface {
 }
 
 func (o Options) withDefaults() Options {
+	if o.HeadInterval == 0 {
+		o.HeadInterval = DefaultHeadInterval
+	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
 	}

@@ -15,6 +15,10 @@ type writer struct {
 	log      *Log
 	path     string
 	headPath string
+	// headDue is when the head file must next be rewritten; headStale says
+	// the log has records the head file does not yet describe.
+	headDue   time.Time
+	headStale bool
 
 	f     logFile
 	fi    fs.FileInfo // identity of f, compared with os.Stat(path)
@@ -163,8 +167,17 @@ func (w *writer) run() {
 			}
 			retryC = retry.C
 		}
+		var headC <-chan time.Time
+		var headT *time.Timer
+		if w.headStale {
+			headT = time.NewTimer(time.Until(w.headDue))
+			headC = headT.C
+		}
 		open := true
+		headDue := false
 		select {
+		case <-headC:
+			headDue = true
 		case p, ok := <-l.queue:
 			if ok {
 				batch = append(batch, p)
@@ -176,6 +189,15 @@ func (w *writer) run() {
 		}
 		if retry != nil {
 			retry.Stop()
+		}
+		if headT != nil {
+			headT.Stop()
+		}
+		if headDue {
+			if err := w.syncHead(true); err != nil {
+				l.opts.Logger.Error("audit head file update failed", "path", w.headPath, "error", err)
+			}
+			continue
 		}
 		w.commit(batch)
 		clear(batch)
@@ -250,8 +272,9 @@ func (w *writer) commit(batch []*pending) {
 			w.retry = w.retry[:0]
 			l.records.Add(uint64(n))
 			l.batches.Add(1)
-			if herr := writeHead(w.headPath, head{start: w.start, last: w.last}); herr != nil {
-				err = fmt.Errorf("update head file: %w", herr)
+			w.headStale = true
+			if herr := w.syncHead(false); herr != nil {
+				err = herr
 			}
 		}
 	}
@@ -356,6 +379,20 @@ func (w *writer) write(b []byte) error {
 	return err
 }
 
+// syncHead rewrites the head file if it is stale and due (or force).
+func (w *writer) syncHead(force bool) error {
+	l := w.log
+	if !w.headStale || (!force && l.opts.HeadInterval > 0 && time.Now().Before(w.headDue)) {
+		return nil
+	}
+	if err := writeHead(w.headPath, head{start: w.start, last: w.last}); err != nil {
+		return fmt.Errorf("update head file: %w", err)
+	}
+	w.headStale = false
+	w.headDue = time.Now().Add(l.opts.HeadInterval)
+	return nil
+}
+
 // shutdownAttempts is how often Close tries to write records that failed.
 const shutdownAttempts = 3
 
@@ -374,6 +411,9 @@ func (w *writer) shutdown() error {
 			l.dropped.Add(uint64(n))
 			err = fmt.Errorf("audit: %d records could not be written", n)
 		}
+	}
+	if herr := w.syncHead(true); err == nil && herr != nil {
+		err = fmt.Errorf("audit: %w", herr)
 	}
 	if w.f != nil {
 		if cerr := w.f.Close(); err == nil && cerr != nil {
