@@ -217,18 +217,23 @@ func limitOf(l *int32, def int) int {
 	return int(*l)
 }
 
-// Markers are opaque to clients: base64 of the last item returned.
-func encodeMarker(last string) string { return base64.RawURLEncoding.EncodeToString([]byte(last)) }
+// Markers are opaque to clients: base64 of a version prefix and the last
+// item returned, so a marker kmsd did not make is refused, not guessed at.
+const markerPrefix = "m1|"
+
+func encodeMarker(last string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(markerPrefix + last))
+}
 
 func decodeMarker(m string) (string, error) {
 	if m == "" {
 		return "", nil
 	}
 	b, err := base64.RawURLEncoding.DecodeString(m)
-	if err != nil || len(b) == 0 {
+	if err != nil || len(b) <= len(markerPrefix) || string(b[:len(markerPrefix)]) != markerPrefix {
 		return "", kmserr.New(kmserr.InvalidMarker, "Invalid marker")
 	}
-	return string(b), nil
+	return string(b[len(markerPrefix):]), nil
 }
 
 func markerKey(prefix []byte, after string) []byte {

@@ -3,6 +3,9 @@ package kms
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
+	"encoding/hex"
+	"os"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -314,4 +317,41 @@ func TestStoreIsUselessWithAnotherRootKey(t *testing.T) {
 	}
 	_, err = svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")})
 	wantCode(t, err, kmserr.Internal)
+}
+
+// TestDataFileHoldsNoKeyMaterial seeds a key with recognisable material and
+// scans the store file for it in every encoding a leak could take.
+func TestDataFileHoldsNoKeyMaterial(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	canary := []byte("CANARY-material-0123456789abcdef") // 32 bytes
+	sk := SeedKey{AccountID: "111122223333", Region: "us-east-1", KeyID: "22222222-3333-4444-5555-666666666666", Material: bytes.Clone(canary)}
+	if _, err := h.svc.Seed(ctx, sk); err != nil {
+		t.Fatal(err)
+	}
+	enc, err := h.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: sk.KeyID, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(filepath.Join(h.dir, "kmsd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, form := range [][]byte{canary, []byte(hex.EncodeToString(canary)), []byte(base64.StdEncoding.EncodeToString(canary)), []byte(base64.StdEncoding.EncodeToString(canary)[:40])} {
+		if bytes.Contains(data, form) {
+			t.Fatalf("the store file contains the key material (%q)", form[:8])
+		}
+	}
+	// The material was really used: a fresh kmsd seeded with it decrypts.
+	other := newHarness(t)
+	sk.Material = bytes.Clone(canary)
+	if _, err := other.svc.Seed(ctx, sk); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := other.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
+		t.Fatalf("decrypt with the same material elsewhere: %v", err)
+	}
 }
