@@ -33,6 +33,7 @@ type Config struct {
 	Seed            string        `yaml:"seed" env:"KMSD_SEED"`
 	AuditFailClosed bool          `yaml:"audit_fail_closed" env:"KMSD_AUDIT_FAIL_CLOSED"`
 	JobsInterval    time.Duration `yaml:"jobs_interval" env:"KMSD_JOBS_INTERVAL"`
+	AdminListen     string        `yaml:"admin_listen" env:"KMSD_ADMIN_LISTEN"`
 	LogLevel        string        `yaml:"log_level" env:"KMSD_LOG_LEVEL"`
 	LogFormat       string        `yaml:"log_format" env:"KMSD_LOG_FORMAT"`
 }
@@ -125,6 +126,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Seed, "seed", c.Seed, "YAML file of keys, aliases and tags to create at start")
 	fs.BoolVar(&c.AuditFailClosed, "audit-fail-closed", c.AuditFailClosed, "answer no request whose audit record is not durably written")
 	fs.DurationVar(&c.JobsInterval, "jobs-interval", c.JobsInterval, "how often background jobs (scheduled deletion) run")
+	fs.StringVar(&c.AdminListen, "admin-listen", c.AdminListen, "address for the admin listener (pprof); off when empty")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 }
