@@ -9,6 +9,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -39,8 +40,21 @@ func main() {
 	dur := flag.Duration("duration", 3*time.Second, "how long to drive each scenario")
 	levels := flag.String("concurrency", "1,16,64", "comma-separated concurrency levels")
 	enforce := flag.Bool("enforce", true, "run kmsd with SigV4 verification (dev --enforce)")
+	baseline := flag.String("serve-baseline", "", "internal: serve a do-nothing JSON endpoint on this address (the baseline child)")
+	compare := flag.Bool("baseline", true, "also measure a do-nothing Go net/http JSON server under the same load, for scale")
+	extra := flag.String("kmsd-args", "", "extra space-separated arguments for kmsd (e.g. --admin-listen 127.0.0.1:6060)")
 	flag.Parse()
-	if err := run(*bin, *dur, *levels, *enforce); err != nil {
+	if *baseline != "" {
+		serveBaseline(*baseline)
+		return
+	}
+	if *compare {
+		if err := runBaseline(*dur, *levels); err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: baseline:", err)
+			os.Exit(1)
+		}
+	}
+	if err := run(*bin, *dur, *levels, *enforce, strings.Fields(*extra)); err != nil {
 		fmt.Fprintln(os.Stderr, "kmsbench:", err)
 		os.Exit(1)
 	}
@@ -60,7 +74,7 @@ func freePort() (string, error) {
 	return l.Addr().String(), nil
 }
 
-func start(bin string, enforce bool) (*server, error) {
+func start(bin string, enforce bool, extra []string) (*server, error) {
 	dir, err := os.MkdirTemp("", "kmsbench-")
 	if err != nil {
 		return nil, err
@@ -73,25 +87,32 @@ func start(bin string, enforce bool) (*server, error) {
 	if enforce {
 		args = append(args, "--enforce")
 	}
-	cmd := exec.Command(bin, args...)
+	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
 	s := &server{cmd: cmd, url: "http://" + addr}
+	if err := s.waitHealthy(); err != nil {
+		_ = cmd.Process.Kill()
+		return nil, err
+	}
+	return s, nil
+}
+
+func (s *server) waitHealthy() error {
 	deadline := time.Now().Add(15 * time.Second)
 	for time.Now().Before(deadline) {
 		resp, err := http.Get(s.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
-				return s, nil
+				return nil
 			}
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	_ = cmd.Process.Kill()
-	return nil, errors.New("kmsd did not become healthy")
+	return errors.New("server did not become healthy")
 }
 
 // cpuTime is the server process's user+system CPU time so far.
@@ -129,8 +150,8 @@ type scenario struct {
 	run  func(ctx context.Context, c *kms.Client) error
 }
 
-func run(bin string, dur time.Duration, levels string, enforce bool) error {
-	srv, err := start(bin, enforce)
+func run(bin string, dur time.Duration, levels string, enforce bool, extra []string) error {
+	srv, err := start(bin, enforce, extra)
 	if err != nil {
 		return err
 	}
@@ -170,13 +191,9 @@ func run(bin string, dur time.Duration, levels string, enforce bool) error {
 		mode = "SigV4 enforced"
 	}
 	fmt.Printf("kmsd %s, audit on, %d CPUs, %s per scenario\n", mode, runtime.NumCPU(), dur)
-	fmt.Printf("%-18s %5s %10s %10s %10s %14s %8s\n", "operation", "conc", "req/s", "p50", "p99", "server CPU/req", "errors")
+	header()
 	for _, sc := range scenarios {
-		for _, f := range strings.Split(levels, ",") {
-			conc, err := strconv.Atoi(strings.TrimSpace(f))
-			if err != nil || conc < 1 {
-				return fmt.Errorf("bad concurrency %q", f)
-			}
+		for _, conc := range parseLevels(levels) {
 			if err := measure(ctx, srv, sc, conc, dur); err != nil {
 				return err
 			}
@@ -247,4 +264,66 @@ func measure(ctx context.Context, srv *server, sc scenario, conc int, dur time.D
 		fmt.Printf("  last error: %s\n", e)
 	}
 	return nil
+}
+
+// serveBaseline answers every POST with a small JSON body and does nothing
+// else: what a request costs in net/http alone, on this machine.
+func serveBaseline(addr string) {
+	h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/healthz" {
+			return
+		}
+		_, _ = io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
+		_, _ = w.Write([]byte(`{"KeyId":"arn:aws:kms:us-east-1:111122223333:key/00000000-0000-0000-0000-000000000000","EncryptionAlgorithm":"SYMMETRIC_DEFAULT","CiphertextBlob":"AAAA"}`))
+	})
+	fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, h))
+}
+
+func runBaseline(dur time.Duration, levels string) error {
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	addr, err := freePort()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self, "-serve-baseline", addr)
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	srv := &server{cmd: cmd, url: "http://" + addr}
+	defer srv.stop()
+	if err := srv.waitHealthy(); err != nil {
+		return err
+	}
+	fmt.Printf("baseline: a do-nothing Go net/http JSON server, %d CPUs, %s per scenario\n", runtime.NumCPU(), dur)
+	header()
+	sc := scenario{"Encrypt 32B", func(ctx context.Context, c *kms.Client) error {
+		_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String("k"), Plaintext: make([]byte, 32)})
+		return err
+	}}
+	for _, conc := range parseLevels(levels) {
+		if err := measure(context.Background(), srv, sc, conc, dur); err != nil {
+			return err
+		}
+	}
+	fmt.Println()
+	return nil
+}
+
+func header() {
+	fmt.Printf("%-18s %5s %10s %10s %10s %14s %8s\n", "operation", "conc", "req/s", "p50", "p99", "server CPU/req", "errors")
+}
+
+func parseLevels(levels string) []int {
+	var out []int
+	for _, f := range strings.Split(levels, ",") {
+		if n, err := strconv.Atoi(strings.TrimSpace(f)); err == nil && n > 0 {
+			out = append(out, n)
+		}
+	}
+	return out
 }
