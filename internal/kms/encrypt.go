@@ -93,7 +93,10 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, keyIDInput, ac
 		}
 		return nil, nil, none, kmserr.New(kmserr.InvalidCiphertext, "")
 	}
+	var k *cachedKey
 	if keyIDInput != "" {
+		// The named key, possibly another account's, is already resolved
+		// and authorized; it must be the key the blob was made under.
 		named, err := s.lookup(ctx, c, keyIDInput, keyOrAlias, action, ec, grantTokens)
 		if err != nil {
 			return nil, nil, none, err
@@ -101,17 +104,19 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, keyIDInput, ac
 		if named.rec.KeyID != h.KeyID {
 			return nil, nil, none, kmserr.New(kmserr.IncorrectKey, msgIncorrectKey)
 		}
-	}
-	k, err := s.key(ctx, c.Caller.AccountID, c.Caller.Region, h.KeyID)
-	if errors.Is(err, errNoKey) {
-		return nil, nil, none, kmserr.New(kmserr.AccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
-	}
-	if err != nil {
-		return nil, nil, none, kmserr.Internalf("load key %s: %w", h.KeyID, err)
-	}
-	c.touch(k.arn)
-	if err := s.authorize(ctx, c, action, k, ec, grantTokens, ""); err != nil {
-		return nil, nil, none, err
+		k = named
+	} else {
+		k, err = s.key(ctx, c.Caller.AccountID, c.Caller.Region, h.KeyID)
+		if errors.Is(err, errNoKey) {
+			return nil, nil, none, kmserr.New(kmserr.AccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
+		}
+		if err != nil {
+			return nil, nil, none, kmserr.Internalf("load key %s: %w", h.KeyID, err)
+		}
+		c.touch(k.arn)
+		if err := s.authorize(ctx, c, action, k, ec, grantTokens, ""); err != nil {
+			return nil, nil, none, err
+		}
 	}
 	if err := usableForEncryption(k, op, alg); err != nil {
 		return nil, nil, none, err

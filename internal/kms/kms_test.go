@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -353,5 +354,27 @@ func TestDataFileHoldsNoKeyMaterial(t *testing.T) {
 	}
 	if _, err := other.svc.Decrypt(ctx, call(), &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
 		t.Fatalf("decrypt with the same material elsewhere: %v", err)
+	}
+}
+
+// TestDecryptWithAnotherAccountsKeyARN resolves the named key in its own
+// account, so the authorizer (not a lookup in the caller's account) decides.
+func TestDecryptWithAnotherAccountsKeyARN(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	enc, err := h.svc.Encrypt(ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := &Call{Caller: RootCaller("444455556666", "us-east-1")}
+	arn := keyARN("us-east-1", "111122223333", id)
+	_, err = h.svc.Decrypt(ctx, other, &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob, KeyId: arn})
+	wantCode(t, err, kmserr.AccessDenied)
+	if want := "arn:aws:iam::444455556666:root is not authorized to perform: kms:Decrypt on resource: " + arn; !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want the authorizer's denial naming %s", err, arn)
+	}
+	if len(other.Resources) != 1 || other.Resources[0] != arn {
+		t.Fatalf("audit resources = %v, want the other account's key", other.Resources)
 	}
 }
