@@ -286,7 +286,7 @@ func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
 	case !cfg.Enforce:
 		fmt.Fprintf(w, "  auth:  permissive: any credentials are accepted and act as the root of account %s\n", cfg.AccountID)
 	case cfg.RootAccessKey != "":
-		fmt.Fprintf(w, "  auth:  SigV4 enforced; account %s root credentials: %s / %s\n", cfg.AccountID, cfg.RootAccessKey, maskSecret(m, cfg.RootSecretKey))
+		fmt.Fprintf(w, "  auth:  SigV4 enforced; account %s root credentials: %s / %s\n", cfg.AccountID, cfg.RootAccessKey, maskSecret(cfg.RootSecretKey))
 	default:
 		fmt.Fprintf(w, "  auth:  SigV4 enforced against stored access keys of account %s\n", cfg.AccountID)
 	}
@@ -296,13 +296,13 @@ func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
 		return
 	}
 	fmt.Fprintf(w, "  try:   AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --region %s --endpoint-url %s kms create-key\n",
-		firstNonEmpty(cfg.RootAccessKey, docAccessKey), firstNonEmpty(cfg.RootSecretKey, docSecretKey), cfg.Region, url)
+		firstNonEmpty(cfg.RootAccessKey, docAccessKey), firstNonEmpty(maskSecret(cfg.RootSecretKey), docSecretKey), cfg.Region, url)
 }
 
-// maskSecret prints the dev root secret (it is the documented example pair
-// by default) but never a serve-mode secret.
-func maskSecret(m mode, s string) string {
-	if m == modeServe && s != "" {
+// maskSecret prints the root secret only when it is AWS's public
+// documentation example; any real secret stays out of the terminal.
+func maskSecret(s string) string {
+	if s != "" && s != docSecretKey {
 		return "<your secret key>"
 	}
 	return s
