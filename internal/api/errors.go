@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 
 	"github.com/kmsd/kmsd/internal/kmserr"
 )
@@ -50,7 +51,17 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 		status = http.StatusInternalServerError
 		b = []byte(fmt.Sprintf(`{"__type":%q,"message":"An internal error occurred."}`, kmserr.Internal))
 	}
-	w.Header().Set("Content-Type", contentType)
+	h := w.Header()
+	h["Content-Type"] = contentTypeValue
+	// An explicit length spares net/http the chunked encoding of bodies
+	// over its 2 KiB buffer.
+	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
 }
+
+// Header values shared by every response; net/http only reads them.
+var (
+	contentTypeValue = []string{contentType}
+	zeroLength       = []string{"0"}
+)

@@ -91,7 +91,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	start := s.cfg.Clock.Now()
 	reqID := uuid.New()
-	w.Header().Set("x-amzn-RequestId", reqID)
+	w.Header()["X-Amzn-Requestid"] = []string{reqID}
 	opName := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
 	call := &kms.Call{RequestID: reqID}
 	call.Caller.SourceIP = sourceIP(r)
@@ -154,7 +154,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if resp == nil {
-		w.Header().Set("Content-Type", contentType)
+		h := w.Header()
+		h["Content-Type"] = contentTypeValue
+		h["Content-Length"] = zeroLength
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -168,7 +170,10 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 	if ct := r.Header.Get("Content-Type"); ct != "" && !strings.Contains(ct, "json") {
 		return nil, kmserr.New(kmserr.Serialization, "Content-Type must be %s", contentType)
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody))
+	if r.ContentLength > s.cfg.MaxBody {
+		return nil, kmserr.New(kmserr.Validation, "Request body is larger than %d bytes", s.cfg.MaxBody)
+	}
+	body, err := readAll(http.MaxBytesReader(w, r.Body, s.cfg.MaxBody), r.ContentLength)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
 		return nil, kmserr.New(kmserr.Validation, "Request body is larger than %d bytes", s.cfg.MaxBody)
@@ -177,6 +182,23 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) ([]byte, error
 		return nil, kmserr.New(kmserr.Serialization, "Could not read the request body")
 	}
 	return body, nil
+}
+
+// readAll reads a body whose length is usually announced, in one allocation.
+func readAll(r io.Reader, size int64) ([]byte, error) {
+	if size <= 0 {
+		return io.ReadAll(r)
+	}
+	b := make([]byte, size+1) // one spare byte detects a body longer than announced
+	n, err := io.ReadFull(r, b)
+	switch {
+	case err == io.ErrUnexpectedEOF || err == io.EOF:
+		return b[:n], nil
+	case err != nil:
+		return nil, err
+	}
+	rest, err := io.ReadAll(r)
+	return append(b, rest...), err
 }
 
 func (s *Server) event(c *kms.Call, opName string, start time.Time, readOnly bool, v *auditViews) *audit.Event {
