@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/binary"
+	"hash"
 	"sync"
 	"sync/atomic"
 
@@ -19,34 +20,67 @@ const maxCachedKeys = 4096
 // signing key. The raw secret is never a map key. Lookups take no lock
 // (sync.Map is read-optimised), and the count is an atomic.
 type keyCache struct {
-	m sync.Map // [32]byte -> [32]byte
+	m sync.Map // [32]byte -> *signingKey
 	n atomic.Int64
 }
 
-// cacheKey hashes the inputs of the derivation with length prefixes, so no
-// two distinct inputs share a key.
-func cacheKey(sec secret.Bytes, date, region, service string) [32]byte {
-	h := sha256.New()
-	var n [8]byte
-	for _, part := range [][]byte{sec, []byte(date), []byte(region), []byte(service)} {
-		binary.BigEndian.PutUint64(n[:], uint64(len(part)))
-		h.Write(n[:])
-		h.Write(part)
+// signingKey is a derived signing key with a pool of HMAC-SHA256 instances
+// keyed with it. hmac's Reset returns an instance to its freshly keyed state,
+// so an instance taken from the pool needs no key schedule; the pool hands
+// each instance to one goroutine at a time.
+type signingKey struct {
+	key  [32]byte
+	macs sync.Pool // hash.Hash
+}
+
+// mac returns an HMAC-SHA256 keyed with k, in its initial state. Give it back
+// with release.
+func (k *signingKey) mac() hash.Hash {
+	if m, ok := k.macs.Get().(hash.Hash); ok {
+		return m
 	}
-	var k [32]byte
-	h.Sum(k[:0])
+	return hmac.New(sha256.New, k.key[:])
+}
+
+// release resets m and returns it to the pool.
+func (k *signingKey) release(m hash.Hash) {
+	m.Reset()
+	k.macs.Put(m)
+}
+
+// cacheKey hashes the inputs of the derivation with length prefixes, so no
+// two distinct inputs share a key. The preimage, which holds the secret, is
+// built on the stack for secrets of ordinary length and wiped afterwards.
+func cacheKey(sec secret.Bytes, date, region, service string) [32]byte {
+	var stack [256]byte
+	b := stack[:0]
+	b = binary.BigEndian.AppendUint64(b, uint64(len(sec)))
+	b = append(b, sec...)
+	for _, part := range [...]string{date, region, service} {
+		b = binary.BigEndian.AppendUint64(b, uint64(len(part)))
+		b = append(b, part...)
+	}
+	k := sha256.Sum256(b)
+	clear(b)
 	return k
 }
 
 // signingKey returns HMAC chain("AWS4"+secret, date, region, service,
 // "aws4_request"), from the cache when it can.
 func (c *keyCache) signingKey(sec secret.Bytes, date, region, service string) [32]byte {
+	return c.entry(sec, date, region, service).key
+}
+
+// entry returns the cache entry for the signing key of sec in the given
+// scope, deriving and storing it on a miss.
+func (c *keyCache) entry(sec secret.Bytes, date, region, service string) *signingKey {
 	ck := cacheKey(sec, date, region, service)
 	if v, ok := c.m.Load(ck); ok {
-		return v.([32]byte)
+		return v.(*signingKey)
 	}
-	key := deriveSigningKey(sec, date, region, service)
-	if _, loaded := c.m.LoadOrStore(ck, key); !loaded {
+	k := &signingKey{key: deriveSigningKey(sec, date, region, service)}
+	v, loaded := c.m.LoadOrStore(ck, k)
+	if !loaded {
 		if c.n.Add(1) > maxCachedKeys {
 			// Empty the cache rather than track recency: derivation costs
 			// four HMACs, and a full cache only happens under churn.
@@ -54,7 +88,7 @@ func (c *keyCache) signingKey(sec secret.Bytes, date, region, service string) [3
 			c.n.Store(0)
 		}
 	}
-	return key
+	return v.(*signingKey)
 }
 
 // deriveSigningKey computes the SigV4 signing key. The "AWS4"+secret copy is

@@ -30,10 +30,12 @@ func writeCanonicalRequest(w *buffer, r *http.Request, a *authorization, payload
 		return err
 	}
 	w.WriteString("\n")
-	for _, name := range a.SignedHeaders {
+	for rest := a.SignedHeadersRaw; rest != ""; {
+		var name string
+		name, rest = nextSignedHeader(rest)
 		w.WriteString(name)
 		w.WriteString(":")
-		writeHeaderValues(w, headerValues(r, name, body))
+		writeSignedHeader(w, r, name, body)
 		w.WriteString("\n")
 	}
 	w.WriteString("\n")
@@ -145,39 +147,45 @@ func writeCanonicalQuery(w *buffer, raw string) error {
 	return nil
 }
 
-// headerValues returns the values of a signed header. Go's HTTP server moves
-// Host (and, for chunked bodies, Transfer-Encoding) out of the header map, so
-// those come from the request fields. A signed Content-Length that the map
-// does not hold is the length of the body the client sent.
-func headerValues(r *http.Request, name string, body []byte) []string {
+// writeSignedHeader writes the canonical value of a signed header. Go's HTTP
+// server moves Host (and, for chunked bodies, Transfer-Encoding) out of the
+// header map, so those come from the request fields. A signed Content-Length
+// that the map does not hold is the length of the body the client sent.
+func writeSignedHeader(w *buffer, r *http.Request, name string, body []byte) {
 	switch name {
 	case "host":
 		h := r.Host
 		if h == "" && r.URL != nil {
 			h = r.URL.Host
 		}
-		return []string{h}
+		writeHeaderValue(w, h)
+		return
 	case "content-length":
-		if v := r.Header.Values("Content-Length"); len(v) > 0 {
-			return v
+		if v := r.Header["Content-Length"]; len(v) > 0 {
+			writeHeaderValues(w, v)
+		} else {
+			*w = strconv.AppendInt(*w, int64(len(body)), 10)
 		}
-		return []string{strconv.Itoa(len(body))}
+		return
 	case "transfer-encoding":
-		if v := r.Header.Values("Transfer-Encoding"); len(v) > 0 {
-			return v
+		if v := r.Header["Transfer-Encoding"]; len(v) > 0 {
+			writeHeaderValues(w, v)
+		} else {
+			writeHeaderValues(w, r.TransferEncoding)
 		}
-		return r.TransferEncoding
+		return
 	}
 	if v, ok := r.Header[canonicalKey(name)]; ok {
-		return v
+		writeHeaderValues(w, v)
+		return
 	}
 	// A header map built by hand may hold a non-canonical key.
 	for k, v := range r.Header {
 		if strings.EqualFold(k, name) {
-			return v
+			writeHeaderValues(w, v)
+			return
 		}
 	}
-	return nil
 }
 
 // canonicalKey is textproto.CanonicalMIMEHeaderKey, without an allocation
@@ -213,20 +221,22 @@ func writeHeaderValues(w *buffer, values []string) {
 		if i > 0 {
 			w.WriteString(",")
 		}
-		v = strings.TrimSpace(v)
-		if !strings.Contains(v, "  ") {
+		writeHeaderValue(w, v)
+	}
+}
+
+// writeHeaderValue writes one value, trimmed and with inner runs of spaces
+// collapsed to one.
+func writeHeaderValue(w *buffer, v string) {
+	v = strings.TrimSpace(v)
+	for len(v) > 0 {
+		j := strings.Index(v, "  ")
+		if j < 0 {
 			w.WriteString(v)
-			continue
+			return
 		}
-		for len(v) > 0 {
-			j := strings.Index(v, "  ")
-			if j < 0 {
-				w.WriteString(v)
-				break
-			}
-			w.WriteString(v[:j+1])
-			v = strings.TrimLeft(v[j+1:], " ")
-		}
+		w.WriteString(v[:j+1])
+		v = strings.TrimLeft(v[j+1:], " ")
 	}
 }
 

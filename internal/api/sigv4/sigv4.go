@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmserr"
@@ -61,6 +62,7 @@ type Verifier struct {
 	Regions func(region string) bool
 
 	keys keyCache
+	bufs sync.Pool // *buffer, for the canonical request and string to sign
 }
 
 // Result describes a request whose signature verified.
@@ -92,7 +94,9 @@ func errMismatch() error { return kmserr.New(kmserr.InvalidSignature, msgSignatu
 // than ErrUnknownAccessKey becomes KMSInternalException with the cause kept
 // for the log.
 func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*Result, error) {
-	authz := r.Header.Values("Authorization")
+	// The header map is indexed directly: the keys are canonical, as
+	// Header.Values would make them.
+	authz := r.Header["Authorization"]
 	if len(authz) == 0 {
 		if isPresigned(r) {
 			return nil, kmserr.New(kmserr.IncompleteSignature,
@@ -104,15 +108,18 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*R
 		return nil, kmserr.New(kmserr.IncompleteSignature, "Request has more than one Authorization header.")
 	}
 
-	amzDates := r.Header.Values("X-Amz-Date")
-	httpDates := r.Header.Values("Date")
-	a, err := parseAuthorization(authz[0], len(amzDates) > 0 || len(httpDates) > 0)
-	if err != nil {
+	amzDates := r.Header["X-Amz-Date"]
+	httpDates := r.Header["Date"]
+	var a authorization
+	if err := a.parse(authz[0], len(amzDates) > 0 || len(httpDates) > 0); err != nil {
 		return nil, err
 	}
 
 	// Request time, and the header that carries it.
-	var signingTime time.Time
+	var (
+		signingTime time.Time
+		err         error
+	)
 	dateHeader := "x-amz-date"
 	switch {
 	case len(amzDates) > 1 || (len(amzDates) == 0 && len(httpDates) > 1):
@@ -129,11 +136,12 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*R
 	if err := v.checkClock(signingTime); err != nil {
 		return nil, err
 	}
+	amzDate := formatAmzDate(signingTime)
 
-	if err := checkSignedHeaders(r, a, dateHeader); err != nil {
+	if err := checkSignedHeaders(r, &a, dateHeader); err != nil {
 		return nil, err
 	}
-	if err := v.checkScope(a, signingTime); err != nil {
+	if err := v.checkScope(&a, signingTime, &amzDate); err != nil {
 		return nil, err
 	}
 
@@ -156,42 +164,49 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*R
 		return nil, kmserr.Internalf("sigv4: look up access key %s: %w", a.AccessKeyID, err)
 	}
 
-	// Signature. The canonical request is built in a buffer, hashed, and the
-	// string to sign is MACed with the (cached) signing key.
-	canonical := make(buffer, 0, 512+len(r.URL.RawQuery))
-	if err := writeCanonicalRequest(&canonical, r, a, &payloadHash, body); err != nil {
+	// The signature must be 64 lower-case hex digits; anything else cannot
+	// match, and is answered like a mismatch, after the same work.
+	got, sigOK := decodeSignature(a.Signature)
+
+	// Signature. The canonical request is built in a pooled buffer and
+	// hashed; the same buffer then holds the string to sign, which is MACed
+	// with the (cached) signing key.
+	buf := v.getBuffer()
+	defer v.putBuffer(buf)
+	if err := writeCanonicalRequest(buf, r, &a, &payloadHash, body); err != nil {
 		return nil, err
 	}
-	creqHash := sha256.Sum256(canonical)
-	var amzDate [len(amzDateLayout)]byte
-	signingTime.UTC().AppendFormat(amzDate[:0], amzDateLayout)
+	creqHash := sha256.Sum256(*buf)
+	b := (*buf)[:0]
+	b = append(b, algorithm+"\n"...)
+	b = append(b, amzDate[:]...)
+	b = append(b, '\n')
+	b = append(b, a.Date...)
+	b = append(b, '/')
+	b = append(b, a.Region...)
+	b = append(b, '/')
+	b = append(b, a.Service...)
+	b = append(b, "/"+terminator+"\n"...)
+	b = hex.AppendEncode(b, creqHash[:])
 
-	key := v.keys.signingKey(sec.Key, a.Date, a.Region, a.Service)
-	mac := hmac.New(sha256.New, key[:])
-	var hexHash [64]byte
-	hex.Encode(hexHash[:], creqHash[:])
-	mac.Write([]byte(algorithm + "\n"))
-	mac.Write(amzDate[:])
-	mac.Write([]byte("\n" + a.Date + "/" + a.Region + "/" + a.Service + "/" + terminator + "\n"))
-	mac.Write(hexHash[:])
-	var want [32]byte
-	mac.Sum(want[:0])
-	clear(key[:])
+	key := v.keys.entry(sec.Key, a.Date, a.Region, a.Service)
+	mac := key.mac()
+	mac.Write(b)
+	// The MAC is appended to b's own storage, which keeps it off the heap
+	// (an argument of an interface method always escapes).
+	want := mac.Sum(b[len(b):])
+	key.release(mac)
+	*buf = b
 
-	var got [32]byte
-	if len(a.Signature) != 64 || !isLowerHex(a.Signature) {
-		return nil, errMismatch()
-	}
-	if _, err := hex.Decode(got[:], []byte(a.Signature)); err != nil {
-		return nil, errMismatch()
-	}
-	if !hmac.Equal(want[:], got[:]) {
+	match := hmac.Equal(want, got[:])
+	clear(want) // the expected signature does not stay in the pooled buffer
+	if !sigOK || !match {
 		return nil, errMismatch()
 	}
 
 	// Session credentials: the token must be exactly the one issued with
 	// this access key, and must be absent for a long-term key.
-	tokens := r.Header.Values("X-Amz-Security-Token")
+	tokens := r.Header["X-Amz-Security-Token"]
 	token := ""
 	switch {
 	case len(tokens) > 1:
@@ -215,6 +230,51 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*R
 		SessionToken: token,
 		SigningTime:  signingTime,
 	}, nil
+}
+
+// maxPooledBuffer is the largest buffer kept for reuse; a request with a
+// huge query string or header does not pin that much memory.
+const maxPooledBuffer = 16 << 10
+
+func (v *Verifier) getBuffer() *buffer {
+	if b, ok := v.bufs.Get().(*buffer); ok {
+		return b
+	}
+	b := make(buffer, 0, 1024)
+	return &b
+}
+
+func (v *Verifier) putBuffer(b *buffer) {
+	if cap(*b) > maxPooledBuffer {
+		return
+	}
+	*b = (*b)[:0]
+	v.bufs.Put(b)
+}
+
+// decodeSignature decodes a signature of exactly 64 lower-case hex digits.
+func decodeSignature(s string) (sig [32]byte, ok bool) {
+	if len(s) != 2*len(sig) {
+		return sig, false
+	}
+	ok = true
+	for i := range sig {
+		hi, ok1 := lowerHexValue(s[2*i])
+		lo, ok2 := lowerHexValue(s[2*i+1])
+		ok = ok && ok1 && ok2
+		sig[i] = hi<<4 | lo
+	}
+	return sig, ok
+}
+
+func lowerHexValue(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 func (v *Verifier) now() time.Time {
@@ -257,8 +317,14 @@ func skewText(d time.Duration) string {
 // or principal.
 func checkSignedHeaders(r *http.Request, a *authorization, dateHeader string) error {
 	signed := func(name string) bool {
-		_, ok := slices.BinarySearch(a.SignedHeaders, name)
-		return ok
+		for rest := a.SignedHeadersRaw; rest != ""; {
+			var h string
+			h, rest = nextSignedHeader(rest)
+			if h == name {
+				return true
+			}
+		}
+		return false
 	}
 	if !signed("host") {
 		return kmserr.New(kmserr.InvalidSignature, msgHostNotSigned)
@@ -285,30 +351,37 @@ func checkSignedHeaders(r *http.Request, a *authorization, dateHeader string) er
 // checkScope checks the credential scope against the request and the
 // configuration. Like AWS, it reports every mismatch in one message, in the
 // order region, service, terminator, date.
-func (v *Verifier) checkScope(a *authorization, t time.Time) error {
-	var b strings.Builder
-	if !validRegion(a.Region) || (v.Regions != nil && !v.Regions(a.Region)) {
-		fmt.Fprintf(&b, "Credential should be scoped to a valid region, not '%s'. ", echo(a.Region))
-	}
+//
+// amzDate is t formatted by formatAmzDate; its first eight bytes are the date
+// the scope must carry.
+func (v *Verifier) checkScope(a *authorization, t time.Time, amzDate *[len(amzDateLayout)]byte) error {
+	badRegion := !validRegion(a.Region) || (v.Regions != nil && !v.Regions(a.Region))
 	services := v.Services
 	if len(services) == 0 {
 		services = []string{"kms"}
 	}
-	if !slices.Contains(services, a.Service) {
+	badService := !slices.Contains(services, a.Service)
+	badTerminator := a.Terminator != terminator
+	badDate := a.Date != string(amzDate[:len(scopeDateLayout)])
+	if !badRegion && !badService && !badTerminator && !badDate {
+		return nil
+	}
+	// The message is built only for a request that fails.
+	var b strings.Builder
+	if badRegion {
+		fmt.Fprintf(&b, "Credential should be scoped to a valid region, not '%s'. ", echo(a.Region))
+	}
+	if badService {
 		fmt.Fprintf(&b, "Credential should be scoped to correct service: '%s'. ", services[0])
 	}
-	if a.Terminator != terminator {
+	if badTerminator {
 		fmt.Fprintf(&b, "Credential should be scoped with a valid terminator: 'aws4_request', not '%s'. ", echo(a.Terminator))
 	}
-	var day [len(scopeDateLayout)]byte
-	if want := t.UTC().AppendFormat(day[:0], scopeDateLayout); a.Date != string(want) {
+	if badDate {
 		fmt.Fprintf(&b, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'. ",
-			echo(a.Date), want, t.UTC().Format(amzDateLayout))
+			echo(a.Date), string(amzDate[:len(scopeDateLayout)]), t.UTC().Format(amzDateLayout))
 	}
-	if b.Len() > 0 {
-		return kmserr.New(kmserr.InvalidSignature, "%s", b.String())
-	}
-	return nil
+	return kmserr.New(kmserr.InvalidSignature, "%s", b.String())
 }
 
 // checkPayload returns the payload hash for the canonical request: always
@@ -318,7 +391,7 @@ func (v *Verifier) checkScope(a *authorization, t time.Time) error {
 func checkPayload(r *http.Request, body []byte) (hash [64]byte, err error) {
 	sum := sha256.Sum256(body)
 	hex.Encode(hash[:], sum[:])
-	declared := r.Header.Values("X-Amz-Content-Sha256")
+	declared := r.Header["X-Amz-Content-Sha256"]
 	switch {
 	case len(declared) == 0:
 		return hash, nil
@@ -345,14 +418,4 @@ func isPresigned(r *http.Request) bool {
 	q := r.URL.RawQuery
 	return strings.Contains(q, "X-Amz-Signature=") || strings.Contains(q, "X-Amz-Credential=") ||
 		strings.Contains(q, "X-Amz-Algorithm=")
-}
-
-func isLowerHex(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
-			return false
-		}
-	}
-	return true
 }
