@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"strconv"
 )
 
@@ -27,22 +28,44 @@ type link struct {
 // passed in two parts (head and tail) so a verifier can hash a line in
 // place; the parts are simply concatenated.
 func chainHash(prev *[hashSize]byte, seq uint64, head, tail []byte) [hashSize]byte {
-	h := sha256.New()
-	h.Write(prev[:])
-	var n [8]byte
-	binary.BigEndian.PutUint64(n[:], seq)
-	h.Write(n[:])
-	h.Write(head)
-	h.Write(tail)
+	var c chainHasher
+	return c.sum(prev, seq, head, tail)
+}
+
+// chainHasher computes chain hashes like chainHash, reusing one SHA-256
+// state and scratch space so that hashing a record allocates nothing.
+type chainHasher struct {
+	h   hash.Hash
+	buf [hashSize + 8]byte
+}
+
+// sum returns chainHash(prev, seq, head, tail).
+func (c *chainHasher) sum(prev *[hashSize]byte, seq uint64, head, tail []byte) [hashSize]byte {
+	if c.h == nil {
+		c.h = sha256.New()
+	} else {
+		c.h.Reset()
+	}
+	copy(c.buf[:hashSize], prev[:])
+	binary.BigEndian.PutUint64(c.buf[hashSize:], seq)
+	c.h.Write(c.buf[:])
+	c.h.Write(head)
+	c.h.Write(tail)
 	var out [hashSize]byte
-	h.Sum(out[:0])
+	copy(out[:], c.h.Sum(c.buf[:0]))
 	return out
 }
 
 // appendLine appends to dst the line for body (a JSON object) at seq after
 // prev, and returns it with the record's hash.
 func appendLine(dst []byte, body []byte, seq uint64, prev *[hashSize]byte) ([]byte, [hashSize]byte) {
-	sum := chainHash(prev, seq, body, nil)
+	var c chainHasher
+	return c.appendLine(dst, body, seq, prev)
+}
+
+// appendLine is appendLine using c to hash.
+func (c *chainHasher) appendLine(dst []byte, body []byte, seq uint64, prev *[hashSize]byte) ([]byte, [hashSize]byte) {
+	sum := c.sum(prev, seq, body, nil)
 	dst = append(dst, body[:len(body)-1]...)
 	dst = append(dst, chainMarker...)
 	dst = strconv.AppendUint(dst, seq, 10)

@@ -165,30 +165,18 @@ type eventWire struct {
 // "2006-01-02T15:04:05Z" in UTC (second precision), and null
 // requestParameters/responseElements when they are nil.
 func (e Event) MarshalJSON() ([]byte, error) {
-	return json.Marshal(eventWire{
-		EventVersion:        e.EventVersion,
-		UserIdentity:        e.UserIdentity,
-		EventTime:           e.EventTime.UTC().Format(timeLayout),
-		EventSource:         e.EventSource,
-		EventName:           e.EventName,
-		AWSRegion:           e.AWSRegion,
-		SourceIPAddress:     e.SourceIPAddress,
-		UserAgent:           e.UserAgent,
-		ErrorCode:           e.ErrorCode,
-		ErrorMessage:        e.ErrorMessage,
-		RequestParameters:   e.RequestParameters,
-		ResponseElements:    e.ResponseElements,
-		AdditionalEventData: e.AdditionalEventData,
-		RequestID:           e.RequestID,
-		EventID:             e.EventID,
-		ReadOnly:            e.ReadOnly,
-		Resources:           e.Resources,
-		EventType:           e.EventType,
-		ManagementEvent:     e.ManagementEvent,
-		RecipientAccountID:  e.RecipientAccountID,
-		EventCategory:       e.EventCategory,
-		TLSDetails:          e.TLSDetails,
-	})
+	bp := encBufPool.Get().(*[]byte)
+	b, err := e.appendJSON((*bp)[:0])
+	if err != nil {
+		encBufPool.Put(bp)
+		return nil, err
+	}
+	out := append([]byte(nil), b...)
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+		encBufPool.Put(bp)
+	}
+	return out, nil
 }
 
 // UnmarshalJSON reads an event written by MarshalJSON (or by CloudTrail).

@@ -28,8 +28,9 @@ type writer struct {
 	start link // chain position before f's first record
 	last  link // last durable record
 
-	buf   []byte
-	retry [][]byte // bodies of unwritten records (FailClosed off)
+	buf    []byte
+	hasher chainHasher
+	retry  [][]byte // bodies of unwritten records (FailClosed off)
 }
 
 // recover opens the log at startup and finds where the chain stands.
@@ -260,11 +261,11 @@ func (w *writer) commit(batch []*pending) {
 		next := w.last
 		for _, body := range w.retry {
 			next.seq++
-			w.buf, next.hash = appendLine(w.buf, body, next.seq, &next.hash)
+			w.buf, next.hash = w.hasher.appendLine(w.buf, body, next.seq, &next.hash)
 		}
 		for _, p := range batch {
 			next.seq++
-			w.buf, next.hash = appendLine(w.buf, p.body, next.seq, &next.hash)
+			w.buf, next.hash = w.hasher.appendLine(w.buf, p.body, next.seq, &next.hash)
 		}
 		if err = w.write(w.buf); err == nil {
 			wrote = true
