@@ -37,13 +37,13 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, in *kmsapi.CreateAli
 		return nil, err
 	}
 	if k.rec.AccountID != c.Caller.AccountID {
-		return nil, kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+		return nil, errKeyNotFound(k.arn)
 	}
 	acct, region := c.Caller.AccountID, c.Caller.Region
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		r, err := loadKey(tx, acct, region, k.rec.KeyID)
 		if errors.Is(err, store.ErrNotFound) {
-			return kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+			return errKeyNotFound(k.arn)
 		}
 		if err != nil {
 			return err
@@ -101,7 +101,7 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 		return nil, err
 	}
 	if k.rec.AccountID != acct {
-		return nil, kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+		return nil, errKeyNotFound(k.arn)
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		a, err := loadAlias(tx, acct, region, in.AliasName)
@@ -113,7 +113,7 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 		}
 		r, err := loadKey(tx, acct, region, k.rec.KeyID)
 		if errors.Is(err, store.ErrNotFound) {
-			return kmserr.New(kmserr.NotFound, "Key '%s' does not exist", k.arn)
+			return errKeyNotFound(k.arn)
 		}
 		if err != nil {
 			return err

@@ -248,7 +248,7 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, in *kmsapi.
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:UpdateKeyDescription", ruleManage, func(r *keyRecord) error {
+	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:UpdateKeyDescription", ruleManage, func(_ store.Tx, r *keyRecord) error {
 		r.Description = in.Description
 		return nil
 	})
@@ -260,8 +260,9 @@ func (s *Service) UpdateKeyDescription(ctx context.Context, c *Call, in *kmsapi.
 
 // mutateKey runs one change to a key record in a transaction: it resolves
 // and authorizes through the cache, re-checks the state on the stored record,
-// applies fn, commits, and invalidates the cache before returning.
-func (s *Service) mutateKey(ctx context.Context, c *Call, keyIDInput, action string, rule stateRule, fn func(r *keyRecord) error) (*keyRecord, error) {
+// applies fn (which may also write other records in tx), commits, and
+// invalidates the cache before returning.
+func (s *Service) mutateKey(ctx context.Context, c *Call, keyIDInput, action string, rule stateRule, fn func(tx store.Tx, r *keyRecord) error) (*keyRecord, error) {
 	k, err := s.lookup(ctx, c, keyIDInput, keyOnly, action, nil, nil)
 	if err != nil {
 		return nil, err
@@ -269,12 +270,12 @@ func (s *Service) mutateKey(ctx context.Context, c *Call, keyIDInput, action str
 	return s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, rule, fn)
 }
 
-func (s *Service) updateRecord(ctx context.Context, account, region, keyID string, rule stateRule, fn func(r *keyRecord) error) (*keyRecord, error) {
+func (s *Service) updateRecord(ctx context.Context, account, region, keyID string, rule stateRule, fn func(tx store.Tx, r *keyRecord) error) (*keyRecord, error) {
 	var out *keyRecord
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		r, err := loadKey(tx, account, region, keyID)
 		if errors.Is(err, store.ErrNotFound) {
-			return kmserr.New(kmserr.NotFound, "Key '%s' does not exist", keyARN(region, account, keyID))
+			return errKeyNotFound(keyARN(region, account, keyID))
 		}
 		if err != nil {
 			return err
@@ -282,7 +283,7 @@ func (s *Service) updateRecord(ctx context.Context, account, region, keyID strin
 		if err := checkState(&cachedKey{rec: r, arn: r.arn()}, rule); err != nil {
 			return err
 		}
-		if err := fn(r); err != nil {
+		if err := fn(tx, r); err != nil {
 			return err
 		}
 		out = r

@@ -18,7 +18,7 @@ func (s *Service) EnableKey(ctx context.Context, c *Call, in *kmsapi.EnableKeyIn
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:EnableKey", ruleEnableDisable, func(r *keyRecord) error {
+	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:EnableKey", ruleEnableDisable, func(_ store.Tx, r *keyRecord) error {
 		r.KeyState = stateEnabled
 		return nil
 	}); err != nil {
@@ -32,7 +32,7 @@ func (s *Service) DisableKey(ctx context.Context, c *Call, in *kmsapi.DisableKey
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:DisableKey", ruleEnableDisable, func(r *keyRecord) error {
+	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:DisableKey", ruleEnableDisable, func(_ store.Tx, r *keyRecord) error {
 		r.KeyState = stateDisabled
 		return nil
 	}); err != nil {
@@ -56,32 +56,16 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *kmsapi.S
 	if days > 30 {
 		return nil, kmserr.New(kmserr.Validation, "1 validation error detected: Value '%d' at 'pendingWindowInDays' failed to satisfy constraint: Member must have value less than or equal to 30", days)
 	}
-	k, err := s.lookup(ctx, c, in.KeyId, keyOnly, "kms:ScheduleKeyDeletion", nil, nil)
-	if err != nil {
-		return nil, err
-	}
 	due := s.now().Add(time.Duration(days) * 24 * time.Hour)
-	var rec *keyRecord
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		r, err := loadKey(tx, k.rec.AccountID, k.rec.Region, k.rec.KeyID)
-		if err != nil {
-			return err
-		}
-		if r.KeyState == statePendingDeletion {
-			return kmserr.New(kmserr.InvalidState, "%s is pending deletion.", r.arn())
-		}
+	// ruleManage refuses a key already pending deletion, as AWS does.
+	rec, err := s.mutateKey(ctx, c, in.KeyId, "kms:ScheduleKeyDeletion", ruleManage, func(tx store.Tx, r *keyRecord) error {
 		r.KeyState = statePendingDeletion
 		r.DeletionDate = &due
 		r.PendingWindowDays = days
-		rec = r
-		if err := tx.Put(bucketDeletions, deletionKey(due, r.partition(), r.KeyID), nil); err != nil {
-			return err
-		}
-		return putKey(tx, r)
+		return tx.Put(bucketDeletions, deletionKey(due, r.partition(), r.KeyID), nil)
 	})
-	s.cache.invalidate(cacheKeyID(k.rec.AccountID, k.rec.Region, k.rec.KeyID))
 	if err != nil {
-		return nil, storeErr(err, "schedule key deletion")
+		return nil, err
 	}
 	return &kmsapi.ScheduleKeyDeletionOutput{
 		KeyId:               rec.arn(),
@@ -96,31 +80,18 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	k, err := s.lookup(ctx, c, in.KeyId, keyOnly, "kms:CancelKeyDeletion", nil, nil)
-	if err != nil {
-		return nil, err
-	}
-	var rec *keyRecord
-	err = s.store.Update(ctx, func(tx store.Tx) error {
-		r, err := loadKey(tx, k.rec.AccountID, k.rec.Region, k.rec.KeyID)
-		if err != nil {
-			return err
-		}
+	rec, err := s.mutateKey(ctx, c, in.KeyId, "kms:CancelKeyDeletion", ruleAny, func(tx store.Tx, r *keyRecord) error {
 		if r.KeyState != statePendingDeletion || r.DeletionDate == nil {
 			return kmserr.New(kmserr.InvalidState, "%s is not pending deletion.", r.arn())
 		}
-		if err := tx.Delete(bucketDeletions, deletionKey(*r.DeletionDate, r.partition(), r.KeyID)); err != nil {
-			return err
-		}
+		index := deletionKey(*r.DeletionDate, r.partition(), r.KeyID)
 		r.KeyState = stateDisabled
 		r.DeletionDate = nil
 		r.PendingWindowDays = 0
-		rec = r
-		return putKey(tx, r)
+		return tx.Delete(bucketDeletions, index)
 	})
-	s.cache.invalidate(cacheKeyID(k.rec.AccountID, k.rec.Region, k.rec.KeyID))
 	if err != nil {
-		return nil, storeErr(err, "cancel key deletion")
+		return nil, err
 	}
 	return &kmsapi.CancelKeyDeletionOutput{KeyId: rec.arn()}, nil
 }

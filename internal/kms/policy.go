@@ -6,6 +6,7 @@ import (
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/store"
 )
 
 // DefaultPolicy is the key policy AWS gives a key created without one: the
@@ -77,7 +78,7 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, in *kmsapi.PutKeyPo
 	if err := s.checkPolicy(in.Policy); err != nil {
 		return nil, err
 	}
-	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:PutKeyPolicy", ruleAny, func(r *keyRecord) error {
+	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:PutKeyPolicy", ruleAny, func(_ store.Tx, r *keyRecord) error {
 		r.Policy = in.Policy
 		return nil
 	}); err != nil {

@@ -90,7 +90,7 @@ func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
 	}
 	k, err := s.key(ctx, ref.account, ref.region, keyID)
 	if err == errNoKey {
-		return nil, kmserr.New(kmserr.NotFound, "Key '%s' does not exist", keyARN(ref.region, ref.account, keyID))
+		return nil, errKeyNotFound(keyARN(ref.region, ref.account, keyID))
 	}
 	if err != nil {
 		return nil, kmserr.Internalf("load key %s: %w", keyID, err)
@@ -114,4 +114,10 @@ func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias 
 		return nil, err
 	}
 	return k, nil
+}
+
+// errKeyNotFound is AWS's NotFoundException for a well-formed key id that
+// names no key.
+func errKeyNotFound(arn string) error {
+	return kmserr.New(kmserr.NotFound, "Key '%s' does not exist", arn)
 }

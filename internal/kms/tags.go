@@ -7,6 +7,7 @@ import (
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/store"
 )
 
 // checkNewTags merges tags into existing ones (a repeated key overwrites),
@@ -50,7 +51,7 @@ func (s *Service) TagResource(ctx context.Context, c *Call, in *kmsapi.TagResour
 	if _, err := checkNewTags(nil, in.Tags, s.limits.TagsPerKey); err != nil {
 		return nil, err
 	}
-	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:TagResource", ruleManage, func(r *keyRecord) error {
+	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:TagResource", ruleManage, func(_ store.Tx, r *keyRecord) error {
 		tags, err := checkNewTags(r.Tags, in.Tags, s.limits.TagsPerKey)
 		r.Tags = tags
 		return err
@@ -71,7 +72,7 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, in *kmsapi.UntagRe
 			return nil, kmserr.New(kmserr.Tag, "Tags beginning with aws: are reserved")
 		}
 	}
-	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:UntagResource", ruleManage, func(r *keyRecord) error {
+	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:UntagResource", ruleManage, func(_ store.Tx, r *keyRecord) error {
 		drop := make(map[string]bool, len(in.TagKeys))
 		for _, k := range in.TagKeys {
 			drop[k] = true
