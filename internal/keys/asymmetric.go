@@ -1,0 +1,234 @@
+package keys
+
+import (
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/mlkem"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/asn1"
+	"fmt"
+
+	"github.com/kmsd/kmsd/internal/secret"
+)
+
+// AsymmetricKey is the private key of an asymmetric KMS key: RSA, NIST ECC,
+// Ed25519 or ML-KEM. It prints only its key spec; the private key leaves it
+// only through MarshalPrivate, as secret.Bytes.
+//
+// New key families (secp256k1, ML-DSA, ML-KEM-512, SM2) add a case to
+// Generate, ParsePrivate and the operation they support.
+type AsymmetricKey struct {
+	spec string
+	// Exactly one is set, according to spec.
+	rsa       *rsa.PrivateKey
+	ec        *ecdsa.PrivateKey
+	ed        ed25519.PrivateKey
+	kem768    *mlkem.DecapsulationKey768
+	kem1024   *mlkem.DecapsulationKey1024
+	publicDER []byte // SubjectPublicKeyInfo DER, computed once
+}
+
+// KeySpec returns the AWS KeySpec of the key.
+func (k *AsymmetricKey) KeySpec() string { return k.spec }
+
+// String, GoString and Format print the key spec and nothing else, so a key
+// in a log line or an error cannot leak.
+func (k *AsymmetricKey) String() string             { return "keys.AsymmetricKey(" + k.spec + ")" }
+func (k *AsymmetricKey) GoString() string           { return k.String() }
+func (k *AsymmetricKey) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(k.String())) }
+
+func rsaBits(keySpec string) int {
+	switch keySpec {
+	case "RSA_2048":
+		return 2048
+	case "RSA_3072":
+		return 3072
+	case "RSA_4096":
+		return 4096
+	}
+	return 0
+}
+
+func eccCurve(keySpec string) elliptic.Curve {
+	switch keySpec {
+	case "ECC_NIST_P256":
+		return elliptic.P256()
+	case "ECC_NIST_P384":
+		return elliptic.P384()
+	case "ECC_NIST_P521":
+		return elliptic.P521()
+	}
+	return nil
+}
+
+// Generate returns a fresh private key for an asymmetric keySpec:
+// RSA_2048|3072|4096, ECC_NIST_P256|P384|P521, ECC_NIST_EDWARDS25519,
+// ML_KEM_768|1024. Any other spec gives ErrUnsupportedKeySpec (HMAC keys
+// come from GenerateHMAC, symmetric ones from GenerateSymmetric).
+func Generate(keySpec string) (*AsymmetricKey, error) {
+	k := &AsymmetricKey{spec: keySpec}
+	var err error
+	switch {
+	case rsaBits(keySpec) != 0:
+		k.rsa, err = rsa.GenerateKey(rand.Reader, rsaBits(keySpec))
+	case eccCurve(keySpec) != nil:
+		k.ec, err = ecdsa.GenerateKey(eccCurve(keySpec), rand.Reader)
+	case keySpec == "ECC_NIST_EDWARDS25519":
+		_, k.ed, err = ed25519.GenerateKey(rand.Reader)
+	case keySpec == "ML_KEM_768":
+		k.kem768, err = mlkem.GenerateKey768()
+	case keySpec == "ML_KEM_1024":
+		k.kem1024, err = mlkem.GenerateKey1024()
+	default:
+		return nil, ErrUnsupportedKeySpec
+	}
+	if err != nil {
+		return nil, fmt.Errorf("keys: generate %s: %w", keySpec, err)
+	}
+	if err := k.initPublic(); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// MarshalPrivate returns the private key as PKCS#8 DER (RSA, ECC, Ed25519)
+// or, for ML-KEM, as the 64-byte FIPS 203 seed (d || z). ParsePrivate
+// reads it back.
+func (k *AsymmetricKey) MarshalPrivate() (secret.Bytes, error) {
+	switch {
+	case k.kem768 != nil:
+		return secret.Bytes(k.kem768.Bytes()), nil
+	case k.kem1024 != nil:
+		return secret.Bytes(k.kem1024.Bytes()), nil
+	}
+	var priv any
+	switch {
+	case k.rsa != nil:
+		priv = k.rsa
+	case k.ec != nil:
+		priv = k.ec
+	case k.ed != nil:
+		priv = k.ed
+	default:
+		return nil, ErrUnsupportedKeySpec
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return nil, fmt.Errorf("keys: marshal %s private key: %w", k.spec, err)
+	}
+	return secret.Bytes(der), nil
+}
+
+// ParsePrivate parses what MarshalPrivate returns (or any PKCS#8 key, such
+// as imported material) and checks that it is a key of keySpec: the RSA
+// modulus size, the curve and the algorithm must all match. Every failure
+// is ErrInvalidPrivateKey (or ErrUnsupportedKeySpec), with no detail that
+// could echo the material.
+func ParsePrivate(keySpec string, der secret.Bytes) (*AsymmetricKey, error) {
+	k := &AsymmetricKey{spec: keySpec}
+	switch keySpec {
+	case "ML_KEM_768":
+		dk, err := mlkem.NewDecapsulationKey768(der)
+		if err != nil {
+			return nil, ErrInvalidPrivateKey
+		}
+		k.kem768 = dk
+	case "ML_KEM_1024":
+		dk, err := mlkem.NewDecapsulationKey1024(der)
+		if err != nil {
+			return nil, ErrInvalidPrivateKey
+		}
+		k.kem1024 = dk
+	default:
+		if !Implemented(keySpec) || rsaBits(keySpec) == 0 && eccCurve(keySpec) == nil && keySpec != "ECC_NIST_EDWARDS25519" {
+			return nil, ErrUnsupportedKeySpec
+		}
+		// x509 ignores bytes after the PKCS#8 structure; refuse them so
+		// each key has one encoding.
+		var whole asn1.RawValue
+		if rest, err := asn1.Unmarshal(der, &whole); err != nil || len(rest) != 0 {
+			return nil, ErrInvalidPrivateKey
+		}
+		priv, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			return nil, ErrInvalidPrivateKey
+		}
+		switch p := priv.(type) {
+		case *rsa.PrivateKey:
+			if p.N.BitLen() != rsaBits(keySpec) {
+				return nil, ErrInvalidPrivateKey
+			}
+			k.rsa = p
+		case *ecdsa.PrivateKey:
+			if c := eccCurve(keySpec); c == nil || p.Curve != c {
+				return nil, ErrInvalidPrivateKey
+			}
+			k.ec = p
+		case ed25519.PrivateKey:
+			if keySpec != "ECC_NIST_EDWARDS25519" {
+				return nil, ErrInvalidPrivateKey
+			}
+			k.ed = p
+		default:
+			return nil, ErrInvalidPrivateKey
+		}
+	}
+	if err := k.initPublic(); err != nil {
+		return nil, ErrInvalidPrivateKey
+	}
+	return k, nil
+}
+
+func (k *AsymmetricKey) initPublic() error {
+	var der []byte
+	var err error
+	switch {
+	case k.rsa != nil:
+		der, err = x509.MarshalPKIXPublicKey(&k.rsa.PublicKey)
+	case k.ec != nil:
+		der, err = x509.MarshalPKIXPublicKey(&k.ec.PublicKey)
+	case k.ed != nil:
+		der, err = x509.MarshalPKIXPublicKey(k.ed.Public())
+	case k.kem768 != nil:
+		der, err = marshalMLKEMPublicKey(mlkemOID(k.spec), k.kem768.EncapsulationKey().Bytes())
+	case k.kem1024 != nil:
+		der, err = marshalMLKEMPublicKey(mlkemOID(k.spec), k.kem1024.EncapsulationKey().Bytes())
+	default:
+		return ErrUnsupportedKeySpec
+	}
+	if err != nil {
+		return fmt.Errorf("keys: marshal %s public key: %w", k.spec, err)
+	}
+	k.publicDER = der
+	return nil
+}
+
+// PublicKeyDER returns the public key as a DER X.509 SubjectPublicKeyInfo,
+// what GetPublicKey returns. For ML-KEM the SPKI carries the NIST algorithm
+// OID (id-alg-ml-kem-768/1024, no parameters) and the raw FIPS 203
+// encapsulation key as the BIT STRING, as in RFC 9935.
+func (k *AsymmetricKey) PublicKeyDER() []byte {
+	return append([]byte(nil), k.publicDER...)
+}
+
+// GenerateDataKeyPair returns a fresh key pair for a DataKeyPairSpec: the
+// public key as SPKI DER and the private key as PKCS#8 DER. It supports
+// RSA_2048|3072|4096, ECC_NIST_P256|P384|P521 and ECC_NIST_EDWARDS25519;
+// ECC_SECG_P256K1 and SM2 give ErrUnsupportedKeySpec for now.
+func GenerateDataKeyPair(keyPairSpec string) (publicDER []byte, privateDER secret.Bytes, err error) {
+	if rsaBits(keyPairSpec) == 0 && eccCurve(keyPairSpec) == nil && keyPairSpec != "ECC_NIST_EDWARDS25519" {
+		return nil, nil, ErrUnsupportedKeySpec
+	}
+	k, err := Generate(keyPairSpec)
+	if err != nil {
+		return nil, nil, err
+	}
+	priv, err := k.MarshalPrivate()
+	if err != nil {
+		return nil, nil, err
+	}
+	return k.PublicKeyDER(), priv, nil
+}

@@ -1,0 +1,179 @@
+package keys
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/rand"
+	"crypto/rsa"
+	_ "crypto/sha256" // register SHA-256 for crypto.Hash.New
+	_ "crypto/sha512" // register SHA-384 and SHA-512
+)
+
+type sigScheme int
+
+const (
+	schemePSS sigScheme = iota + 1
+	schemePKCS1
+	schemeECDSA
+	schemeEd25519
+	schemeEd25519ph
+)
+
+// signingAlgorithm resolves an AWS SigningAlgorithm for keySpec. The pair
+// must be one AWS allows: RSA algorithms with RSA keys, ECDSA with the
+// hash that belongs to the curve, Ed25519 algorithms with Ed25519 keys.
+func signingAlgorithm(keySpec, alg string) (sigScheme, crypto.Hash, error) {
+	var s sigScheme
+	var h crypto.Hash
+	switch alg {
+	case "RSASSA_PSS_SHA_256":
+		s, h = schemePSS, crypto.SHA256
+	case "RSASSA_PSS_SHA_384":
+		s, h = schemePSS, crypto.SHA384
+	case "RSASSA_PSS_SHA_512":
+		s, h = schemePSS, crypto.SHA512
+	case "RSASSA_PKCS1_V1_5_SHA_256":
+		s, h = schemePKCS1, crypto.SHA256
+	case "RSASSA_PKCS1_V1_5_SHA_384":
+		s, h = schemePKCS1, crypto.SHA384
+	case "RSASSA_PKCS1_V1_5_SHA_512":
+		s, h = schemePKCS1, crypto.SHA512
+	case "ECDSA_SHA_256":
+		s, h = schemeECDSA, crypto.SHA256
+	case "ECDSA_SHA_384":
+		s, h = schemeECDSA, crypto.SHA384
+	case "ECDSA_SHA_512":
+		s, h = schemeECDSA, crypto.SHA512
+	case "ED25519_SHA_512":
+		s, h = schemeEd25519, crypto.SHA512
+	case "ED25519_PH_SHA_512":
+		s, h = schemeEd25519ph, crypto.SHA512
+	default:
+		return 0, 0, ErrUnsupportedAlgorithm
+	}
+	ok := false
+	switch s {
+	case schemePSS, schemePKCS1:
+		ok = rsaBits(keySpec) != 0
+	case schemeECDSA:
+		ok = keySpec == "ECC_NIST_P256" && h == crypto.SHA256 ||
+			keySpec == "ECC_NIST_P384" && h == crypto.SHA384 ||
+			keySpec == "ECC_NIST_P521" && h == crypto.SHA512
+	case schemeEd25519, schemeEd25519ph:
+		ok = keySpec == "ECC_NIST_EDWARDS25519"
+	}
+	if !ok {
+		return 0, 0, ErrUnsupportedAlgorithm
+	}
+	return s, h, nil
+}
+
+// signingInput checks the MessageType rules and returns what the scheme
+// signs: the digest of msg (RAW) or msg itself (DIGEST, whose length must
+// be the hash size). Ed25519 signs a RAW message as is, and Ed25519ph takes
+// only a DIGEST: the 64-byte SHA-512 of the message.
+func signingInput(s sigScheme, h crypto.Hash, messageType string, msg []byte) ([]byte, error) {
+	switch messageType {
+	case MessageRaw, MessageDigest:
+	default:
+		return nil, ErrMessageType
+	}
+	switch s {
+	case schemeEd25519:
+		if messageType != MessageRaw {
+			return nil, ErrMessageType
+		}
+		return msg, nil
+	case schemeEd25519ph:
+		if messageType != MessageDigest {
+			return nil, ErrMessageType
+		}
+	}
+	if messageType == MessageDigest {
+		if len(msg) != h.Size() {
+			return nil, ErrDigestLength
+		}
+		return msg, nil
+	}
+	d := h.New()
+	d.Write(msg)
+	return d.Sum(nil), nil
+}
+
+func pssOptions(h crypto.Hash) *rsa.PSSOptions {
+	// AWS uses a salt as long as the hash, and so does the verifier.
+	return &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash, Hash: h}
+}
+
+// Sign signs msg with a SigningAlgorithm. messageType is RAW (msg is the
+// message; it is hashed here) or DIGEST (msg is the precomputed digest and
+// must be exactly the hash size, else ErrDigestLength). ECDSA signatures
+// are DER-encoded; Ed25519 signatures are the raw 64 bytes.
+func (k *AsymmetricKey) Sign(alg, messageType string, msg []byte) ([]byte, error) {
+	s, h, err := signingAlgorithm(k.spec, alg)
+	if err != nil {
+		return nil, err
+	}
+	in, err := signingInput(s, h, messageType, msg)
+	if err != nil {
+		return nil, err
+	}
+	var sig []byte
+	switch s {
+	case schemePSS:
+		sig, err = rsa.SignPSS(rand.Reader, k.rsa, h, in, pssOptions(h))
+	case schemePKCS1:
+		sig, err = rsa.SignPKCS1v15(rand.Reader, k.rsa, h, in)
+	case schemeECDSA:
+		sig, err = ecdsa.SignASN1(rand.Reader, k.ec, in)
+	case schemeEd25519:
+		sig = ed25519.Sign(k.ed, in)
+	case schemeEd25519ph:
+		sig, err = k.ed.Sign(nil, in, &ed25519.Options{Hash: crypto.SHA512})
+	}
+	if err != nil {
+		// The standard library's signing errors name no key material.
+		return nil, err
+	}
+	return sig, nil
+}
+
+// Verify checks sig over msg with the key's public half. It returns nil for
+// a valid signature, ErrInvalidSignature for an invalid one, and the same
+// input errors as Sign (ErrUnsupportedAlgorithm, ErrMessageType,
+// ErrDigestLength) before looking at the signature.
+func (k *AsymmetricKey) Verify(alg, messageType string, msg, sig []byte) error {
+	s, h, err := signingAlgorithm(k.spec, alg)
+	if err != nil {
+		return err
+	}
+	in, err := signingInput(s, h, messageType, msg)
+	if err != nil {
+		return err
+	}
+	switch s {
+	case schemePSS:
+		err = rsa.VerifyPSS(&k.rsa.PublicKey, h, in, sig, pssOptions(h))
+	case schemePKCS1:
+		err = rsa.VerifyPKCS1v15(&k.rsa.PublicKey, h, in, sig)
+	case schemeECDSA:
+		if !ecdsa.VerifyASN1(&k.ec.PublicKey, in, sig) {
+			err = ErrInvalidSignature
+		}
+	case schemeEd25519:
+		if !ed25519.Verify(k.publicEd25519(), in, sig) {
+			err = ErrInvalidSignature
+		}
+	case schemeEd25519ph:
+		err = ed25519.VerifyWithOptions(k.publicEd25519(), in, sig, &ed25519.Options{Hash: crypto.SHA512})
+	}
+	if err != nil {
+		return ErrInvalidSignature
+	}
+	return nil
+}
+
+func (k *AsymmetricKey) publicEd25519() ed25519.PublicKey {
+	return k.ed.Public().(ed25519.PublicKey)
+}
