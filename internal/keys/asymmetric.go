@@ -127,6 +127,10 @@ func (k *AsymmetricKey) MarshalPrivate() (secret.Bytes, error) {
 // modulus size, the curve and the algorithm must all match. Every failure
 // is ErrInvalidPrivateKey (or ErrUnsupportedKeySpec), with no detail that
 // could echo the material.
+//
+// The public key is always derived from the private half; a public point
+// embedded in an EC private key is not trusted, so MarshalPrivate of the
+// result is the canonical encoding.
 func ParsePrivate(keySpec string, der secret.Bytes) (*AsymmetricKey, error) {
 	k := &AsymmetricKey{spec: keySpec}
 	switch keySpec {

@@ -62,7 +62,7 @@ func writePEM(t *testing.T, dir, name, typ string, der []byte) string {
 }
 
 // readPEM returns the DER of the single PEM block in a testdata file.
-func readPEM(t *testing.T, path string) []byte {
+func readPEM(t testing.TB, path string) []byte {
 	t.Helper()
 	data, err := os.ReadFile(path)
 	if err != nil {
