@@ -16,7 +16,8 @@ import (
 
 // AsymmetricKey is the private key of an asymmetric KMS key: RSA, NIST ECC,
 // Ed25519 or ML-KEM. It prints only its key spec; the private key leaves it
-// only through MarshalPrivate, as secret.Bytes.
+// only through MarshalPrivate, as secret.Bytes. Its methods only read the
+// key, so one AsymmetricKey is safe for concurrent use.
 //
 // New key families (secp256k1, ML-DSA, ML-KEM-512, SM2) add a case to
 // Generate, ParsePrivate and the operation they support.
