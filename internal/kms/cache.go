@@ -20,6 +20,8 @@ type cachedKey struct {
 	materials map[string]secret.Bytes // by KeyMaterialId
 	current   keys.MaterialID
 	tags      map[string]string
+	// asym is the parsed private key of an asymmetric key's current material.
+	asym *keys.AsymmetricKey
 }
 
 func (k *cachedKey) view() *KeyView {
@@ -117,6 +119,11 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 			return nil, fmt.Errorf("key %s: %w", rec.KeyID, err)
 		}
 		k.current = id
+		if isAsymmetric(rec.KeySpec) {
+			if k.asym, err = keys.ParsePrivate(rec.KeySpec, k.materials[rec.CurrentMaterial]); err != nil {
+				return nil, fmt.Errorf("key %s: parse private key: %w", rec.KeyID, err)
+			}
+		}
 	}
 	return k, nil
 }

@@ -32,18 +32,20 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 		spec = specSymmetric
 	}
 	usage := string(in.KeyUsage)
-	if usage == "" && spec == specSymmetric {
+	if usage == "" {
+		if spec != specSymmetric {
+			return nil, kmserr.New(kmserr.Validation, "You must specify a KeyUsage value for all KMS keys except for symmetric encryption keys.")
+		}
 		usage = usageEncryptDecrypt
 	}
 	origin := string(in.Origin)
 	if origin == "" {
 		origin = originAWSKMS
 	}
+	if err := checkSpecUsage(spec, usage); err != nil {
+		return nil, err
+	}
 	switch {
-	case spec != specSymmetric:
-		return nil, kmserr.New(kmserr.UnsupportedOperation, "KeySpec %s is not supported by this kmsd version; only SYMMETRIC_DEFAULT keys are.", spec)
-	case usage != usageEncryptDecrypt:
-		return nil, kmserr.New(kmserr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	case origin != originAWSKMS:
 		return nil, kmserr.New(kmserr.UnsupportedOperation, "Origin %s is not supported by this kmsd version.", origin)
 	case in.CustomKeyStoreId != "":
@@ -78,7 +80,10 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 		Policy:      policy,
 		Tags:        tags,
 	}
-	material := keys.GenerateSymmetric()
+	material, err := generateMaterial(spec)
+	if err != nil {
+		return nil, kmserr.Internalf("generate %s material: %w", spec, err)
+	}
 	defer material.Wipe()
 	mid := keys.NewMaterialID()
 	m, err := s.newMaterial(rec.partition(), rec.KeyID, material, mid, originAWSKMS)
@@ -153,8 +158,15 @@ func metadata(r *keyRecord) *kmsapi.KeyMetadata {
 		MultiRegion:           kmsapi.Bool(r.MultiRegion),
 		CurrentKeyMaterialId:  r.CurrentMaterial,
 	}
-	if r.KeyUsage == usageEncryptDecrypt && r.KeySpec == specSymmetric {
-		md.EncryptionAlgorithms = []kmsapi.EncryptionAlgorithmSpec{algSymmetric}
+	if !isCustomerMasterKeySpec(r.KeySpec) {
+		md.CustomerMasterKeySpec = "" // the deprecated field has no value for newer specs
+	}
+	if algs, err := keys.AlgorithmsFor(r.KeySpec, r.KeyUsage); err == nil {
+		md.EncryptionAlgorithms = enumList[kmsapi.EncryptionAlgorithmSpec](algs.EncryptionAlgorithms)
+		md.SigningAlgorithms = enumList[kmsapi.SigningAlgorithmSpec](algs.SigningAlgorithms)
+		md.MacAlgorithms = enumList[kmsapi.MacAlgorithmSpec](algs.MacAlgorithms)
+		md.KeyAgreementAlgorithms = enumList[kmsapi.KeyAgreementAlgorithmSpec](algs.KeyAgreementAlgorithms)
+		md.EncapsulationAlgorithms = enumList[kmsapi.EncapsulationAlgorithmSpec](algs.EncapsulationAlgorithms)
 	}
 	if r.DeletionDate != nil {
 		md.DeletionDate = kmsapi.Time(*r.DeletionDate)
