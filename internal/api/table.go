@@ -40,6 +40,11 @@ func operations() map[string]operation {
 		"GenerateDataKey":                 op((*kms.Service).GenerateDataKey, readOnly),
 		"GenerateDataKeyWithoutPlaintext": op((*kms.Service).GenerateDataKeyWithoutPlaintext, readOnly),
 		"GenerateRandom":                  op((*kms.Service).GenerateRandom, readOnly),
+		"Sign":                            op((*kms.Service).Sign, readOnly),
+		"Verify":                          op((*kms.Service).Verify, readOnly),
+		"GetPublicKey":                    op((*kms.Service).GetPublicKey, readOnly),
+		"GenerateMac":                     op((*kms.Service).GenerateMac, readOnly),
+		"VerifyMac":                       op((*kms.Service).VerifyMac, readOnly),
 	}
 }
 

@@ -25,7 +25,7 @@ func TestWireErrors(t *testing.T) {
 		{"wrong service prefix", "KeyService.ListKeys", `{}`, "UnknownOperationException"},
 		{"target without operation", "TrentService.", `{}`, "UnknownOperationException"},
 		{"lower-case operation", "TrentService.listKeys", `{}`, "UnknownOperationException"},
-		{"known but unimplemented: Sign", "TrentService.Sign", `{}`, "UnsupportedOperationException"},
+		{"known but unimplemented: ConnectCustomKeyStore", "TrentService.ConnectCustomKeyStore", `{}`, "UnsupportedOperationException"},
 		{"known but unimplemented: CreateGrant", "TrentService.CreateGrant", `{}`, "UnsupportedOperationException"},
 		{"known but unimplemented: GetKeyRotationStatus", "TrentService.GetKeyRotationStatus", `{"KeyId":"` + keyID + `"}`, "UnsupportedOperationException"},
 		{"truncated JSON", "TrentService.DescribeKey", `{"KeyId":`, "SerializationException"},
