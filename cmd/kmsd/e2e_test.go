@@ -175,7 +175,7 @@ func TestReadmeExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README examples failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"card 4111 1111 1111 1111", `"AliasName": "alias/orders"`, `"TagKey": "env"`, "PendingDeletion", "Enable IAM User Permissions"} {
+	for _, want := range []string{"card 4111 1111 1111 1111", `"AliasName": "alias/orders"`, `"TagKey": "env"`, "PendingDeletion", "Enable IAM User Permissions", "Verified OK"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README run output lacks %q:\n%s", want, out)
 		}
