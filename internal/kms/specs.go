@@ -28,8 +28,8 @@ func checkSpecUsage(spec, usage string) error {
 	switch {
 	case spec != specSymmetric && !keys.Implemented(spec):
 		return kmserr.New(kmserr.UnsupportedOperation, "KeySpec %s is not supported by this kmsd version.", spec)
-	case isAsymmetric(spec) && usage != keys.UsageSignVerify:
-		return kmserr.New(kmserr.UnsupportedOperation, "KeyUsage %s for KeySpec %s is not supported by this kmsd version; SIGN_VERIFY is.", usage, spec)
+	case isAsymmetric(spec) && usage != keys.UsageSignVerify && usage != keys.UsageKeyAgreement:
+		return kmserr.New(kmserr.UnsupportedOperation, "KeyUsage %s for KeySpec %s is not supported by this kmsd version.", usage, spec)
 	}
 	return nil
 }
