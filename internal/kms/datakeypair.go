@@ -20,9 +20,6 @@ func (s *Service) newDataKeyPair(ctx context.Context, c *Call, op, keyID string,
 	if err := usableForEncryption(k, op, ""); err != nil {
 		return nil, nil, nil, nil, err
 	}
-	if k.rec.KeySpec != specSymmetric {
-		return nil, nil, nil, nil, kmserr.New(kmserr.InvalidKeyUsage, "%s key spec %s is not valid for %s.", k.arn, k.rec.KeySpec, op)
-	}
 	if dryRun {
 		return nil, nil, nil, nil, errDryRun
 	}

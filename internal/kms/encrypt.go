@@ -24,6 +24,9 @@ func usableForEncryption(k *cachedKey, op string, alg kmsapi.EncryptionAlgorithm
 	if k.rec.KeyUsage != usageEncryptDecrypt {
 		return kmserr.New(kmserr.InvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.arn, k.rec.KeyUsage, op)
 	}
+	if k.rec.KeySpec != specSymmetric {
+		return kmserr.New(kmserr.InvalidKeyUsage, "%s key spec %s is not valid for %s.", k.arn, k.rec.KeySpec, op)
+	}
 	if alg != "" && alg != algSymmetric {
 		return kmserr.New(kmserr.InvalidKeyUsage, "Algorithm %s is incompatible with key spec %s.", alg, k.rec.KeySpec)
 	}
@@ -61,17 +64,11 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, in *kmsapi.EncryptInput)
 	if err != nil {
 		return nil, err
 	}
-	if err := usableForEncryption(k, "Encrypt", in.EncryptionAlgorithm); err != nil {
-		return nil, err
-	}
-	if isDryRun(in.DryRun) {
-		return nil, errDryRun
-	}
-	blob, err := k.seal(in.Plaintext, in.EncryptionContext)
+	blob, alg, err := encryptUnder(k, "Encrypt", in.Plaintext, in.EncryptionContext, in.EncryptionAlgorithm, isDryRun(in.DryRun))
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.EncryptOutput{CiphertextBlob: blob, KeyId: k.arn, EncryptionAlgorithm: algSymmetric}, nil
+	return &kmsapi.EncryptOutput{CiphertextBlob: blob, KeyId: k.arn, EncryptionAlgorithm: alg}, nil
 }
 
 // open finds the key a symmetric blob names, checks it against the KeyId the
@@ -143,11 +140,11 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, in *kmsapi.DecryptInput)
 	if err := refuseRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
-	k, pt, mid, err := s.open(ctx, c, in.CiphertextBlob, in.KeyId, "kms:Decrypt", in.EncryptionContext, in.GrantTokens, "Decrypt", in.EncryptionAlgorithm, isDryRun(in.DryRun))
+	k, pt, mid, alg, err := s.decryptAny(ctx, c, in.CiphertextBlob, in.KeyId, "kms:Decrypt", in.EncryptionContext, in.GrantTokens, "Decrypt", in.EncryptionAlgorithm, isDryRun(in.DryRun))
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.DecryptOutput{KeyId: k.arn, Plaintext: pt, EncryptionAlgorithm: algSymmetric, KeyMaterialId: mid.String()}, nil
+	return &kmsapi.DecryptOutput{KeyId: k.arn, Plaintext: pt, EncryptionAlgorithm: alg, KeyMaterialId: mid}, nil
 }
 
 // ReEncrypt decrypts under one key and encrypts under another without
@@ -160,23 +157,27 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *kmsapi.ReEncryptIn
 	if err != nil {
 		return nil, err
 	}
-	if err := usableForEncryption(dst, "ReEncrypt", in.DestinationEncryptionAlgorithm); err != nil {
+	// Check the destination before decrypting, so a refusal exposes nothing.
+	if _, _, err := encryptUnder(dst, "ReEncrypt", nil, in.DestinationEncryptionContext, in.DestinationEncryptionAlgorithm, true); err != errDryRun {
 		return nil, err
 	}
-	src, pt, srcMID, err := s.open(ctx, c, in.CiphertextBlob, in.SourceKeyId, "kms:ReEncryptFrom", in.SourceEncryptionContext, in.GrantTokens, "ReEncrypt", in.SourceEncryptionAlgorithm, isDryRun(in.DryRun))
+	src, pt, srcMID, srcAlg, err := s.decryptAny(ctx, c, in.CiphertextBlob, in.SourceKeyId, "kms:ReEncryptFrom", in.SourceEncryptionContext, in.GrantTokens, "ReEncrypt", in.SourceEncryptionAlgorithm, isDryRun(in.DryRun))
 	if err != nil {
 		return nil, err
 	}
 	defer pt.Wipe()
-	blob, err := dst.seal(pt, in.DestinationEncryptionContext)
+	blob, dstAlg, err := encryptUnder(dst, "ReEncrypt", pt, in.DestinationEncryptionContext, in.DestinationEncryptionAlgorithm, false)
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.ReEncryptOutput{
+	out := &kmsapi.ReEncryptOutput{
 		CiphertextBlob: blob, SourceKeyId: src.arn, KeyId: dst.arn,
-		SourceEncryptionAlgorithm: algSymmetric, DestinationEncryptionAlgorithm: algSymmetric,
-		SourceKeyMaterialId: srcMID.String(), DestinationKeyMaterialId: dst.current.String(),
-	}, nil
+		SourceEncryptionAlgorithm: srcAlg, DestinationEncryptionAlgorithm: dstAlg, SourceKeyMaterialId: srcMID,
+	}
+	if dst.asym == nil {
+		out.DestinationKeyMaterialId = dst.current.String()
+	}
+	return out, nil
 }
 
 func dataKeyLength(spec kmsapi.DataKeySpec, n *int32) (int, error) {
