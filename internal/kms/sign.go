@@ -110,6 +110,6 @@ func (s *Service) GetPublicKey(ctx context.Context, c *Call, in *kmsapi.GetPubli
 	return &kmsapi.GetPublicKeyOutput{
 		KeyId: k.arn, PublicKey: k.asym.PublicKeyDER(), KeySpec: md.KeySpec, CustomerMasterKeySpec: md.CustomerMasterKeySpec,
 		KeyUsage: md.KeyUsage, SigningAlgorithms: md.SigningAlgorithms, EncryptionAlgorithms: md.EncryptionAlgorithms,
-		KeyAgreementAlgorithms: md.KeyAgreementAlgorithms,
+		KeyAgreementAlgorithms: md.KeyAgreementAlgorithms, EncapsulationAlgorithms: md.EncapsulationAlgorithms,
 	}, nil
 }

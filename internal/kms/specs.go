@@ -28,10 +28,6 @@ func checkSpecUsage(spec, usage string) error {
 	switch {
 	case spec != specSymmetric && !keys.Implemented(spec):
 		return kmserr.New(kmserr.UnsupportedOperation, "KeySpec %s is not supported by this kmsd version.", spec)
-	case strings.HasPrefix(spec, "ML_KEM_"):
-		return kmserr.New(kmserr.UnsupportedOperation, "KeyUsage %s for KeySpec %s is not supported by this kmsd version.", usage, spec)
-	case isAsymmetric(spec) && usage != keys.UsageSignVerify && usage != keys.UsageKeyAgreement && usage != keys.UsageEncryptDecrypt:
-		return kmserr.New(kmserr.UnsupportedOperation, "KeyUsage %s for KeySpec %s is not supported by this kmsd version.", usage, spec)
 	}
 	return nil
 }
