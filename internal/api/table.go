@@ -48,6 +48,8 @@ func operations() map[string]operation {
 		"GenerateDataKeyPair":                 op((*kms.Service).GenerateDataKeyPair, readOnly),
 		"GenerateDataKeyPairWithoutPlaintext": op((*kms.Service).GenerateDataKeyPairWithoutPlaintext, readOnly),
 		"DeriveSharedSecret":                  op((*kms.Service).DeriveSharedSecret, readOnly),
+		"Encapsulate":                         op((*kms.Service).Encapsulate, readOnly),
+		"Decapsulate":                         op((*kms.Service).Decapsulate, readOnly),
 	}
 }
 
