@@ -186,11 +186,17 @@ func run(bin string, dur time.Duration, levels string, enforce bool, extra []str
 			return err
 		}},
 	}
+	signing, err := signingScenarios(ctx, setup)
+	if err != nil {
+		return err
+	}
+	scenarios = append(scenarios, signing...)
 	mode := "permissive"
 	if enforce {
 		mode = "SigV4 enforced"
 	}
 	fmt.Printf("kmsd %s, audit on, %d CPUs, %s per scenario\n", mode, runtime.NumCPU(), dur)
+	printPrimitiveCosts()
 	header()
 	for _, sc := range scenarios {
 		for _, conc := range parseLevels(levels) {
