@@ -18,11 +18,8 @@ const msgIncorrectKey = "The key ID in the request does not identify a CMK that 
 // usableForEncryption checks state, key usage and algorithm for a
 // symmetric encryption-side operation.
 func usableForEncryption(k *cachedKey, op string, alg kmsapi.EncryptionAlgorithmSpec) error {
-	if err := checkState(k, ruleCrypto); err != nil {
+	if err := usableFor(k, usageEncryptDecrypt, op); err != nil {
 		return err
-	}
-	if k.rec.KeyUsage != usageEncryptDecrypt {
-		return kmserr.New(kmserr.InvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.arn, k.rec.KeyUsage, op)
 	}
 	if k.rec.KeySpec != specSymmetric {
 		return kmserr.New(kmserr.InvalidKeyUsage, "%s key spec %s is not valid for %s.", k.arn, k.rec.KeySpec, op)
@@ -73,7 +70,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, in *kmsapi.EncryptInput)
 
 // open finds the key a symmetric blob names, checks it against the KeyId the
 // caller gave (if any), authorizes, and decrypts.
-func (s *Service) open(ctx context.Context, c *Call, blob []byte, keyIDInput, action string, ec map[string]string, grantTokens []string, op string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) (*cachedKey, secret.Bytes, keys.MaterialID, error) {
+func (s *Service) open(ctx context.Context, c *Call, blob []byte, named *cachedKey, action string, ec map[string]string, grantTokens []string, op string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) (*cachedKey, secret.Bytes, keys.MaterialID, error) {
 	var none keys.MaterialID
 	h, err := keys.ParseBlobHeader(blob)
 	if err == nil && !validKeyID(h.KeyID) {
@@ -82,26 +79,15 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, keyIDInput, ac
 		err = keys.ErrInvalidCiphertext
 	}
 	if err != nil {
-		if keyIDInput != "" {
-			// Resolve the named key first so a bad KeyId still reads as NotFound.
-			if _, err := s.lookup(ctx, c, keyIDInput, keyOrAlias, action, ec, grantTokens); err != nil {
-				return nil, nil, none, err
-			}
-		}
 		return nil, nil, none, kmserr.New(kmserr.InvalidCiphertext, "")
 	}
-	var k *cachedKey
-	if keyIDInput != "" {
+	k := named
+	if named != nil {
 		// The named key, possibly another account's, is already resolved
 		// and authorized; it must be the key the blob was made under.
-		named, err := s.lookup(ctx, c, keyIDInput, keyOrAlias, action, ec, grantTokens)
-		if err != nil {
-			return nil, nil, none, err
-		}
 		if named.rec.KeyID != h.KeyID {
 			return nil, nil, none, kmserr.New(kmserr.IncorrectKey, msgIncorrectKey)
 		}
-		k = named
 	} else {
 		k, err = s.key(ctx, c.Caller.AccountID, c.Caller.Region, h.KeyID)
 		if errors.Is(err, errNoKey) {
@@ -158,7 +144,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *kmsapi.ReEncryptIn
 		return nil, err
 	}
 	// Check the destination before decrypting, so a refusal exposes nothing.
-	if _, _, err := encryptUnder(dst, "ReEncrypt", nil, in.DestinationEncryptionContext, in.DestinationEncryptionAlgorithm, true); err != errDryRun {
+	if err := checkEncryptable(dst, "ReEncrypt", in.DestinationEncryptionAlgorithm, in.DestinationEncryptionContext); err != nil {
 		return nil, err
 	}
 	src, pt, srcMID, srcAlg, err := s.decryptAny(ctx, c, in.CiphertextBlob, in.SourceKeyId, "kms:ReEncryptFrom", in.SourceEncryptionContext, in.GrantTokens, "ReEncrypt", in.SourceEncryptionAlgorithm, isDryRun(in.DryRun))

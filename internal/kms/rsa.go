@@ -14,18 +14,15 @@ import (
 // ENCRYPT_DECRYPT key (raw RSAES-OAEP, as AWS returns it), after the state,
 // usage and algorithm checks. With dryRun it stops at DryRunOperationException.
 func encryptUnder(k *cachedKey, op string, pt []byte, ec map[string]string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) ([]byte, kmsapi.EncryptionAlgorithmSpec, error) {
+	if err := checkEncryptable(k, op, alg, ec); err != nil {
+		return nil, "", err
+	}
 	if k.asym == nil {
-		if err := usableForEncryption(k, op, alg); err != nil {
-			return nil, "", err
-		}
 		if dryRun {
 			return nil, "", errDryRun
 		}
 		blob, err := k.seal(pt, ec)
 		return blob, algSymmetric, err
-	}
-	if err := usableAsymmetric(k, op, alg, ec); err != nil {
-		return nil, "", err
 	}
 	if max := keys.MaxPlaintext(k.rec.KeySpec, string(alg)); len(pt) > max {
 		return nil, "", kmserr.New(kmserr.Validation, "Algorithm %s and key spec %s cannot encrypt data larger than %d bytes.", alg, k.rec.KeySpec, max)
@@ -40,15 +37,21 @@ func encryptUnder(k *cachedKey, op string, pt []byte, ec map[string]string, alg 
 	return ct, alg, nil
 }
 
+// checkEncryptable is every check encryptUnder makes before it knows the
+// plaintext: state, usage, algorithm and encryption context.
+func checkEncryptable(k *cachedKey, op string, alg kmsapi.EncryptionAlgorithmSpec, ec map[string]string) error {
+	if k.asym == nil {
+		return usableForEncryption(k, op, alg)
+	}
+	return usableAsymmetric(k, op, alg, ec)
+}
+
 // usableAsymmetric checks an RSA encryption key for a request: state, usage,
 // an RSAES_OAEP algorithm, and no encryption context (AWS binds none to
 // asymmetric ciphertexts).
 func usableAsymmetric(k *cachedKey, op string, alg kmsapi.EncryptionAlgorithmSpec, ec map[string]string) error {
-	if err := checkState(k, ruleCrypto); err != nil {
+	if err := usableFor(k, usageEncryptDecrypt, op); err != nil {
 		return err
-	}
-	if k.rec.KeyUsage != usageEncryptDecrypt {
-		return kmserr.New(kmserr.InvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.arn, k.rec.KeyUsage, op)
 	}
 	if alg == "" || alg == algSymmetric || keys.MaxPlaintext(k.rec.KeySpec, string(alg)) <= 0 {
 		if alg == "" {
@@ -66,25 +69,28 @@ func usableAsymmetric(k *cachedKey, op string, alg kmsapi.EncryptionAlgorithmSpe
 // encryption key, a raw RSAES-OAEP ciphertext. It returns the key, the
 // plaintext, the material id (empty for RSA, as AWS) and the algorithm.
 func (s *Service) decryptAny(ctx context.Context, c *Call, blob []byte, keyIDInput, action string, ec map[string]string, grantTokens []string, op string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) (*cachedKey, secret.Bytes, string, kmsapi.EncryptionAlgorithmSpec, error) {
+	var named *cachedKey
 	if keyIDInput != "" {
-		if ref, err := parseKeyRef(&c.Caller, keyIDInput, keyOrAlias); err == nil {
-			if k, err := s.resolve(ctx, ref); err == nil && k.asym != nil {
-				return s.decryptAsymmetric(ctx, c, blob, keyIDInput, action, ec, grantTokens, op, alg, dryRun)
-			}
+		// Resolve and authorize the named key once, first, so a bad KeyId
+		// reads as NotFound even when the ciphertext is malformed too.
+		var err error
+		if named, err = s.lookup(ctx, c, keyIDInput, keyOrAlias, action, ec, grantTokens); err != nil {
+			return nil, nil, "", "", err
+		}
+		if named.asym != nil {
+			return decryptAsymmetric(named, blob, ec, op, alg, dryRun)
 		}
 	}
-	k, pt, mid, err := s.open(ctx, c, blob, keyIDInput, action, ec, grantTokens, op, alg, dryRun)
+	k, pt, mid, err := s.open(ctx, c, blob, named, action, ec, grantTokens, op, alg, dryRun)
 	if err != nil {
 		return nil, nil, "", "", err
 	}
 	return k, pt, mid.String(), algSymmetric, nil
 }
 
-func (s *Service) decryptAsymmetric(ctx context.Context, c *Call, blob []byte, keyIDInput, action string, ec map[string]string, grantTokens []string, op string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) (*cachedKey, secret.Bytes, string, kmsapi.EncryptionAlgorithmSpec, error) {
-	k, err := s.lookup(ctx, c, keyIDInput, keyOrAlias, action, ec, grantTokens)
-	if err != nil {
-		return nil, nil, "", "", err
-	}
+// decryptAsymmetric decrypts a raw RSAES-OAEP ciphertext under a resolved,
+// authorized RSA key.
+func decryptAsymmetric(k *cachedKey, blob []byte, ec map[string]string, op string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) (*cachedKey, secret.Bytes, string, kmsapi.EncryptionAlgorithmSpec, error) {
 	if err := usableAsymmetric(k, op, alg, ec); err != nil {
 		return nil, nil, "", "", err
 	}
