@@ -85,8 +85,7 @@ func TestGenerateKeySizes(t *testing.T) {
 
 func TestUnsupportedKeySpecs(t *testing.T) {
 	for _, spec := range []string{
-		"ECC_SECG_P256K1", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ML_KEM_512", "SM2",
-		"HMAC_256", "SYMMETRIC_DEFAULT", "RSA_1024", "", "rsa_2048",
+		"HMAC_256", "SYMMETRIC_DEFAULT", "RSA_1024", "", "rsa_2048", "ECC_SECG_P256R1", "ML_DSA_128",
 	} {
 		if _, err := Generate(spec); !errors.Is(err, ErrUnsupportedKeySpec) {
 			t.Errorf("Generate(%q) = %v, want ErrUnsupportedKeySpec", spec, err)
@@ -98,27 +97,44 @@ func TestUnsupportedKeySpecs(t *testing.T) {
 			t.Errorf("GenerateDataKeyPair(%q) = %v, want ErrUnsupportedKeySpec", spec, err)
 		}
 	}
-	if _, _, err := GenerateDataKeyPair("ML_KEM_768"); !errors.Is(err, ErrUnsupportedKeySpec) {
-		t.Errorf("GenerateDataKeyPair(ML_KEM_768) = %v, want ErrUnsupportedKeySpec", err)
+	for _, spec := range []string{"ML_KEM_512", "ML_KEM_768", "ML_DSA_65"} {
+		if _, _, err := GenerateDataKeyPair(spec); !errors.Is(err, ErrUnsupportedKeySpec) {
+			t.Errorf("GenerateDataKeyPair(%s) = %v, want ErrUnsupportedKeySpec", spec, err)
+		}
 	}
 }
 
 func TestPrivateKeyRoundTrip(t *testing.T) {
 	for _, spec := range []string{
 		"RSA_2048", "RSA_3072", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521",
-		"ECC_NIST_EDWARDS25519", "ML_KEM_768", "ML_KEM_1024",
+		"ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519", "ML_DSA_44", "ML_DSA_65", "ML_DSA_87",
+		"ML_KEM_512", "ML_KEM_768", "ML_KEM_1024", "SM2",
 	} {
 		k := testKey(t, spec)
 		priv, err := k.MarshalPrivate()
 		if err != nil {
 			t.Fatalf("%s: MarshalPrivate: %v", spec, err)
 		}
-		if strings.HasPrefix(spec, "ML_KEM") {
+		switch {
+		case strings.HasPrefix(spec, "ML_KEM"):
 			if len(priv) != 64 {
 				t.Errorf("%s: seed is %d bytes, want 64", spec, len(priv))
 			}
-		} else if _, err := x509.ParsePKCS8PrivateKey(priv); err != nil {
-			t.Errorf("%s: not PKCS#8: %v", spec, err)
+		case strings.HasPrefix(spec, "ML_DSA"):
+			if len(priv) != 32 {
+				t.Errorf("%s: seed is %d bytes, want 32", spec, len(priv))
+			}
+		case spec == "ECC_SECG_P256K1" || spec == "SM2":
+			// crypto/x509 knows neither curve; openssl reads both.
+			p := writeFile(t, t.TempDir(), "priv.der", priv)
+			got := openssl(t, "pkey", "-inform", "DER", "-in", p, "-pubout", "-outform", "DER")
+			if !bytes.Equal(got, k.PublicKeyDER()) {
+				t.Errorf("%s: openssl derives another public key from the PKCS#8 key", spec)
+			}
+		default:
+			if _, err := x509.ParsePKCS8PrivateKey(priv); err != nil {
+				t.Errorf("%s: not PKCS#8: %v", spec, err)
+			}
 		}
 		k2, err := ParsePrivate(spec, priv)
 		if err != nil {
@@ -185,10 +201,22 @@ func TestParsePrivateRejectsOtherSpecs(t *testing.T) {
 func TestGenerateDataKeyPair(t *testing.T) {
 	for _, spec := range []string{
 		"RSA_2048", "ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_NIST_EDWARDS25519",
+		"ECC_SECG_P256K1", "SM2",
 	} {
 		pubDER, privDER, err := GenerateDataKeyPair(spec)
 		if err != nil {
 			t.Fatalf("%s: %v", spec, err)
+		}
+		// OpenSSL derives the same public key from the PKCS#8 private key.
+		p := writeFile(t, t.TempDir(), "priv.der", privDER)
+		if got := openssl(t, "pkey", "-inform", "DER", "-in", p, "-pubout", "-outform", "DER"); !bytes.Equal(got, pubDER) {
+			t.Errorf("%s: openssl derives another public key from the private key", spec)
+		}
+		if _, err := ParsePrivate(spec, privDER); err != nil {
+			t.Errorf("%s: ParsePrivate of the data key pair: %v", spec, err)
+		}
+		if spec == "ECC_SECG_P256K1" || spec == "SM2" {
+			continue // crypto/x509 knows neither curve
 		}
 		pub, err := x509.ParsePKIXPublicKey(pubDER)
 		if err != nil {
@@ -202,15 +230,6 @@ func TestGenerateDataKeyPair(t *testing.T) {
 		type publicKey interface{ Equal(crypto.PublicKey) bool }
 		if !priv.(privateKey).Public().(publicKey).Equal(pub) {
 			t.Errorf("%s: private and public keys do not match", spec)
-		}
-		// OpenSSL derives the same public key from the PKCS#8 private key.
-		dir := t.TempDir()
-		p := writeFile(t, dir, "priv.der", privDER)
-		if got := openssl(t, "pkey", "-inform", "DER", "-in", p, "-pubout", "-outform", "DER"); !bytes.Equal(got, pubDER) {
-			t.Errorf("%s: openssl derives another public key from the private key", spec)
-		}
-		if _, err := ParsePrivate(spec, privDER); err != nil {
-			t.Errorf("%s: ParsePrivate of the data key pair: %v", spec, err)
 		}
 	}
 }

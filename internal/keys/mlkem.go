@@ -1,7 +1,10 @@
 package keys
 
 import (
+	"crypto/rand"
 	"encoding/asn1"
+
+	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
 
 	"github.com/kmsd/kmsd/internal/secret"
 )
@@ -45,6 +48,8 @@ func (k *AsymmetricKey) Decapsulate(ciphertext []byte) (secret.Bytes, error) {
 	var shared []byte
 	var err error
 	switch {
+	case k.kem512 != nil:
+		shared, err = k.kem512.decapsulate(ciphertext)
 	case k.kem768 != nil:
 		shared, err = k.kem768.Decapsulate(ciphertext)
 	case k.kem1024 != nil:
@@ -63,6 +68,8 @@ func (k *AsymmetricKey) Decapsulate(ciphertext []byte) (secret.Bytes, error) {
 func (k *AsymmetricKey) Encapsulate() (shared secret.Bytes, ciphertext []byte, err error) {
 	var s []byte
 	switch {
+	case k.kem512 != nil:
+		s, ciphertext = k.kem512.encapsulate()
 	case k.kem768 != nil:
 		s, ciphertext = k.kem768.EncapsulationKey().Encapsulate()
 	case k.kem1024 != nil:
@@ -71,4 +78,51 @@ func (k *AsymmetricKey) Encapsulate() (shared secret.Bytes, ciphertext []byte, e
 		return nil, nil, ErrUnsupportedOperation
 	}
 	return secret.Bytes(s), ciphertext, nil
+}
+
+// mlkem512Key is an ML-KEM-512 decapsulation key. Go's crypto/mlkem has
+// only the 768 and 1024 parameter sets; ML-KEM-512 comes from circl. The
+// key is kept with the 64-byte seed it was expanded from, which is what
+// MarshalPrivate stores, as for the other two sets.
+type mlkem512Key struct {
+	seed             []byte
+	dk               *mlkem512.PrivateKey
+	ek               *mlkem512.PublicKey
+	encapsulationKey []byte
+}
+
+func generateMLKEM512() (*mlkem512Key, error) {
+	seed := make([]byte, mlkem512.KeySeedSize)
+	if _, err := rand.Read(seed); err != nil {
+		return nil, err
+	}
+	return newMLKEM512(seed)
+}
+
+func newMLKEM512(seed []byte) (*mlkem512Key, error) {
+	if len(seed) != mlkem512.KeySeedSize {
+		return nil, ErrInvalidPrivateKey
+	}
+	ek, dk := mlkem512.NewKeyFromSeed(seed)
+	b, err := ek.MarshalBinary()
+	if err != nil {
+		return nil, err
+	}
+	return &mlkem512Key{seed: append([]byte(nil), seed...), dk: dk, ek: ek, encapsulationKey: b}, nil
+}
+
+func (k *mlkem512Key) decapsulate(ciphertext []byte) ([]byte, error) {
+	if len(ciphertext) != mlkem512.CiphertextSize {
+		return nil, ErrInvalidCiphertext
+	}
+	shared := make([]byte, mlkem512.SharedKeySize)
+	k.dk.DecapsulateTo(shared, ciphertext)
+	return shared, nil
+}
+
+func (k *mlkem512Key) encapsulate() (shared, ciphertext []byte) {
+	shared = make([]byte, mlkem512.SharedKeySize)
+	ciphertext = make([]byte, mlkem512.CiphertextSize)
+	k.ek.EncapsulateTo(ciphertext, shared, nil)
+	return shared, ciphertext
 }

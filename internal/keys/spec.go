@@ -6,9 +6,12 @@ import "errors"
 // primitives. None of them carries key material, plaintext or a message;
 // the KMS layer maps them to AWS exceptions with errors.Is.
 var (
-	// ErrUnsupportedKeySpec: the KeySpec is unknown, or known to AWS but not
-	// implemented here yet (ECC_SECG_P256K1, ML_DSA_*, ML_KEM_512, SM2).
+	// ErrUnsupportedKeySpec: the KeySpec is unknown, or not one the
+	// operation takes (an HMAC spec for Generate...).
 	ErrUnsupportedKeySpec = errors.New("keys: unsupported key spec")
+	// ErrNotFIPSApproved: in FIPS 140-only mode, the spec or algorithm is
+	// not served by the Go Cryptographic Module (see FIPSApproved).
+	ErrNotFIPSApproved = errors.New("keys: not available in FIPS 140-only mode")
 	// ErrUnsupportedAlgorithm: the algorithm is unknown or does not belong
 	// to the key spec (ECDSA_SHA_384 with ECC_NIST_P256, HMAC_SHA_256 with
 	// HMAC_512, RSAES_OAEP_SHA_1 with an ECC key...).
@@ -47,8 +50,9 @@ const (
 
 // MessageType values for Sign and Verify.
 const (
-	MessageRaw    = "RAW"
-	MessageDigest = "DIGEST"
+	MessageRaw        = "RAW"
+	MessageDigest     = "DIGEST"
+	MessageExternalMu = "EXTERNAL_MU"
 )
 
 // Algorithms lists what DescribeKey shows for a key of one spec and usage.
@@ -64,28 +68,25 @@ type Algorithms struct {
 // specInfo is the AWS table for one KeySpec (reference §1.3). It is built
 // fresh on each call so no caller can change it for another.
 type specInfo struct {
-	usages      []string // the first one is the default
-	algs        map[string]Algorithms
-	implemented bool
+	usages []string // the first one is the default
+	algs   map[string]Algorithms
 }
 
 func lookupSpec(keySpec string) (specInfo, bool) {
-	ecc := func(alg string, implemented bool) specInfo {
+	ecc := func(alg string) specInfo {
 		return specInfo{
 			usages: []string{UsageSignVerify, UsageKeyAgreement},
 			algs: map[string]Algorithms{
 				UsageSignVerify:   {SigningAlgorithms: []string{alg}},
 				UsageKeyAgreement: {KeyAgreementAlgorithms: []string{"ECDH"}},
 			},
-			implemented: implemented,
 		}
 	}
 	switch keySpec {
 	case "SYMMETRIC_DEFAULT":
 		return specInfo{
-			usages:      []string{UsageEncryptDecrypt},
-			algs:        map[string]Algorithms{UsageEncryptDecrypt: {EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"}}},
-			implemented: true,
+			usages: []string{UsageEncryptDecrypt},
+			algs:   map[string]Algorithms{UsageEncryptDecrypt: {EncryptionAlgorithms: []string{"SYMMETRIC_DEFAULT"}}},
 		}, true
 	case "RSA_2048", "RSA_3072", "RSA_4096":
 		return specInfo{
@@ -97,14 +98,13 @@ func lookupSpec(keySpec string) (specInfo, bool) {
 					"RSASSA_PKCS1_V1_5_SHA_256", "RSASSA_PKCS1_V1_5_SHA_384", "RSASSA_PKCS1_V1_5_SHA_512",
 				}},
 			},
-			implemented: true,
 		}, true
 	case "ECC_NIST_P256":
-		return ecc("ECDSA_SHA_256", true), true
+		return ecc("ECDSA_SHA_256"), true
 	case "ECC_NIST_P384":
-		return ecc("ECDSA_SHA_384", true), true
+		return ecc("ECDSA_SHA_384"), true
 	case "ECC_NIST_P521":
-		return ecc("ECDSA_SHA_512", true), true
+		return ecc("ECDSA_SHA_512"), true
 	case "ECC_SECG_P256K1":
 		return specInfo{
 			usages: []string{UsageSignVerify},
@@ -112,9 +112,8 @@ func lookupSpec(keySpec string) (specInfo, bool) {
 		}, true
 	case "ECC_NIST_EDWARDS25519":
 		return specInfo{
-			usages:      []string{UsageSignVerify},
-			algs:        map[string]Algorithms{UsageSignVerify: {SigningAlgorithms: []string{"ED25519_SHA_512", "ED25519_PH_SHA_512"}}},
-			implemented: true,
+			usages: []string{UsageSignVerify},
+			algs:   map[string]Algorithms{UsageSignVerify: {SigningAlgorithms: []string{"ED25519_SHA_512", "ED25519_PH_SHA_512"}}},
 		}, true
 	case "ML_DSA_44", "ML_DSA_65", "ML_DSA_87":
 		return specInfo{
@@ -123,15 +122,13 @@ func lookupSpec(keySpec string) (specInfo, bool) {
 		}, true
 	case "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024":
 		return specInfo{
-			usages:      []string{UsageEncapsulateDecapsulate},
-			algs:        map[string]Algorithms{UsageEncapsulateDecapsulate: {EncapsulationAlgorithms: []string{"ML_KEM"}}},
-			implemented: keySpec != "ML_KEM_512",
+			usages: []string{UsageEncapsulateDecapsulate},
+			algs:   map[string]Algorithms{UsageEncapsulateDecapsulate: {EncapsulationAlgorithms: []string{"ML_KEM"}}},
 		}, true
 	case "HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512":
 		return specInfo{
-			usages:      []string{UsageGenerateVerifyMAC},
-			algs:        map[string]Algorithms{UsageGenerateVerifyMAC: {MacAlgorithms: []string{"HMAC_SHA_" + keySpec[len("HMAC_"):]}}},
-			implemented: true,
+			usages: []string{UsageGenerateVerifyMAC},
+			algs:   map[string]Algorithms{UsageGenerateVerifyMAC: {MacAlgorithms: []string{"HMAC_SHA_" + keySpec[len("HMAC_"):]}}},
 		}, true
 	case "SM2":
 		return specInfo{
@@ -148,7 +145,7 @@ func lookupSpec(keySpec string) (specInfo, bool) {
 
 // KeyUsages returns the KeyUsage values AWS allows for keySpec; the first is
 // the default when CreateKey names none. It knows every AWS KeySpec, also
-// those not implemented yet (see Implemented).
+// those this package cannot serve in FIPS 140-only mode (see FIPSApproved).
 func KeyUsages(keySpec string) ([]string, error) {
 	info, ok := lookupSpec(keySpec)
 	if !ok {
@@ -173,9 +170,8 @@ func AlgorithmsFor(keySpec, keyUsage string) (Algorithms, error) {
 }
 
 // Implemented reports whether this package can generate and use keys of
-// keySpec. AWS specs that need modules outside the standard library
-// (ECC_SECG_P256K1, ML_DSA_*, ML_KEM_512, SM2) report false for now.
+// keySpec: every KeySpec of the AWS API.
 func Implemented(keySpec string) bool {
-	info, ok := lookupSpec(keySpec)
-	return ok && info.implemented
+	_, ok := lookupSpec(keySpec)
+	return ok
 }
