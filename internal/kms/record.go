@@ -3,6 +3,7 @@ package kms
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/keys"
@@ -16,6 +17,7 @@ var (
 	bucketKeys      = []byte("keys")
 	bucketAliases   = []byte("aliases")
 	bucketDeletions = []byte("deletions") // due time (8 bytes BE unix nanos) | partition | key id
+	bucketRotations = []byte("rotations") // next automatic rotation (8 bytes BE unix nanos) | partition | key id
 )
 
 const recordSchema = 1
@@ -40,6 +42,12 @@ type keyRecord struct {
 	MultiRegion       bool             `json:"multiRegion"`
 	Materials         []materialRecord `json:"materials"`
 	CurrentMaterial   string           `json:"currentMaterial"`
+	// Automatic rotation (rotation.go). NextRotation is set exactly when
+	// RotationEnabled is, and bucketRotations holds one entry for it.
+	RotationEnabled    bool             `json:"rotationEnabled,omitempty"`
+	RotationPeriodDays int32            `json:"rotationPeriodDays,omitempty"`
+	NextRotation       *time.Time       `json:"nextRotation,omitempty"`
+	Rotations          []rotationRecord `json:"rotations,omitempty"`
 }
 
 type tagRecord struct {
@@ -78,11 +86,23 @@ func (r *keyRecord) partition() string { return partition(r.AccountID, r.Region)
 func (r *keyRecord) arn() string { return keyARN(r.Region, r.AccountID, r.KeyID) }
 
 func keyARN(region, account, keyID string) string {
-	return "arn:aws:kms:" + region + ":" + account + ":key/" + keyID
+	return "arn:" + arnPartition(region) + ":kms:" + region + ":" + account + ":key/" + keyID
 }
 
 func aliasARN(region, account, name string) string {
-	return "arn:aws:kms:" + region + ":" + account + ":" + name
+	return "arn:" + arnPartition(region) + ":kms:" + region + ":" + account + ":" + name
+}
+
+// arnPartition returns the ARN partition of a Region: aws-cn for the China
+// Regions, aws-us-gov for GovCloud, aws otherwise.
+func arnPartition(region string) string {
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return "aws-cn"
+	case strings.HasPrefix(region, "us-gov-"):
+		return "aws-us-gov"
+	}
+	return "aws"
 }
 
 // materialAAD binds sealed material to its key and version, so a sealed blob

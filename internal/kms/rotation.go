@@ -1,0 +1,462 @@
+package kms
+
+import (
+	"context"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/keys"
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// Rotation quotas and defaults, as AWS documents them.
+const (
+	defaultRotationDays = 365
+	// maxOnDemandRotations is AWS's fixed (not adjustable) quota per key.
+	maxOnDemandRotations = 25
+	// rotationConflictWindow: RotateKeyOnDemand is refused while an
+	// automatic rotation is due or due within this window.
+	rotationConflictWindow = 20 * time.Minute
+	rotationScanBatch      = 100
+)
+
+// rotationRecord is one completed rotation: the material it made current,
+// when, and whether the scheduler or a caller asked for it.
+type rotationRecord struct {
+	MaterialID string    `json:"materialId"`
+	Date       time.Time `json:"date"`
+	Type       string    `json:"type"` // AUTOMATIC or ON_DEMAND
+}
+
+func days(n int32) time.Duration { return time.Duration(n) * 24 * time.Hour }
+
+// rotationKey indexes a key's next automatic rotation by date, like the
+// deletions bucket, so the scheduler reads only what is due.
+func rotationKey(due time.Time, part, keyID string) []byte { return deletionKey(due, part, keyID) }
+
+// checkRotatable refuses the keys whose material AWS does not rotate:
+// asymmetric and HMAC keys, and keys in custom key stores. A key with
+// imported (EXTERNAL) material rotates only on demand, and only into new
+// material imported for the purpose; kmsd does not import material yet, so
+// such a key never has any pending.
+func checkRotatable(r *keyRecord, onDemand bool) error {
+	switch {
+	case r.KeySpec != specSymmetric:
+		// AWS answers with an empty message here (recorded for
+		// RotateKeyOnDemand on an RSA key).
+		return kmserr.New(kmserr.UnsupportedOperation, "")
+	case r.Origin == string(kmsapi.OriginTypeExternal) && onDemand:
+		return kmserr.New(kmserr.InvalidState, "No available key material pending rotation for the key: %s.", r.arn())
+	case r.Origin != originAWSKMS:
+		return kmserr.New(kmserr.UnsupportedOperation, "%s origin is %s which is not valid for this operation.", r.arn(), r.Origin)
+	}
+	return nil
+}
+
+// setSchedule replaces a key's automatic rotation schedule and its index
+// entry; next == nil turns automatic rotation off. The caller stores r in
+// the same transaction.
+func setSchedule(tx store.Tx, r *keyRecord, period int32, next *time.Time) error {
+	if r.NextRotation != nil {
+		if err := tx.Delete(bucketRotations, rotationKey(*r.NextRotation, r.partition(), r.KeyID)); err != nil {
+			return err
+		}
+	}
+	if next == nil {
+		r.RotationEnabled, r.RotationPeriodDays, r.NextRotation = false, 0, nil
+		return nil
+	}
+	r.RotationEnabled, r.RotationPeriodDays, r.NextRotation = true, period, next
+	return tx.Put(bucketRotations, rotationKey(*next, r.partition(), r.KeyID), nil)
+}
+
+// rotationMaterial makes and seals a new material version for r.
+func (s *Service) rotationMaterial(r *keyRecord) (materialRecord, error) {
+	material := keys.GenerateSymmetric()
+	defer material.Wipe()
+	m, err := s.newMaterial(r.partition(), r.KeyID, material, keys.NewMaterialID(), originAWSKMS)
+	if err != nil {
+		return materialRecord{}, kmserr.Internalf("%w", err)
+	}
+	return m, nil
+}
+
+// rotateTo makes m the key's current material. Older versions stay, so
+// every ciphertext made under them still decrypts.
+func rotateTo(r *keyRecord, m materialRecord, typ kmsapi.RotationType, at time.Time) {
+	r.Materials = append(r.Materials, m)
+	r.CurrentMaterial = m.ID
+	r.Rotations = append(r.Rotations, rotationRecord{MaterialID: m.ID, Date: at, Type: string(typ)})
+}
+
+// EnableKeyRotation turns on automatic rotation every RotationPeriodInDays
+// (90 to 2560, default 365), counted from now. On a key that already
+// rotates automatically it changes the period, counted from the start of the
+// current schedule (the enable date or the last automatic rotation); if that
+// date has passed, the key rotates at the scheduler's next run.
+func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, in *kmsapi.EnableKeyRotationInput) (*kmsapi.EnableKeyRotationOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	period := int32(defaultRotationDays)
+	if in.RotationPeriodInDays != nil {
+		period = *in.RotationPeriodInDays
+	}
+	now := s.now()
+	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:EnableKeyRotation", ruleCrypto, func(tx store.Tx, r *keyRecord) error {
+		if err := checkRotatable(r, false); err != nil {
+			return err
+		}
+		next := now.Add(days(period))
+		if r.RotationEnabled && r.NextRotation != nil {
+			start := r.NextRotation.Add(-days(r.RotationPeriodDays))
+			if next = start.Add(days(period)); next.Before(now) {
+				next = now
+			}
+		}
+		return setSchedule(tx, r, period, &next)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.EnableKeyRotationOutput{}, nil
+}
+
+// DisableKeyRotation turns automatic rotation off. Material made by earlier
+// rotations stays.
+func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, in *kmsapi.DisableKeyRotationInput) (*kmsapi.DisableKeyRotationOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:DisableKeyRotation", ruleCrypto, func(tx store.Tx, r *keyRecord) error {
+		if err := checkRotatable(r, false); err != nil {
+			return err
+		}
+		return setSchedule(tx, r, 0, nil)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.DisableKeyRotationOutput{}, nil
+}
+
+// GetKeyRotationStatus reports whether a key rotates automatically, its
+// period and next date. It works in every key state and on every key: keys
+// that cannot rotate report false, as does a key pending deletion (its
+// schedule comes back if the deletion is cancelled). kmsd rotates on demand
+// within the request, so no on-demand rotation is ever in progress and
+// OnDemandRotationStartDate stays absent.
+func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, in *kmsapi.GetKeyRotationStatusInput) (*kmsapi.GetKeyRotationStatusOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	k, err := s.lookup(ctx, c, in.KeyId, keyOnly, "kms:GetKeyRotationStatus", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := k.rec
+	out := &kmsapi.GetKeyRotationStatusOutput{KeyId: r.KeyID, KeyRotationEnabled: kmsapi.Bool(false)}
+	if r.RotationEnabled && r.NextRotation != nil && r.KeyState != statePendingDeletion && checkRotatable(r, false) == nil {
+		out.KeyRotationEnabled = kmsapi.Bool(true)
+		out.RotationPeriodInDays = kmsapi.Int32(r.RotationPeriodDays)
+		out.NextRotationDate = kmsapi.Time(*r.NextRotation)
+	}
+	return out, nil
+}
+
+// RotateKeyOnDemand rotates a key's material now, at most 25 times per key.
+// The automatic schedule does not move.
+func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *kmsapi.RotateKeyOnDemandInput) (*kmsapi.RotateKeyOnDemandOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	k, err := s.lookup(ctx, c, in.KeyId, keyOnly, "kms:RotateKeyOnDemand", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	// Refuse what the stored record would refuse before making material;
+	// updateRecord checks again inside the transaction.
+	if err := checkState(k, ruleCrypto); err != nil {
+		return nil, err
+	}
+	if err := checkRotatable(k.rec, true); err != nil {
+		return nil, err
+	}
+	m, err := s.rotationMaterial(k.rec)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	rec, err := s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, ruleCrypto, func(_ store.Tx, r *keyRecord) error {
+		if err := checkRotatable(r, true); err != nil {
+			return err
+		}
+		n := 0
+		for _, rot := range r.Rotations {
+			if rot.Type == string(kmsapi.RotationTypeOnDemand) {
+				n++
+			}
+		}
+		if n >= maxOnDemandRotations {
+			return kmserr.New(kmserr.LimitExceeded, "The on-demand rotations limit has been reached for the given keyId. No more on-demand rotations can be performed for this key: %s", r.arn())
+		}
+		if r.RotationEnabled && r.NextRotation != nil && r.NextRotation.Sub(now) < rotationConflictWindow {
+			return kmserr.New(kmserr.Conflict, "An automatic rotation of %s is in progress or scheduled to begin within the next 20 minutes. Try again later.", r.arn())
+		}
+		rotateTo(r, m, kmsapi.RotationTypeOnDemand, now)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.RotateKeyOnDemandOutput{KeyId: rec.arn()}, nil
+}
+
+// ListKeyRotations pages through a key's completed rotations, oldest first.
+// With IncludeKeyMaterial ALL_KEY_MATERIAL the key's first material, which
+// no rotation made, leads the list.
+func (s *Service) ListKeyRotations(ctx context.Context, c *Call, in *kmsapi.ListKeyRotationsInput) (*kmsapi.ListKeyRotationsOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	k, err := s.lookup(ctx, c, in.KeyId, keyOnly, "kms:ListKeyRotations", nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	r := k.rec
+	// Keys with imported material list their rotations too.
+	if r.Origin != string(kmsapi.OriginTypeExternal) || r.KeySpec != specSymmetric {
+		if err := checkRotatable(r, false); err != nil {
+			return nil, err
+		}
+	}
+	after, err := decodeMarker(in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	entries := rotationEntries(r, in.IncludeKeyMaterial == kmsapi.IncludeKeyMaterialAllKeyMaterial)
+	if after != "" {
+		i := 0
+		for i < len(entries) && entries[i].KeyMaterialId != after {
+			i++
+		}
+		if i == len(entries) {
+			return nil, kmserr.New(kmserr.InvalidMarker, "Invalid marker")
+		}
+		entries = entries[i+1:]
+	}
+	out := &kmsapi.ListKeyRotationsOutput{Rotations: entries, Truncated: kmsapi.Bool(false)}
+	if limit := limitOf(in.Limit, 100); len(entries) > limit {
+		out.Rotations = entries[:limit]
+		out.Truncated = kmsapi.Bool(true)
+		out.NextMarker = encodeMarker(entries[limit-1].KeyMaterialId)
+	}
+	return out, nil
+}
+
+// rotationEntries lists r's materials in the order they were made: those a
+// rotation made, and with all also the ones none did.
+func rotationEntries(r *keyRecord, all bool) []kmsapi.RotationsListEntry {
+	byMaterial := make(map[string]rotationRecord, len(r.Rotations))
+	for _, rot := range r.Rotations {
+		byMaterial[rot.MaterialID] = rot
+	}
+	out := []kmsapi.RotationsListEntry{}
+	for _, m := range r.Materials {
+		rot, rotated := byMaterial[m.ID]
+		if !rotated && !all {
+			continue
+		}
+		e := kmsapi.RotationsListEntry{KeyId: r.KeyID, KeyMaterialId: m.ID, KeyMaterialState: kmsapi.KeyMaterialStateNonCurrent}
+		if m.ID == r.CurrentMaterial {
+			e.KeyMaterialState = kmsapi.KeyMaterialStateCurrent
+		}
+		if rotated {
+			e.RotationDate = kmsapi.Time(rot.Date)
+			e.RotationType = kmsapi.RotationType(rot.Type)
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// EventSink keeps audit records; *audit.Log is one.
+type EventSink interface {
+	Append(ev *audit.Event) error
+}
+
+// RotateDueKeys rotates every key whose next automatic rotation date has
+// come and returns how many it rotated. See RotationJob.
+func (s *Service) RotateDueKeys(ctx context.Context) (int, error) {
+	return s.rotateDueKeys(ctx, nil)
+}
+
+// RotationJob returns the scheduler's rotation task: RotateDueKeys, with a
+// CloudTrail RotateKey service event in sink for every rotation.
+//
+// Each rotation is one transaction that adds the material, makes it
+// current, moves the next date one period on and moves the key's entry in
+// the date index; a crash before the commit leaves the key as it was, after
+// it leaves the key rotated and no longer due. So every due date rotates a
+// key exactly once, however often the task runs or the process restarts.
+// Disabled keys and keys pending deletion keep their due entry and rotate
+// at the first run after they are enabled again, as AWS does.
+func (s *Service) RotationJob(sink EventSink) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) { return s.rotateDueKeys(ctx, sink) }
+}
+
+func (s *Service) rotateDueKeys(ctx context.Context, sink EventSink) (int, error) {
+	now := s.now()
+	rotated := 0
+	var errs []error
+	var after []byte
+	for {
+		var due []store.KV
+		err := s.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			due, err = tx.Scan(bucketRotations, nil, after, rotationScanBatch)
+			return err
+		})
+		if err != nil {
+			return rotated, errors.Join(append(errs, err)...)
+		}
+		for _, kv := range due {
+			if len(kv.Key) < 8 || int64(binary.BigEndian.Uint64(kv.Key[:8])) > now.UnixNano() {
+				return rotated, errors.Join(errs...)
+			}
+			after = kv.Key
+			r, err := s.rotateDueKey(ctx, kv.Key, now)
+			if err != nil {
+				if ctx.Err() != nil {
+					return rotated, ctx.Err()
+				}
+				// One broken key must not hold up the others.
+				errs = append(errs, fmt.Errorf("rotate key %s: %w", kv.Key[8:], err))
+				continue
+			}
+			if r == nil {
+				continue
+			}
+			rotated++
+			if sink != nil {
+				if err := sink.Append(rotateKeyEvent(r, now)); err != nil {
+					errs = append(errs, fmt.Errorf("audit rotation of %s: %w", r.KeyID, err))
+				}
+			}
+		}
+		if len(due) < rotationScanBatch {
+			return rotated, errors.Join(errs...)
+		}
+	}
+}
+
+// rotateDueKey carries out the rotation an index entry calls for, if it is
+// still called for, and returns the rotated record (nil: nothing rotated).
+// Entries whose key is gone, no longer rotates, or was rescheduled are
+// removed; entries of disabled keys stay.
+func (s *Service) rotateDueKey(ctx context.Context, indexKey []byte, now time.Time) (*keyRecord, error) {
+	due := int64(binary.BigEndian.Uint64(indexKey[:8]))
+	recKey := indexKey[8:]
+	scheduled := func(r *keyRecord) bool {
+		return r != nil && r.RotationEnabled && r.NextRotation != nil && r.NextRotation.UnixNano() == due && checkRotatable(r, false) == nil
+	}
+	// Look first, so that keys that will not rotate cost no new material.
+	var peek *keyRecord
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		peek, err = loadKeyAt(tx, recKey)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if scheduled(peek) && peek.KeyState != stateEnabled {
+		return nil, nil
+	}
+	var m *materialRecord
+	if scheduled(peek) {
+		mr, err := s.rotationMaterial(peek)
+		if err != nil {
+			return nil, err
+		}
+		m = &mr
+	}
+	var rotated *keyRecord
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		rotated = nil
+		r, err := loadKeyAt(tx, recKey)
+		switch {
+		case err != nil:
+			return err
+		case !scheduled(r):
+			return tx.Delete(bucketRotations, indexKey)
+		case r.KeyState != stateEnabled || m == nil:
+			return nil // changed since the look; the next run decides
+		}
+		rotateTo(r, *m, kmsapi.RotationTypeAutomatic, now)
+		next := time.Unix(0, due).UTC().Add(days(r.RotationPeriodDays))
+		if !next.After(now) {
+			// Overdue by more than a period (the key was disabled, or kmsd
+			// was down): rotate once, and count the next period from now.
+			next = now.Add(days(r.RotationPeriodDays))
+		}
+		if err := setSchedule(tx, r, r.RotationPeriodDays, &next); err != nil {
+			return err
+		}
+		if err := putKey(tx, r); err != nil {
+			return err
+		}
+		rotated = r
+		return nil
+	})
+	if peek != nil {
+		s.cache.invalidate(cacheKeyID(peek.AccountID, peek.Region, peek.KeyID))
+	}
+	if err != nil {
+		return nil, err
+	}
+	return rotated, nil
+}
+
+// loadKeyAt reads the key record stored under its full store key, or nil.
+func loadKeyAt(tx store.Tx, k []byte) (*keyRecord, error) {
+	b, err := tx.Get(bucketKeys, k)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var r keyRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("decode key record %s: %w", k, err)
+	}
+	return &r, nil
+}
+
+// rotateKeyEvent is the CloudTrail record AWS writes when it rotates a key
+// automatically. CloudTrail carries rotationType and keyId in
+// serviceEventDetails, a member audit.Event does not have; they go in
+// additionalEventData instead, with the new KeyMaterialId.
+func rotateKeyEvent(r *keyRecord, at time.Time) *audit.Event {
+	ev := audit.NewEvent("RotateKey", at)
+	ev.UserIdentity = audit.UserIdentity{AccountID: r.AccountID, InvokedBy: "AWS Internal"}
+	ev.AWSRegion = r.Region
+	ev.SourceIPAddress = "AWS Internal"
+	ev.UserAgent = "AWS Internal"
+	ev.EventType = "AwsServiceEvent"
+	ev.RecipientAccountID = r.AccountID
+	ev.Resources = []audit.Resource{{AccountID: r.AccountID, Type: "AWS::KMS::Key", ARN: r.arn()}}
+	ev.AdditionalEventData = map[string]any{
+		"rotationType":  string(kmsapi.RotationTypeAutomatic),
+		"keyId":         r.KeyID,
+		"keyMaterialId": r.CurrentMaterial,
+	}
+	return ev
+}
