@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/cloudflare/circl/kem/mlkem/mlkem512"
 )
 
 func TestMLKEMThroughTheSDK(t *testing.T) {
@@ -61,6 +62,42 @@ func TestMLKEMThroughTheSDK(t *testing.T) {
 	sym := s.createKey("symmetric")
 	_, err = s.Client.Encapsulate(bg, &kms.EncapsulateInput{KeyId: sym.KeyId, EncapsulationAlgorithm: mlkemAlg})
 	wantError(t, err, "InvalidKeyUsageException", *sym.Arn+" key usage is ENCRYPT_DECRYPT which is not valid for Encapsulate.")
-	_, err = s.Client.CreateKey(bg, &kms.CreateKeyInput{KeySpec: types.KeySpecMlKem512, KeyUsage: types.KeyUsageTypeEncapsulateDecapsulate})
-	wantCode(t, err, "UnsupportedOperationException")
+}
+
+// TestMLKEM512ThroughTheSDK: a sender with only the public key encapsulates
+// with circl's ML-KEM-512; kmsd decapsulates to the same secret.
+func TestMLKEM512ThroughTheSDK(t *testing.T) {
+	s := newServer(t)
+	ck, err := s.Client.CreateKey(bg, &kms.CreateKeyInput{KeySpec: types.KeySpecMlKem512, KeyUsage: types.KeyUsageTypeEncapsulateDecapsulate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyId
+	pk, err := s.Client.GetPublicKey(bg, &kms.GetPublicKeyInput{KeyId: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spki struct {
+		Algorithm pkix.AlgorithmIdentifier
+		PublicKey asn1.BitString
+	}
+	if _, err := asn1.Unmarshal(pk.PublicKey, &spki); err != nil || !spki.Algorithm.Algorithm.Equal(asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 4, 1}) {
+		t.Fatalf("SPKI: %v, OID %v", err, spki.Algorithm.Algorithm)
+	}
+	ek, err := mlkem512.Scheme().UnmarshalBinaryPublicKey(spki.PublicKey.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ct, shared, err := mlkem512.Scheme().Encapsulate(ek)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dec, err := s.Client.Decapsulate(bg, &kms.DecapsulateInput{KeyId: id, SharedSecretCiphertextBlob: ct, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem})
+	if err != nil || !bytes.Equal(dec.SharedSecret, shared) {
+		t.Fatalf("Decapsulate of circl's ciphertext: %v", err)
+	}
+	enc, err := s.Client.Encapsulate(bg, &kms.EncapsulateInput{KeyId: id, EncapsulationAlgorithm: types.EncapsulationAlgorithmSpecMlKem})
+	if err != nil || len(enc.SharedSecretCiphertextBlob) != mlkem512.CiphertextSize {
+		t.Fatalf("Encapsulate: %v", err)
+	}
 }

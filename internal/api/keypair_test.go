@@ -59,7 +59,7 @@ func TestDataKeyPairs(t *testing.T) {
 	_, err = s.Client.GenerateDataKeyPair(bg, &kms.GenerateDataKeyPairInput{KeyId: wrap.KeyId, KeyPairSpec: types.DataKeyPairSpecEccNistP384, DryRun: aws.Bool(true)})
 	wantError(t, err, "DryRunOperationException", "The request would have succeeded, but the DryRun option is set.")
 	_, err = s.Client.GenerateDataKeyPair(bg, &kms.GenerateDataKeyPairInput{KeyId: wrap.KeyId, KeyPairSpec: types.DataKeyPairSpecSm2})
-	wantCode(t, err, "UnsupportedOperationException")
+	wantError(t, err, "UnsupportedOperationException", "KeySpec SM2 is available only in the China Regions.")
 }
 
 func TestDeriveSharedSecretMatchesLocalECDH(t *testing.T) {

@@ -119,7 +119,9 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 			return nil, fmt.Errorf("key %s: %w", rec.KeyID, err)
 		}
 		k.current = id
-		if isAsymmetric(rec.KeySpec) {
+		// In FIPS 140-only mode a key of a spec outside the module stays
+		// describable; usableFor refuses its cryptographic use.
+		if isAsymmetric(rec.KeySpec) && checkFIPS(rec.KeySpec) == nil {
 			if k.asym, err = keys.ParsePrivate(rec.KeySpec, k.materials[rec.CurrentMaterial]); err != nil {
 				return nil, fmt.Errorf("key %s: parse private key: %w", rec.KeyID, err)
 			}

@@ -42,7 +42,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	if origin == "" {
 		origin = originAWSKMS
 	}
-	if err := checkSpecUsage(spec, usage); err != nil {
+	if err := checkSpecUsage(spec, usage, c.Caller.Region); err != nil {
 		return nil, err
 	}
 	switch {

@@ -11,7 +11,8 @@ import (
 )
 
 // encryptUnder encrypts with a symmetric key (kmsd's blob format) or an RSA
-// ENCRYPT_DECRYPT key (raw RSAES-OAEP, as AWS returns it), after the state,
+// or SM2 ENCRYPT_DECRYPT key (raw RSAES-OAEP or SM2PKE, as AWS returns
+// them), after the state,
 // usage and algorithm checks. With dryRun it stops at DryRunOperationException.
 func encryptUnder(k *cachedKey, op string, pt []byte, ec map[string]string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) ([]byte, kmsapi.EncryptionAlgorithmSpec, error) {
 	if err := checkEncryptable(k, op, alg, ec); err != nil {
@@ -31,6 +32,9 @@ func encryptUnder(k *cachedKey, op string, pt []byte, ec map[string]string, alg 
 		return nil, "", errDryRun
 	}
 	ct, err := k.asym.Encrypt(string(alg), pt)
+	if errors.Is(err, keys.ErrNotFIPSApproved) {
+		return nil, "", errNotFIPS(string(alg))
+	}
 	if err != nil {
 		return nil, "", kmserr.Internalf("encrypt under %s: %w", k.rec.KeyID, err)
 	}
@@ -98,6 +102,9 @@ func decryptAsymmetric(k *cachedKey, blob []byte, ec map[string]string, op strin
 		return nil, nil, "", "", errDryRun
 	}
 	pt, err := k.asym.Decrypt(string(alg), blob)
+	if errors.Is(err, keys.ErrNotFIPSApproved) {
+		return nil, nil, "", "", errNotFIPS(string(alg))
+	}
 	if errors.Is(err, keys.ErrInvalidCiphertext) {
 		return nil, nil, "", "", kmserr.New(kmserr.InvalidCiphertext, "")
 	}

@@ -3,6 +3,7 @@ package kms
 import (
 	"context"
 	"errors"
+	"strings"
 
 	"github.com/kmsd/kmsd/internal/keys"
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -17,7 +18,7 @@ func usableFor(k *cachedKey, usage, op string) error {
 	if k.rec.KeyUsage != usage {
 		return kmserr.New(kmserr.InvalidKeyUsage, "%s key usage is %s which is not valid for %s.", k.arn, k.rec.KeyUsage, op)
 	}
-	return nil
+	return checkFIPS(k.rec.KeySpec)
 }
 
 // signingError maps the primitives' refusals to AWS's exceptions.
@@ -25,6 +26,8 @@ func signingError(k *cachedKey, alg, messageType string, err error) error {
 	switch {
 	case errors.Is(err, keys.ErrDigestLength):
 		return kmserr.New(kmserr.Validation, "Digest is invalid length for algorithm %s.", alg)
+	case errors.Is(err, keys.ErrMessageType) && strings.HasPrefix(k.rec.KeySpec, "ML_DSA_"):
+		return kmserr.New(kmserr.Validation, "Message type %s is incompatible with key spec %s.", messageType, k.rec.KeySpec)
 	case errors.Is(err, keys.ErrMessageType):
 		return kmserr.New(kmserr.Validation, "Message type %s is incompatible with signing algorithm %s for key spec %s.", messageType, alg, k.rec.KeySpec)
 	case errors.Is(err, keys.ErrUnsupportedAlgorithm):
@@ -101,6 +104,9 @@ func (s *Service) GetPublicKey(ctx context.Context, c *Call, in *kmsapi.GetPubli
 		return nil, err
 	}
 	if err := checkState(k, ruleCrypto); err != nil {
+		return nil, err
+	}
+	if err := checkFIPS(k.rec.KeySpec); err != nil {
 		return nil, err
 	}
 	if k.asym == nil {

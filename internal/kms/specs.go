@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"crypto/fips140"
 	"slices"
 	"strings"
 
@@ -15,9 +16,10 @@ func isHMACSpec(spec string) bool { return strings.HasPrefix(spec, "HMAC_") }
 // isAsymmetric reports whether a key's material is a private key.
 func isAsymmetric(spec string) bool { return spec != specSymmetric && !isHMACSpec(spec) }
 
-// checkSpecUsage refuses KeySpec/KeyUsage pairs AWS refuses, and the pairs
-// AWS allows that kmsd does not implement yet.
-func checkSpecUsage(spec, usage string) error {
+// checkSpecUsage refuses KeySpec/KeyUsage pairs AWS refuses, the specs
+// AWS does not offer in the Region, and, in FIPS 140-only mode, the specs
+// kmsd cannot serve from the Go Cryptographic Module.
+func checkSpecUsage(spec, usage, region string) error {
 	usages, err := keys.KeyUsages(spec)
 	if err != nil {
 		return kmserr.New(kmserr.Validation, "KeySpec %s is not valid.", spec)
@@ -25,11 +27,38 @@ func checkSpecUsage(spec, usage string) error {
 	if !slices.Contains(usages, usage) {
 		return kmserr.New(kmserr.Validation, "KeyUsage %s is not compatible with KeySpec %s.", usage, spec)
 	}
+	if err := checkSpecRegion(spec, region); err != nil {
+		return err
+	}
+	return checkFIPS(spec)
+}
+
+// isChinaRegion reports whether region is in the aws-cn partition.
+func isChinaRegion(region string) bool { return arnPartition(region) == "aws-cn" }
+
+// checkSpecRegion follows AWS's offer by Region: SM2 keys and key pairs
+// exist only in the China Regions, and ML-KEM keys everywhere else.
+func checkSpecRegion(spec, region string) error {
 	switch {
-	case spec != specSymmetric && !keys.Implemented(spec):
-		return kmserr.New(kmserr.UnsupportedOperation, "KeySpec %s is not supported by this kmsd version.", spec)
+	case spec == "SM2" && !isChinaRegion(region):
+		return kmserr.New(kmserr.UnsupportedOperation, "KeySpec SM2 is available only in the China Regions.")
+	case strings.HasPrefix(spec, "ML_KEM_") && isChinaRegion(region):
+		return kmserr.New(kmserr.UnsupportedOperation, "KeySpec %s is not available in the China Regions.", spec)
 	}
 	return nil
+}
+
+// checkFIPS refuses, in FIPS 140-only mode, a spec whose implementation is
+// outside the Go Cryptographic Module.
+func checkFIPS(spec string) error {
+	if fips140.Enforced() && !keys.FIPSApproved(spec) {
+		return errNotFIPS(spec)
+	}
+	return nil
+}
+
+func errNotFIPS(what string) error {
+	return kmserr.New(kmserr.UnsupportedOperation, "%s is not available in FIPS 140-only mode.", what)
 }
 
 // generateMaterial makes fresh key material of a spec: AES-256 bytes, HMAC
