@@ -27,7 +27,7 @@ func TestWireErrors(t *testing.T) {
 		{"lower-case operation", "TrentService.listKeys", `{}`, "UnknownOperationException"},
 		{"known but unimplemented: ConnectCustomKeyStore", "TrentService.ConnectCustomKeyStore", `{}`, "UnsupportedOperationException"},
 		{"known but unimplemented: CreateGrant", "TrentService.CreateGrant", `{}`, "UnsupportedOperationException"},
-		{"known but unimplemented: GetKeyRotationStatus", "TrentService.GetKeyRotationStatus", `{"KeyId":"` + keyID + `"}`, "UnsupportedOperationException"},
+		{"known but unimplemented: ReplicateKey", "TrentService.ReplicateKey", `{"KeyId":"` + keyID + `","ReplicaRegion":"us-west-2"}`, "UnsupportedOperationException"},
 		{"truncated JSON", "TrentService.DescribeKey", `{"KeyId":`, "SerializationException"},
 		{"not JSON", "TrentService.ListKeys", `KeyId=abc`, "SerializationException"},
 		{"trailing garbage", "TrentService.ListKeys", `{}}`, "SerializationException"},
