@@ -235,6 +235,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		defer close(jobsDone)
 		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
 			{Name: "scheduled-deletion", Run: n.svc.DeleteDueKeys},
+			{Name: "key-rotation", Run: n.svc.RotationJob(n.audit)},
 		}}).Run(jobCtx)
 	}()
 
