@@ -198,7 +198,7 @@ func TestRestartAndCrashKeepAcknowledgedWrites(t *testing.T) {
 	policy := `{"Version":"2012-10-17","Statement":[{"Sid":"custom","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`
 	for round := 0; round < 3; round++ {
 		p := startKMSD(t, "dev", "--data", data, "--listen", addr)
-		c := p.client("AKIAIOSFODNN7EXAMPLE", "x")
+		c := p.client("AKIAIOSFODNN7EXAMPLE", "any-secret-will-do")
 		for _, w := range acked {
 			dec, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: w.blob})
 			if err != nil || string(dec.Plaintext) != w.plaintext {
@@ -300,7 +300,7 @@ func TestDevEnforceVerifiesSignatures(t *testing.T) {
 	if _, err := p.client("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY").ListKeys(ctx, &kms.ListKeysInput{}); err != nil {
 		t.Fatalf("documented root credentials: %v", err)
 	}
-	if _, err := p.client("AKIAIOSFODNN7EXAMPLE", "wrong").ListKeys(ctx, &kms.ListKeysInput{}); errCode(err) != "InvalidSignatureException" {
+	if _, err := p.client("AKIAIOSFODNN7EXAMPLE", "wrong-secret-access-key").ListKeys(ctx, &kms.ListKeysInput{}); errCode(err) != "InvalidSignatureException" {
 		t.Fatalf("wrong secret: %v", err)
 	}
 	if !strings.Contains(p.stdout.String(), "SigV4 enforced") {
@@ -326,7 +326,7 @@ func TestSeedAtStart(t *testing.T) {
 	var blob []byte
 	for i := 0; i < 2; i++ {
 		p := startKMSD(t, "dev", "--data", data, "--seed", seed)
-		c := p.client("AKIAIOSFODNN7EXAMPLE", "x")
+		c := p.client("AKIAIOSFODNN7EXAMPLE", "any-secret-will-do")
 		d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/fixtures")})
 		if err != nil || *d.KeyMetadata.KeyId != "11111111-2222-3333-4444-555555555555" || *d.KeyMetadata.Description != "fixtures key" {
 			t.Fatalf("start %d: seeded key: %v", i, err)
@@ -342,7 +342,7 @@ func TestSeedAtStart(t *testing.T) {
 	}
 	// A different data directory seeded from the same file decrypts the blob.
 	p := startKMSD(t, "dev", "--data", filepath.Join(dir, "other"), "--seed", seed)
-	dec, err := p.client("AKIAIOSFODNN7EXAMPLE", "x").Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob})
+	dec, err := p.client("AKIAIOSFODNN7EXAMPLE", "any-secret-will-do").Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: blob})
 	if err != nil || string(dec.Plaintext) != "fixture" {
 		t.Fatalf("decrypt with an independently seeded kmsd: %v", err)
 	}

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/sha256"
@@ -74,7 +75,10 @@ func TestRSAEncryptionThroughTheSDK(t *testing.T) {
 	// AWS's limits and rules.
 	_, err = s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: id, Plaintext: make([]byte, 215), EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
 	wantError(t, err, "ValidationException", "Algorithm RSAES_OAEP_SHA_1 and key spec RSA_2048 cannot encrypt data larger than 214 bytes.")
-	if _, err := s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: id, Plaintext: make([]byte, 214), EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1}); err != nil {
+	_, err = s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: id, Plaintext: make([]byte, 214), EncryptionAlgorithm: types.EncryptionAlgorithmSpecRsaesOaepSha1})
+	if fips140.Enforced() {
+		wantError(t, err, "UnsupportedOperationException", "Algorithm RSAES_OAEP_SHA_1 is not available in FIPS 140-only mode.")
+	} else if err != nil {
 		t.Fatalf("214 bytes with OAEP-SHA1: %v", err)
 	}
 	_, err = s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: id, Plaintext: []byte("x")})

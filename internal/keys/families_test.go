@@ -43,6 +43,9 @@ var secp256k1Order, _ = new(big.Int).SetString("FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFE
 // TestSecp256k1Interop: kmsd's signatures verify with openssl from the SPKI
 // alone, and openssl's signatures (low or high S) verify in kmsd.
 func TestSecp256k1Interop(t *testing.T) {
+	if refusedInFIPS(t, "ECC_SECG_P256K1") {
+		return
+	}
 	k := testKey(t, "ECC_SECG_P256K1")
 	dir := t.TempDir()
 	pub := writePEM(t, dir, "pub.pem", "PUBLIC KEY", k.PublicKeyDER())
@@ -102,6 +105,9 @@ func TestSecp256k1Interop(t *testing.T) {
 }
 
 func TestSecp256k1RejectsBadKeys(t *testing.T) {
+	if refusedInFIPS(t, "ECC_SECG_P256K1") {
+		return
+	}
 	k := testKey(t, "ECC_SECG_P256K1")
 	good, _ := k.MarshalPrivate()
 	n := secp256k1Order.FillBytes(make([]byte, 32))
@@ -187,6 +193,9 @@ func TestMLDSA(t *testing.T) {
 		{"ML_DSA_87", 2614, 4627},
 	} {
 		t.Run(tc.spec, func(t *testing.T) {
+			if refusedInFIPS(t, tc.spec) {
+				return
+			}
 			k := testKey(t, tc.spec)
 			der := k.PublicKeyDER()
 			if len(der) != tc.spki {
@@ -245,7 +254,7 @@ func TestMLDSA(t *testing.T) {
 			}
 		})
 	}
-	// EXTERNAL_MU belongs to ML-DSA only.
+	// EXTERNAL_MU belongs to ML-DSA only (and P-256 to every mode).
 	p256 := testKey(t, "ECC_NIST_P256")
 	if _, err := p256.Sign("ECDSA_SHA_256", MessageExternalMu, make([]byte, 64)); !errors.Is(err, ErrMessageType) {
 		t.Errorf("EXTERNAL_MU with ECDSA: %v", err)
@@ -253,6 +262,9 @@ func TestMLDSA(t *testing.T) {
 }
 
 func TestSM2(t *testing.T) {
+	if refusedInFIPS(t, "SM2") {
+		return
+	}
 	k := testKey(t, "SM2")
 	dir := t.TempDir()
 	pubFile := writePEM(t, dir, "pub.pem", "PUBLIC KEY", k.PublicKeyDER())
@@ -345,6 +357,9 @@ func TestSM2(t *testing.T) {
 }
 
 func TestMLKEM512(t *testing.T) {
+	if refusedInFIPS(t, "ML_KEM_512") {
+		return
+	}
 	k := testKey(t, "ML_KEM_512")
 	oid, ek := parseMLKEMSPKI(t, k.PublicKeyDER())
 	if !oid.Equal(asn1.ObjectIdentifier{2, 16, 840, 1, 101, 3, 4, 4, 1}) || len(ek) != 800 {

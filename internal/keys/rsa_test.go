@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"crypto/rand"
 	"errors"
 	"testing"
@@ -47,6 +48,16 @@ func TestRSAOAEPInterop(t *testing.T) {
 		privPath := writePEM(t, dir, "priv.pem", "PRIVATE KEY", priv)
 		for _, alg := range []string{"RSAES_OAEP_SHA_1", "RSAES_OAEP_SHA_256"} {
 			name := spec + "/" + alg
+			if alg == "RSAES_OAEP_SHA_1" && fips140.Enforced() {
+				// FIPS 140-3 forbids SHA-1 in OAEP: refused, before any work.
+				if _, err := k.Encrypt(alg, []byte("x")); !errors.Is(err, ErrNotFIPSApproved) {
+					t.Errorf("%s in FIPS 140-only mode: Encrypt = %v, want ErrNotFIPSApproved", name, err)
+				}
+				if _, err := k.Decrypt(alg, make([]byte, 256)); !errors.Is(err, ErrNotFIPSApproved) {
+					t.Errorf("%s in FIPS 140-only mode: Decrypt = %v, want ErrNotFIPSApproved", name, err)
+				}
+				continue
+			}
 			max := MaxPlaintext(spec, alg)
 			pt := make([]byte, max)
 			_, _ = rand.Read(pt)
@@ -94,18 +105,26 @@ func TestRSADecryptFailuresAreOneError(t *testing.T) {
 		alg string
 		ct  []byte
 	}{
-		"wrong algorithm": {k, "RSAES_OAEP_SHA_1", ct},
-		"flipped bit":     {k, "RSAES_OAEP_SHA_256", flipped},
-		"truncated":       {k, "RSAES_OAEP_SHA_256", ct[:len(ct)-1]},
-		"too long":        {k, "RSAES_OAEP_SHA_256", append(append([]byte(nil), ct...), 0)},
-		"empty":           {k, "RSAES_OAEP_SHA_256", nil},
-		"other key":       {other, "RSAES_OAEP_SHA_256", ct},
-		"all ones":        {k, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{0xff}, len(ct))},
+		"flipped bit": {k, "RSAES_OAEP_SHA_256", flipped},
+		"truncated":   {k, "RSAES_OAEP_SHA_256", ct[:len(ct)-1]},
+		"too long":    {k, "RSAES_OAEP_SHA_256", append(append([]byte(nil), ct...), 0)},
+		"empty":       {k, "RSAES_OAEP_SHA_256", nil},
+		"other key":   {other, "RSAES_OAEP_SHA_256", ct},
+		"all ones":    {k, "RSAES_OAEP_SHA_256", bytes.Repeat([]byte{0xff}, len(ct))},
 	} {
 		pt, err := tc.k.Decrypt(tc.alg, tc.ct)
 		if err != ErrInvalidCiphertext || pt != nil {
 			t.Errorf("%s: Decrypt = %v, %v; want nil, ErrInvalidCiphertext", name, pt, err)
 		}
+	}
+	// The wrong OAEP hash is one more invalid ciphertext, except in FIPS
+	// 140-only mode, where SHA-1 is refused whatever the ciphertext.
+	want := ErrInvalidCiphertext
+	if fips140.Enforced() {
+		want = ErrNotFIPSApproved
+	}
+	if _, err := k.Decrypt("RSAES_OAEP_SHA_1", ct); err != want {
+		t.Errorf("wrong algorithm: Decrypt = %v, want %v", err, want)
 	}
 	if _, err := k.Decrypt("SYMMETRIC_DEFAULT", ct); !errors.Is(err, ErrUnsupportedAlgorithm) {
 		t.Errorf("Decrypt with SYMMETRIC_DEFAULT = %v, want ErrUnsupportedAlgorithm", err)

@@ -33,7 +33,7 @@ func encryptUnder(k *cachedKey, op string, pt []byte, ec map[string]string, alg 
 	}
 	ct, err := k.asym.Encrypt(string(alg), pt)
 	if errors.Is(err, keys.ErrNotFIPSApproved) {
-		return nil, "", errNotFIPS(string(alg))
+		return nil, "", errNotFIPS("Algorithm " + string(alg))
 	}
 	if err != nil {
 		return nil, "", kmserr.Internalf("encrypt under %s: %w", k.rec.KeyID, err)
@@ -103,7 +103,7 @@ func decryptAsymmetric(k *cachedKey, blob []byte, ec map[string]string, op strin
 	}
 	pt, err := k.asym.Decrypt(string(alg), blob)
 	if errors.Is(err, keys.ErrNotFIPSApproved) {
-		return nil, nil, "", "", errNotFIPS(string(alg))
+		return nil, nil, "", "", errNotFIPS("Algorithm " + string(alg))
 	}
 	if errors.Is(err, keys.ErrInvalidCiphertext) {
 		return nil, nil, "", "", kmserr.New(kmserr.InvalidCiphertext, "")

@@ -52,7 +52,7 @@ func checkSpecRegion(spec, region string) error {
 // outside the Go Cryptographic Module.
 func checkFIPS(spec string) error {
 	if fips140.Enforced() && !keys.FIPSApproved(spec) {
-		return errNotFIPS(spec)
+		return errNotFIPS("KeySpec " + spec)
 	}
 	return nil
 }

@@ -58,7 +58,7 @@ func newSDK(t *testing.T) (*kms.Client, *fakeKMS) {
 	c := kms.New(kms.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(srv.URL),
-		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "secret", ""),
+		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""),
 		HTTPClient:       srv.Client(),
 		RetryMaxAttempts: 1,
 	})

@@ -2,6 +2,7 @@ package sigv4
 
 import (
 	"context"
+	"crypto/fips140"
 	"crypto/hmac"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -35,6 +36,11 @@ type Secret struct {
 	// Expires is when temporary credentials stop working; zero means never.
 	Expires time.Time
 }
+
+// MinFIPSSecretLen is the shortest secret access key usable in FIPS 140-only
+// mode: with the "AWS4" prefix it makes the 14-byte (112-bit) HMAC key the
+// mode requires. AWS's own secrets are 40 characters.
+const MinFIPSSecretLen = 10
 
 // ErrUnknownAccessKey is returned by a Credentials store for an access key id
 // it does not know.
@@ -162,6 +168,11 @@ func (v *Verifier) Verify(ctx context.Context, r *http.Request, body []byte) (*R
 	}
 	if err != nil {
 		return nil, kmserr.Internalf("sigv4: look up access key %s: %w", a.AccessKeyID, err)
+	}
+	if len(sec.Key) < MinFIPSSecretLen && fips140.Enforced() {
+		// The first HMAC key of the derivation is "AWS4"+secret, and FIPS
+		// 140-only mode panics on HMAC keys under 112 bits.
+		return nil, kmserr.Internalf("sigv4: the secret of access key %s is shorter than %d bytes, which FIPS 140-only mode refuses", a.AccessKeyID, MinFIPSSecretLen)
 	}
 
 	// The signature must be 64 lower-case hex digits; anything else cannot

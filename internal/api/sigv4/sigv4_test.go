@@ -3,6 +3,7 @@ package sigv4
 import (
 	"bytes"
 	"context"
+	"crypto/fips140"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -530,7 +531,7 @@ func TestSigningKeyDerivation(t *testing.T) {
 
 func TestKeyCacheIsBounded(t *testing.T) {
 	var c keyCache
-	sec := secret.Bytes("s")
+	sec := secret.Bytes("secret-access-key")
 	first := c.signingKey(sec, "20260101", "us-east-1", "kms")
 	for i := range maxCachedKeys + 10 {
 		c.signingKey(sec, "20260101", fmt.Sprintf("r%d", i), "kms")
@@ -543,8 +544,28 @@ func TestKeyCacheIsBounded(t *testing.T) {
 	if again := c.signingKey(sec, "20260101", "us-east-1", "kms"); again != first {
 		t.Fatal("cached key differs from derived key")
 	}
-	if c.signingKey(secret.Bytes("t"), "20260101", "us-east-1", "kms") == first {
+	if c.signingKey(secret.Bytes("other-secret-access-key"), "20260101", "us-east-1", "kms") == first {
 		t.Fatal("different secrets share a cached key")
+	}
+}
+
+// TestShortSecret: a secret under MinFIPSSecretLen bytes verifies, except
+// in FIPS 140-only mode, where it is refused with an internal error rather
+// than the panic of the standard library's HMAC.
+func TestShortSecret(t *testing.T) {
+	store := credStore{"AKIDSHORTSECRET": {Key: secret.Bytes("test")}}
+	v := newVerifier(store, testNow)
+	req := kmsRequest(t, "Encrypt", encryptBody)
+	// The client's signer would refuse the short key too; sign outside the
+	// mode's enforcement, as a client in another process would.
+	fips140.WithoutEnforcement(func() {
+		sign(t, req, encryptBody, aws.Credentials{AccessKeyID: "AKIDSHORTSECRET", SecretAccessKey: "test"}, "kms", testRegion, testNow)
+	})
+	_, err := v.Verify(context.Background(), req, []byte(encryptBody))
+	if fips140.Enforced() {
+		wantErr(t, err, kmserr.Internal, "")
+	} else if err != nil {
+		t.Fatalf("short secret: %v", err)
 	}
 }
 
