@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"time"
 
+	"filippo.io/mldsa"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
@@ -30,6 +31,7 @@ func signingScenarios(ctx context.Context, c *kms.Client) ([]scenario, error) {
 		{"Sign P-256", types.KeySpecEccNistP256, types.SigningAlgorithmSpecEcdsaSha256},
 		{"Sign Ed25519", types.KeySpecEccNistEdwards25519, types.SigningAlgorithmSpecEd25519Sha512},
 		{"Sign RSA-2048 PSS", types.KeySpecRsa2048, types.SigningAlgorithmSpecRsassaPssSha256},
+		{"Sign ML-DSA-65", types.KeySpecMlDsa65, types.SigningAlgorithmSpecMlDsaShake256},
 	} {
 		ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{KeySpec: k.spec, KeyUsage: types.KeyUsageTypeSignVerify})
 		if err != nil {
@@ -61,6 +63,7 @@ func printPrimitiveCosts() {
 	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	_, edPriv, _ := ed25519.GenerateKey(rand.Reader)
 	rsaKey, _ := rsa.GenerateKey(rand.Reader, 2048)
+	mldsaKey, _ := mldsa.GenerateKey(mldsa.MLDSA65())
 	macKey := make([]byte, 32)
 	costs := []struct {
 		name string
@@ -71,6 +74,7 @@ func printPrimitiveCosts() {
 		{"RSA-2048 PSS sign", func() {
 			_, _ = rsa.SignPSS(rand.Reader, rsaKey, crypto.SHA256, digest[:], &rsa.PSSOptions{SaltLength: rsa.PSSSaltLengthEqualsHash})
 		}},
+		{"ML-DSA-65 sign", func() { _, _ = mldsaKey.Sign(nil, msg, nil) }},
 		{"HMAC-SHA-256", func() { m := hmac.New(sha256.New, macKey); m.Write(msg); _ = m.Sum(nil) }},
 	}
 	fmt.Println("raw primitive cost in Go on this machine (one core):")
