@@ -7,7 +7,7 @@ import (
 	"crypto/rand"
 	"crypto/rsa"
 	_ "crypto/sha256" // register SHA-256 for crypto.Hash.New
-	_ "crypto/sha512" // register SHA-384 and SHA-512
+	"crypto/sha512"
 
 	"filippo.io/mldsa"
 	"filippo.io/mldsa/mldsacrypto"
@@ -89,7 +89,7 @@ func signingAlgorithm(keySpec, alg string) (sigScheme, crypto.Hash, error) {
 // signingInput checks the MessageType rules and returns what the scheme
 // signs: the digest of msg (RAW) or msg itself (DIGEST, whose length must
 // be the hash size). Ed25519 signs a RAW message as is, and Ed25519ph takes
-// only a DIGEST: the 64-byte SHA-512 of the message. ML-DSA signs a RAW
+// only a DIGEST, a 64-byte SHA-512 digest, which it prehashes once more. ML-DSA signs a RAW
 // message as is (the scheme hashes it with the public key) or takes a
 // 64-byte EXTERNAL_MU. SM2DSA's input is resolved by sm2Digest, which
 // needs the public key.
@@ -127,6 +127,14 @@ func signingInput(s sigScheme, h crypto.Hash, messageType string, msg []byte) ([
 		if messageType != MessageDigest {
 			return nil, ErrMessageType
 		}
+		if len(msg) != sha512.Size {
+			return nil, ErrDigestLength
+		}
+		// AWS applies HashEdDSA's own prehash (FIPS 186-5 §7.8.1 step 1)
+		// to the caller's digest, so the input is hashed twice: the
+		// signature is Ed25519ph over the message msg.
+		d := sha512.Sum512(msg)
+		return d[:], nil
 	}
 	if messageType == MessageDigest {
 		if len(msg) != h.Size() {

@@ -74,8 +74,11 @@ func stdVerify(t *testing.T, spki []byte, alg string, msg, sig []byte) bool {
 	case alg == "ED25519_SHA_512":
 		return ed25519.Verify(pub.(ed25519.PublicKey), msg, sig)
 	case alg == "ED25519_PH_SHA_512":
+		// The caller sends D = SHA-512(msg) as a DIGEST and AWS prehashes
+		// it once more: the signature is Ed25519ph over the message D.
 		d := sha512.Sum512(msg)
-		return ed25519.VerifyWithOptions(pub.(ed25519.PublicKey), d[:], sig, &ed25519.Options{Hash: crypto.SHA512}) == nil
+		ph := sha512.Sum512(d[:])
+		return ed25519.VerifyWithOptions(pub.(ed25519.PublicKey), ph[:], sig, &ed25519.Options{Hash: crypto.SHA512}) == nil
 	}
 	t.Fatalf("no verifier for %s", alg)
 	return false
