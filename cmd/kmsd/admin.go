@@ -7,6 +7,7 @@ import (
 	"io"
 
 	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/identity"
 )
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
@@ -22,7 +23,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.SetOutput(stderr)
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	fs.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "account the key belongs to")
-	user := fs.String("user", "", "IAM user name (default: the account root)")
+	user := fs.String("user", "", "IAM user name, created if it does not exist (default: the account root)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -34,13 +35,22 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return err
 	}
 	defer n.close()
+	principal := identity.RootARN(cfg.AccountID)
+	if *user != "" {
+		u, err := n.ids.GetUser(ctx, cfg.AccountID, *user)
+		if identity.CodeOf(err) == identity.CodeNoSuchEntity {
+			if u, err = n.ids.CreateUser(ctx, cfg.AccountID, identity.CreateUserInput{UserName: *user}); err == nil {
+				fmt.Fprintf(stdout, "Created the IAM user %s.\n", u.ARN())
+			}
+		}
+		if err != nil {
+			return err
+		}
+		principal = u.ARN()
+	}
 	akid, sec, err := n.ids.CreateAccessKey(ctx, cfg.AccountID, *user)
 	if err != nil {
 		return err
-	}
-	principal := "arn:aws:iam::" + cfg.AccountID + ":root"
-	if *user != "" {
-		principal = "arn:aws:iam::" + cfg.AccountID + ":user/" + *user
 	}
 	fmt.Fprintf(stdout, "Created an access key for %s. The secret is shown only now:\n\n", principal)
 	fmt.Fprintf(stdout, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n\n", akid, string(sec))

@@ -126,7 +126,9 @@ func openNode(cfg Config, withAudit bool) (*node, error) {
 		}
 		return nil, err
 	}
-	n := &node{store: st, seal: sl, ids: identity.New(st, sl)}
+	// Without --enforce every caller is the account root, so the root may
+	// assume roles there; AWS (and kmsd with --enforce) refuses it.
+	n := &node{store: st, seal: sl, ids: identity.New(identity.Config{Store: st, Sealer: sl, RootMayAssumeRoles: !cfg.Enforce})}
 	if withAudit {
 		opts := audit.Options{FailClosed: cfg.AuditFailClosed}
 		if !cfg.AuditFailClosed {
@@ -177,6 +179,9 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		}
 	}()
 
+	if err := n.ids.Init(ctx, cfg.AccountID); err != nil {
+		return fmt.Errorf("prepare identities: %w", err)
+	}
 	var auth api.Authenticator = api.Permissive{AccountID: cfg.AccountID, DefaultRegion: cfg.Region}
 	var bootstrap string
 	if cfg.Enforce {
@@ -236,6 +241,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
 			{Name: "scheduled-deletion", Run: n.svc.DeleteDueKeys},
 			{Name: "key-rotation", Run: n.svc.RotationJob(n.audit)},
+			{Name: "expired-sessions", Run: n.ids.PruneSessions},
 		}}).Run(jobCtx)
 	}()
 

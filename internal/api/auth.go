@@ -96,30 +96,36 @@ func validRegion(r string) bool {
 	return true
 }
 
-// Identities adapts an identity store to SigV4 verification and principal lookup.
+// Identities adapts an identity store to SigV4 verification and principal
+// lookup: long-term keys of account roots and IAM users, and the session
+// credentials AssumeRole issues.
 type Identities struct{ Store *identity.Store }
 
-// SigningSecret returns the secret of a long-term access key.
+// SigningSecret returns the secret of an access key and, for session
+// credentials, the token the request must carry and when it expires.
 func (i Identities) SigningSecret(ctx context.Context, akid string) (sigv4.Secret, error) {
-	_, sec, err := i.Store.Lookup(ctx, akid)
+	c, err := i.Store.Credential(ctx, akid)
 	if errors.Is(err, identity.ErrUnknownAccessKey) {
 		return sigv4.Secret{}, sigv4.ErrUnknownAccessKey
 	}
 	if err != nil {
 		return sigv4.Secret{}, err
 	}
-	return sigv4.Secret{Key: sec}, nil
+	sec := sigv4.Secret{Key: c.Secret, Expires: c.Expires}
+	if len(c.SessionToken) > 0 {
+		sec.SessionToken = string(c.SessionToken)
+	}
+	return sec, nil
 }
 
-// Principal returns the caller an access key stands for.
+// Principal returns the caller an access key stands for: the account root,
+// an IAM user (arn:aws:iam::ACCT:user/NAME) or a role session
+// (arn:aws:sts::ACCT:assumed-role/ROLE/SESSION).
 func (i Identities) Principal(ctx context.Context, akid string) (kms.Caller, error) {
-	k, _, err := i.Store.Lookup(ctx, akid)
+	c, err := i.Store.Credential(ctx, akid)
 	if err != nil {
 		return kms.Caller{}, err
 	}
-	c := kms.RootCaller(k.AccountID, "")
-	if k.UserName != "" {
-		c.ARN, c.Type, c.UserName, c.PrincipalID = k.ARN(), "IAMUser", k.UserName, k.AccessKeyID
-	}
-	return c, nil
+	p := &c.Principal
+	return kms.Caller{AccountID: p.AccountID, ARN: p.ARN, PrincipalID: p.PrincipalID, Type: p.Type, UserName: p.UserName}, nil
 }

@@ -1,16 +1,12 @@
-// Package identity keeps the principals that may call kmsd and their access
-// keys. Secret access keys are stored sealed under the root of trust, since
-// SigV4 verification needs the secret itself, not a hash of it.
 package identity
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/secret"
@@ -23,154 +19,232 @@ type Sealer interface {
 	Unseal(sealed, aad []byte) (secret.Bytes, error)
 }
 
-// ErrUnknownAccessKey is returned for an access key id that does not exist.
-var ErrUnknownAccessKey = errors.New("identity: unknown access key")
+// Clock tells the time; tests move a fake one.
+type Clock interface{ Now() time.Time }
 
-var bucketAccessKeys = []byte("access-keys")
+type wallClock struct{}
 
-// AccessKey is a long-term credential of an account's root or of a user.
-type AccessKey struct {
-	AccessKeyID string    `json:"accessKeyId"`
-	AccountID   string    `json:"accountId"`
-	UserName    string    `json:"userName,omitempty"` // empty: the account root
-	Created     time.Time `json:"created"`
-	Sealed      []byte    `json:"sealedSecret"`
+func (wallClock) Now() time.Time { return time.Now() }
+
+// Limits are IAM's quotas; zero fields take AWS's defaults.
+type Limits struct {
+	UsersPerAccount   int // 5,000
+	RolesPerAccount   int // 1,000
+	AccessKeysPerUser int // 2 (also for the account root)
+	// UserPolicySize and RolePolicySize bound the total size of a user's or
+	// role's inline policies, and TrustPolicySize a role's trust policy, in
+	// characters other than whitespace, as IAM counts them.
+	UserPolicySize  int // 2,048
+	RolePolicySize  int // 10,240
+	TrustPolicySize int // 2,048
 }
 
-// ARN is the principal the key belongs to.
-func (k *AccessKey) ARN() string {
-	if k.UserName == "" {
-		return "arn:aws:iam::" + k.AccountID + ":root"
+func (l Limits) withDefaults() Limits {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
 	}
-	return "arn:aws:iam::" + k.AccountID + ":user/" + k.UserName
+	def(&l.UsersPerAccount, 5000)
+	def(&l.RolesPerAccount, 1000)
+	def(&l.AccessKeysPerUser, 2)
+	def(&l.UserPolicySize, 2048)
+	def(&l.RolePolicySize, 10240)
+	def(&l.TrustPolicySize, 2048)
+	return l
 }
 
-// Store manages access keys. It caches unsealed secrets in memory so that
-// verifying a request touches no disk.
+// Config wires a Store. Store and Sealer are required.
+type Config struct {
+	Store  store.Store
+	Sealer Sealer
+	Clock  Clock // nil: the wall clock
+	// Policies validates policy documents before they are stored; nil
+	// means BasicPolicies (JSON with statements of the right shape).
+	Policies PolicyValidator
+	// Trust decides whether a role's trust policy lets a caller assume it;
+	// nil means DefaultTrust.
+	Trust  TrustChecker
+	Limits Limits
+	// RootMayAssumeRoles lets an account root call AssumeRole, which AWS
+	// refuses. `kmsd dev` without --enforce sets it, since there every
+	// caller is the root.
+	RootMayAssumeRoles bool
+}
+
+// Store manages identities. It caches resolved credentials and identity
+// policies in memory so that verifying and authorizing a request touches no
+// disk; every write through this Store invalidates what it changes. (Another
+// kmsd node sharing the store sees a change when its cache entry is dropped:
+// on restart, or at once for deletions made through it.)
 type Store struct {
-	st     store.Store
-	sealer Sealer
-	cache  sync.Map // access key id -> *cached
-	now    func() time.Time
+	st       store.Store
+	sealer   Sealer
+	clock    Clock
+	policies PolicyValidator
+	trust    TrustChecker
+	limits   Limits
+	rootMay  bool
+
+	// cacheMu orders cache fills against invalidations: a fill stores its
+	// entry only if no invalidation happened since it began reading.
+	cacheMu  sync.Mutex
+	gen      atomic.Uint64
+	creds    sync.Map // access key id -> *Credential
+	nCreds   atomic.Int64
+	policyOf sync.Map // principal ARN -> []string
+	nPolicy  atomic.Int64
 }
 
-type cached struct {
-	key    *AccessKey
-	secret secret.Bytes
-}
+// maxCached bounds each cache; when it is passed the cache is emptied.
+const maxCached = 100000
 
-// New returns a Store over st.
-func New(st store.Store, sl Sealer) *Store {
-	return &Store{st: st, sealer: sl, now: time.Now}
-}
-
-func aad(akid string) []byte { return []byte("kmsd/access-key/v1|" + akid) }
-
-const akidAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567"
-
-// newAccessKeyID returns an id of AWS's shape: AKIA and 16 base32 characters.
-func newAccessKeyID() string {
-	b := make([]byte, 16)
-	_, _ = rand.Read(b)
-	out := []byte("AKIA")
-	for _, c := range b {
-		out = append(out, akidAlphabet[int(c)%len(akidAlphabet)])
+// New returns a Store. It panics if Store or Sealer is missing, a wiring
+// mistake no caller can recover from.
+func New(cfg Config) *Store {
+	if cfg.Store == nil || cfg.Sealer == nil {
+		panic("identity: Store and Sealer are required")
 	}
-	return string(out)
-}
-
-func newSecret() secret.Bytes {
-	b := make([]byte, 30)
-	_, _ = rand.Read(b)
-	return secret.Bytes(base64.StdEncoding.EncodeToString(b)) // 40 characters, like AWS's
-}
-
-// CreateAccessKey makes a new access key for the account root (userName
-// "") or a user, and returns its secret, which is never shown again.
-func (s *Store) CreateAccessKey(ctx context.Context, account, userName string) (string, secret.Bytes, error) {
-	akid, sec := newAccessKeyID(), newSecret()
-	if err := s.put(ctx, account, userName, akid, sec, false); err != nil {
-		return "", nil, err
+	if cfg.Clock == nil {
+		cfg.Clock = wallClock{}
 	}
-	return akid, sec, nil
-}
-
-// EnsureAccessKey stores a known access key (such as the root credentials
-// `kmsd dev --enforce` is given) unless it exists with the same secret.
-func (s *Store) EnsureAccessKey(ctx context.Context, account, userName, akid string, sec secret.Bytes) error {
-	return s.put(ctx, account, userName, akid, sec, true)
-}
-
-func (s *Store) put(ctx context.Context, account, userName, akid string, sec secret.Bytes, replace bool) error {
-	sealed, err := s.sealer.Seal(sec, aad(akid))
-	if err != nil {
-		return fmt.Errorf("seal access key secret: %w", err)
+	if cfg.Policies == nil {
+		cfg.Policies = BasicPolicies{}
 	}
-	rec := &AccessKey{AccessKeyID: akid, AccountID: account, UserName: userName, Created: s.now().UTC(), Sealed: sealed}
-	b, err := json.Marshal(rec)
-	if err != nil {
+	if cfg.Trust == nil {
+		cfg.Trust = DefaultTrust{}
+	}
+	return &Store{
+		st:       cfg.Store,
+		sealer:   cfg.Sealer,
+		clock:    cfg.Clock,
+		policies: cfg.Policies,
+		trust:    cfg.Trust,
+		limits:   cfg.Limits.withDefaults(),
+		rootMay:  cfg.RootMayAssumeRoles,
+	}
+}
+
+func (s *Store) now() time.Time { return s.clock.Now().UTC() }
+
+// invalidate runs after a committed write: it drops the named credentials
+// and every cached identity policy, and makes fills that started before it
+// discard what they read.
+func (s *Store) invalidate(akids ...string) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	s.gen.Add(1)
+	for _, id := range akids {
+		if _, loaded := s.creds.LoadAndDelete(id); loaded {
+			s.nCreds.Add(-1)
+		}
+	}
+	s.policyOf.Clear()
+	s.nPolicy.Store(0)
+}
+
+// fill stores v under k in m if no invalidation happened since gen was read.
+func (s *Store) fill(m *sync.Map, n *atomic.Int64, gen uint64, k string, v any) {
+	s.cacheMu.Lock()
+	defer s.cacheMu.Unlock()
+	if s.gen.Load() != gen {
+		return
+	}
+	if n.Load() >= maxCached {
+		m.Clear()
+		n.Store(0)
+	}
+	if _, loaded := m.Swap(k, v); !loaded {
+		n.Add(1)
+	}
+}
+
+// Account is an AWS account kmsd serves.
+type Account struct {
+	V         int       `json:"v"`
+	AccountID string    `json:"accountId"`
+	Created   time.Time `json:"created"`
+}
+
+var bucketAccounts = []byte("accounts")
+
+// EnsureAccount records an account unless it exists.
+func (s *Store) EnsureAccount(ctx context.Context, account string) error {
+	if !ValidAccountID(account) {
+		return newError(CodeValidation, "Account id %q is not 12 digits.", account)
+	}
+	return s.st.Update(ctx, func(tx store.Tx) error { return s.ensureAccount(tx, account) })
+}
+
+func (s *Store) ensureAccount(tx store.Tx, account string) error {
+	if _, err := tx.Get(bucketAccounts, []byte(account)); err == nil || !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	err = s.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Get(bucketAccessKeys, []byte(akid)); err == nil && !replace {
-			return fmt.Errorf("access key %s already exists", akid)
-		}
-		return tx.Put(bucketAccessKeys, []byte(akid), b)
-	})
-	s.cache.Delete(akid)
-	return err
+	return putJSON(tx, bucketAccounts, []byte(account), &Account{V: 1, AccountID: account, Created: s.now()})
 }
 
-// Lookup returns an access key and its unsealed secret.
-func (s *Store) Lookup(ctx context.Context, akid string) (*AccessKey, secret.Bytes, error) {
-	if v, ok := s.cache.Load(akid); ok {
-		c := v.(*cached)
-		return c.key, c.secret, nil
-	}
-	var rec AccessKey
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(bucketAccessKeys, []byte(akid))
+// Init prepares the store at start: it records the default account and
+// indexes access keys written before keys had an owner index, so that
+// ListAccessKeys shows them. It is idempotent.
+func (s *Store) Init(ctx context.Context, defaultAccount string) error {
+	return s.st.Update(ctx, func(tx store.Tx) error {
+		if err := s.ensureAccount(tx, defaultAccount); err != nil {
+			return err
+		}
+		kvs, err := tx.Scan(bucketAccessKeys, nil, nil, 0)
 		if err != nil {
 			return err
 		}
-		return json.Unmarshal(b, &rec)
-	})
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, nil, ErrUnknownAccessKey
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("load access key: %w", err)
-	}
-	sec, err := s.sealer.Unseal(rec.Sealed, aad(akid))
-	if err != nil {
-		return nil, nil, fmt.Errorf("unseal access key %s: %w", akid, err)
-	}
-	s.cache.Store(akid, &cached{key: &rec, secret: sec})
-	return &rec, sec, nil
-}
-
-// DeleteAccessKey removes an access key; requests signed with it fail at once.
-func (s *Store) DeleteAccessKey(ctx context.Context, akid string) error {
-	err := s.st.Update(ctx, func(tx store.Tx) error {
-		if _, err := tx.Get(bucketAccessKeys, []byte(akid)); err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return ErrUnknownAccessKey
+		for _, kv := range kvs {
+			var k AccessKey
+			if err := json.Unmarshal(kv.Value, &k); err != nil {
+				return fmt.Errorf("access key %s: %w", kv.Key, err)
 			}
-			return err
+			if err := s.ensureAccount(tx, k.AccountID); err != nil {
+				return err
+			}
+			if err := tx.Put(bucketKeyOwners, ownerKey(k.AccountID, k.UserName, k.AccessKeyID), nil); err != nil {
+				return err
+			}
 		}
-		return tx.Delete(bucketAccessKeys, []byte(akid))
+		return nil
 	})
-	s.cache.Delete(akid)
-	return err
 }
 
-// HasAny reports whether any access key exists.
-func (s *Store) HasAny(ctx context.Context) (bool, error) {
-	var any bool
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		kvs, err := tx.Scan(bucketAccessKeys, nil, nil, 1)
-		any = len(kvs) > 0
+func putJSON(tx store.Tx, bucket, key []byte, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
 		return err
-	})
-	return any, err
+	}
+	return tx.Put(bucket, key, b)
+}
+
+// getJSON reads a record; it returns store.ErrNotFound for a missing one.
+func getJSON(tx store.Tx, bucket, key []byte, v any) error {
+	b, err := tx.Get(bucket, key)
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return fmt.Errorf("decode %s/%s: %w", bucket, key, err)
+	}
+	return nil
+}
+
+func decodeJSON(kv store.KV, v any) error {
+	if err := json.Unmarshal(kv.Value, v); err != nil {
+		return fmt.Errorf("decode %s: %w", kv.Key, err)
+	}
+	return nil
+}
+
+// Account returns an account's record; an account never recorded (one
+// whose root has no stored key yet) is reported as created now.
+func (s *Store) Account(ctx context.Context, account string) (*Account, error) {
+	a := &Account{V: 1, AccountID: account, Created: s.now()}
+	err := s.st.View(ctx, func(tx store.Tx) error { return getJSON(tx, bucketAccounts, []byte(account), a) })
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		return nil, err
+	}
+	return a, nil
 }

@@ -1,0 +1,553 @@
+package identity_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/identity"
+	"github.com/kmsd/kmsd/internal/seal"
+	"github.com/kmsd/kmsd/internal/secret"
+	"github.com/kmsd/kmsd/internal/store/bolt"
+)
+
+const acct = "111122223333"
+
+var bg = context.Background()
+
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *fakeClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *fakeClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+type env struct {
+	ids   *identity.Store
+	clock *fakeClock
+	db    string
+}
+
+func newEnv(t *testing.T, mutate ...func(*identity.Config)) *env {
+	t.Helper()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "kmsd.db")
+	st, err := bolt.Open(db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &fakeClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}
+	cfg := identity.Config{Store: st, Sealer: sl, Clock: clock}
+	for _, m := range mutate {
+		m(&cfg)
+	}
+	ids := identity.New(cfg)
+	if err := ids.Init(bg, acct); err != nil {
+		t.Fatal(err)
+	}
+	return &env{ids: ids, clock: clock, db: db}
+}
+
+func wantCode(t *testing.T, err error, code string) string {
+	t.Helper()
+	if got := identity.CodeOf(err); got != code {
+		t.Fatalf("got error %v (code %q), want %s", err, got, code)
+	}
+	var e *identity.Error
+	errors.As(err, &e)
+	return e.Message
+}
+
+// ok returns v, failing the test if err is not nil: ok(f())(t).
+func ok[T any](v T, err error) func(*testing.T) T {
+	return func(t *testing.T) T {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+}
+
+const trustAlice = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sts:AssumeRole"}]}`
+
+func TestUserLifecycle(t *testing.T) {
+	e := newEnv(t)
+	u := ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "Alice", Path: "/eng/", Tags: []identity.Tag{{Key: "team", Value: "orders"}}}))(t)
+	if u.ARN() != "arn:aws:iam::111122223333:user/eng/Alice" || !strings.HasPrefix(u.UserID, "AIDA") || len(u.UserID) != 21 {
+		t.Fatalf("user %+v (ARN %s)", u, u.ARN())
+	}
+	_, err := e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"})
+	if msg := wantCode(t, err, identity.CodeEntityAlreadyExists); msg != "User with name alice already exists." {
+		t.Errorf("message %q", msg)
+	}
+	got := ok(e.ids.GetUser(bg, acct, "ALICE"))(t)
+	if got.UserName != "Alice" || got.UserID != u.UserID || len(got.Tags) != 1 {
+		t.Fatalf("GetUser by another case: %+v", got)
+	}
+	_, err = e.ids.GetUser(bg, "444455556666", "alice")
+	if msg := wantCode(t, err, identity.CodeNoSuchEntity); msg != "The user with name alice cannot be found." {
+		t.Errorf("message %q", msg)
+	}
+
+	// Deleting needs the keys and the policies gone first.
+	k, _ := must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
+	wantCode(t, e.ids.DeleteUser(bg, acct, "alice"), identity.CodeDeleteConflict)
+	if err := e.ids.DeleteAccessKey(bg, acct, "alice", k.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ids.PutUserPolicy(bg, acct, "alice", "p", `{"Statement":{"Effect":"Allow","Action":"kms:*","Resource":"*"}}`); err != nil {
+		t.Fatal(err)
+	}
+	if msg := wantCode(t, e.ids.DeleteUser(bg, acct, "alice"), identity.CodeDeleteConflict); msg != "Cannot delete entity, must delete policies first." {
+		t.Errorf("message %q", msg)
+	}
+	if err := e.ids.DeleteUserPolicy(bg, acct, "alice", "P"); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ids.DeleteUser(bg, acct, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	wantCode(t, e.ids.DeleteUser(bg, acct, "alice"), identity.CodeNoSuchEntity)
+}
+
+func must2(t *testing.T) func(*identity.AccessKey, secret.Bytes, error) (*identity.AccessKey, secret.Bytes) {
+	return func(k *identity.AccessKey, s secret.Bytes, err error) (*identity.AccessKey, secret.Bytes) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return k, s
+	}
+}
+
+func TestListUsersPaginatesAndFilters(t *testing.T) {
+	e := newEnv(t)
+	for _, n := range []string{"dave", "Bob", "carol", "alice", "eve"} {
+		path := "/"
+		if n == "carol" || n == "eve" {
+			path = "/ops/"
+		}
+		ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: n, Path: path}))(t)
+	}
+	ok(e.ids.CreateUser(bg, "444455556666", identity.CreateUserInput{UserName: "mallory"}))(t)
+	var names []string
+	in := identity.ListInput{MaxItems: 2}
+	for pages := 0; ; pages++ {
+		p := ok(e.ids.ListUsers(bg, acct, in))(t)
+		for _, u := range p.Items {
+			names = append(names, u.UserName)
+		}
+		if !p.IsTruncated {
+			if pages != 2 {
+				t.Errorf("%d pages, want 3", pages+1)
+			}
+			break
+		}
+		in.Marker = p.Marker
+	}
+	if got := strings.Join(names, ","); got != "alice,Bob,carol,dave,eve" {
+		t.Fatalf("listed %s", got)
+	}
+	p := ok(e.ids.ListUsers(bg, acct, identity.ListInput{PathPrefix: "/ops/"}))(t)
+	if len(p.Items) != 2 || p.Items[0].UserName != "carol" || p.IsTruncated {
+		t.Fatalf("path prefix /ops/: %+v", p)
+	}
+	_, err := e.ids.ListUsers(bg, acct, identity.ListInput{Marker: "!!"})
+	wantCode(t, err, identity.CodeValidation)
+}
+
+func TestAccessKeysResolveToTheirPrincipal(t *testing.T) {
+	e := newEnv(t)
+	u := ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice", Path: "/eng/"}))(t)
+	k1, s1 := must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
+	must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
+	_, _, err := e.ids.IssueAccessKey(bg, acct, "alice")
+	if msg := wantCode(t, err, identity.CodeLimitExceeded); msg != "Cannot exceed quota for AccessKeysPerUser: 2" {
+		t.Errorf("message %q", msg)
+	}
+	_, _, err = e.ids.IssueAccessKey(bg, acct, "nobody")
+	wantCode(t, err, identity.CodeNoSuchEntity)
+	if !strings.HasPrefix(k1.AccessKeyID, "AKIA") || len(k1.AccessKeyID) != 20 || len(s1) != 40 || k1.Sealed != nil {
+		t.Fatalf("key %+v, secret of %d bytes", k1, len(s1))
+	}
+
+	c := ok(e.ids.Credential(bg, k1.AccessKeyID))(t)
+	p := c.Principal
+	if !c.Secret.Equal(s1) || len(c.SessionToken) != 0 || !c.Expires.IsZero() ||
+		p.Type != identity.TypeIAMUser || p.ARN != u.ARN() || p.PrincipalID != u.UserID || p.UserName != "alice" || p.AccountID != acct {
+		t.Fatalf("credential %+v", c)
+	}
+
+	root := "AKIAIOSFODNN7EXAMPLE"
+	if err := e.ids.EnsureAccessKey(bg, acct, "", root, secret.Bytes("root-secret")); err != nil {
+		t.Fatal(err)
+	}
+	rc := ok(e.ids.Credential(bg, root))(t)
+	if rc.Principal != identity.RootPrincipal(acct) || string(rc.Secret) != "root-secret" {
+		t.Fatalf("root credential %+v", rc.Principal)
+	}
+	keys := ok(e.ids.ListAccessKeys(bg, acct, ""))(t)
+	if len(keys) != 1 || keys[0].AccessKeyID != root {
+		t.Fatalf("root keys %+v", keys)
+	}
+	keys = ok(e.ids.ListAccessKeys(bg, acct, "ALICE"))(t)
+	if len(keys) != 2 || (keys[0].AccessKeyID != k1.AccessKeyID && keys[1].AccessKeyID != k1.AccessKeyID) || keys[0].KeyStatus() != "Active" || keys[0].UserName != "alice" {
+		t.Fatalf("alice's keys %+v", keys)
+	}
+
+	// Another's key, or the root's through a user, cannot be deleted.
+	wantCode(t, e.ids.DeleteAccessKey(bg, acct, "", k1.AccessKeyID), identity.CodeNoSuchEntity)
+	msg := wantCode(t, e.ids.DeleteAccessKey(bg, acct, "alice", root), identity.CodeNoSuchEntity)
+	if msg != "The Access Key with id AKIAIOSFODNN7EXAMPLE cannot be found." {
+		t.Errorf("message %q", msg)
+	}
+	// A deleted key stops resolving at once, although it was cached.
+	if err := e.ids.DeleteAccessKey(bg, acct, "alice", k1.AccessKeyID); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ids.Credential(bg, k1.AccessKeyID); !errors.Is(err, identity.ErrUnknownAccessKey) {
+		t.Fatalf("deleted key: %v", err)
+	}
+}
+
+// TestDeletedKeyNeverResurrectedByARacingLookup runs lookups beside a
+// deletion: once DeleteAccessKey returns, no lookup may succeed.
+func TestDeletedKeyNeverResurrectedByARacingLookup(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
+	for round := 0; round < 20; round++ {
+		k, _ := must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		for g := 0; g < 4; g++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					select {
+					case <-stop:
+						return
+					default:
+						_, _ = e.ids.Credential(bg, k.AccessKeyID)
+					}
+				}
+			}()
+		}
+		time.Sleep(time.Millisecond)
+		if err := e.ids.DeleteAccessKey(bg, acct, "alice", k.AccessKeyID); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Millisecond)
+		close(stop)
+		wg.Wait()
+		if _, err := e.ids.Credential(bg, k.AccessKeyID); !errors.Is(err, identity.ErrUnknownAccessKey) {
+			t.Fatalf("round %d: deleted key still resolves: %v", round, err)
+		}
+	}
+}
+
+func TestAssumeRoleIssuesSessionCredentials(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
+	alice := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice", UserName: "alice"}
+	role := ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "deployer", Path: "/ci/", AssumeRolePolicyDocument: trustAlice, MaxSessionDuration: 7200}))(t)
+	out := ok(e.ids.AssumeRole(bg, alice, identity.AssumeRoleInput{RoleARN: role.ARN(), RoleSessionName: "build-42", DurationSeconds: 7200}))(t)
+	cr := out.Credentials
+	if !strings.HasPrefix(cr.AccessKeyID, "ASIA") || len(cr.AccessKeyID) != 20 || len(cr.SecretAccessKey) != 40 || len(cr.SessionToken) < 100 ||
+		!cr.Expiration.Equal(e.clock.Now().Add(2*time.Hour)) {
+		t.Fatalf("credentials %s, expiring %s", cr.AccessKeyID, cr.Expiration)
+	}
+	if out.AssumedRoleARN != "arn:aws:sts::111122223333:assumed-role/deployer/build-42" || out.AssumedRoleID != role.RoleID+":build-42" {
+		t.Fatalf("assumed role user %s %s", out.AssumedRoleARN, out.AssumedRoleID)
+	}
+	c := ok(e.ids.Credential(bg, cr.AccessKeyID))(t)
+	p := c.Principal
+	if !c.Secret.Equal(cr.SecretAccessKey) || !c.SessionToken.Equal(cr.SessionToken) || !c.Expires.Equal(cr.Expiration) ||
+		p.Type != identity.TypeAssumedRole || p.ARN != out.AssumedRoleARN || p.PrincipalID != out.AssumedRoleID ||
+		p.RoleARN != "arn:aws:iam::111122223333:role/ci/deployer" || p.SessionName != "build-42" {
+		t.Fatalf("session credential %+v", p)
+	}
+
+	// Chaining from the session is capped at one hour, and needs trust.
+	if err := e.ids.UpdateAssumeRolePolicy(bg, acct, "deployer", `{"Statement":[{"Effect":"Allow","Principal":{"AWS":["arn:aws:iam::111122223333:user/alice","arn:aws:iam::111122223333:role/ci/deployer"]},"Action":"sts:*"}]}`); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.ids.AssumeRole(bg, p, identity.AssumeRoleInput{RoleARN: role.ARN(), RoleSessionName: "chained", DurationSeconds: 3601})
+	if msg := wantCode(t, err, identity.CodeValidation); !strings.Contains(msg, "role chaining") {
+		t.Errorf("message %q", msg)
+	}
+	ok(e.ids.AssumeRole(bg, p, identity.AssumeRoleInput{RoleARN: role.ARN(), RoleSessionName: "chained"}))(t)
+
+	// Longer than the role allows.
+	_, err = e.ids.AssumeRole(bg, alice, identity.AssumeRoleInput{RoleARN: role.ARN(), RoleSessionName: "long", DurationSeconds: 7201})
+	if msg := wantCode(t, err, identity.CodeValidation); msg != "The requested DurationSeconds exceeds the MaxSessionDuration set for this role." {
+		t.Errorf("message %q", msg)
+	}
+
+	// Deleting the role revokes its sessions at once.
+	if err := e.ids.DeleteRole(bg, acct, "deployer"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.ids.Credential(bg, cr.AccessKeyID); !errors.Is(err, identity.ErrUnknownAccessKey) {
+		t.Fatalf("session of a deleted role: %v", err)
+	}
+}
+
+func TestAssumeRoleRefusals(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "deployer", AssumeRolePolicyDocument: trustAlice}))(t)
+	bob := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/bob", UserName: "bob"}
+	arn := "arn:aws:iam::111122223333:role/deployer"
+	want := "User: arn:aws:iam::111122223333:user/bob is not authorized to perform: sts:AssumeRole on resource: "
+	for _, tc := range []struct{ name, arn string }{
+		{"untrusted principal", arn},
+		{"no such role", "arn:aws:iam::111122223333:role/nothing"},
+		{"wrong path", "arn:aws:iam::111122223333:role/other/deployer"},
+		{"another account", "arn:aws:iam::444455556666:role/deployer"},
+	} {
+		_, err := e.ids.AssumeRole(bg, bob, identity.AssumeRoleInput{RoleARN: tc.arn, RoleSessionName: "s1"})
+		if msg := wantCode(t, err, identity.CodeAccessDenied); msg != want+tc.arn {
+			t.Errorf("%s: message %q", tc.name, msg)
+		}
+	}
+	_, err := e.ids.AssumeRole(bg, identity.RootPrincipal(acct), identity.AssumeRoleInput{RoleARN: arn, RoleSessionName: "s1"})
+	if msg := wantCode(t, err, identity.CodeAccessDenied); msg != "Roles may not be assumed by root accounts." {
+		t.Errorf("root: message %q", msg)
+	}
+	_, err = e.ids.AssumeRole(bg, bob, identity.AssumeRoleInput{RoleARN: "arn:aws:iam::111122223333:user/bob", RoleSessionName: "s1"})
+	wantCode(t, err, identity.CodeValidation)
+
+	// kmsd dev without --enforce: the root may assume a role trusting its account.
+	dev := newEnv(t, func(c *identity.Config) { c.RootMayAssumeRoles = true })
+	ok(dev.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}`}))(t)
+	ok(dev.ids.AssumeRole(bg, identity.RootPrincipal(acct), identity.AssumeRoleInput{RoleARN: "arn:aws:iam::111122223333:role/r", RoleSessionName: "dev"}))(t)
+}
+
+func TestExpiredSessionsArePrunedAfterRetention(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trustAlice}))(t)
+	alice := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice"}
+	out := ok(e.ids.AssumeRole(bg, alice, identity.AssumeRoleInput{RoleARN: "arn:aws:iam::111122223333:role/r", RoleSessionName: "s1", DurationSeconds: 900}))(t)
+	akid := out.Credentials.AccessKeyID
+	e.clock.Add(time.Hour)
+	if n := ok(e.ids.PruneSessions(bg))(t); n != 0 {
+		t.Fatalf("pruned %d sessions within the retention", n)
+	}
+	if c := ok(e.ids.Credential(bg, akid))(t); !c.Expires.Before(e.clock.Now()) {
+		t.Fatal("session should be expired, and still known")
+	}
+	e.clock.Add(identity.ExpiredSessionRetention)
+	if n := ok(e.ids.PruneSessions(bg))(t); n != 1 {
+		t.Fatalf("pruned %d sessions, want 1", n)
+	}
+	if _, err := e.ids.Credential(bg, akid); !errors.Is(err, identity.ErrUnknownAccessKey) {
+		t.Fatalf("pruned session: %v", err)
+	}
+	// The role can be deleted: no index entry is left behind.
+	if err := e.ids.DeleteRole(bg, acct, "r"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSecretsAreSealedAtRest(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
+	_, sec := must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
+	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trustAlice}))(t)
+	out := ok(e.ids.AssumeRole(bg, identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice"},
+		identity.AssumeRoleInput{RoleARN: "arn:aws:iam::111122223333:role/r", RoleSessionName: "s1"}))(t)
+	db, err := os.ReadFile(e.db)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, s := range map[string]secret.Bytes{"access key secret": sec, "session secret": out.Credentials.SecretAccessKey, "session token": out.Credentials.SessionToken} {
+		if bytes.Contains(db, s) {
+			t.Errorf("the store holds a %s in plaintext", name)
+		}
+	}
+	if !bytes.Contains(db, []byte(out.Credentials.AccessKeyID)) {
+		t.Error("the store should hold the session's access key id (sanity check of the scan)")
+	}
+}
+
+func TestPolicyValidation(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
+	identityCases := []struct{ doc, msg string }{
+		{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`, ""},
+		{`{"Statement":{"Effect":"Deny","NotAction":"kms:*","NotResource":"arn:aws:kms:*"}}`, ""},
+		{`not json`, "Syntax errors in policy."},
+		{`{"Statement":[]}`, "Syntax errors in policy."},
+		{`{"Statement":[{"Effect":"Allow","Action":"x","Resource":"*"}]} trailing`, "Syntax errors in policy."},
+		{`{"Version":"2020-01-01","Statement":[{"Effect":"Allow","Action":"x","Resource":"*"}]}`, "The policy failed legacy parsing"},
+		{`{"Version":"2012-10-17"}`, "Missing required field Statement"},
+		{`{"Statement":[{"Action":"x","Resource":"*"}]}`, "Missing required field Effect"},
+		{`{"Statement":[{"Effect":"Maybe","Action":"x","Resource":"*"}]}`, "Invalid effect: Maybe"},
+		{`{"Statement":[{"Effect":"Allow","Resource":"*"}]}`, "Policy statement must contain actions."},
+		{`{"Statement":[{"Effect":"Allow","Action":"x"}]}`, "Policy statement must contain resources."},
+		{`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"x","Resource":"*"}]}`, "Policy document should not specify a principal."},
+	}
+	for _, tc := range identityCases {
+		err := e.ids.PutUserPolicy(bg, acct, "alice", "p", tc.doc)
+		if tc.msg == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.doc, err)
+			}
+			continue
+		}
+		if msg := wantCode(t, err, identity.CodeMalformedPolicyDocument); msg != tc.msg {
+			t.Errorf("%s: message %q, want %q", tc.doc, msg, tc.msg)
+		}
+	}
+	trustCases := []struct{ doc, msg string }{
+		{trustAlice, ""},
+		{`{"Statement":[{"Effect":"Allow","Action":"sts:AssumeRole"}]}`, "Missing required field Principal"},
+		{`{"Statement":[{"Effect":"Allow","Principal":"*","Action":"sts:AssumeRole","Resource":"*"}]}`, "Has prohibited field Resource"},
+	}
+	for i, tc := range trustCases {
+		_, err := e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "r" + string(rune('a'+i)), AssumeRolePolicyDocument: tc.doc})
+		if tc.msg == "" {
+			if err != nil {
+				t.Errorf("%s: %v", tc.doc, err)
+			}
+			continue
+		}
+		if msg := wantCode(t, err, identity.CodeMalformedPolicyDocument); msg != tc.msg {
+			t.Errorf("%s: message %q, want %q", tc.doc, msg, tc.msg)
+		}
+	}
+}
+
+func TestPolicySizeQuotas(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
+	doc := func(n int) string {
+		return `{"Statement":[{"Effect":"Allow","Action":"kms:` + strings.Repeat("x", n) + `","Resource":"*"}]}`
+	}
+	if err := e.ids.PutUserPolicy(bg, acct, "alice", "a", doc(1000)); err != nil {
+		t.Fatal(err)
+	}
+	// Whitespace does not count.
+	if err := e.ids.PutUserPolicy(bg, acct, "alice", "b", doc(900)+strings.Repeat(" \n", 2000)); err != nil {
+		t.Fatal(err)
+	}
+	err := e.ids.PutUserPolicy(bg, acct, "alice", "c", doc(100))
+	if msg := wantCode(t, err, identity.CodeLimitExceeded); msg != "Maximum policy size of 2048 bytes exceeded for user alice" {
+		t.Errorf("message %q", msg)
+	}
+	names := ok(e.ids.ListUserPolicies(bg, acct, "alice", identity.ListInput{}))(t)
+	if strings.Join(names.Items, ",") != "a,b" {
+		t.Fatalf("a refused policy was stored: %v", names.Items)
+	}
+	_, err = e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "r",
+		AssumeRolePolicyDocument: `{"Statement":[{"Effect":"Allow","Principal":{"AWS":"` + strings.Repeat("x", 2100) + `"},"Action":"sts:AssumeRole"}]}`})
+	if msg := wantCode(t, err, identity.CodeLimitExceeded); msg != "Cannot exceed quota for ACLSizePerRole: 2048" {
+		t.Errorf("message %q", msg)
+	}
+}
+
+func TestIdentityPolicies(t *testing.T) {
+	e := newEnv(t)
+	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice", Path: "/eng/"}))(t)
+	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "deployer", AssumeRolePolicyDocument: trustAlice}))(t)
+	p1 := `{"Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`
+	p2 := `{"Statement":[{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}`
+	userARN := "arn:aws:iam::111122223333:user/eng/alice"
+
+	if got := ok(e.ids.IdentityPolicies(bg, userARN))(t); len(got) != 0 {
+		t.Fatalf("no policies yet, got %v", got)
+	}
+	if err := e.ids.PutUserPolicy(bg, acct, "alice", "b", p2); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ids.PutUserPolicy(bg, acct, "alice", "a", p1); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ids.PutRolePolicy(bg, acct, "deployer", "r", p2); err != nil {
+		t.Fatal(err)
+	}
+	for arn, want := range map[string][]string{
+		userARN: {p1, p2},
+		"arn:aws:iam::111122223333:role/deployer":                 {p2},
+		"arn:aws:sts::111122223333:assumed-role/deployer/session": {p2},
+		"arn:aws:iam::111122223333:root":                          nil,
+	} {
+		got := ok(e.ids.IdentityPolicies(bg, arn))(t)
+		if strings.Join(got, "|") != strings.Join(want, "|") {
+			t.Errorf("%s: got %v, want %v", arn, got, want)
+		}
+	}
+	// A change is seen at once, although the answer was cached.
+	if err := e.ids.DeleteUserPolicy(bg, acct, "alice", "a"); err != nil {
+		t.Fatal(err)
+	}
+	if got := ok(e.ids.IdentityPolicies(bg, userARN))(t); len(got) != 1 || got[0] != p2 {
+		t.Fatalf("after delete: %v", got)
+	}
+	for _, arn := range []string{"arn:aws:iam::111122223333:user/alice", "arn:aws:iam::111122223333:user/eng/nobody", "arn:aws:iam::111122223333:role/nothing"} {
+		_, err := e.ids.IdentityPolicies(bg, arn)
+		wantCode(t, err, identity.CodeNoSuchEntity)
+	}
+	_, err := e.ids.IdentityPolicies(bg, "arn:aws:kms:us-east-1:111122223333:key/x")
+	wantCode(t, err, identity.CodeValidation)
+	// The stored document is returned verbatim.
+	pol := ok(e.ids.GetUserPolicy(bg, acct, "alice", "B"))(t)
+	if pol.Name != "b" || pol.Document != p2 {
+		t.Fatalf("GetUserPolicy %+v", pol)
+	}
+}
+
+func TestInitIndexesKeysOfOlderDataDirectories(t *testing.T) {
+	e := newEnv(t)
+	if err := e.ids.EnsureAccessKey(bg, "444455556666", "", "AKIAOLDROOTKEY000001", secret.Bytes("s")); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.ids.Init(bg, acct); err != nil {
+		t.Fatal(err)
+	}
+	keys := ok(e.ids.ListAccessKeys(bg, "444455556666", ""))(t)
+	if len(keys) != 1 {
+		t.Fatalf("keys %+v", keys)
+	}
+	a := ok(e.ids.Account(bg, "444455556666"))(t)
+	if a.AccountID != "444455556666" {
+		t.Fatalf("account %+v", a)
+	}
+}
+
+func TestParseARN(t *testing.T) {
+	for _, tc := range []struct {
+		arn                       string
+		ok                        bool
+		kind, path, name, session string
+	}{
+		{"arn:aws:iam::111122223333:root", true, "root", "", "", ""},
+		{"arn:aws:iam::111122223333:user/alice", true, "user", "/", "alice", ""},
+		{"arn:aws:iam::111122223333:user/a/b/alice", true, "user", "/a/b/", "alice", ""},
+		{"arn:aws:iam::111122223333:role/deployer", true, "role", "/", "deployer", ""},
+		{"arn:aws:sts::111122223333:assumed-role/deployer/s1", true, "assumed-role", "", "deployer", "s1"},
+		{"arn:aws:sts::111122223333:assumed-role/deployer", false, "", "", "", ""},
+		{"arn:aws:iam::11112222333:root", false, "", "", "", ""},
+		{"arn:aws:iam:us-east-1:111122223333:root", false, "", "", "", ""},
+		{"arn:aws:iam::111122223333:user/", false, "", "", "", ""},
+		{"arn:aws:iam::111122223333:group/g", false, "", "", "", ""},
+	} {
+		p, ok := identity.ParseARN(tc.arn)
+		if ok != tc.ok || ok && (p.Kind != tc.kind || p.Path != tc.path || p.Name != tc.name || p.Session != tc.session || p.Account != acct) {
+			t.Errorf("%s: got %+v %v", tc.arn, p, ok)
+		}
+	}
+}
