@@ -538,3 +538,97 @@ func TestRotationJobRecordsRotateKeyEvents(t *testing.T) {
 		t.Fatalf("event = %+v", ev)
 	}
 }
+
+// TestRotationOfImportedAndCustomKeyStoreKeys covers key kinds CreateKey
+// does not make yet, by editing a stored record the way those features will.
+func TestRotationOfImportedAndCustomKeyStoreKeys(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	set := func(id, origin, state string) {
+		t.Helper()
+		_, err := h.svc.updateRecord(ctx, "111122223333", "us-east-1", id, ruleAny, func(_ store.Tx, r *keyRecord) error {
+			r.Origin, r.KeyState = origin, state
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	enable := func(id string) error {
+		_, err := h.svc.EnableKeyRotation(ctx, call(), &kmsapi.EnableKeyRotationInput{KeyId: id})
+		return err
+	}
+	rotate := func(id string) error {
+		_, err := h.svc.RotateKeyOnDemand(ctx, call(), &kmsapi.RotateKeyOnDemandInput{KeyId: id})
+		return err
+	}
+	list := func(id string) error {
+		_, err := h.svc.ListKeyRotations(ctx, call(), &kmsapi.ListKeyRotationsInput{KeyId: id})
+		return err
+	}
+	wantMessage := func(err error, code, msg string) {
+		t.Helper()
+		wantCode(t, err, code)
+		if got := kmserr.As(err).Message; got != msg {
+			t.Fatalf("%s message %q, want %q", code, got, msg)
+		}
+	}
+
+	imported := h.createKey()
+	arn := keyARN("us-east-1", "111122223333", imported)
+	set(imported, "EXTERNAL", statePendingImport)
+	wantMessage(rotate(imported), kmserr.InvalidState, arn+" is pending import.")
+	set(imported, "EXTERNAL", stateEnabled)
+	wantMessage(enable(imported), kmserr.UnsupportedOperation, arn+" origin is EXTERNAL which is not valid for this operation.")
+	wantMessage(rotate(imported), kmserr.InvalidState, "No available key material pending rotation for the key: "+arn+".")
+	if err := list(imported); err != nil {
+		t.Fatalf("ListKeyRotations of a key with imported material: %v", err)
+	}
+	if st := h.rotationStatus(imported); *st.KeyRotationEnabled {
+		t.Fatal("a key with imported material reports automatic rotation")
+	}
+
+	hsm := h.createKey()
+	arn = keyARN("us-east-1", "111122223333", hsm)
+	set(hsm, "AWS_CLOUDHSM", stateEnabled)
+	msg := arn + " origin is AWS_CLOUDHSM which is not valid for this operation."
+	wantMessage(enable(hsm), kmserr.UnsupportedOperation, msg)
+	wantMessage(rotate(hsm), kmserr.UnsupportedOperation, msg)
+	wantMessage(list(hsm), kmserr.UnsupportedOperation, msg)
+	if st := h.rotationStatus(hsm); *st.KeyRotationEnabled {
+		t.Fatal("a key in a custom key store reports automatic rotation")
+	}
+}
+
+func TestConcurrentOnDemandRotationsStopAtTheQuota(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	var wg sync.WaitGroup
+	var ok, limited atomic.Int32
+	for range 40 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := h.svc.RotateKeyOnDemand(ctx, call(), &kmsapi.RotateKeyOnDemandInput{KeyId: id})
+			switch kmserr.CodeOf(err) {
+			case kmserr.LimitExceeded:
+				limited.Add(1)
+			default:
+				if err != nil {
+					t.Errorf("RotateKeyOnDemand: %v", err)
+					return
+				}
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() != maxOnDemandRotations || limited.Load() != 40-maxOnDemandRotations {
+		t.Fatalf("%d rotations and %d refusals, want %d and %d", ok.Load(), limited.Load(), maxOnDemandRotations, 40-maxOnDemandRotations)
+	}
+	list := h.rotations(id, kmsapi.IncludeKeyMaterialAllKeyMaterial)
+	if len(list) != maxOnDemandRotations+1 || list[len(list)-1].KeyMaterialId != h.currentMaterial(id) {
+		t.Fatalf("%d materials, last %s; want %d, the last current", len(list), list[len(list)-1].KeyMaterialId, maxOnDemandRotations+1)
+	}
+}
