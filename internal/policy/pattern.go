@@ -115,6 +115,15 @@ func compilePattern(s string, mode globMode, vars, fold bool) pattern {
 	flush()
 	setSpans(units, mode)
 
+	if fold {
+		// Folded patterns hold lower-case text, so matching lowers only
+		// the subject.
+		for i := range units {
+			if units[i].kind == uLit {
+				units[i].s = strings.ToLower(units[i].s)
+			}
+		}
+	}
 	p := pattern{kind: pGeneral, fold: fold, vars: hasVars, units: units}
 	if hasVars {
 		return p
@@ -195,7 +204,10 @@ func (p *pattern) match(s string, r *Request) bool {
 	case pAll:
 		return true
 	case pExact:
-		return equal(s, p.lit, p.fold)
+		if p.fold {
+			return strings.EqualFold(s, p.lit) // Unicode-aware for IgnoreCase
+		}
+		return s == p.lit
 	case pPrefix:
 		return len(s) >= len(p.lit) && equal(s[:len(p.lit)], p.lit, p.fold)
 	case pSuffix:
@@ -232,16 +244,18 @@ func resolve(u *unit, r *Request) (string, bool) {
 	return u.def, u.hasDef
 }
 
-func equal(a, b string, fold bool) bool {
+// equal compares subject text s with pattern text p, with fold ignoring
+// ASCII case. Static pattern text is stored lower-case, so the common
+// comparisons succeed on the first test.
+func equal(s, p string, fold bool) bool {
 	if !fold {
-		return a == b
+		return s == p
 	}
-	if len(a) != len(b) {
+	if len(s) != len(p) {
 		return false
 	}
-	for i := 0; i < len(a); i++ {
-		x, y := a[i], b[i]
-		if x != y && lower(x) != lower(y) {
+	for i := 0; i < len(s); i++ {
+		if c, d := s[i], p[i]; c != d && lower(c) != lower(d) {
 			return false
 		}
 	}
@@ -274,6 +288,10 @@ func glob(units []unit, s string, fold bool) bool {
 			pos += len(u.s)
 		}
 		return pos == len(s)
+	}
+
+	if !fold && onlyStars(units) {
+		return starGlob(units, s)
 	}
 
 	n := len(s)
@@ -358,4 +376,53 @@ func glob(units []unit, s string, fold bool) bool {
 		}
 	}
 	return cur[n/64]&(1<<uint(n%64)) != 0
+}
+
+// onlyStars reports whether every wildcard is a * free to match anything.
+func onlyStars(units []unit) bool {
+	for _, u := range units {
+		if u.kind == uOne || (u.kind == uStar && !u.span) {
+			return false
+		}
+	}
+	return true
+}
+
+// starGlob matches patterns whose only wildcard is an unrestricted *:
+// the literal runs must appear in order, the first anchored at the start
+// unless a * precedes it and the last at the end unless a * follows it.
+// Taking each middle run at its leftmost place is then always right, so
+// this is a few strings.Index calls instead of the automaton.
+func starGlob(units []unit, s string) bool {
+	// Leading literal.
+	i := 0
+	for ; i < len(units) && units[i].kind == uLit; i++ {
+		if !strings.HasPrefix(s, units[i].s) {
+			return false
+		}
+		s = s[len(units[i].s):]
+	}
+	if i == len(units) {
+		return s == ""
+	}
+	// Trailing literal.
+	j := len(units)
+	for ; j > i && units[j-1].kind == uLit; j-- {
+		if !strings.HasSuffix(s, units[j-1].s) {
+			return false
+		}
+		s = s[:len(s)-len(units[j-1].s)]
+	}
+	// Middle: units[i] and units[j-1] are stars.
+	for k := i; k < j; k++ {
+		if units[k].kind != uLit {
+			continue
+		}
+		at := strings.Index(s, units[k].s)
+		if at < 0 {
+			return false
+		}
+		s = s[at+len(units[k].s):]
+	}
+	return true
 }

@@ -42,8 +42,11 @@ const (
 type principal struct {
 	kind    principalKind
 	account string
-	name    string // role name, for prRole
-	value   string // canonical text: ARN, service name or provider
+	// sessions is, for prRole, the prefix every session ARN of the role
+	// has: arn:PART:sts::ACCT:assumed-role/NAME/ (session ARNs drop the
+	// role's path, and role names are unique in an account).
+	sessions string
+	value    string // canonical text: ARN, service name or provider
 }
 
 // parsePrincipals reads a Principal or NotPrincipal element.
@@ -109,8 +112,9 @@ func parseAWSPrincipal(s string) (principal, bool) {
 			p.kind = prUser
 			return p, pathName(res[len("user/"):]) != ""
 		case strings.HasPrefix(res, "role/"):
-			p.kind, p.name = prRole, pathName(res[len("role/"):])
-			return p, p.name != ""
+			name := pathName(res[len("role/"):])
+			p.kind, p.sessions = prRole, "arn:"+part+":sts::"+acct+":assumed-role/"+name+"/"
+			return p, name != ""
 		}
 	case "sts":
 		if _, _, ok := sessionRole(s); ok {
@@ -197,11 +201,9 @@ func (p *principal) covers(r *Request) bool {
 	case prUser:
 		return r.Type == User && r.Principal == p.value
 	case prRole:
-		// Role names are unique within an account whatever their path, and
-		// a session ARN drops the path, so compare account and name.
-		if r.Type == AssumedRole {
-			acct, role, ok := sessionRole(r.Principal)
-			return ok && acct == p.account && role == p.name
+		if r.Type == AssumedRole && strings.HasPrefix(r.Principal, p.sessions) {
+			session := r.Principal[len(p.sessions):]
+			return session != "" && strings.IndexByte(session, '/') < 0
 		}
 	case prSession:
 		return r.Type == AssumedRole && r.Principal == p.value
