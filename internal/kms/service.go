@@ -44,6 +44,13 @@ type AuthzRequest struct {
 	GrantTokens       []string
 	// RequestAlias is the alias the caller named the key by, if any.
 	RequestAlias string
+	// Conditions holds the operation's own condition keys, lower-cased
+	// (kms:grantoperations, kms:granteeprincipal, kms:keyspec of a CreateKey
+	// request…), beside the ones every request has.
+	Conditions map[string][]string
+	// GrantAllows reports whether a grant on Key lets the caller perform
+	// Action with this encryption context.
+	GrantAllows bool
 }
 
 // KeyView is the read-only part of a key an authorizer may look at.
