@@ -56,7 +56,7 @@ func (p *Policy) Evaluate(r *Request) Result {
 		if !ok {
 			continue
 		}
-		if st.effect == Deny {
+		if st.effect == effectDeny {
 			return Result{Outcome: Denied, Statement: i, Sid: st.sid, Match: m}
 		}
 		if res.Outcome != Allowed || m > res.Match {

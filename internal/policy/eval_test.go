@@ -209,3 +209,38 @@ func TestSetEncryptionContext(t *testing.T) {
 		t.Fatal("Set does not lower-case the key")
 	}
 }
+
+func TestDecideIdentity(t *testing.T) {
+	allowKeys := mustParse(t, doc(stmt(sid("Create"), allow, act("kms:CreateKey", "kms:List*"), anyRes)))
+	denyCreate := mustParse(t, doc(stmt(deny, act("kms:CreateKey"), anyRes)))
+	tests := []struct {
+		who      Request
+		action   string
+		identity []*Policy
+		want     Reason
+		explain  string
+	}{
+		{alice, "kms:CreateKey", []*Policy{allowKeys}, IdentityPolicyAllows, `allowed: identity policy 0 statement 0 ("Create")`},
+		{alice, "kms:ListAliases", []*Policy{allowKeys}, IdentityPolicyAllows, `allowed: identity policy 0 statement 0 ("Create")`},
+		{alice, "kms:GenerateRandom", []*Policy{allowKeys}, NoIdentityPolicyAllows, "denied: no identity-based policy allows the action"},
+		{alice, "kms:CreateKey", []*Policy{allowKeys, denyCreate}, IdentityPolicyDenies, "denied: explicit deny in an identity-based policy, policy 1 statement 0"},
+		{alice, "kms:CreateKey", nil, NoIdentityPolicyAllows, "denied: no identity-based policy allows the action"},
+		{rootA, "kms:CreateKey", nil, IdentityPolicyAllows, "allowed: the account root's own permissions"},
+	}
+	for _, tc := range tests {
+		r := tc.who
+		r.Action, r.Resource = tc.action, "*"
+		d := DecideIdentity(&r, tc.identity)
+		if d.Reason != tc.want || d.Allowed != allowedReason(tc.want) {
+			t.Errorf("%s %s: %v, want %v", tc.who.Principal, tc.action, d.Reason, tc.want)
+		}
+		if got := d.String(); got != tc.explain {
+			t.Errorf("%s %s: explained %q, want %q", tc.who.Principal, tc.action, got, tc.explain)
+		}
+	}
+	d := DecideIdentity(&Request{Principal: aliceARN, Account: acctA, Type: User, Action: "kms:CreateKey", Resource: "*"}, nil)
+	want := "User: arn:aws:iam::111122223333:user/alice is not authorized to perform: kms:CreateKey on resource: * because no identity-based policy allows the kms:CreateKey action"
+	if got := d.AccessDeniedMessage(aliceARN, "kms:CreateKey", "*"); got != want {
+		t.Fatalf("message %q", got)
+	}
+}

@@ -81,6 +81,7 @@ func readValue(dec *json.Decoder, depth int) (*jvalue, error) {
 		switch t {
 		case '{':
 			v := &jvalue{kind: jObject}
+			var names map[string]bool // for large objects; small ones scan
 			for dec.More() {
 				kt, err := dec.Token()
 				if err != nil {
@@ -90,8 +91,23 @@ func readValue(dec *json.Decoder, depth int) (*jvalue, error) {
 				if !ok {
 					return nil, errJSON
 				}
-				if v.get(name) != nil {
+				dup := false
+				if names != nil {
+					dup = names[name]
+				} else {
+					dup = v.get(name) != nil
+					if len(v.fields) == 16 {
+						names = make(map[string]bool)
+						for _, f := range v.fields {
+							names[f.name] = true
+						}
+					}
+				}
+				if dup {
 					return nil, malformed("Policy document contains the element %q more than once in one object.", name)
+				}
+				if names != nil {
+					names[name] = true
 				}
 				fv, err := readValue(dec, depth+1)
 				if err != nil {

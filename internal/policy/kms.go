@@ -121,6 +121,34 @@ func Decide(r *Request, keyPolicy *Policy, identity []*Policy, grantAllows bool)
 	return d
 }
 
+// DecideIdentity authorizes an action that involves no key (CreateKey,
+// ListKeys, ListAliases, GenerateRandom, the custom key store operations),
+// which only the caller's identity policies govern: an explicit Deny
+// denies, then an Allow allows; the root user needs no policy. Pass "*" as
+// the resource of the request and of the AccessDenied message.
+func DecideIdentity(r *Request, identity []*Policy) Decision {
+	d := Decision{Policy: -1, Statement: -1, KeyPolicy: Result{Statement: -1}, Reason: NoIdentityPolicyAllows}
+	allowed := -1
+	var allow Result
+	for i, p := range identity {
+		res := p.Evaluate(r)
+		if res.Outcome == Denied {
+			d.Reason, d.Policy, d.Statement, d.Sid = IdentityPolicyDenies, i, res.Statement, res.Sid
+			return d
+		}
+		if res.Outcome == Allowed && allowed < 0 {
+			allowed, allow = i, res
+		}
+	}
+	switch {
+	case allowed >= 0:
+		d.Allowed, d.Reason, d.Policy, d.Statement, d.Sid = true, IdentityPolicyAllows, allowed, allow.Statement, allow.Sid
+	case r.Type == Root:
+		d.Allowed, d.Reason = true, IdentityPolicyAllows
+	}
+	return d
+}
+
 // AccessDeniedMessage returns AWS's AccessDeniedException text for a
 // refusal, naming the caller, the action and the key; "" when allowed.
 func (d Decision) AccessDeniedMessage(principal, action, resource string) string {
@@ -157,14 +185,20 @@ func (d Decision) String() string {
 	case KeyPolicyAllows, ResourcePolicyDenies:
 		return fmt.Sprintf("%s: %s, statement %s", verdict, d.Reason, stmtName(d.Statement, d.Sid))
 	case IdentityPolicyAllows:
-		via := fmt.Sprintf("key policy statement %s", stmtName(d.KeyPolicy.Statement, d.KeyPolicy.Sid))
-		if d.Policy < 0 {
-			return fmt.Sprintf("%s: the account root's own permissions, through %s", verdict, via)
+		via := ""
+		if d.KeyPolicy.Outcome == Allowed {
+			via = ", through key policy statement " + stmtName(d.KeyPolicy.Statement, d.KeyPolicy.Sid)
 		}
-		return fmt.Sprintf("%s: identity policy %d statement %s, through %s", verdict, d.Policy, stmtName(d.Statement, d.Sid), via)
+		if d.Policy < 0 {
+			return fmt.Sprintf("%s: the account root's own permissions%s", verdict, via)
+		}
+		return fmt.Sprintf("%s: identity policy %d statement %s%s", verdict, d.Policy, stmtName(d.Statement, d.Sid), via)
 	case IdentityPolicyDenies:
 		return fmt.Sprintf("%s: %s, policy %d statement %s", verdict, d.Reason, d.Policy, stmtName(d.Statement, d.Sid))
 	case NoIdentityPolicyAllows:
+		if d.KeyPolicy.Outcome != Allowed {
+			return verdict + ": " + d.Reason.String()
+		}
 		return fmt.Sprintf("%s: key policy statement %s allows only through IAM, and %s", verdict, stmtName(d.KeyPolicy.Statement, d.KeyPolicy.Sid), d.Reason)
 	}
 	return verdict + ": " + d.Reason.String()

@@ -5,20 +5,13 @@ import (
 	"strings"
 )
 
-// Effect is a statement's Effect.
-type Effect uint8
+// effect is a statement's Effect.
+type effect uint8
 
 const (
-	Allow Effect = iota
-	Deny
+	effectAllow effect = iota
+	effectDeny
 )
-
-func (e Effect) String() string {
-	if e == Deny {
-		return "Deny"
-	}
-	return "Allow"
-}
 
 // Policy versions. A document without Version is read as 2008-10-17, in
 // which ${…} is literal text rather than a policy variable.
@@ -40,7 +33,7 @@ type Policy struct {
 
 type statement struct {
 	sid    string
-	effect Effect
+	effect effect
 
 	hasPrincipal bool
 	notPrincipal bool
@@ -151,7 +144,7 @@ func parseStatement(v *jvalue, vars bool) (statement, error) {
 	if v.kind != jObject {
 		return st, malformed("Each policy statement must be a JSON object.")
 	}
-	var effect, condV *jvalue
+	var effV, condV *jvalue
 	for _, f := range v.fields {
 		switch f.name {
 		case "Sid":
@@ -160,7 +153,7 @@ func parseStatement(v *jvalue, vars bool) (statement, error) {
 			}
 			st.sid = f.val.s
 		case "Effect":
-			effect = f.val
+			effV = f.val
 		case "Principal", "NotPrincipal":
 			if st.hasPrincipal {
 				return st, malformed("A statement cannot contain both Principal and NotPrincipal.")
@@ -207,16 +200,16 @@ func parseStatement(v *jvalue, vars bool) (statement, error) {
 		}
 	}
 	switch {
-	case effect == nil:
+	case effV == nil:
 		return st, malformed("Each statement must have an Effect of \"Allow\" or \"Deny\".")
-	case effect.kind == jString && effect.s == "Allow":
-		st.effect = Allow
-	case effect.kind == jString && effect.s == "Deny":
-		st.effect = Deny
+	case effV.kind == jString && effV.s == "Allow":
+		st.effect = effectAllow
+	case effV.kind == jString && effV.s == "Deny":
+		st.effect = effectDeny
 	default:
 		return st, malformed("The statement Effect must be \"Allow\" or \"Deny\".")
 	}
-	if st.notPrincipal && st.effect == Allow {
+	if st.notPrincipal && st.effect == effectAllow {
 		// AWS advises against it and kmsd refuses it: "allow everyone but"
 		// is too easy to get wrong.
 		return st, malformed("NotPrincipal is supported only in statements with \"Effect\": \"Deny\".")

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -36,6 +37,7 @@ func TestParseErrors(t *testing.T) {
 		{"statement is a number", Parse, `{"Statement":[1]}`, "Each policy statement must be a JSON object."},
 		{"duplicate top-level element", Parse, `{"Version":"2012-10-17","Version":"2012-10-17","Statement":[{` + okStmt + `}]}`, `Policy document contains the element "Version" more than once in one object.`},
 		{"duplicate statement element", Parse, wrap(okStmt + `,"Effect":"Deny"`), `Policy document contains the element "Effect" more than once in one object.`},
+		{"duplicate key in a large object", Parse, withCond(`{"StringEquals":{` + manyKeys(20) + `,"a:k3":"x"}}`), `Policy document contains the element "a:k3" more than once in one object.`},
 		{"unknown statement element", Parse, wrap(okStmt + `,"Actions":"kms:*"`), `The statement contains an unknown element "Actions".`},
 		{"statement element case", Parse, wrap(okStmt + `,"condition":{}`), `The statement contains an unknown element "condition".`},
 		{"missing Effect", Parse, wrap(anyP + "," + decrypt + "," + anyRes), `Each statement must have an Effect of "Allow" or "Deny".`},
@@ -196,6 +198,8 @@ func TestParseAccepts(t *testing.T) {
 			"Bool":{"a:b":"false"},"BinaryEquals":{"a:b":"QmluYXJ5"},"IpAddress":{"a:b":"10.0.0.0/8"},"NotIpAddress":{"a:b":"2001:db8::/32"},
 			"ArnEquals":{"a:b":"arn:aws:s3:::b"},"ArnLike":{"a:b":"arn:aws:s3:::*"},"ArnNotEquals":{"a:b":"arn:aws:s3:::b"},"ArnNotLike":{"a:b":"arn:*"},
 			"Null":{"a:b":"true"},"StringEqualsIfExists":{"a:b":"x"},"ForAnyValue:StringLike":{"a:b":"x"},"ForAllValues:ArnLikeIfExists":{"a:b":"arn:aws:s3:::*"}}`)))},
+		{"large condition object", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{`+manyKeys(40)+`}}`)))},
+		{"many unterminated variables", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{"a:b":"`+strings.Repeat("${", 5000)+`"}}`)))},
 		{"ForAllValues on a multi-valued kms key", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["a"]}}`)))},
 		{"identity policy", ParseIdentityPolicy, idAllowOn(keyARN, "kms:Decrypt")},
 		{"identity policy with variables", ParseIdentityPolicy, idAllowOn("arn:aws:kms:*:${aws:PrincipalAccount}:key/*", "kms:*")},
@@ -225,4 +229,13 @@ func TestPrincipals(t *testing.T) {
 	if p.Len() != 3 || p.Version != Version2012 {
 		t.Fatalf("Len %d Version %q", p.Len(), p.Version)
 	}
+}
+
+// manyKeys returns n distinct condition keys a:k0… as JSON members.
+func manyKeys(n int) string {
+	parts := make([]string, n)
+	for i := range parts {
+		parts[i] = `"a:k` + strconv.Itoa(i) + `":"v"`
+	}
+	return strings.Join(parts, ",")
 }

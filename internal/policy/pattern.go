@@ -80,17 +80,24 @@ func compilePattern(s string, mode globMode, vars, fold bool) pattern {
 		}
 	}
 	hasVars := false
+	closeAt := -1 // index of the next '}', len(s) when there is none
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		switch {
 		case c == '$' && vars && i+1 < len(s) && s[i+1] == '{':
-			end := strings.IndexByte(s[i+2:], '}')
-			if end < 0 {
+			// Remember where the next '}' is, so that a string of many
+			// "${" stays linear to compile.
+			if closeAt < i+2 {
+				closeAt = len(s)
+				if end := strings.IndexByte(s[i+2:], '}'); end >= 0 {
+					closeAt = i + 2 + end
+				}
+			}
+			if closeAt == len(s) {
 				lit.WriteByte(c)
 				continue
 			}
-			inner := s[i+2 : i+2+end]
-			if u, special, ok := parseVariable(inner); ok {
+			if u, special, ok := parseVariable(s[i+2 : closeAt]); ok {
 				if special != 0 {
 					lit.WriteByte(special)
 				} else {
@@ -98,7 +105,7 @@ func compilePattern(s string, mode globMode, vars, fold bool) pattern {
 					units = append(units, u)
 					hasVars = true
 				}
-				i += 2 + end
+				i = closeAt
 				continue
 			}
 			lit.WriteByte(c)
