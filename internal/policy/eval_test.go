@@ -244,3 +244,33 @@ func TestDecideIdentity(t *testing.T) {
 		t.Fatalf("message %q", got)
 	}
 }
+
+func TestParsePrincipal(t *testing.T) {
+	tests := []struct {
+		in      string
+		typ     PrincipalType
+		account string
+		ok      bool
+	}{
+		{rootAARN, Root, acctA, true},
+		{aliceARN, User, acctA, true},
+		{"arn:aws:iam::111122223333:user/div/alice", User, acctA, true},
+		{sessARN, AssumedRole, acctA, true},
+		{fedARN, FederatedUser, acctA, true},
+		{"arn:aws-cn:iam::444455556666:root", Root, acctB, true},
+		{ec2Svc, Service, "", true},
+		{roleARN, Anonymous, "", false},
+		{"arn:aws:iam::111122223333:user/", Anonymous, "", false},
+		{"arn:aws:sts::111122223333:assumed-role/Admin", Anonymous, "", false},
+		{"arn:aws:iam::1111:root", Anonymous, "", false},
+		{"arn:aws:iam:us-east-1:111122223333:root", Anonymous, "", false},
+		{"alice", Anonymous, "", false},
+		{"", Anonymous, "", false},
+	}
+	for _, tc := range tests {
+		typ, acct, ok := ParsePrincipal(tc.in)
+		if ok != tc.ok || (ok && (typ != tc.typ || acct != tc.account)) {
+			t.Errorf("ParsePrincipal(%q) = %v %q %v, want %v %q %v", tc.in, typ, acct, ok, tc.typ, tc.account, tc.ok)
+		}
+	}
+}

@@ -71,7 +71,8 @@ type Decision struct {
 //  5. otherwise the request is implicitly denied.
 //
 // The key's account is r.ResourceAccount, or the account field of
-// r.Resource. Identity policies must be the caller's own.
+// r.Resource; when neither gives one, every caller with an account is
+// treated as external. Identity policies must be the caller's own.
 func Decide(r *Request, keyPolicy *Policy, identity []*Policy, grantAllows bool) Decision {
 	kp := keyPolicy.Evaluate(r)
 	d := Decision{Policy: -1, Statement: -1, KeyPolicy: kp}

@@ -123,8 +123,8 @@ func compilePattern(s string, mode globMode, vars, fold bool) pattern {
 	setSpans(units, mode)
 
 	if fold {
-		// Folded patterns hold lower-case text, so matching lowers only
-		// the subject.
+		// Folded patterns hold lower-case text, so most comparisons
+		// succeed on their first test.
 		for i := range units {
 			if units[i].kind == uLit {
 				units[i].s = strings.ToLower(units[i].s)

@@ -41,6 +41,44 @@ func (t PrincipalType) String() string {
 	return "Anonymous"
 }
 
+// ParsePrincipal reads a caller's type and account from its ARN: an
+// account root, an IAM user, an assumed-role session or a federated user;
+// a dotted name without "arn:" is a service principal. ok is false for
+// anything else (a role ARN cannot make requests: its sessions do).
+func ParsePrincipal(principal string) (t PrincipalType, account string, ok bool) {
+	if !strings.HasPrefix(principal, "arn:") {
+		if isDNSName(principal) {
+			return Service, "", true
+		}
+		return Anonymous, "", false
+	}
+	if strings.Count(principal, ":") != 5 || !isPartition(arnField(principal, 1)) || arnField(principal, 3) != "" {
+		return Anonymous, "", false
+	}
+	account = arnField(principal, 4)
+	if !isAccountID(account) {
+		return Anonymous, "", false
+	}
+	res := arnField(principal, 5)
+	switch arnField(principal, 2) {
+	case "iam":
+		switch {
+		case res == "root":
+			return Root, account, true
+		case strings.HasPrefix(res, "user/") && pathName(res[len("user/"):]) != "":
+			return User, account, true
+		}
+	case "sts":
+		if _, _, ok := sessionRole(principal); ok && strings.Count(res, "/") == 2 {
+			return AssumedRole, account, true
+		}
+		if name, ok := strings.CutPrefix(res, "federated-user/"); ok && name != "" && !strings.Contains(name, "/") {
+			return FederatedUser, account, true
+		}
+	}
+	return Anonymous, "", false
+}
+
 // Request is the context one authorization decision is made in.
 type Request struct {
 	// Principal identifies the caller: its ARN (the session ARN for an
