@@ -19,6 +19,7 @@ import (
 	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/api/sigv4"
 	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/iamapi"
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/jobs"
 	"github.com/kmsd/kmsd/internal/kms"
@@ -183,6 +184,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		return fmt.Errorf("prepare identities: %w", err)
 	}
 	var auth api.Authenticator = api.Permissive{AccountID: cfg.AccountID, DefaultRegion: cfg.Region}
+	queryAuth := auth
 	var bootstrap string
 	if cfg.Enforce {
 		if cfg.RootAccessKey != "" && cfg.RootSecretKey != "" {
@@ -197,13 +199,21 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"kms"}},
 			Principals: ids,
 		}
+		queryAuth = api.Strict{
+			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"iam", "sts"}},
+			Principals: ids,
+		}
 	}
 	if cfg.Seed != "" {
 		if err := applySeed(ctx, n.svc, cfg, stdout); err != nil {
 			return err
 		}
 	}
-	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log})
+	query, err := iamapi.New(iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log})
+	if err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query})
 	if err != nil {
 		return err
 	}

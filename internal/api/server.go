@@ -41,6 +41,16 @@ type Config struct {
 	Ready   func() error
 	MaxBody int64
 	Clock   kms.Clock
+	// Query serves the AWS query-protocol services that share the endpoint
+	// (IAM and STS); nil serves KMS alone.
+	Query QueryAPI
+}
+
+// QueryAPI serves IAM and STS requests. service is the SigV4 credential
+// scope's service ("iam" or "sts"), or "" for an unsigned form-encoded
+// request.
+type QueryAPI interface {
+	ServeQuery(w http.ResponseWriter, r *http.Request, service string)
 }
 
 // Server is the HTTP handler for the KMS API and the health endpoints.
@@ -82,7 +92,58 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ready\n")
 		return
 	}
+	if s.cfg.Query != nil {
+		if service, ok := queryService(r); ok {
+			s.cfg.Query.ServeQuery(w, r, service)
+			return
+		}
+	}
 	s.serveAPI(w, r)
+}
+
+// queryService routes a request by its SigV4 credential scope: a request
+// scoped to iam or sts goes to the query API. A KMS call carries
+// X-Amz-Target, so it is told apart by one header lookup before any
+// parsing. An unsigned form-encoded POST goes to the query API too, which
+// then answers it (or refuses it, when signatures are enforced).
+func queryService(r *http.Request) (string, bool) {
+	if _, kms := r.Header["X-Amz-Target"]; kms {
+		return "", false
+	}
+	if auth := r.Header["Authorization"]; len(auth) > 0 {
+		switch service := scopeService(auth[0]); service {
+		case "iam", "sts":
+			return service, true
+		}
+		return "", false
+	}
+	ct := r.Header["Content-Type"]
+	return "", len(ct) == 1 && strings.HasPrefix(ct[0], "application/x-www-form-urlencoded")
+}
+
+// scopeService returns the service of a SigV4 Authorization header's
+// credential scope (Credential=AKID/DATE/REGION/SERVICE/aws4_request), or "".
+func scopeService(auth string) string {
+	i := strings.Index(auth, "Credential=")
+	if i < 0 {
+		return ""
+	}
+	cred := auth[i+len("Credential="):]
+	if j := strings.IndexAny(cred, ", "); j >= 0 {
+		cred = cred[:j]
+	}
+	for n := 0; n < 3; n++ {
+		j := strings.IndexByte(cred, '/')
+		if j < 0 {
+			return ""
+		}
+		cred = cred[j+1:]
+	}
+	service, _, ok := strings.Cut(cred, "/")
+	if !ok {
+		return ""
+	}
+	return service
 }
 
 // serveAPI handles one KMS call. Whatever happens — a bad body, a failed
