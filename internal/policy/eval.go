@@ -66,13 +66,11 @@ func (p *Policy) Evaluate(r *Request) Result {
 	return res
 }
 
-// applies reports whether every element of the statement matches,
-// cheapest first.
+// applies reports whether every element of the statement matches: the
+// principal first, since key policy statements mostly differ by whom they
+// name, then the action, the resource and the conditions.
 func (st *statement) applies(r *Request) (Match, bool) {
 	if !st.hasAction || !st.hasResource {
-		return MatchNone, false
-	}
-	if matchAny(st.actions, r.Action, r) == st.notAction {
 		return MatchNone, false
 	}
 	m := MatchNone
@@ -88,6 +86,9 @@ func (st *statement) applies(r *Request) (Match, bool) {
 				return MatchNone, false
 			}
 		}
+	}
+	if matchAny(st.actions, r.Action, r) == st.notAction {
+		return MatchNone, false
 	}
 	if matchAny(st.resources, r.Resource, r) == st.notResource {
 		return MatchNone, false
