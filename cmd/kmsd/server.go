@@ -19,6 +19,7 @@ import (
 	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/api/sigv4"
 	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/authz"
 	"github.com/kmsd/kmsd/internal/iamapi"
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/jobs"
@@ -100,11 +101,12 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // node is an open data directory: the store, the seal and the audit log.
 type node struct {
-	store *bolt.Store
-	seal  *seal.FileSeal
-	audit *audit.Log
-	ids   *identity.Store
-	svc   *kms.Service
+	store    *bolt.Store
+	seal     *seal.FileSeal
+	audit    *audit.Log
+	ids      *identity.Store
+	policies *authz.Policies
+	svc      *kms.Service
 }
 
 func dataPaths(dir string) (db, rootKey, auditLog string) {
@@ -129,7 +131,13 @@ func openNode(cfg Config, withAudit bool) (*node, error) {
 	}
 	// Without --enforce every caller is the account root, so the root may
 	// assume roles there; AWS (and kmsd with --enforce) refuses it.
-	n := &node{store: st, seal: sl, ids: identity.New(identity.Config{Store: st, Sealer: sl, RootMayAssumeRoles: !cfg.Enforce})}
+	// Policies are validated and trust policies evaluated in the full
+	// policy language in every mode; key and identity policies decide
+	// requests only when signatures are enforced, since without that every
+	// caller is the root anyway.
+	pol := &authz.Policies{}
+	n := &node{store: st, seal: sl, policies: pol, ids: identity.New(identity.Config{Store: st, Sealer: sl, Policies: pol, Trust: pol, RootMayAssumeRoles: !cfg.Enforce})}
+	pol.Store = n.ids
 	if withAudit {
 		opts := audit.Options{FailClosed: cfg.AuditFailClosed}
 		if !cfg.AuditFailClosed {
@@ -143,7 +151,11 @@ func openNode(cfg Config, withAudit bool) (*node, error) {
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
 	}
-	n.svc, err = kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: kms.AccountOwner{}})
+	var authorizer kms.Authorizer = kms.AccountOwner{}
+	if cfg.Enforce {
+		authorizer = kms.PolicyAuthorizer{Identities: pol}
+	}
+	n.svc, err = kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: authorizer})
 	if err != nil {
 		n.close()
 		return nil, err
@@ -209,7 +221,11 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 			return err
 		}
 	}
-	query, err := iamapi.New(iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log})
+	qcfg := iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log}
+	if cfg.Enforce {
+		qcfg.Authorizer = n.policies
+	}
+	query, err := iamapi.New(qcfg)
 	if err != nil {
 		return err
 	}

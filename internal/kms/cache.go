@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/kmsd/kmsd/internal/keys"
+	"github.com/kmsd/kmsd/internal/policy"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store"
 )
@@ -22,12 +23,15 @@ type cachedKey struct {
 	tags      map[string]string
 	// asym is the parsed private key of an asymmetric key's current material.
 	asym *keys.AsymmetricKey
+	// policy is rec.Policy parsed, for the authorizer.
+	policy *policy.Policy
 }
 
 func (k *cachedKey) view() *KeyView {
 	return &KeyView{
 		ARN: k.arn, AccountID: k.rec.AccountID, Region: k.rec.Region, Policy: k.rec.Policy,
 		KeySpec: k.rec.KeySpec, KeyUsage: k.rec.KeyUsage, Origin: k.rec.Origin, Tags: k.tags,
+		KeyPolicy: k.policy,
 	}
 }
 
@@ -106,6 +110,9 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 // snapshot unseals a record's material into a cachedKey.
 func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make(map[string]secret.Bytes, len(rec.Materials))}
+	// Policies are validated when put. One that does not parse (stored
+	// before validation) is kept as nil, which allows no one.
+	k.policy, _ = policy.ParseKeyPolicy(rec.Policy)
 	for _, m := range rec.Materials {
 		pt, err := s.sealer.Unseal(m.Sealed, materialAAD(rec.partition(), rec.KeyID, m.ID))
 		if err != nil {

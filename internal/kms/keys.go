@@ -57,17 +57,18 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	if err != nil {
 		return nil, err
 	}
+	keyID := uuid.New()
 	policy := in.Policy
 	if policy == "" {
 		policy = DefaultPolicy(c.Caller.AccountID)
-	} else if err := s.checkPolicy(policy); err != nil {
+	} else if err := s.checkNewPolicy(ctx, c, keyARN(c.Caller.Region, c.Caller.AccountID, keyID), c.Caller.AccountID, policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 		return nil, err
 	}
-	if err := s.authorize(ctx, c, "kms:CreateKey", nil, nil, nil, ""); err != nil {
+	if err := s.authz.Authorize(ctx, &AuthzRequest{Caller: &c.Caller, Action: "kms:CreateKey", Conditions: createKeyConditions(in, spec, usage, origin)}); err != nil {
 		return nil, err
 	}
 	rec := &keyRecord{
-		KeyID:       uuid.New(),
+		KeyID:       keyID,
 		AccountID:   c.Caller.AccountID,
 		Region:      c.Caller.Region,
 		Description: in.Description,

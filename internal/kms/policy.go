@@ -2,10 +2,11 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
+	"errors"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/policy"
 	"github.com/kmsd/kmsd/internal/store"
 )
 
@@ -27,20 +28,52 @@ func DefaultPolicy(account string) string {
 }`
 }
 
-// checkPolicy applies the size limit and a structural check; a policy is
-// stored and returned verbatim.
-func (s *Service) checkPolicy(p string) error {
-	if len(p) > s.limits.PolicyBytes {
-		return kmserr.New(kmserr.LimitExceeded, "The key policy is %d bytes, more than the %d-byte limit.", len(p), s.limits.PolicyBytes)
+// checkPolicy validates a key policy in the full policy language; a policy
+// is stored and returned verbatim.
+func (s *Service) checkPolicy(doc string) (*policy.Policy, error) {
+	if len(doc) > s.limits.PolicyBytes {
+		return nil, kmserr.New(kmserr.LimitExceeded, "The key policy is %d bytes, more than the %d-byte limit.", len(doc), s.limits.PolicyBytes)
 	}
-	var doc struct {
-		Statement json.RawMessage `json:"Statement"`
+	p, err := policy.ParseKeyPolicy(doc)
+	var malformed *policy.MalformedError
+	var limit *policy.LimitError
+	switch {
+	case errors.As(err, &limit):
+		return nil, kmserr.New(kmserr.LimitExceeded, "The key policy is %d bytes, more than the %d-byte limit.", limit.Size, limit.Limit)
+	case errors.As(err, &malformed):
+		return nil, kmserr.New(kmserr.MalformedPolicyDocument, "%s", malformed.Message)
+	case err != nil:
+		return nil, kmserr.New(kmserr.MalformedPolicyDocument, "%s", err.Error())
 	}
-	if err := json.Unmarshal([]byte(p), &doc); err != nil {
-		return kmserr.New(kmserr.MalformedPolicyDocument, "The policy is not valid JSON: %v", err)
+	return p, nil
+}
+
+// IdentitySource is implemented by an authorizer that knows the callers'
+// identity policies, which the policy lockout safety check weighs too.
+type IdentitySource interface {
+	IdentityPoliciesOf(ctx context.Context, c *Caller) ([]*policy.Policy, error)
+}
+
+// checkNewPolicy validates a policy about to be set on the key keyARN and,
+// unless bypass is set, applies AWS's policy lockout safety check: the
+// caller must keep the right to call PutKeyPolicy under the new policy.
+func (s *Service) checkNewPolicy(ctx context.Context, c *Call, keyARN, account, doc string, bypass *bool) error {
+	p, err := s.checkPolicy(doc)
+	if err != nil || bypass != nil && *bypass {
+		return err
 	}
-	if len(doc.Statement) == 0 || string(doc.Statement) == "null" {
-		return kmserr.New(kmserr.MalformedPolicyDocument, "Policy document must contain a Statement.")
+	var identity []*policy.Policy
+	if src, ok := s.authz.(IdentitySource); ok {
+		if identity, err = src.IdentityPoliciesOf(ctx, &c.Caller); err != nil {
+			return kmserr.Internalf("identity policies of %s: %w", c.Caller.ARN, err)
+		}
+	}
+	r := policyRequest(&AuthzRequest{Caller: &c.Caller, Action: "kms:PutKeyPolicy", Key: &KeyView{ARN: keyARN, AccountID: account}}, s.clock)
+	var malformed *policy.MalformedError
+	if err := policy.CheckLockout(*r, p, identity); errors.As(err, &malformed) {
+		return kmserr.New(kmserr.MalformedPolicyDocument, "%s", malformed.Message)
+	} else if err != nil {
+		return kmserr.Internalf("policy lockout check: %w", err)
 	}
 	return nil
 }
@@ -75,10 +108,10 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, in *kmsapi.PutKeyPo
 	if err := checkPolicyName(in.PolicyName); err != nil {
 		return nil, err
 	}
-	if err := s.checkPolicy(in.Policy); err != nil {
-		return nil, err
-	}
 	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:PutKeyPolicy", ruleAny, func(_ store.Tx, r *keyRecord) error {
+		if err := s.checkNewPolicy(ctx, c, r.arn(), r.AccountID, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
+			return err
+		}
 		r.Policy = in.Policy
 		return nil
 	}); err != nil {

@@ -54,7 +54,7 @@ func (s *Service) Seed(ctx context.Context, sk SeedKey) (bool, error) {
 	policy := sk.Policy
 	if policy == "" {
 		policy = DefaultPolicy(sk.AccountID)
-	} else if err := s.checkPolicy(policy); err != nil {
+	} else if _, err := s.checkPolicy(policy); err != nil {
 		return false, fmt.Errorf("seed key %s: %w", sk.KeyID, err)
 	}
 	var tags []kmsapi.Tag

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/policy"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store"
 )
@@ -63,6 +64,9 @@ type KeyView struct {
 	KeyUsage  string
 	Origin    string
 	Tags      map[string]string
+	// KeyPolicy is Policy, parsed once when the key was loaded; nil when
+	// the stored document does not parse, which allows nothing.
+	KeyPolicy *policy.Policy
 }
 
 // Caller is the authenticated principal behind a request and where it came from.

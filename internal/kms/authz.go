@@ -1,0 +1,161 @@
+package kms
+
+import (
+	"context"
+	"strings"
+
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/policy"
+)
+
+// IdentityPolicies supplies the identity policies that apply to a caller:
+// the inline policies of an IAM user, or of the role behind a session. The
+// account root has none. Implementations parse each document once and keep
+// it until it changes: this is on every request's path.
+type IdentityPolicies interface {
+	IdentityPolicies(ctx context.Context, c *Caller) ([]*policy.Policy, error)
+}
+
+// PolicyAuthorizer decides as AWS KMS does (DESIGN §7): an explicit Deny in
+// the key policy or an identity policy refuses; the key policy allows a
+// principal it names; a key policy allowing the account root delegates to
+// the caller's identity policies; a grant allows what it names; everything
+// else is an implicit deny. Actions on no key are decided by the identity
+// policies alone.
+type PolicyAuthorizer struct {
+	Identities IdentityPolicies // nil: no caller has identity policies
+	Clock      Clock            // the request time for aws:CurrentTime; nil: SystemClock
+}
+
+// IdentityPoliciesOf returns the caller's identity policies, for the
+// policy lockout safety check.
+func (a PolicyAuthorizer) IdentityPoliciesOf(ctx context.Context, c *Caller) ([]*policy.Policy, error) {
+	if a.Identities == nil {
+		return nil, nil
+	}
+	return a.Identities.IdentityPolicies(ctx, c)
+}
+
+// Authorize returns nil or AWS's AccessDeniedException, which names the
+// caller, the action, the key and the kind of policy that refused.
+func (a PolicyAuthorizer) Authorize(ctx context.Context, r *AuthzRequest) error {
+	d, err := a.Decide(ctx, r)
+	if err != nil {
+		return err
+	}
+	if d.Allowed {
+		return nil
+	}
+	return kmserr.New(kmserr.AccessDenied, "%s", d.AccessDeniedMessage(r.Caller.ARN, r.Action, resourceOf(r)))
+}
+
+// Decide returns the decision with the statement or grant that made it, for
+// Authorize and for explaining a decision to an operator.
+func (a PolicyAuthorizer) Decide(ctx context.Context, r *AuthzRequest) (policy.Decision, error) {
+	var identity []*policy.Policy
+	if a.Identities != nil {
+		var err error
+		if identity, err = a.Identities.IdentityPolicies(ctx, r.Caller); err != nil {
+			return policy.Decision{}, kmserr.Internalf("identity policies of %s: %w", r.Caller.ARN, err)
+		}
+	}
+	clock := a.Clock
+	if clock == nil {
+		clock = SystemClock
+	}
+	req := policyRequest(r, clock)
+	if r.Key == nil {
+		return policy.DecideIdentity(req, identity), nil
+	}
+	return policy.Decide(req, r.Key.KeyPolicy, identity, r.GrantAllows), nil
+}
+
+func resourceOf(r *AuthzRequest) string {
+	if r.Key == nil {
+		return "*"
+	}
+	return r.Key.ARN
+}
+
+// policyRequest builds the request context: the caller, the key, the
+// encryption context and the condition keys AWS KMS defines.
+func policyRequest(r *AuthzRequest, clock Clock) *policy.Request {
+	c := r.Caller
+	typ, account, ok := policy.ParsePrincipal(c.ARN)
+	if !ok {
+		typ, account = policy.Anonymous, c.AccountID
+	}
+	req := &policy.Request{
+		Principal: c.ARN,
+		Account:   account,
+		Type:      typ,
+		UserID:    c.PrincipalID,
+		Action:    r.Action,
+		Resource:  resourceOf(r),
+		Time:      clock.Now(),
+		Context:   make(policy.Context, 8+len(r.EncryptionContext)+len(r.Conditions)),
+	}
+	if r.Key != nil {
+		req.ResourceAccount = r.Key.AccountID
+	}
+	ctx := req.Context
+	if c.SourceIP != "" {
+		ctx["aws:sourceip"] = []string{c.SourceIP}
+	}
+	ctx["aws:securetransport"] = []string{boolString(c.SecureTransport)}
+	ctx["aws:requestedregion"] = []string{c.Region}
+	if r.RequestAlias != "" {
+		ctx["kms:requestalias"] = []string{r.RequestAlias}
+	}
+	if k := r.Key; k != nil {
+		ctx["kms:keyorigin"] = []string{k.Origin}
+		ctx["kms:keyspec"] = []string{k.KeySpec}
+		ctx["kms:keyusage"] = []string{k.KeyUsage}
+		for tk, tv := range k.Tags {
+			ctx["aws:resourcetag/"+strings.ToLower(tk)] = []string{tv}
+		}
+	}
+	ctx.SetEncryptionContext(r.EncryptionContext)
+	for ck, cv := range r.Conditions {
+		ctx[ck] = cv
+	}
+	return req
+}
+
+func boolString(b bool) string {
+	if b {
+		return "true"
+	}
+	return "false"
+}
+
+// createKeyConditions are the condition keys of a CreateKey request, which
+// identity policies can restrict (kms:KeySpec, aws:RequestTag/…).
+func createKeyConditions(in *kmsapi.CreateKeyInput, spec, usage, origin string) map[string][]string {
+	c := map[string][]string{
+		"kms:keyspec":     {spec},
+		"kms:keyusage":    {usage},
+		"kms:keyorigin":   {origin},
+		"kms:multiregion": {boolString(in.MultiRegion != nil && *in.MultiRegion)},
+	}
+	if in.BypassPolicyLockoutSafetyCheck != nil {
+		c["kms:bypasspolicylockoutsafetycheck"] = []string{boolString(*in.BypassPolicyLockoutSafetyCheck)}
+	}
+	addTagConditions(c, in.Tags)
+	return c
+}
+
+// addTagConditions adds aws:TagKeys and aws:RequestTag/<key> for the tags
+// a request sets.
+func addTagConditions(c map[string][]string, tags []kmsapi.Tag) {
+	if len(tags) == 0 {
+		return
+	}
+	keys := make([]string, 0, len(tags))
+	for _, t := range tags {
+		keys = append(keys, t.TagKey)
+		c["aws:requesttag/"+strings.ToLower(t.TagKey)] = []string{t.TagValue}
+	}
+	c["aws:tagkeys"] = keys
+}
