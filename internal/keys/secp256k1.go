@@ -3,7 +3,6 @@ package keys
 import (
 	"encoding/asn1"
 	"errors"
-	"math/big"
 
 	"github.com/decred/dcrd/dcrec/secp256k1/v4"
 	secp256k1ecdsa "github.com/decred/dcrd/dcrec/secp256k1/v4/ecdsa"
@@ -101,20 +100,12 @@ func parseSecp256k1PKCS8(der []byte) (*secp256k1.PrivateKey, error) {
 	return secp256k1.NewPrivateKey(&s), nil
 }
 
-// verifySecp256k1 checks a DER ECDSA signature. It accepts both low and
-// high S, as every ECDSA verifier outside Bitcoin consensus does: openssl
-// and Java sign with either.
+// verifySecp256k1 checks a DER ECDSA signature. The decred parser takes
+// strict DER only (nothing appended inside or after the SEQUENCE, minimal
+// INTEGERs) with R and S in [1, n-1]. It accepts both low and high S, as
+// every ECDSA verifier outside Bitcoin consensus does: openssl and Java
+// sign with either.
 func verifySecp256k1(pub *secp256k1.PublicKey, hash, sig []byte) bool {
-	var rs struct{ R, S *big.Int }
-	if rest, err := asn1.Unmarshal(sig, &rs); err != nil || len(rest) != 0 {
-		return false
-	}
-	if rs.R.Sign() <= 0 || rs.S.Sign() <= 0 || rs.R.BitLen() > 256 || rs.S.BitLen() > 256 {
-		return false
-	}
-	var r, s secp256k1.ModNScalar
-	if r.SetByteSlice(rs.R.Bytes()) || s.SetByteSlice(rs.S.Bytes()) {
-		return false // not below the group order
-	}
-	return secp256k1ecdsa.NewSignature(&r, &s).Verify(hash, pub)
+	s, err := secp256k1ecdsa.ParseDERSignature(sig)
+	return err == nil && s.Verify(hash, pub)
 }
