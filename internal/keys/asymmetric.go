@@ -4,6 +4,7 @@ import (
 	"crypto/ecdsa"
 	"crypto/ed25519"
 	"crypto/elliptic"
+	"crypto/fips140"
 	"crypto/mlkem"
 	"crypto/rand"
 	"crypto/rsa"
@@ -166,7 +167,9 @@ func (k *AsymmetricKey) MarshalPrivate() (secret.Bytes, error) {
 // as imported material) and checks that it is a key of keySpec: the RSA
 // modulus size, the curve and the algorithm must all match. Every failure
 // is ErrInvalidPrivateKey (or ErrUnsupportedKeySpec), with no detail that
-// could echo the material.
+// could echo the material. In FIPS 140-only mode a spec outside the Go
+// Cryptographic Module, or an RSA key whose public exponent is 2^16 or
+// less, gives ErrNotFIPSApproved.
 //
 // The public key is always derived from the private half; a public point
 // embedded in an EC private key is not trusted, so MarshalPrivate of the
@@ -231,6 +234,12 @@ func ParsePrivate(keySpec string, der secret.Bytes) (*AsymmetricKey, error) {
 		case *rsa.PrivateKey:
 			if p.N.BitLen() != rsaBits(keySpec) {
 				return nil, ErrInvalidPrivateKey
+			}
+			// The module refuses such exponents in FIPS 140-only mode
+			// (FIPS 186-5 asks for e > 2^16): the key could neither
+			// sign, verify, encrypt nor decrypt.
+			if fips140.Enforced() && p.E <= 1<<16 {
+				return nil, ErrNotFIPSApproved
 			}
 			k.rsa = p
 		case *ecdsa.PrivateKey:
