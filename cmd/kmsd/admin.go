@@ -5,14 +5,24 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/identity"
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/policy"
 )
 
+const adminUsage = `usage: kmsd admin create-access-key [--data DIR] [--account-id ID] [--user NAME]
+       kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--data DIR]
+`
+
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	if len(args) > 0 && args[0] == "explain" {
+		return runExplain(ctx, args[1:], stdout, stderr, getenv)
+	}
 	if len(args) == 0 || args[0] != "create-access-key" {
-		fmt.Fprint(stderr, "usage: kmsd admin create-access-key [--data DIR] [--account-id ID] [--user NAME]\n")
+		fmt.Fprint(stderr, adminUsage)
 		return flag.ErrHelp
 	}
 	cfg := defaultConfig()
@@ -75,4 +85,83 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "audit log %s: %d records, hash chain intact through seq %d\n", *file, rep.Records, rep.LastSeq)
 	return nil
+}
+
+// contextFlag collects repeated --context k=v pairs.
+type contextFlag map[string]string
+
+func (f contextFlag) String() string { return "" }
+
+func (f contextFlag) Set(v string) error {
+	k, val, ok := strings.Cut(v, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want key=value, got %q", v)
+	}
+	f[k] = val
+	return nil
+}
+
+// runExplain prints whether a principal may perform an action on a key,
+// and the statement or grant that decides, as kmsd serve (or dev --enforce)
+// would answer. It reads the data directory of a stopped server.
+func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg := defaultConfig()
+	if err := cfg.loadEnv(getenv); err != nil {
+		return err
+	}
+	fs := flag.NewFlagSet("kmsd admin explain", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
+	fs.StringVar(&cfg.Region, "region", cfg.Region, "Region of the key, when --key is not an ARN")
+	principal := fs.String("principal", "", "the caller: arn:aws:iam::ACCT:root, arn:aws:iam::ACCT:user/NAME or arn:aws:sts::ACCT:assumed-role/ROLE/SESSION")
+	action := fs.String("action", "", "the action, such as kms:Decrypt")
+	keyID := fs.String("key", "", "key id, key ARN, alias name or alias ARN")
+	ec := contextFlag{}
+	fs.Var(ec, "context", "an encryption context pair k=v (repeatable)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *principal == "" || *action == "" || *keyID == "" {
+		fmt.Fprint(stderr, adminUsage)
+		return flag.ErrHelp
+	}
+	typ, account, ok := policy.ParsePrincipal(*principal)
+	if !ok || typ == policy.Service {
+		return fmt.Errorf("--principal %q is not the ARN of an account root, an IAM user or a role session", *principal)
+	}
+	region := cfg.Region
+	if parts := strings.Split(*keyID, ":"); len(parts) == 6 && parts[0] == "arn" {
+		region = parts[3]
+	}
+	caller := kms.Caller{AccountID: account, Region: region, ARN: *principal, Type: callerType(typ)}
+	cfg.Enforce = true
+	n, err := openNode(cfg, false)
+	if err != nil {
+		return err
+	}
+	defer n.close()
+	ex, err := n.svc.Explain(ctx, kms.PolicyAuthorizer{Identities: n.policies}, caller, *action, *keyID, ec)
+	if err != nil {
+		return err
+	}
+	verdict := "DENIED"
+	if ex.Decision.Allowed {
+		verdict = "ALLOWED"
+	}
+	fmt.Fprintf(stdout, "%s: %s %s on %s\n", verdict, *principal, *action, ex.KeyARN)
+	fmt.Fprintf(stdout, "  %s\n", ex.Decision)
+	if !ex.Decision.Allowed {
+		fmt.Fprintf(stdout, "  AccessDeniedException: %s\n", ex.Message)
+	}
+	return nil
+}
+
+func callerType(t policy.PrincipalType) string {
+	switch t {
+	case policy.Root:
+		return identity.TypeRoot
+	case policy.AssumedRole:
+		return identity.TypeAssumedRole
+	}
+	return identity.TypeIAMUser
 }

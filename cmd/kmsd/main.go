@@ -40,8 +40,10 @@ const usage = `kmsd — a key management service that speaks the AWS KMS API
 Usage:
   kmsd dev   [flags]     run a local server on 127.0.0.1:8080 (accepts any credentials; --enforce to verify)
   kmsd serve [flags]     run a server that verifies every request's signature
-  kmsd admin create-access-key [--data DIR] [--account-id ID]
-                         make an access key for the account root (server stopped)
+  kmsd admin create-access-key [--data DIR] [--account-id ID] [--user NAME]
+                         make an access key for the account root or an IAM user (server stopped)
+  kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]...
+                         say whether the principal may do it, and which statement or grant decides (server stopped)
   kmsd audit verify --file FILE
                          check an audit log's hash chain
   kmsd version

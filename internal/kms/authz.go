@@ -159,3 +159,35 @@ func addTagConditions(c map[string][]string, tags []kmsapi.Tag) {
 	}
 	c["aws:tagkeys"] = keys
 }
+
+// Explanation is the answer to "may this principal do this to this key?",
+// with what decided it.
+type Explanation struct {
+	KeyARN   string
+	Decision policy.Decision
+	Message  string // AccessDeniedException's text when refused
+}
+
+// Explain decides, as PolicyAuthorizer would for a real request, whether
+// caller may perform action on keyID with the encryption context ec, and
+// says which statement or grant decided. Nothing is changed or audited.
+func (s *Service) Explain(ctx context.Context, a PolicyAuthorizer, caller Caller, action, keyID string, ec map[string]string) (*Explanation, error) {
+	c := &Call{Caller: caller}
+	ref, err := parseKeyRef(&c.Caller, keyID, keyOrAlias)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if a.Clock == nil {
+		a.Clock = s.clock
+	}
+	r := s.authzRequest(c, action, k, ec, nil, ref.alias)
+	d, err := a.Decide(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	return &Explanation{KeyARN: k.arn, Decision: d, Message: d.AccessDeniedMessage(caller.ARN, action, k.arn)}, nil
+}

@@ -200,9 +200,15 @@ func AccessDenied(c *Caller, action, resource, why string) error {
 }
 
 func (s *Service) authorize(ctx context.Context, c *Call, action string, k *cachedKey, ec map[string]string, grantTokens []string, requestAlias string) error {
+	return s.authz.Authorize(ctx, s.authzRequest(c, action, k, ec, grantTokens, requestAlias))
+}
+
+// authzRequest is what the authorizer is asked about an action on key k
+// (nil for actions on no key).
+func (s *Service) authzRequest(c *Call, action string, k *cachedKey, ec map[string]string, grantTokens []string, requestAlias string) *AuthzRequest {
 	r := &AuthzRequest{Caller: &c.Caller, Action: action, EncryptionContext: ec, GrantTokens: grantTokens, RequestAlias: requestAlias}
 	if k != nil {
 		r.Key = k.view()
 	}
-	return s.authz.Authorize(ctx, r)
+	return r
 }
