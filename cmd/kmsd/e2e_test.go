@@ -162,7 +162,9 @@ func TestReadmeExamples(t *testing.T) {
 	if len(blocks) < 5 {
 		t.Fatalf("found %d bash blocks in the README, want the CLI walkthrough", len(blocks))
 	}
-	p := startKMSD(t, "dev", "--data", t.TempDir())
+	// With signatures and policies enforced, so the walkthrough of who may
+	// do what shows real decisions; the README's credentials are the root's.
+	p := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
 	for i, b := range blocks {
@@ -175,7 +177,13 @@ func TestReadmeExamples(t *testing.T) {
 	if err != nil {
 		t.Fatalf("README examples failed: %v\n%s", err, out)
 	}
-	for _, want := range []string{"card 4111 1111 1111 1111", `"AliasName": "alias/orders"`, `"TagKey": "env"`, "PendingDeletion", "Enable IAM User Permissions", "Verified OK"} {
+	for _, want := range []string{
+		"card 4111 1111 1111 1111", `"AliasName": "alias/orders"`, `"TagKey": "env"`, "PendingDeletion",
+		"Enable IAM User Permissions", "Verified OK", "wire the money", "same secret",
+		"AccessDeniedException) when calling the Encrypt operation: User: arn:aws:sts::111122223333:assumed-role/KeyAdmin/admin is not authorized to perform: kms:Encrypt",
+		"AccessDeniedException) when calling the ScheduleKeyDeletion operation: User: arn:aws:sts::111122223333:assumed-role/App/worker is not authorized to perform: kms:ScheduleKeyDeletion on resource: arn:aws:kms:us-east-1:111122223333:key/",
+		"with an explicit deny in a resource-based policy",
+	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README run output lacks %q:\n%s", want, out)
 		}

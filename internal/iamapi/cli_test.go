@@ -28,9 +28,17 @@ func (s *server) runCLI(script string) (string, error) {
 // readmeScript is the bash of the README section on IAM and STS.
 func readmeScript(t *testing.T) string {
 	t.Helper()
-	md, err := os.ReadFile("testdata/readme-iam.md")
+	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
+	}
+	const heading = "## Users, roles and sessions: IAM and STS"
+	_, md, ok := strings.Cut(string(readme), heading)
+	if !ok {
+		t.Fatalf("README has no section %q", heading)
+	}
+	if i := strings.Index(md, "\n## "); i >= 0 {
+		md = md[:i]
 	}
 	var b strings.Builder
 	for i, m := range regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(string(md), -1) {
