@@ -80,7 +80,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case r.URL.Path == "/healthz" && r.Method == http.MethodGet:
-		_, _ = io.WriteString(w, "ok\n")
+		serveHealth(w)
 		return
 	case r.URL.Path == "/readyz" && r.Method == http.MethodGet:
 		if s.cfg.Ready != nil {

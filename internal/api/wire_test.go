@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"crypto/fips140"
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
@@ -26,8 +27,8 @@ func TestWireErrors(t *testing.T) {
 		{"target without operation", "TrentService.", `{}`, "UnknownOperationException"},
 		{"lower-case operation", "TrentService.listKeys", `{}`, "UnknownOperationException"},
 		{"known but unimplemented: ConnectCustomKeyStore", "TrentService.ConnectCustomKeyStore", `{}`, "UnsupportedOperationException"},
-		{"known but unimplemented: CreateGrant", "TrentService.CreateGrant", `{}`, "UnsupportedOperationException"},
-		{"known but unimplemented: ReplicateKey", "TrentService.ReplicateKey", `{"KeyId":"` + keyID + `","ReplicaRegion":"us-west-2"}`, "UnsupportedOperationException"},
+		{"known but unimplemented: DescribeCustomKeyStores", "TrentService.DescribeCustomKeyStores", `{}`, "UnsupportedOperationException"},
+		{"known but unimplemented: DisconnectCustomKeyStore", "TrentService.DisconnectCustomKeyStore", `{"CustomKeyStoreId":"cks-1234567890abcdef0"}`, "UnsupportedOperationException"},
 		{"truncated JSON", "TrentService.DescribeKey", `{"KeyId":`, "SerializationException"},
 		{"not JSON", "TrentService.ListKeys", `KeyId=abc`, "SerializationException"},
 		{"trailing garbage", "TrentService.ListKeys", `{}}`, "SerializationException"},
@@ -201,9 +202,21 @@ func TestWireSuccessShape(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var health struct {
+		Status  string
+		FIPS140 struct {
+			Enabled, Enforced bool
+			Version           string
+		} `json:"fips140"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&health)
 	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		t.Errorf("/healthz: %d", resp.StatusCode)
+	if resp.StatusCode != http.StatusOK || err != nil || health.Status != "ok" {
+		t.Errorf("/healthz: %d %+v %v", resp.StatusCode, health, err)
+	}
+	if health.FIPS140.Enforced != fips140.Enforced() || health.FIPS140.Enabled != fips140.Enabled() || health.FIPS140.Version != fips140.Version() {
+		t.Errorf("/healthz reports FIPS 140 %+v; the process has enabled=%v enforced=%v version=%s",
+			health.FIPS140, fips140.Enabled(), fips140.Enforced(), fips140.Version())
 	}
 }
 
