@@ -23,6 +23,9 @@ type cachedKey struct {
 	tags      map[string]string
 	// asym is the parsed private key of an asymmetric key's current material.
 	asym *keys.AsymmetricKey
+	// grants are the key's grants, loaded with the record in one
+	// transaction and indexed by grantee (grantset.go).
+	grants *grantSet
 	// policy is rec.Policy parsed, for the authorizer.
 	policy *policy.Policy
 }
@@ -88,9 +91,13 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 	}
 	gen := s.cache.gen.Load()
 	var rec *keyRecord
+	var grants []*grantRecord
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var err error
-		rec, err = loadKey(tx, account, region, keyID)
+		if rec, err = loadKey(tx, account, region, keyID); err != nil {
+			return err
+		}
+		grants, err = loadGrants(tx, partition(account, region), keyID)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -103,6 +110,7 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 	if err != nil {
 		return nil, err
 	}
+	k.grants = newGrantSet(grants)
 	s.cache.add(ck, k, gen)
 	return k, nil
 }

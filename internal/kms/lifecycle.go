@@ -97,7 +97,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 }
 
 // DeleteDueKeys deletes every key whose deletion date has passed, with its
-// aliases, and returns how many it deleted. The scheduler calls it; it is
+// aliases and grants, and returns how many it deleted. The scheduler calls it; it is
 // idempotent, so a restart half-way through simply finishes the job.
 func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 	now := s.now()
@@ -172,6 +172,9 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 			if err := putCounter(tx, ck, n-1); err != nil {
 				return err
 			}
+		}
+		if err := deleteKeyGrants(tx, r.partition(), r.KeyID); err != nil {
+			return err
 		}
 		invalid = append(invalid, cacheKeyID(r.AccountID, r.Region, r.KeyID))
 		return tx.Delete(bucketKeys, indexKey[8:])

@@ -200,6 +200,9 @@ func AccessDenied(c *Caller, action, resource, why string) error {
 }
 
 func (s *Service) authorize(ctx context.Context, c *Call, action string, k *cachedKey, ec map[string]string, grantTokens []string, requestAlias string) error {
+	if err := checkGrantTokens(grantTokens); err != nil {
+		return err
+	}
 	return s.authz.Authorize(ctx, s.authzRequest(c, action, k, ec, grantTokens, requestAlias))
 }
 
@@ -209,6 +212,7 @@ func (s *Service) authzRequest(c *Call, action string, k *cachedKey, ec map[stri
 	r := &AuthzRequest{Caller: &c.Caller, Action: action, EncryptionContext: ec, GrantTokens: grantTokens, RequestAlias: requestAlias}
 	if k != nil {
 		r.Key = k.view()
+		r.GrantAllows = k.grants.allows(&c.Caller, action, ec)
 	}
 	return r
 }

@@ -31,6 +31,9 @@ const (
 	ruleEnableDisable
 	// ruleAny: every state (DescribeKey, policies, listing, DeleteAlias).
 	ruleAny
+	// ruleGrant: CreateGrant. Like ruleCrypto, but also allowed while the
+	// key is Unavailable or Updating, as AWS's key state table says.
+	ruleGrant
 )
 
 func checkState(k *cachedKey, rule stateRule) error {
@@ -40,7 +43,7 @@ func checkState(k *cachedKey, rule stateRule) error {
 	}
 	switch st {
 	case stateDisabled:
-		if rule == ruleCrypto {
+		if rule == ruleCrypto || rule == ruleGrant {
 			return kmserr.New(kmserr.Disabled, "%s is disabled.", k.arn)
 		}
 		return nil
@@ -52,6 +55,9 @@ func checkState(k *cachedKey, rule stateRule) error {
 		}
 		return kmserr.New(kmserr.InvalidState, "%s is pending import.", k.arn)
 	default:
+		if rule == ruleGrant && (st == "Unavailable" || st == "Updating") {
+			return nil
+		}
 		return kmserr.New(kmserr.InvalidState, "%s is %s.", k.arn, st)
 	}
 }

@@ -1,0 +1,548 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/kmsd/kmsd/internal/keys"
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// grantsPerKey is AWS's quota of grants on one KMS key.
+const grantsPerKey = 50000
+
+// Encryption context constraints hold at most 8 pairs, each value at most
+// 384 characters (create-grant-overview.md).
+const (
+	maxConstraintPairs = 8
+	maxConstraintValue = 384
+)
+
+// CreateGrant adds a grant to a key and returns its id and a grant token.
+func (s *Service) CreateGrant(ctx context.Context, c *Call, in *kmsapi.CreateGrantInput) (*kmsapi.CreateGrantOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	want, err := grantFromInput(in)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkGrantTokens(in.GrantTokens); err != nil {
+		return nil, err
+	}
+	k, err := s.findKey(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	want.IssuingAccount = accountRoot(c.Caller.Region, c.Caller.AccountID)
+	if err := s.authz.Authorize(ctx, &AuthzRequest{
+		Caller: &c.Caller, Action: "kms:CreateGrant", Key: k.view(),
+		EncryptionContext: want.Context, GrantTokens: in.GrantTokens,
+		Conditions:  createGrantConditions(&c.Caller, want),
+		GrantAllows: k.grants.allowsCreateGrant(&c.Caller, want),
+	}); err != nil {
+		return nil, err
+	}
+	if err := checkState(k, ruleGrant); err != nil {
+		return nil, err
+	}
+	if err := checkGrantable(k, want); err != nil {
+		return nil, err
+	}
+	if isDryRun(in.DryRun) {
+		return nil, errDryRun
+	}
+	acct, region, keyID := k.rec.AccountID, k.rec.Region, k.rec.KeyID
+	part := partition(acct, region)
+	var g *grantRecord
+	created := false
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		g, created = nil, false
+		r, err := loadKey(tx, acct, region, keyID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errKeyNotFound(k.arn)
+		}
+		if err != nil {
+			return err
+		}
+		if err := checkState(&cachedKey{rec: r, arn: k.arn}, ruleGrant); err != nil {
+			return err
+		}
+		if want.Name != "" {
+			// A retry of the same request, name included, returns the
+			// grant it made; the same name with other parameters is a
+			// new grant.
+			if g, err = findSameGrant(tx, part, keyID, want); err != nil || g != nil {
+				return err
+			}
+		}
+		n, err := counter(tx, grantCounterKey(part, keyID))
+		if err != nil {
+			return err
+		}
+		if n >= grantsPerKey {
+			return kmserr.New(kmserr.LimitExceeded, "The request was rejected because the KMS key %s already has %d grants, the quota of grants per KMS key.", k.arn, n)
+		}
+		ng := *want
+		ng.GrantID, ng.KeyID, ng.AccountID, ng.Region, ng.Created = newGrantID(), keyID, acct, region, s.now()
+		if err := s.newGrantKey(&ng); err != nil {
+			return err
+		}
+		g, created = &ng, true
+		return putGrant(tx, g)
+	})
+	if created {
+		s.cache.invalidate(cacheKeyID(acct, region, keyID))
+	}
+	if err != nil {
+		return nil, storeErr(err, "create grant")
+	}
+	token, err := s.grantToken(g)
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.CreateGrantOutput{GrantId: g.GrantID, GrantToken: token}, nil
+}
+
+// grantFromInput checks a CreateGrant request that needs no key and
+// returns the grant it asks for.
+func grantFromInput(in *kmsapi.CreateGrantInput) (*grantRecord, error) {
+	g := &grantRecord{Name: in.Name}
+	switch {
+	case (in.GranteePrincipal == "") == (in.GranteeServicePrincipal == ""):
+		return nil, kmserr.New(kmserr.Validation, "You must specify either GranteePrincipal or GranteeServicePrincipal, but not both.")
+	case in.RetiringPrincipal != "" && in.RetiringServicePrincipal != "":
+		return nil, kmserr.New(kmserr.Validation, "You can specify either RetiringPrincipal or RetiringServicePrincipal, but not both.")
+	case len(in.Operations) == 0:
+		return nil, kmserr.New(kmserr.Validation, "1 validation error detected: Value '[]' at 'operations' failed to satisfy constraint: Member must have length greater than or equal to 1")
+	}
+	if g.Grantee = in.GranteePrincipal; g.Grantee == "" {
+		g.Grantee, g.GranteeService = in.GranteeServicePrincipal, true
+	}
+	if g.Retiring = in.RetiringPrincipal; g.Retiring == "" && in.RetiringServicePrincipal != "" {
+		g.Retiring, g.RetiringService = in.RetiringServicePrincipal, true
+	}
+	for _, p := range []struct {
+		v       string
+		service bool
+	}{{g.Grantee, g.GranteeService}, {g.Retiring, g.RetiringService}} {
+		if p.v == "" {
+			continue
+		}
+		if ok := (p.service && validServicePrincipal(p.v)) || (!p.service && validPrincipalARN(p.v)); !ok {
+			return nil, kmserr.New(kmserr.InvalidArn, "ARN does not refer to a valid principal: %s", p.v)
+		}
+	}
+	seen := opSet(0)
+	for _, op := range in.Operations {
+		if b := grantOpBits[string(op)]; seen&b == 0 {
+			seen |= b
+			g.Operations = append(g.Operations, string(op))
+		}
+	}
+	if cs := in.Constraints; cs != nil {
+		if cs.EncryptionContextEquals != nil && cs.EncryptionContextSubset != nil {
+			return nil, kmserr.New(kmserr.Validation, "More than one constraint supplied")
+		}
+		switch {
+		case cs.EncryptionContextEquals != nil:
+			g.Constraint, g.Context = constraintEquals, cs.EncryptionContextEquals
+		case cs.EncryptionContextSubset != nil:
+			g.Constraint, g.Context = constraintSubset, cs.EncryptionContextSubset
+		}
+		if len(g.Context) > maxConstraintPairs {
+			return nil, kmserr.New(kmserr.Validation, "A grant constraint can include up to %d encryption context pairs.", maxConstraintPairs)
+		}
+		for _, v := range g.Context {
+			if len(v) > maxConstraintValue {
+				return nil, kmserr.New(kmserr.Validation, "An encryption context value in a grant constraint cannot exceed %d characters.", maxConstraintValue)
+			}
+		}
+		g.SourceArn = cs.SourceArn
+	}
+	if g.GranteeService {
+		switch {
+		case g.SourceArn == "":
+			return nil, kmserr.New(kmserr.Validation, "When you specify a GranteeServicePrincipal, you must also specify a SourceArn grant constraint.")
+		case g.Retiring == "":
+			return nil, kmserr.New(kmserr.Validation, "When you specify a GranteeServicePrincipal, you must also specify a RetiringPrincipal or a RetiringServicePrincipal.")
+		}
+	}
+	return g, nil
+}
+
+// createGrantConditions are the condition keys of a CreateGrant request.
+func createGrantConditions(c *Caller, g *grantRecord) map[string][]string {
+	m := map[string][]string{
+		"kms:grantoperations":       g.Operations,
+		"kms:granteeprincipal":      {g.Grantee},
+		"kms:grantisforawsresource": {strconv.FormatBool(isServiceCaller(c))},
+	}
+	if g.Retiring != "" {
+		m["kms:retiringprincipal"] = []string{g.Retiring}
+	}
+	if g.Constraint != "" {
+		m["kms:grantconstrainttype"] = []string{g.Constraint}
+	}
+	return m
+}
+
+// grantableOps are the grant operations a key supports, after AWS's
+// "grant operations" table: DescribeKey, CreateGrant and RetireGrant on
+// every key, and the cryptographic operations of its spec and usage.
+func grantableOps(spec, usage string) opSet {
+	ops := []string{"CreateGrant", "RetireGrant", "DescribeKey"}
+	switch {
+	case spec == specSymmetric:
+		ops = append(ops, "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GenerateDataKey",
+			"GenerateDataKeyWithoutPlaintext", "GenerateDataKeyPair", "GenerateDataKeyPairWithoutPlaintext")
+	case isHMACSpec(spec):
+		ops = append(ops, "GenerateMac", "VerifyMac")
+	case usage == keys.UsageEncryptDecrypt:
+		ops = append(ops, "Encrypt", "Decrypt", "ReEncryptFrom", "ReEncryptTo", "GetPublicKey")
+	case usage == keys.UsageSignVerify:
+		ops = append(ops, "Sign", "Verify", "GetPublicKey")
+	case usage == keys.UsageKeyAgreement:
+		ops = append(ops, "DeriveSharedSecret", "GetPublicKey")
+	case usage == keys.UsageEncapsulateDecapsulate:
+		ops = append(ops, "Encapsulate", "Decapsulate", "GetPublicKey")
+	}
+	return opsOf(ops)
+}
+
+// checkGrantable refuses operations the key cannot perform, and
+// encryption context constraints on a key whose operations take no
+// encryption context, with ValidationException as AWS does.
+func checkGrantable(k *cachedKey, g *grantRecord) error {
+	allowed := grantableOps(k.rec.KeySpec, k.rec.KeyUsage)
+	var bad []string
+	for _, op := range g.Operations {
+		if grantOpBits[op]&allowed == 0 {
+			bad = append(bad, op)
+		}
+	}
+	if len(bad) > 0 {
+		return kmserr.New(kmserr.Validation, "Grant operations [%s] are not valid for the KMS key %s with key spec %s and key usage %s.", strings.Join(bad, ", "), k.arn, k.rec.KeySpec, k.rec.KeyUsage)
+	}
+	if g.Constraint != "" && k.rec.KeySpec != specSymmetric {
+		return kmserr.New(kmserr.Validation, "Encryption context grant constraints are valid only for symmetric encryption KMS keys; %s has key spec %s.", k.arn, k.rec.KeySpec)
+	}
+	return nil
+}
+
+// findSameGrant returns the key's grant that a CreateGrant request with a
+// Name repeats, or nil.
+func findSameGrant(tx store.Tx, part, keyID string, want *grantRecord) (*grantRecord, error) {
+	kvs, err := tx.Scan(bucketGrantNames, grantNamePrefix(part, keyID, want.Name), nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	for _, kv := range kvs {
+		id := string(kv.Key[len(kv.Key)-2*grantIDBytes:])
+		g, err := loadGrant(tx, part, keyID, id)
+		if err != nil {
+			return nil, err
+		}
+		if sameGrant(g, want) {
+			return g, nil
+		}
+	}
+	return nil, nil
+}
+
+// sameGrant compares the parameters of two grants; the order of
+// operations does not matter, the case of constraint pairs does.
+func sameGrant(a, b *grantRecord) bool {
+	if a.Name != b.Name || a.Grantee != b.Grantee || a.GranteeService != b.GranteeService ||
+		a.Retiring != b.Retiring || a.RetiringService != b.RetiringService || a.IssuingAccount != b.IssuingAccount ||
+		opsOf(a.Operations) != opsOf(b.Operations) || a.Constraint != b.Constraint || a.SourceArn != b.SourceArn ||
+		len(a.Context) != len(b.Context) {
+		return false
+	}
+	for k, v := range a.Context {
+		if w, ok := b.Context[k]; !ok || w != v {
+			return false
+		}
+	}
+	return true
+}
+
+// ListGrants pages through a key's grants, optionally one grant or one
+// grantee's.
+func (s *Service) ListGrants(ctx context.Context, c *Call, in *kmsapi.ListGrantsInput) (*kmsapi.ListGrantsOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if in.GrantId != "" && !validGrantID(in.GrantId) {
+		return nil, errInvalidGrantID(in.GrantId)
+	}
+	if in.GranteePrincipal != "" && in.GranteeServicePrincipal != "" {
+		return nil, kmserr.New(kmserr.Validation, "You can specify either GranteePrincipal or GranteeServicePrincipal, but not both.")
+	}
+	k, err := s.findKey(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeGrantAction(ctx, c, "kms:ListGrants", k); err != nil {
+		return nil, err
+	}
+	after, err := decodeMarker(in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	limit := listLimit(in.Limit)
+	out := &kmsapi.ListGrantsOutput{Grants: []kmsapi.GrantListEntry{}, Truncated: kmsapi.Bool(false)}
+	var all []*grant
+	if k.grants != nil {
+		all = k.grants.all
+	}
+	i := sort.Search(len(all), func(i int) bool { return all[i].rec.GrantID > after })
+	for ; i < len(all); i++ {
+		r := all[i].rec
+		switch {
+		case in.GrantId != "" && r.GrantID != in.GrantId,
+			in.GranteePrincipal != "" && r.Grantee != in.GranteePrincipal,
+			in.GranteeServicePrincipal != "" && (!r.GranteeService || r.Grantee != in.GranteeServicePrincipal):
+			continue
+		}
+		if len(out.Grants) == limit {
+			out.Truncated = kmsapi.Bool(true)
+			out.NextMarker = encodeMarker(out.Grants[limit-1].GrantId)
+			break
+		}
+		out.Grants = append(out.Grants, r.listEntry())
+	}
+	return out, nil
+}
+
+// ListRetirableGrants lists the grants, on keys of any account in this
+// Region, that a principal of the caller's account may retire. It reads
+// the retiring-principal index, not the keys.
+func (s *Service) ListRetirableGrants(ctx context.Context, c *Call, in *kmsapi.ListRetirableGrantsInput) (*kmsapi.ListRetirableGrantsOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	principal := in.RetiringPrincipal
+	switch {
+	case principal != "" && in.RetiringServicePrincipal != "":
+		return nil, kmserr.New(kmserr.Validation, "You must specify either RetiringPrincipal or RetiringServicePrincipal, but not both.")
+	case principal == "" && in.RetiringServicePrincipal == "":
+		return nil, kmserr.New(kmserr.Validation, "1 validation error detected: Value null at 'retiringPrincipal' failed to satisfy constraint: Member must not be null")
+	case principal == "":
+		// Only a service may list what a service principal can retire.
+		principal = in.RetiringServicePrincipal
+		if !isServiceCaller(&c.Caller) {
+			return nil, AccessDenied(&c.Caller, "kms:ListRetirableGrants", principal, "because the RetiringServicePrincipal filter is only usable by callers in a service principal")
+		}
+	default:
+		if !validPrincipalARN(principal) {
+			return nil, kmserr.New(kmserr.InvalidArn, "ARN does not refer to a valid principal: %s", principal)
+		}
+		// The authorized resource is the principal: one of the caller's
+		// own account.
+		if principalAccount(principal) != c.Caller.AccountID {
+			return nil, AccessDenied(&c.Caller, "kms:ListRetirableGrants", principal, "because no identity-based policy allows the kms:ListRetirableGrants action on a principal of another account")
+		}
+	}
+	if err := s.authorize(ctx, c, "kms:ListRetirableGrants", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	after, err := decodeMarker(in.Marker)
+	if err != nil {
+		return nil, err
+	}
+	limit := listLimit(in.Limit)
+	prefix := retirablePrefix(c.Caller.Region, principal)
+	out := &kmsapi.ListGrantsOutput{Grants: []kmsapi.GrantListEntry{}, Truncated: kmsapi.Bool(false)}
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		kvs, err := tx.Scan(bucketGrantsRetiring, prefix, markerKey(prefix, after), limit+1)
+		if err != nil {
+			return err
+		}
+		for i, kv := range kvs {
+			if i == limit {
+				out.Truncated = kmsapi.Bool(true)
+				out.NextMarker = encodeMarker(string(kvs[i-1].Key[len(prefix):]))
+				break
+			}
+			b, err := tx.Get(bucketGrants, kv.Key[len(prefix):])
+			if err != nil {
+				return err
+			}
+			r, err := decodeGrant(b)
+			if err != nil {
+				return err
+			}
+			out.Grants = append(out.Grants, r.listEntry())
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, kmserr.Internalf("list retirable grants: %w", err)
+	}
+	return out, nil
+}
+
+// RetireGrant deletes a grant named by its token, or by key and grant id,
+// when the caller is one AWS lets retire it (grant.canRetire).
+func (s *Service) RetireGrant(ctx context.Context, c *Call, in *kmsapi.RetireGrantInput) (*kmsapi.RetireGrantOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	var tok *grantTokenRef
+	var k *cachedKey
+	grantID := in.GrantId
+	switch {
+	case in.GrantToken != "":
+		var err error
+		if tok, err = parseGrantToken(in.GrantToken); err != nil {
+			return nil, err
+		}
+		if tok.region != c.Caller.Region || (grantID != "" && grantID != tok.grantID) {
+			return nil, errInvalidGrantToken
+		}
+		grantID = tok.grantID
+		ref := keyRef{account: tok.account, region: tok.region, keyID: tok.keyID}
+		if in.KeyId != "" {
+			if ref, err = parseKeyRef(&c.Caller, in.KeyId, keyOnly); err != nil {
+				return nil, err
+			}
+			if ref.account != tok.account || ref.keyID != tok.keyID {
+				return nil, errInvalidGrantToken
+			}
+		}
+		if k, err = s.resolve(ctx, ref); err != nil {
+			return nil, err
+		}
+		c.touch(k.arn)
+	case in.KeyId != "" && grantID != "":
+		if !validGrantID(grantID) {
+			return nil, errInvalidGrantID(grantID)
+		}
+		var err error
+		if k, err = s.findKey(ctx, c, in.KeyId); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, kmserr.New(kmserr.Validation, "You must specify a GrantToken, or a KeyId and a GrantId.")
+	}
+	g := k.grants.get(grantID)
+	if g == nil {
+		return nil, errGrantNotFound(grantID)
+	}
+	if tok != nil {
+		if err := s.verifyGrantToken(tok, g.rec); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.authz.Authorize(ctx, &AuthzRequest{
+		Caller: &c.Caller, Action: "kms:RetireGrant", Key: k.view(),
+		GrantAllows: g.canRetire(&c.Caller),
+	}); err != nil {
+		return nil, err
+	}
+	if isDryRun(in.DryRun) {
+		return nil, errDryRun
+	}
+	if err := s.removeGrant(ctx, g.rec); err != nil {
+		return nil, err
+	}
+	return &kmsapi.RetireGrantOutput{}, nil
+}
+
+// RevokeGrant deletes a grant; it is authorized by policy alone.
+func (s *Service) RevokeGrant(ctx context.Context, c *Call, in *kmsapi.RevokeGrantInput) (*kmsapi.RevokeGrantOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if !validGrantID(in.GrantId) {
+		return nil, errInvalidGrantID(in.GrantId)
+	}
+	k, err := s.findKey(ctx, c, in.KeyId)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.authorizeGrantAction(ctx, c, "kms:RevokeGrant", k); err != nil {
+		return nil, err
+	}
+	g := k.grants.get(in.GrantId)
+	if g == nil {
+		return nil, errGrantNotFound(in.GrantId)
+	}
+	if isDryRun(in.DryRun) {
+		return nil, errDryRun
+	}
+	if err := s.removeGrant(ctx, g.rec); err != nil {
+		return nil, err
+	}
+	return &kmsapi.RevokeGrantOutput{}, nil
+}
+
+// removeGrant deletes a grant and drops its key from the cache, so the
+// very next request no longer sees it.
+func (s *Service) removeGrant(ctx context.Context, g *grantRecord) error {
+	part := partition(g.AccountID, g.Region)
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		r, err := loadGrant(tx, part, g.KeyID, g.GrantID)
+		if errors.Is(err, store.ErrNotFound) {
+			return errGrantNotFound(g.GrantID)
+		}
+		if err != nil {
+			return err
+		}
+		return deleteGrant(tx, r)
+	})
+	s.cache.invalidate(cacheKeyID(g.AccountID, g.Region, g.KeyID))
+	if err != nil {
+		return storeErr(err, "delete grant "+g.GrantID)
+	}
+	return nil
+}
+
+// findKey parses and resolves a key ID or key ARN, and records the key
+// for the audit record; the caller authorizes.
+func (s *Service) findKey(ctx context.Context, c *Call, keyID string) (*cachedKey, error) {
+	ref, err := parseKeyRef(&c.Caller, keyID, keyOnly)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c.touch(k.arn)
+	return k, nil
+}
+
+// authorizeGrantAction authorizes ListGrants and RevokeGrant, which
+// policies alone allow, with the kms:GrantIsForAWSResource condition key
+// AWS defines for them.
+func (s *Service) authorizeGrantAction(ctx context.Context, c *Call, action string, k *cachedKey) error {
+	return s.authz.Authorize(ctx, &AuthzRequest{
+		Caller: &c.Caller, Action: action, Key: k.view(),
+		Conditions: map[string][]string{"kms:grantisforawsresource": {strconv.FormatBool(isServiceCaller(&c.Caller))}},
+	})
+}
+
+// listLimit applies ListGrants' default of 50 and maximum of 100: a larger
+// Limit returns fewer items, as AWS allows.
+func listLimit(l *int32) int {
+	return min(limitOf(l, 50), 100)
+}
+
+func accountRoot(region, account string) string {
+	return "arn:" + arnPartition(region) + ":iam::" + account + ":root"
+}
+
+func errInvalidGrantID(id string) error {
+	return kmserr.New(kmserr.InvalidGrantID, "Invalid grant ID %s", id)
+}
+
+func errGrantNotFound(id string) error {
+	return kmserr.New(kmserr.NotFound, "Grant ID %s not found", id)
+}
