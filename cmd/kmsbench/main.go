@@ -42,6 +42,7 @@ func main() {
 	enforce := flag.Bool("enforce", true, "run kmsd with SigV4 verification (dev --enforce)")
 	baseline := flag.String("serve-baseline", "", "internal: serve a do-nothing JSON endpoint on this address (the baseline child)")
 	compare := flag.Bool("baseline", true, "also measure a do-nothing Go net/http JSON server under the same load, for scale")
+	authz := flag.Bool("authz", true, "also compare Encrypt in permissive dev mode with --enforce under a realistic key policy and 1,000 grants")
 	extra := flag.String("kmsd-args", "", "extra space-separated arguments for kmsd (e.g. --admin-listen 127.0.0.1:6060)")
 	flag.Parse()
 	if *baseline != "" {
@@ -57,6 +58,12 @@ func main() {
 	if err := run(*bin, *dur, *levels, *enforce, strings.Fields(*extra)); err != nil {
 		fmt.Fprintln(os.Stderr, "kmsbench:", err)
 		os.Exit(1)
+	}
+	if *authz {
+		if err := runAuthz(*bin, *dur, *levels); err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: authorization:", err)
+			os.Exit(1)
+		}
 	}
 }
 
@@ -135,11 +142,15 @@ func (s *server) stop() {
 }
 
 func client(url string, conc int) *kms.Client {
+	return clientAs(url, conc, accessKey, secretKey)
+}
+
+func clientAs(url string, conc int, akid, secret string) *kms.Client {
 	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, IdleConnTimeout: time.Minute}
 	return kms.New(kms.Options{
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(url),
-		Credentials:      credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""),
+		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		HTTPClient:       &http.Client{Transport: tr},
 		RetryMaxAttempts: 1,
 	})
@@ -209,14 +220,20 @@ func run(bin string, dur time.Duration, levels string, enforce bool, extra []str
 }
 
 func measure(ctx context.Context, srv *server, sc scenario, conc int, dur time.Duration) error {
-	c := client(srv.url, conc)
+	_, err := measureWith(ctx, srv, client(srv.url, conc), sc, conc, dur)
+	return err
+}
+
+// measureWith drives sc through c at concurrency conc for dur, prints a
+// row, and returns the server's CPU time per request.
+func measureWith(ctx context.Context, srv *server, c *kms.Client, sc scenario, conc int, dur time.Duration) (time.Duration, error) {
 	// Warm up connections and caches.
 	for i := 0; i < conc; i++ {
 		_ = sc.run(ctx, c)
 	}
 	cpu0, err := srv.cpuTime()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	var (
 		wg     sync.WaitGroup
@@ -250,7 +267,7 @@ func measure(ctx context.Context, srv *server, sc scenario, conc int, dur time.D
 	elapsed := time.Since(start)
 	cpu1, err := srv.cpuTime()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	slices.Sort(lat)
 	n := len(lat) + int(errs.Load())
@@ -269,7 +286,7 @@ func measure(ctx context.Context, srv *server, sc scenario, conc int, dur time.D
 	if e, ok := lastEr.Load().(string); ok {
 		fmt.Printf("  last error: %s\n", e)
 	}
-	return nil
+	return perReq, nil
 }
 
 // serveBaseline answers every POST with a small JSON body and does nothing
