@@ -267,6 +267,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
 			{Name: "scheduled-deletion", Run: n.svc.DeleteDueKeys},
 			{Name: "key-rotation", Run: n.svc.RotationJob(n.audit)},
+			{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.audit)},
 			{Name: "expired-sessions", Run: n.ids.PruneSessions},
 		}}).Run(jobCtx)
 	}()

@@ -45,8 +45,13 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	if err := checkSpecUsage(spec, usage, c.Caller.Region); err != nil {
 		return nil, err
 	}
+	if origin == originExternal {
+		if err := checkExternalSpec(spec); err != nil {
+			return nil, err
+		}
+	}
 	switch {
-	case origin != originAWSKMS:
+	case origin != originAWSKMS && origin != originExternal:
 		return nil, kmserr.New(kmserr.UnsupportedOperation, "Origin %s is not supported by this kmsd version.", origin)
 	case in.CustomKeyStoreId != "":
 		return nil, kmserr.New(kmserr.CustomKeyStoreNotFound, "Custom key store %s does not exist.", in.CustomKeyStoreId)
@@ -80,6 +85,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 		Created:     s.now(),
 		Policy:      policy,
 		Tags:        tags,
+	}
+	if origin == originExternal {
+		return s.createExternalKey(ctx, c, rec)
 	}
 	material, err := generateMaterial(spec)
 	if err != nil {
@@ -159,6 +167,7 @@ func metadata(r *keyRecord) *kmsapi.KeyMetadata {
 		MultiRegion:           kmsapi.Bool(r.MultiRegion),
 		CurrentKeyMaterialId:  r.CurrentMaterial,
 	}
+	importMetadata(r, md)
 	if !isCustomerMasterKeySpec(r.KeySpec) {
 		md.CustomerMasterKeySpec = "" // the deprecated field has no value for newer specs
 	}

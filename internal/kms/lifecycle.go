@@ -86,6 +86,10 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 		}
 		index := deletionKey(*r.DeletionDate, r.partition(), r.KeyID)
 		r.KeyState = stateDisabled
+		if missingMaterial(r) {
+			// Its imported material was deleted or expired (import.go).
+			r.KeyState = statePendingImport
+		}
 		r.DeletionDate = nil
 		r.PendingWindowDays = 0
 		return tx.Delete(bucketDeletions, index)

@@ -48,6 +48,8 @@ type keyRecord struct {
 	RotationPeriodDays int32            `json:"rotationPeriodDays,omitempty"`
 	NextRotation       *time.Time       `json:"nextRotation,omitempty"`
 	Rotations          []rotationRecord `json:"rotations,omitempty"`
+	// Materials imported into an EXTERNAL key, in import order (import.go).
+	Imports []importRecord `json:"imports,omitempty"`
 }
 
 type tagRecord struct {

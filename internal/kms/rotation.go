@@ -43,16 +43,18 @@ func rotationKey(due time.Time, part, keyID string) []byte { return deletionKey(
 // checkRotatable refuses the keys whose material AWS does not rotate:
 // asymmetric and HMAC keys, and keys in custom key stores. A key with
 // imported (EXTERNAL) material rotates only on demand, and only into new
-// material imported for the purpose; kmsd does not import material yet, so
-// such a key never has any pending.
+// material imported for the purpose (ImportType NEW_KEY_MATERIAL, which
+// leaves it PENDING_ROTATION until then: import.go).
 func checkRotatable(r *keyRecord, onDemand bool) error {
 	switch {
 	case r.KeySpec != specSymmetric:
 		// AWS answers with an empty message here (recorded for
 		// RotateKeyOnDemand on an RSA key).
 		return kmserr.New(kmserr.UnsupportedOperation, "")
-	case r.Origin == string(kmsapi.OriginTypeExternal) && onDemand:
+	case r.Origin == string(kmsapi.OriginTypeExternal) && onDemand && pendingRotation(r) < 0:
 		return kmserr.New(kmserr.InvalidState, "No available key material pending rotation for the key: %s.", r.arn())
+	case r.Origin == string(kmsapi.OriginTypeExternal) && onDemand:
+		return nil
 	case r.Origin != originAWSKMS:
 		return kmserr.New(kmserr.UnsupportedOperation, "%s origin is %s which is not valid for this operation.", r.arn(), r.Origin)
 	}
@@ -209,7 +211,12 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *kmsapi.Rot
 		if r.RotationEnabled && r.NextRotation != nil && r.NextRotation.Sub(now) < rotationConflictWindow {
 			return kmserr.New(kmserr.Conflict, "An automatic rotation of %s is in progress or scheduled to begin within the next 20 minutes. Try again later.", r.arn())
 		}
-		rotateTo(r, m, kmsapi.RotationTypeOnDemand, now)
+		if r.Origin == originExternal {
+			// The material imported for the purpose; m goes unused.
+			rotateToImported(r, now)
+		} else {
+			rotateTo(r, m, kmsapi.RotationTypeOnDemand, now)
+		}
 		return nil
 	})
 	if err != nil {
@@ -263,6 +270,9 @@ func (s *Service) ListKeyRotations(ctx context.Context, c *Call, in *kmsapi.List
 // rotationEntries lists r's materials in the order they were made: those a
 // rotation made, and with all also the ones none did.
 func rotationEntries(r *keyRecord, all bool) []kmsapi.RotationsListEntry {
+	if r.Origin == originExternal {
+		return importedRotationEntries(r, all)
+	}
 	byMaterial := make(map[string]rotationRecord, len(r.Rotations))
 	for _, rot := range r.Rotations {
 		byMaterial[rot.MaterialID] = rot

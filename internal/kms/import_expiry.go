@@ -1,0 +1,141 @@
+package kms
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// importExpiryBatch is how many due index entries one scan reads.
+const importExpiryBatch = 100
+
+// ExpireImportedMaterial deletes every imported material whose ValidTo has
+// passed, as AWS does, and returns how many it deleted. See
+// ImportExpiryJob.
+func (s *Service) ExpireImportedMaterial(ctx context.Context) (int, error) {
+	return s.expireImported(ctx, nil)
+}
+
+// ImportExpiryJob returns the scheduler's task for imported material:
+// ExpireImportedMaterial, with a CloudTrail DeleteExpiredKeyMaterial
+// service event in sink for each material it deletes.
+//
+// Each expiry is one transaction that removes the index entry, deletes the
+// material's bytes and moves the key to PendingImport; a crash before the
+// commit leaves everything as it was, after it nothing is due any more. So
+// each ValidTo deletes its material once, however often the task runs or
+// the process restarts. Entries whose key is gone, or whose material was
+// deleted or imported again with another expiration since, are dropped.
+func (s *Service) ImportExpiryJob(sink EventSink) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) { return s.expireImported(ctx, sink) }
+}
+
+func (s *Service) expireImported(ctx context.Context, sink EventSink) (int, error) {
+	now := s.now()
+	expired := 0
+	var errs []error
+	var after []byte
+	for {
+		var due []store.KV
+		err := s.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			due, err = tx.Scan(bucketImportExpiry, nil, after, importExpiryBatch)
+			return err
+		})
+		if err != nil {
+			return expired, errors.Join(append(errs, err)...)
+		}
+		for _, kv := range due {
+			if len(kv.Key) < 8 || int64(binary.BigEndian.Uint64(kv.Key[:8])) > now.UnixNano() {
+				return expired, errors.Join(errs...)
+			}
+			after = kv.Key
+			r, mid, err := s.expireOne(ctx, kv.Key, now)
+			if err != nil {
+				if ctx.Err() != nil {
+					return expired, ctx.Err()
+				}
+				// One broken key must not hold up the others.
+				errs = append(errs, fmt.Errorf("expire imported material %s: %w", kv.Key[8:], err))
+				continue
+			}
+			if r == nil {
+				continue
+			}
+			expired++
+			if sink != nil {
+				if err := sink.Append(expiredMaterialEvent(r, mid, now)); err != nil {
+					errs = append(errs, fmt.Errorf("audit expiry of %s: %w", r.KeyID, err))
+				}
+			}
+		}
+		if len(due) < importExpiryBatch {
+			return expired, errors.Join(errs...)
+		}
+	}
+}
+
+// expireOne carries out the expiry an index entry calls for, if it still
+// does, and returns the key and the material it deleted (nil: none).
+func (s *Service) expireOne(ctx context.Context, indexKey []byte, now time.Time) (*keyRecord, string, error) {
+	// importExpiryKey: due (8) | partition | key id | "|" | 64 hex digits.
+	const midLen = 64
+	if len(indexKey) < 8+1+midLen || indexKey[len(indexKey)-midLen-1] != '|' {
+		err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(bucketImportExpiry, indexKey) })
+		return nil, "", err
+	}
+	due := int64(binary.BigEndian.Uint64(indexKey[:8]))
+	recKey := indexKey[8 : len(indexKey)-midLen-1]
+	mid := string(indexKey[len(indexKey)-midLen:])
+	var expired *keyRecord
+	err := s.store.Update(ctx, func(tx store.Tx) error {
+		expired = nil
+		if err := tx.Delete(bucketImportExpiry, indexKey); err != nil {
+			return err
+		}
+		r, err := loadKeyAt(tx, recKey)
+		if err != nil || r == nil {
+			return err
+		}
+		i := slices.IndexFunc(r.Imports, func(m importRecord) bool { return m.ID == mid })
+		if i < 0 || !r.Imports[i].Imported || r.Imports[i].ValidTo == nil || r.Imports[i].ValidTo.UnixNano() != due {
+			return nil // deleted, or imported again with another expiration
+		}
+		if err := dropMaterial(tx, r, i); err != nil {
+			return err
+		}
+		if err := putKey(tx, r); err != nil {
+			return err
+		}
+		expired = r
+		return nil
+	})
+	if expired != nil {
+		s.cache.invalidate(cacheKeyID(expired.AccountID, expired.Region, expired.KeyID))
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	return expired, mid, nil
+}
+
+// expiredMaterialEvent is the CloudTrail record AWS writes when it deletes
+// expired imported key material.
+func expiredMaterialEvent(r *keyRecord, materialID string, at time.Time) *audit.Event {
+	ev := audit.NewEvent("DeleteExpiredKeyMaterial", at)
+	ev.UserIdentity = audit.UserIdentity{AccountID: r.AccountID, InvokedBy: "AWS Internal"}
+	ev.AWSRegion = r.Region
+	ev.SourceIPAddress = "AWS Internal"
+	ev.UserAgent = "AWS Internal"
+	ev.EventType = "AwsServiceEvent"
+	ev.RecipientAccountID = r.AccountID
+	ev.Resources = []audit.Resource{{AccountID: r.AccountID, Type: "AWS::KMS::Key", ARN: r.arn()}}
+	ev.AdditionalEventData = map[string]any{"keyId": r.KeyID, "keyMaterialId": materialID}
+	return ev
+}
