@@ -719,3 +719,79 @@ func TestImportInFIPSOnlyMode(t *testing.T) {
 	// SHA-256 wrapping works in every mode.
 	h.mustImport(id, keys.WrapRSAAESKWPSHA256, random(32))
 }
+
+func TestImportInTheChinaRegions(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	cn := &Call{Caller: RootCaller(testAccount, "cn-north-1")}
+	out, err := h.svc.CreateKey(ctx, cn, &kmsapi.CreateKeyInput{Origin: originExternal})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := out.KeyMetadata.KeyId
+	get := func(alg, spec string) (*kmsapi.GetParametersForImportOutput, error) {
+		return h.svc.GetParametersForImport(ctx, cn, &kmsapi.GetParametersForImportInput{KeyId: id, WrappingAlgorithm: kmsapi.AlgorithmSpec(alg), WrappingKeySpec: kmsapi.WrappingKeySpec(spec)})
+	}
+	_, err = get(keys.WrapRSAAESKWPSHA256, "RSA_2048")
+	wantMessage(t, err, kmserr.UnsupportedOperation, "WrappingAlgorithm RSA_AES_KEY_WRAP_SHA_256 is not available in the China Regions.")
+	_, err = get(keys.WrapOAEPSHA256, "SM2")
+	wantCode(t, err, kmserr.UnsupportedOperation)
+	p, err := get(keys.WrapSM2PKE, "SM2")
+	if fips140.Enforced() {
+		wantMessage(t, err, kmserr.UnsupportedOperation, "WrappingKeySpec SM2 is not available in FIPS 140-only mode.")
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	material := random(32)
+	wrapped, err := keys.Wrap(p.PublicKey, keys.WrapSM2PKE, material)
+	if err != nil {
+		t.Fatal(err)
+	}
+	imp, err := h.svc.ImportKeyMaterial(ctx, cn, &kmsapi.ImportKeyMaterialInput{KeyId: id, ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: kmsapi.ExpirationModelTypeKeyMaterialDoesNotExpire})
+	if err != nil {
+		t.Fatalf("import wrapped with SM2PKE: %v", err)
+	}
+	if imp.KeyId != keyARN("cn-north-1", testAccount, id) || !strings.HasPrefix(imp.KeyId, "arn:aws-cn:") {
+		t.Fatalf("KeyId %s", imp.KeyId)
+	}
+	// The token is bound to the key's Region as well.
+	_, err = h.svc.ImportKeyMaterial(ctx, call(), &kmsapi.ImportKeyMaterialInput{KeyId: h.createExternal("SYMMETRIC_DEFAULT", ""), ImportToken: p.ImportToken, EncryptedKeyMaterial: wrapped, ExpirationModel: kmsapi.ExpirationModelTypeKeyMaterialDoesNotExpire})
+	wantCode(t, err, kmserr.InvalidImportToken)
+}
+
+// TestConcurrentNewMaterialOnePending imports different new material into
+// one key from many goroutines: exactly one import becomes the material
+// pending rotation, the others are refused.
+func TestConcurrentNewMaterialOnePending(t *testing.T) {
+	h := newHarness(t)
+	id := h.createExternal("SYMMETRIC_DEFAULT", "")
+	h.mustImport(id, keys.WrapOAEPSHA256, random(32))
+	const n = 8
+	inputs := make([]*kmsapi.ImportKeyMaterialInput, n)
+	for i := range inputs {
+		inputs[i] = h.importInput(id, keys.WrapOAEPSHA256, random(32))
+		inputs[i].ImportType = kmsapi.ImportTypeNewKeyMaterial
+	}
+	errs := make(chan error, n)
+	for _, in := range inputs {
+		go func() {
+			_, err := h.importMaterial(in)
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range n {
+		switch err := <-errs; {
+		case err == nil:
+			ok++
+		case kmserr.CodeOf(err) != kmserr.InvalidState:
+			t.Errorf("concurrent import: %v", err)
+		}
+	}
+	list := h.rotations(id, kmsapi.IncludeKeyMaterialAllKeyMaterial)
+	if ok != 1 || len(list) != 2 || list[1].KeyMaterialState != kmsapi.KeyMaterialStatePendingRotation {
+		t.Fatalf("%d imports succeeded, %d materials listed; want 1 and 2", ok, len(list))
+	}
+}
