@@ -183,6 +183,8 @@ func TestReadmeExamples(t *testing.T) {
 		"AccessDeniedException) when calling the Encrypt operation: User: arn:aws:sts::111122223333:assumed-role/KeyAdmin/admin is not authorized to perform: kms:Encrypt",
 		"AccessDeniedException) when calling the ScheduleKeyDeletion operation: User: arn:aws:sts::111122223333:assumed-role/App/worker is not authorized to perform: kms:ScheduleKeyDeletion on resource: arn:aws:kms:us-east-1:111122223333:key/",
 		"with an explicit deny in a resource-based policy",
+		"bob-apollo\tarn:aws:iam::111122223333:user/bob\tarn:aws:iam::111122223333:root",
+		"User: arn:aws:iam::111122223333:user/bob is not authorized to perform: kms:GenerateDataKey",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README run output lacks %q:\n%s", want, out)
