@@ -218,3 +218,33 @@ func TestKeyPoliciesAreValidated(t *testing.T) {
 	_, err := svc.CreateKey(ctx, root, &kmsapi.CreateKeyInput{Policy: `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Sid":"` + strings.Repeat("x", 33000) + `"}]}`})
 	wantCode(t, err, kmserr.LimitExceeded)
 }
+
+// TestTagConditions: aws:RequestTag/<key> and aws:TagKeys restrict which
+// tags a principal may set or remove.
+func TestTagConditions(t *testing.T) {
+	ctx := context.Background()
+	tagger := "arn:aws:iam::" + acct + ":user/tagger"
+	svc := policyService(t, fakeIdentities{tagger: {`{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":["kms:TagResource","kms:UntagResource"],"Resource":"*",
+  "Condition":{"ForAllValues:StringEquals":{"aws:TagKeys":["team","env"]}}},
+ {"Effect":"Deny","Action":"kms:TagResource","Resource":"*","Condition":{"StringEquals":{"aws:RequestTag/env":"prod"}}}]}`}})
+	root := &Call{Caller: RootCaller(acct, "us-east-1")}
+	ck, err := svc.CreateKey(ctx, root, &kmsapi.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := ck.KeyMetadata.KeyId
+	c := userCall(acct, "tagger")
+	if _, err := svc.TagResource(ctx, c, &kmsapi.TagResourceInput{KeyId: id, Tags: []kmsapi.Tag{{TagKey: "team", TagValue: "a"}, {TagKey: "env", TagValue: "dev"}}}); err != nil {
+		t.Fatalf("allowed tags: %v", err)
+	}
+	_, err = svc.TagResource(ctx, userCall(acct, "tagger"), &kmsapi.TagResourceInput{KeyId: id, Tags: []kmsapi.Tag{{TagKey: "owner", TagValue: "x"}}})
+	wantDenied(t, err, "because no identity-based policy allows the kms:TagResource action")
+	_, err = svc.TagResource(ctx, userCall(acct, "tagger"), &kmsapi.TagResourceInput{KeyId: id, Tags: []kmsapi.Tag{{TagKey: "env", TagValue: "prod"}}})
+	wantDenied(t, err, "with an explicit deny in an identity-based policy")
+	if _, err := svc.UntagResource(ctx, userCall(acct, "tagger"), &kmsapi.UntagResourceInput{KeyId: id, TagKeys: []string{"env"}}); err != nil {
+		t.Fatalf("allowed untag: %v", err)
+	}
+	_, err = svc.UntagResource(ctx, userCall(acct, "tagger"), &kmsapi.UntagResourceInput{KeyId: id, TagKeys: []string{"owner"}})
+	wantDenied(t, err, "because no identity-based policy allows the kms:UntagResource action")
+}

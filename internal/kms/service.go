@@ -101,6 +101,9 @@ type Call struct {
 	RequestID string
 	// Resources lists the key ARNs the operation resolved, for the audit record.
 	Resources []string
+	// conditions are the operation's own condition keys (aws:TagKeys of a
+	// TagResource…), for the authorizer.
+	conditions map[string][]string
 }
 
 func (c *Call) touch(arn string) {
@@ -209,7 +212,7 @@ func (s *Service) authorize(ctx context.Context, c *Call, action string, k *cach
 // authzRequest is what the authorizer is asked about an action on key k
 // (nil for actions on no key).
 func (s *Service) authzRequest(c *Call, action string, k *cachedKey, ec map[string]string, grantTokens []string, requestAlias string) *AuthzRequest {
-	r := &AuthzRequest{Caller: &c.Caller, Action: action, EncryptionContext: ec, GrantTokens: grantTokens, RequestAlias: requestAlias}
+	r := &AuthzRequest{Caller: &c.Caller, Action: action, EncryptionContext: ec, GrantTokens: grantTokens, RequestAlias: requestAlias, Conditions: c.conditions}
 	if k != nil {
 		r.Key = k.view()
 		r.GrantAllows = k.grants.allows(&c.Caller, action, ec)

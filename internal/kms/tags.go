@@ -51,6 +51,8 @@ func (s *Service) TagResource(ctx context.Context, c *Call, in *kmsapi.TagResour
 	if _, err := checkNewTags(nil, in.Tags, s.limits.TagsPerKey); err != nil {
 		return nil, err
 	}
+	c.conditions = make(map[string][]string, len(in.Tags)+1)
+	addTagConditions(c.conditions, in.Tags)
 	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:TagResource", ruleManage, func(_ store.Tx, r *keyRecord) error {
 		tags, err := checkNewTags(r.Tags, in.Tags, s.limits.TagsPerKey)
 		r.Tags = tags
@@ -72,6 +74,7 @@ func (s *Service) UntagResource(ctx context.Context, c *Call, in *kmsapi.UntagRe
 			return nil, kmserr.New(kmserr.Tag, "Tags beginning with aws: are reserved")
 		}
 	}
+	c.conditions = map[string][]string{"aws:tagkeys": in.TagKeys}
 	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:UntagResource", ruleManage, func(_ store.Tx, r *keyRecord) error {
 		drop := make(map[string]bool, len(in.TagKeys))
 		for _, k := range in.TagKeys {
