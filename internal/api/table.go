@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"slices"
 
 	"github.com/kmsd/kmsd/internal/kms"
@@ -47,23 +48,33 @@ func operations() map[string]operation {
 		"GetKeyRotationStatus":                op((*kms.Service).GetKeyRotationStatus, readOnly),
 		"RotateKeyOnDemand":                   op((*kms.Service).RotateKeyOnDemand, mutating),
 		"ListKeyRotations":                    op((*kms.Service).ListKeyRotations, readOnly),
-		"Encrypt":                             op((*kms.Service).Encrypt, readOnly),
-		"Decrypt":                             op((*kms.Service).Decrypt, readOnly),
-		"ReEncrypt":                           op((*kms.Service).ReEncrypt, readOnly),
-		"GenerateDataKey":                     op((*kms.Service).GenerateDataKey, readOnly),
-		"GenerateDataKeyWithoutPlaintext":     op((*kms.Service).GenerateDataKeyWithoutPlaintext, readOnly),
+		"ReplicateKey":                        op((*kms.Service).ReplicateKey, mutating),
+		"UpdatePrimaryRegion":                 op((*kms.Service).UpdatePrimaryRegion, mutating),
+		"GetKeyLastUsage":                     op((*kms.Service).GetKeyLastUsage, readOnly),
+		"Encrypt":                             crypto("Encrypt", (*kms.Service).Encrypt),
+		"Decrypt":                             crypto("Decrypt", (*kms.Service).Decrypt),
+		"ReEncrypt":                           crypto("ReEncrypt", (*kms.Service).ReEncrypt),
+		"GenerateDataKey":                     crypto("GenerateDataKey", (*kms.Service).GenerateDataKey),
+		"GenerateDataKeyWithoutPlaintext":     crypto("GenerateDataKeyWithoutPlaintext", (*kms.Service).GenerateDataKeyWithoutPlaintext),
 		"GenerateRandom":                      op((*kms.Service).GenerateRandom, readOnly),
-		"Sign":                                op((*kms.Service).Sign, readOnly),
-		"Verify":                              op((*kms.Service).Verify, readOnly),
+		"Sign":                                crypto("Sign", (*kms.Service).Sign),
+		"Verify":                              crypto("Verify", (*kms.Service).Verify),
 		"GetPublicKey":                        op((*kms.Service).GetPublicKey, readOnly),
-		"GenerateMac":                         op((*kms.Service).GenerateMac, readOnly),
-		"VerifyMac":                           op((*kms.Service).VerifyMac, readOnly),
-		"GenerateDataKeyPair":                 op((*kms.Service).GenerateDataKeyPair, readOnly),
-		"GenerateDataKeyPairWithoutPlaintext": op((*kms.Service).GenerateDataKeyPairWithoutPlaintext, readOnly),
-		"DeriveSharedSecret":                  op((*kms.Service).DeriveSharedSecret, readOnly),
-		"Encapsulate":                         op((*kms.Service).Encapsulate, readOnly),
-		"Decapsulate":                         op((*kms.Service).Decapsulate, readOnly),
+		"GenerateMac":                         crypto("GenerateMac", (*kms.Service).GenerateMac),
+		"VerifyMac":                           crypto("VerifyMac", (*kms.Service).VerifyMac),
+		"GenerateDataKeyPair":                 crypto("GenerateDataKeyPair", (*kms.Service).GenerateDataKeyPair),
+		"GenerateDataKeyPairWithoutPlaintext": crypto("GenerateDataKeyPairWithoutPlaintext", (*kms.Service).GenerateDataKeyPairWithoutPlaintext),
+		"DeriveSharedSecret":                  crypto("DeriveSharedSecret", (*kms.Service).DeriveSharedSecret),
+		"Encapsulate":                         crypto("Encapsulate", (*kms.Service).Encapsulate),
+		"Decapsulate":                         crypto("Decapsulate", (*kms.Service).Decapsulate),
 	}
+}
+
+// crypto routes a cryptographic operation: read-only, as CloudTrail counts
+// it, and recorded as the last use of its keys when it succeeds
+// (GetKeyLastUsage).
+func crypto[I, O any, PI input[I], PO output[O]](name kmsapi.KeyLastUsageTrackingOperation, f func(*kms.Service, context.Context, *kms.Call, PI) (PO, error)) operation {
+	return op[I, O, PI, PO](kms.RecordsUse(name, f), readOnly)
 }
 
 // knownOperation reports whether name is an operation of the AWS KMS API.

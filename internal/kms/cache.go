@@ -28,6 +28,9 @@ type cachedKey struct {
 	grants *grantSet
 	// policy is rec.Policy parsed, for the authorizer.
 	policy *policy.Policy
+	// usage is where a successful cryptographic use is recorded
+	// (lastusage.go); it outlives the snapshot.
+	usage *usageSlot
 }
 
 func (k *cachedKey) view() *KeyView {
@@ -118,6 +121,7 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 // snapshot unseals a record's material into a cachedKey.
 func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make(map[string]secret.Bytes, len(rec.Materials))}
+	k.usage = s.usage.slot(rec.partition() + rec.KeyID)
 	// Policies are validated when put. One that does not parse (stored
 	// before validation) is kept as nil, which allows no one.
 	k.policy, _ = policy.ParseKeyPolicy(rec.Policy)

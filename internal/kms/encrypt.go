@@ -89,6 +89,9 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, named *cachedK
 			return nil, nil, none, kmserr.New(kmserr.IncorrectKey, msgIncorrectKey)
 		}
 	} else {
+		// A multi-Region key's blob names the shared mrk- id, so the
+		// related key in the caller's Region, which holds the same
+		// material versions, decrypts it.
 		k, err = s.key(ctx, c.Caller.AccountID, c.Caller.Region, h.KeyID)
 		if errors.Is(err, errNoKey) {
 			return nil, nil, none, kmserr.New(kmserr.AccessDenied, "The ciphertext refers to a customer master key that does not exist, does not exist in this region, or you are not allowed to access.")
@@ -97,6 +100,7 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, named *cachedK
 			return nil, nil, none, kmserr.Internalf("load key %s: %w", h.KeyID, err)
 		}
 		c.touch(k.arn)
+		c.use(k)
 		if err := s.authorize(ctx, c, action, k, ec, grantTokens, ""); err != nil {
 			return nil, nil, none, err
 		}

@@ -45,6 +45,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	if err := checkSpecUsage(spec, usage, c.Caller.Region); err != nil {
 		return nil, err
 	}
+	multiRegion := in.MultiRegion != nil && *in.MultiRegion
 	if origin == originExternal {
 		if err := checkExternalSpec(spec); err != nil {
 			return nil, err
@@ -53,16 +54,19 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	switch {
 	case origin != originAWSKMS && origin != originExternal:
 		return nil, kmserr.New(kmserr.UnsupportedOperation, "Origin %s is not supported by this kmsd version.", origin)
+	case in.CustomKeyStoreId != "" && multiRegion:
+		return nil, kmserr.New(kmserr.UnsupportedOperation, "You cannot create a multi-Region key in a custom key store.")
 	case in.CustomKeyStoreId != "":
 		return nil, kmserr.New(kmserr.CustomKeyStoreNotFound, "Custom key store %s does not exist.", in.CustomKeyStoreId)
-	case in.MultiRegion != nil && *in.MultiRegion:
-		return nil, kmserr.New(kmserr.UnsupportedOperation, "Multi-Region keys are not supported by this kmsd version.")
 	}
 	tags, err := checkNewTags(nil, in.Tags, s.limits.TagsPerKey)
 	if err != nil {
 		return nil, err
 	}
 	keyID := uuid.New()
+	if multiRegion {
+		keyID = newMultiRegionKeyID()
+	}
 	policy := in.Policy
 	if policy == "" {
 		policy = DefaultPolicy(c.Caller.AccountID)
@@ -85,6 +89,10 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 		Created:     s.now(),
 		Policy:      policy,
 		Tags:        tags,
+	}
+	if multiRegion {
+		// A new multi-Region key is a primary without replicas.
+		rec.MultiRegion, rec.PrimaryRegion = true, rec.Region
 	}
 	if origin == originExternal {
 		return s.createExternalKey(ctx, c, rec)
@@ -180,6 +188,13 @@ func metadata(r *keyRecord) *kmsapi.KeyMetadata {
 	}
 	if r.DeletionDate != nil {
 		md.DeletionDate = kmsapi.Time(*r.DeletionDate)
+	}
+	if r.MultiRegion {
+		md.MultiRegionConfiguration = multiRegionConfig(r)
+	}
+	if r.KeyState == statePendingReplicaDeletion {
+		// The waiting period starts when the last replica is deleted.
+		md.PendingDeletionWindowInDays = kmsapi.Int32(r.PendingWindowDays)
 	}
 	return md
 }

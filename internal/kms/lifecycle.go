@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -41,7 +42,10 @@ func (s *Service) DisableKey(ctx context.Context, c *Call, in *kmsapi.DisableKey
 	return &kmsapi.DisableKeyOutput{}, nil
 }
 
-// ScheduleKeyDeletion puts a key in PendingDeletion for 7 to 30 days.
+// ScheduleKeyDeletion puts a key in PendingDeletion for 7 to 30 days. A
+// multi-Region primary key that still has replicas goes to
+// PendingReplicaDeletion instead, with no deletion date: its waiting period
+// starts when its last replica is deleted (detachDeleted), as in AWS.
 func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *kmsapi.ScheduleKeyDeletionInput) (*kmsapi.ScheduleKeyDeletionOutput, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -59,20 +63,27 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *kmsapi.S
 	due := s.now().Add(time.Duration(days) * 24 * time.Hour)
 	// ruleManage refuses a key already pending deletion, as AWS does.
 	rec, err := s.mutateKey(ctx, c, in.KeyId, "kms:ScheduleKeyDeletion", ruleManage, func(tx store.Tx, r *keyRecord) error {
+		r.PendingWindowDays = days
+		if r.isPrimary() && len(r.ReplicaRegions) > 0 {
+			r.KeyState, r.DeletionDate = statePendingReplicaDeletion, nil
+			return nil
+		}
 		r.KeyState = statePendingDeletion
 		r.DeletionDate = &due
-		r.PendingWindowDays = days
 		return tx.Put(bucketDeletions, deletionKey(due, r.partition(), r.KeyID), nil)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.ScheduleKeyDeletionOutput{
+	out := &kmsapi.ScheduleKeyDeletionOutput{
 		KeyId:               rec.arn(),
-		DeletionDate:        kmsapi.Time(due),
 		KeyState:            kmsapi.KeyState(rec.KeyState),
 		PendingWindowInDays: kmsapi.Int32(days),
-	}, nil
+	}
+	if rec.DeletionDate != nil {
+		out.DeletionDate = kmsapi.Time(*rec.DeletionDate)
+	}
+	return out, nil
 }
 
 // CancelKeyDeletion takes a key out of PendingDeletion; it comes back Disabled, as in AWS.
@@ -81,6 +92,11 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 		return nil, err
 	}
 	rec, err := s.mutateKey(ctx, c, in.KeyId, "kms:CancelKeyDeletion", ruleAny, func(tx store.Tx, r *keyRecord) error {
+		if r.KeyState == statePendingReplicaDeletion {
+			// No deletion date yet, so nothing in the deletions index.
+			r.KeyState, r.PendingWindowDays = stateDisabled, 0
+			return nil
+		}
 		if r.KeyState != statePendingDeletion || r.DeletionDate == nil {
 			return kmserr.New(kmserr.InvalidState, "%s is not pending deletion.", r.arn())
 		}
@@ -177,6 +193,14 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 				return err
 			}
 		}
+		related, err := s.detachDeleted(tx, &r)
+		if err != nil {
+			return err
+		}
+		invalid = append(invalid, related...)
+		if err := tx.Delete(bucketLastUsage, indexKey[8:]); err != nil {
+			return err
+		}
 		if err := deleteKeyGrants(tx, r.partition(), r.KeyID); err != nil {
 			return err
 		}
@@ -184,5 +208,44 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 		return tx.Delete(bucketKeys, indexKey[8:])
 	})
 	s.cache.invalidate(invalid...)
+	if err == nil {
+		s.usage.forget(string(indexKey[8:]))
+	}
 	return err
+}
+
+// detachDeleted removes a deleted key from its related keys, in the
+// transaction that deletes it, and returns their cache keys. When the last
+// replica of a primary in PendingReplicaDeletion goes, the primary's own
+// waiting period starts: it becomes PendingDeletion, due PendingWindowDays
+// from now, as AWS documents.
+func (s *Service) detachDeleted(tx store.Tx, gone *keyRecord) ([]string, error) {
+	if !gone.MultiRegion {
+		return nil, nil
+	}
+	now := s.now()
+	var invalid []string
+	remaining := slices.DeleteFunc(slices.Clone(gone.ReplicaRegions), func(r string) bool { return r == gone.Region })
+	for _, region := range gone.relatedRegions() {
+		r, err := loadKey(tx, gone.AccountID, region, gone.KeyID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		r.ReplicaRegions = remaining
+		if r.isPrimary() && len(remaining) == 0 && r.KeyState == statePendingReplicaDeletion {
+			due := now.Add(days(r.PendingWindowDays))
+			r.KeyState, r.DeletionDate = statePendingDeletion, &due
+			if err := tx.Put(bucketDeletions, deletionKey(due, r.partition(), r.KeyID), nil); err != nil {
+				return nil, err
+			}
+		}
+		if err := putKey(tx, r); err != nil {
+			return nil, err
+		}
+		invalid = append(invalid, cacheKeyID(r.AccountID, r.Region, r.KeyID))
+	}
+	return invalid, nil
 }

@@ -18,6 +18,7 @@ var (
 	bucketAliases   = []byte("aliases")
 	bucketDeletions = []byte("deletions") // due time (8 bytes BE unix nanos) | partition | key id
 	bucketRotations = []byte("rotations") // next automatic rotation (8 bytes BE unix nanos) | partition | key id
+	bucketLastUsage = []byte("lastusage") // partition | key id → the key's last cryptographic use (lastusage.go)
 )
 
 const recordSchema = 1
@@ -48,6 +49,11 @@ type keyRecord struct {
 	RotationPeriodDays int32            `json:"rotationPeriodDays,omitempty"`
 	NextRotation       *time.Time       `json:"nextRotation,omitempty"`
 	Rotations          []rotationRecord `json:"rotations,omitempty"`
+	// A multi-Region key's related keys (multiregion.go): the primary's
+	// Region and every replica's, the same in each related record; every
+	// change to them writes all related records in one transaction.
+	PrimaryRegion  string   `json:"primaryRegion,omitempty"`
+	ReplicaRegions []string `json:"replicaRegions,omitempty"`
 	// Materials imported into an EXTERNAL key, in import order (import.go).
 	Imports []importRecord `json:"imports,omitempty"`
 }

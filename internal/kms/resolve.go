@@ -99,7 +99,7 @@ func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
 }
 
 // lookup parses, resolves and authorizes in one step, and records the key
-// in the call's audit resources.
+// in the call's audit resources and for last-usage tracking.
 func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias bool, action string, ec map[string]string, grantTokens []string) (*cachedKey, error) {
 	ref, err := parseKeyRef(&c.Caller, keyID, allowAlias)
 	if err != nil {
@@ -110,6 +110,7 @@ func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias 
 		return nil, err
 	}
 	c.touch(k.arn)
+	c.use(k)
 	if err := s.authorize(ctx, c, action, k, ec, grantTokens, ref.alias); err != nil {
 		return nil, err
 	}

@@ -78,15 +78,25 @@ func setSchedule(tx store.Tx, r *keyRecord, period int32, next *time.Time) error
 	return tx.Put(bucketRotations, rotationKey(*next, r.partition(), r.KeyID), nil)
 }
 
-// rotationMaterial makes and seals a new material version for r.
-func (s *Service) rotationMaterial(r *keyRecord) (materialRecord, error) {
+// rotationMaterial makes and seals a new material version for r, and for
+// each replica of a multi-Region primary a copy sealed for it, so that
+// the rotation's transaction (syncReplicas) reaches every Region.
+func (s *Service) rotationMaterial(r *keyRecord) (materialRecord, sealedCopies, error) {
 	material := keys.GenerateSymmetric()
 	defer material.Wipe()
 	m, err := s.newMaterial(r.partition(), r.KeyID, material, keys.NewMaterialID(), originAWSKMS)
 	if err != nil {
-		return materialRecord{}, kmserr.Internalf("%w", err)
+		return materialRecord{}, nil, kmserr.Internalf("%w", err)
 	}
-	return m, nil
+	sc := sealedCopies{}
+	if r.isPrimary() {
+		for _, region := range r.ReplicaRegions {
+			if err := sc.add(s, r, region, m, material); err != nil {
+				return materialRecord{}, nil, err
+			}
+		}
+	}
+	return m, sc, nil
 }
 
 // rotateTo makes m the key's current material. Older versions stay, so
@@ -112,6 +122,11 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, in *kmsapi.Ena
 	}
 	now := s.now()
 	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:EnableKeyRotation", ruleCrypto, func(tx store.Tx, r *keyRecord) error {
+		if r.isReplica() {
+			// Rotation is shared by related multi-Region keys and
+			// managed on the primary.
+			return errNotPrimary(r.arn())
+		}
 		if err := checkRotatable(r, false); err != nil {
 			return err
 		}
@@ -137,6 +152,9 @@ func (s *Service) DisableKeyRotation(ctx context.Context, c *Call, in *kmsapi.Di
 		return nil, err
 	}
 	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:DisableKeyRotation", ruleCrypto, func(tx store.Tx, r *keyRecord) error {
+		if r.isReplica() {
+			return errNotPrimary(r.arn())
+		}
 		if err := checkRotatable(r, false); err != nil {
 			return err
 		}
@@ -163,11 +181,24 @@ func (s *Service) GetKeyRotationStatus(ctx context.Context, c *Call, in *kmsapi.
 		return nil, err
 	}
 	r := k.rec
+	// A multi-Region replica reports the schedule of its primary, which
+	// manages rotation for all related keys.
+	sched := r
+	if r.isReplica() {
+		p, err := s.key(ctx, r.AccountID, r.PrimaryRegion, r.KeyID)
+		switch {
+		case err == nil:
+			sched = p.rec
+		case !errors.Is(err, errNoKey):
+			return nil, kmserr.Internalf("load primary of %s: %w", k.arn, err)
+		}
+	}
 	out := &kmsapi.GetKeyRotationStatusOutput{KeyId: r.KeyID, KeyRotationEnabled: kmsapi.Bool(false)}
-	if r.RotationEnabled && r.NextRotation != nil && r.KeyState != statePendingDeletion && checkRotatable(r, false) == nil {
+	pending := r.KeyState == statePendingDeletion || r.KeyState == statePendingReplicaDeletion
+	if sched.RotationEnabled && sched.NextRotation != nil && !pending && checkRotatable(r, false) == nil {
 		out.KeyRotationEnabled = kmsapi.Bool(true)
-		out.RotationPeriodInDays = kmsapi.Int32(r.RotationPeriodDays)
-		out.NextRotationDate = kmsapi.Time(*r.NextRotation)
+		out.RotationPeriodInDays = kmsapi.Int32(sched.RotationPeriodDays)
+		out.NextRotationDate = kmsapi.Time(*sched.NextRotation)
 	}
 	return out, nil
 }
@@ -190,14 +221,20 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *kmsapi.Rot
 	if err := checkRotatable(k.rec, true); err != nil {
 		return nil, err
 	}
-	m, err := s.rotationMaterial(k.rec)
+	if k.rec.isReplica() {
+		return nil, errNotPrimary(k.arn)
+	}
+	m, sc, err := s.rotationMaterial(k.rec)
 	if err != nil {
 		return nil, err
 	}
 	now := s.now()
-	rec, err := s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, ruleCrypto, func(_ store.Tx, r *keyRecord) error {
+	rec, err := s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, ruleCrypto, func(tx store.Tx, r *keyRecord) error {
 		if err := checkRotatable(r, true); err != nil {
 			return err
+		}
+		if r.isReplica() {
+			return errNotPrimary(r.arn())
 		}
 		n := 0
 		for _, rot := range r.Rotations {
@@ -217,11 +254,12 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *kmsapi.Rot
 		} else {
 			rotateTo(r, m, kmsapi.RotationTypeOnDemand, now)
 		}
-		return nil
+		return s.syncReplicas(tx, r, sc)
 	})
 	if err != nil {
 		return nil, err
 	}
+	s.cache.invalidate(rec.groupCacheKeys()...)
 	return &kmsapi.RotateKeyOnDemandOutput{KeyId: rec.arn()}, nil
 }
 
@@ -390,14 +428,16 @@ func (s *Service) rotateDueKey(ctx context.Context, indexKey []byte, now time.Ti
 		return nil, nil
 	}
 	var m *materialRecord
+	var sc sealedCopies
 	if scheduled(peek) {
-		mr, err := s.rotationMaterial(peek)
+		mr, copies, err := s.rotationMaterial(peek)
 		if err != nil {
 			return nil, err
 		}
-		m = &mr
+		m, sc = &mr, copies
 	}
 	var rotated *keyRecord
+	var invalid []string
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		rotated = nil
 		r, err := loadKeyAt(tx, recKey)
@@ -422,11 +462,15 @@ func (s *Service) rotateDueKey(ctx context.Context, indexKey []byte, now time.Ti
 		if err := putKey(tx, r); err != nil {
 			return err
 		}
+		if err := s.syncReplicas(tx, r, sc); err != nil {
+			return err
+		}
+		invalid = r.groupCacheKeys()
 		rotated = r
 		return nil
 	})
 	if peek != nil {
-		s.cache.invalidate(cacheKeyID(peek.AccountID, peek.Region, peek.KeyID))
+		s.cache.invalidate(append(invalid, cacheKeyID(peek.AccountID, peek.Region, peek.KeyID))...)
 	}
 	if err != nil {
 		return nil, err

@@ -104,6 +104,8 @@ type Call struct {
 	// conditions are the operation's own condition keys (aws:TagKeys of a
 	// TagResource…), for the authorizer.
 	conditions map[string][]string
+	// used holds the keys the operation resolved, for last-usage tracking.
+	used [2]*cachedKey
 }
 
 func (c *Call) touch(arn string) {
@@ -125,6 +127,9 @@ type Config struct {
 	// CacheSize bounds the keys whose record and unsealed material stay in
 	// memory; 0 means 10,000.
 	CacheSize int
+	// Regions lists the Regions kmsd serves (requests and multi-Region
+	// replicas); empty serves every Region.
+	Regions []string
 }
 
 // Limits are the quotas AWS enforces; zero fields take AWS's defaults.
@@ -159,6 +164,11 @@ type Service struct {
 	clock  Clock
 	limits Limits
 	cache  *keyCache
+	usage  *usageTracker
+	// regions is the set of Config.Regions (nil: every Region), and
+	// regionList the same in the configured order, for messages.
+	regions    map[string]bool
+	regionList []string
 }
 
 // New returns a Service.
@@ -173,14 +183,23 @@ func New(cfg Config) (*Service, error) {
 	if size <= 0 {
 		size = 10000
 	}
-	return &Service{
+	s := &Service{
 		store:  cfg.Store,
 		sealer: cfg.Sealer,
 		authz:  cfg.Authorizer,
 		clock:  cfg.Clock,
 		limits: cfg.Limits.withDefaults(),
 		cache:  newKeyCache(size),
-	}, nil
+		usage:  newUsageTracker(cfg.Clock.Now().UTC()),
+	}
+	if len(cfg.Regions) > 0 {
+		s.regions = make(map[string]bool, len(cfg.Regions))
+		for _, r := range cfg.Regions {
+			s.regions[r] = true
+		}
+		s.regionList = append([]string(nil), cfg.Regions...)
+	}
+	return s, nil
 }
 
 func (s *Service) now() time.Time { return s.clock.Now().UTC() }

@@ -8,6 +8,12 @@ const (
 	stateDisabled        = "Disabled"
 	statePendingDeletion = "PendingDeletion"
 	statePendingImport   = "PendingImport"
+	// A multi-Region primary key scheduled for deletion while it still has
+	// replicas (multiregion.go).
+	statePendingReplicaDeletion = "PendingReplicaDeletion"
+	// A new replica key's state in ReplicateKey's answer, as AWS reports
+	// it; kmsd creates the replica at once, so no key stays Creating.
+	stateCreating = "Creating"
 
 	usageEncryptDecrypt = "ENCRYPT_DECRYPT"
 	specSymmetric       = "SYMMETRIC_DEFAULT"
@@ -47,7 +53,7 @@ func checkState(k *cachedKey, rule stateRule) error {
 			return kmserr.New(kmserr.Disabled, "%s is disabled.", k.arn)
 		}
 		return nil
-	case statePendingDeletion:
+	case statePendingDeletion, statePendingReplicaDeletion:
 		return kmserr.New(kmserr.InvalidState, "%s is pending deletion.", k.arn)
 	case statePendingImport:
 		if rule == ruleManage {
