@@ -20,6 +20,9 @@ type Config struct {
 	DataDir   string `yaml:"data" env:"KMSD_DATA"`
 	AccountID string `yaml:"account_id" env:"KMSD_ACCOUNT_ID"`
 	Region    string `yaml:"region" env:"KMSD_REGION"`
+	// Regions lists the Regions served, taken from each request's SigV4
+	// scope; empty serves any. Multi-Region keys replicate among them.
+	Regions regionList `yaml:"regions,omitempty" env:"KMSD_REGIONS"`
 
 	// Enforce verifies SigV4 on every request (always on in serve mode).
 	Enforce       bool          `yaml:"enforce" env:"KMSD_ENFORCE"`
@@ -108,6 +111,68 @@ func setField(f reflect.Value, s string) error {
 			return err
 		}
 		f.SetInt(int64(d))
+	case regionList:
+		var l regionList
+		if err := l.Set(s); err != nil {
+			return err
+		}
+		f.Set(reflect.ValueOf(l))
+	}
+	return nil
+}
+
+// regionList is a list of Regions, written us-east-1,us-west-2 in a flag
+// or variable and as a list (or the same comma-separated string) in YAML.
+type regionList []string
+
+func (l *regionList) String() string { return strings.Join(*l, ",") }
+
+// Set replaces the list with the comma-separated Regions in s.
+func (l *regionList) Set(s string) error {
+	*l = nil
+	for _, r := range strings.Split(s, ",") {
+		if r = strings.TrimSpace(r); r != "" {
+			*l = append(*l, r)
+		}
+	}
+	return nil
+}
+
+// UnmarshalYAML accepts a YAML list or a comma-separated string.
+func (l *regionList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		return l.Set(n.Value)
+	}
+	var list []string
+	if err := n.Decode(&list); err != nil {
+		return err
+	}
+	*l = list
+	return nil
+}
+
+// validRegionName accepts AWS's Region names and private ones like local-1:
+// lower-case letters, digits and dashes, as SigV4 scopes carry them.
+func validRegionName(r string) bool {
+	if r == "" || len(r) > 32 {
+		return false
+	}
+	return strings.Trim(r, "abcdefghijklmnopqrstuvwxyz0123456789-") == ""
+}
+
+func (l regionList) validate(defaultRegion string) error {
+	seen := map[string]bool{}
+	for _, r := range l {
+		if !validRegionName(r) {
+			return fmt.Errorf("region %q in --regions is not a Region name (like us-east-1)", r)
+		}
+		if seen[r] {
+			return fmt.Errorf("region %s is listed twice in --regions", r)
+		}
+		seen[r] = true
+	}
+	if len(l) > 0 && !seen[defaultRegion] {
+		return fmt.Errorf("the default region %s must be one of --regions %s", defaultRegion, l.String())
 	}
 	return nil
 }
@@ -118,6 +183,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (store, root key, audit log)")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "AWS account id of the default account")
 	fs.StringVar(&c.Region, "region", c.Region, "Region for requests that name none")
+	fs.Var(&c.Regions, "regions", "comma-separated Regions to serve, e.g. us-east-1,us-west-2,eu-west-1 (default: any)")
 	fs.StringVar(&c.RootAccessKey, "root-access-key", c.RootAccessKey, "access key id of the account root")
 	fs.StringVar(&c.RootSecretKey, "root-secret-key", c.RootSecretKey, "secret access key of the account root")
 	fs.DurationVar(&c.MaxSkew, "max-skew", c.MaxSkew, "largest accepted difference between a request's signing time and now")
@@ -137,6 +203,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("account id %q must be 12 digits", c.AccountID)
 	case c.Region == "":
 		return fmt.Errorf("region must not be empty")
+	case !validRegionName(c.Region):
+		return fmt.Errorf("region %q is not a Region name (like us-east-1)", c.Region)
 	case (c.TLSCert == "") != (c.TLSKey == ""):
 		return fmt.Errorf("set both --tls-cert and --tls-key, or neither")
 	case c.JobsInterval <= 0:
@@ -144,7 +212,7 @@ func (c *Config) validate() error {
 	case c.MaxSkew <= 0:
 		return fmt.Errorf("max skew must be positive")
 	}
-	return nil
+	return c.Regions.validate(c.Region)
 }
 
 // printable is the config with secrets masked, for --print-config.

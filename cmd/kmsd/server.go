@@ -155,7 +155,7 @@ func openNode(cfg Config, withAudit bool) (*node, error) {
 	if cfg.Enforce {
 		authorizer = kms.PolicyAuthorizer{Identities: pol}
 	}
-	n.svc, err = kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: authorizer})
+	n.svc, err = kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: authorizer, Regions: cfg.Regions})
 	if err != nil {
 		n.close()
 		return nil, err
@@ -216,6 +216,9 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 			Principals: ids,
 		}
 	}
+	if len(cfg.Regions) > 0 {
+		auth = regionGate{Authenticator: auth, svc: n.svc}
+	}
 	if cfg.Seed != "" {
 		if err := applySeed(ctx, n.svc, cfg, stdout); err != nil {
 			return err
@@ -269,6 +272,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 			{Name: "key-rotation", Run: n.svc.RotationJob(n.audit)},
 			{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.audit)},
 			{Name: "expired-sessions", Run: n.ids.PruneSessions},
+			{Name: "key-last-usage", Run: n.svc.FlushLastUsage},
 		}}).Run(jobCtx)
 	}()
 
@@ -285,6 +289,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	case err := <-serveErr:
 		stopJobs()
 		<-jobsDone
+		flushLastUsage(n.svc, log)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
@@ -294,8 +299,37 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	err = hs.Shutdown(shutCtx)
 	stopJobs()
 	<-jobsDone
+	flushLastUsage(n.svc, log)
 	log.Info("stopped")
 	return err
+}
+
+// flushLastUsage writes the key usage recorded since the jobs' last flush,
+// once no request is in flight any more.
+func flushLastUsage(svc *kms.Service, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := svc.FlushLastUsage(ctx); err != nil {
+		log.Error("flush key last usage", "error", err)
+	}
+}
+
+// regionGate refuses, before anything else, requests signed for a Region
+// the server does not serve (--regions).
+type regionGate struct {
+	api.Authenticator
+	svc *kms.Service
+}
+
+func (g regionGate) Authenticate(ctx context.Context, r *http.Request, body []byte) (kms.Caller, error) {
+	c, err := g.Authenticator.Authenticate(ctx, r, body)
+	if err != nil {
+		return c, err
+	}
+	if err := g.svc.CheckRegion(c.Region); err != nil {
+		return kms.Caller{}, err
+	}
+	return c, nil
 }
 
 // bootstrapAccessKey gives a fresh serve-mode data directory its first
@@ -325,6 +359,11 @@ func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
 		fmt.Fprintf(w, "  auth:  SigV4 enforced against stored access keys of account %s\n", cfg.AccountID)
 	}
 	fmt.Fprint(w, bootstrap)
+	if len(cfg.Regions) > 0 {
+		fmt.Fprintf(w, "  regions: %s (others are refused)\n", strings.Join(cfg.Regions, ", "))
+	} else {
+		fmt.Fprintf(w, "  regions: any, from each request's SigV4 scope (default %s)\n", cfg.Region)
+	}
 	if m == modeServe {
 		fmt.Fprintf(w, "  try:   aws --region %s --endpoint-url %s kms list-keys   (with an access key of this server in the environment)\n", cfg.Region, url)
 		return
