@@ -186,6 +186,7 @@ func TestReadmeExamples(t *testing.T) {
 		"bob-apollo\tarn:aws:iam::111122223333:user/bob\tarn:aws:iam::111122223333:root",
 		"User: arn:aws:iam::111122223333:user/bob is not authorized to perform: kms:GenerateDataKey",
 		"EXTERNAL\tPendingImport", "is pending import.", "imported and in use", "ON_DEMAND",
+		"payment 42", "REPLICA\tus-west-2", "PendingReplicaDeletion\t7", `"KmsRequestId": "`,
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README run output lacks %q:\n%s", want, out)
