@@ -145,14 +145,25 @@ func grantFromInput(in *kmsapi.CreateGrantInput) (*grantRecord, error) {
 		}
 	}
 	if cs := in.Constraints; cs != nil {
-		if cs.EncryptionContextEquals != nil && cs.EncryptionContextSubset != nil {
-			return nil, kmserr.New(kmserr.Validation, "More than one constraint supplied")
+		eq, sub := cs.EncryptionContextEquals, cs.EncryptionContextSubset
+		if eq != nil && sub != nil {
+			// Beside a real constraint, an empty map is none: the
+			// hashicorp/aws provider sends one for the constraint its
+			// configuration leaves out.
+			switch {
+			case len(eq) > 0 && len(sub) > 0:
+				return nil, kmserr.New(kmserr.Validation, "More than one constraint supplied")
+			case len(sub) > 0:
+				eq = nil
+			default:
+				sub = nil
+			}
 		}
 		switch {
-		case cs.EncryptionContextEquals != nil:
-			g.Constraint, g.Context = constraintEquals, cs.EncryptionContextEquals
-		case cs.EncryptionContextSubset != nil:
-			g.Constraint, g.Context = constraintSubset, cs.EncryptionContextSubset
+		case eq != nil:
+			g.Constraint, g.Context = constraintEquals, eq
+		case sub != nil:
+			g.Constraint, g.Context = constraintSubset, sub
 		}
 		if len(g.Context) > maxConstraintPairs {
 			return nil, kmserr.New(kmserr.Validation, "A grant constraint can include up to %d encryption context pairs.", maxConstraintPairs)

@@ -383,7 +383,7 @@ func TestGrantOperationsAndConstraintsByKeyType(t *testing.T) {
 		{hmac, []string{"GenerateMac"}, &kmsapi.GrantConstraints{EncryptionContextSubset: ec}, kmserr.Validation},
 		{agree, []string{"DeriveSharedSecret", "GetPublicKey"}, nil, ""},
 		{agree, []string{"Sign"}, nil, kmserr.Validation},
-		{sym, []string{"Encrypt"}, &kmsapi.GrantConstraints{EncryptionContextSubset: ec, EncryptionContextEquals: map[string]string{}}, kmserr.Validation},
+		{sym, []string{"Encrypt"}, &kmsapi.GrantConstraints{EncryptionContextSubset: ec, EncryptionContextEquals: map[string]string{}}, ""},
 		{sym, []string{"Encrypt"}, &kmsapi.GrantConstraints{EncryptionContextSubset: map[string]string{"1": "", "2": "", "3": "", "4": "", "5": "", "6": "", "7": "", "8": "", "9": ""}}, kmserr.Validation},
 		{sym, []string{"Encrypt"}, &kmsapi.GrantConstraints{EncryptionContextSubset: map[string]string{"a": strings.Repeat("v", 385)}}, kmserr.Validation},
 		{sym, []string{}, nil, kmserr.Validation},
