@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto/fips140"
 	"flag"
 	"fmt"
 	"os"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/kmsd/kmsd/internal/api/sigv4"
 )
 
 // Config is everything a kmsd process is told. Defaults come from
@@ -211,6 +214,8 @@ func (c *Config) validate() error {
 		return fmt.Errorf("jobs interval must be positive")
 	case c.MaxSkew <= 0:
 		return fmt.Errorf("max skew must be positive")
+	case c.RootSecretKey != "" && len(c.RootSecretKey) < sigv4.MinFIPSSecretLen && fips140.Enforced():
+		return fmt.Errorf("the root secret key is shorter than %d characters, which FIPS 140-only mode cannot use for SigV4", sigv4.MinFIPSSecretLen)
 	}
 	return c.Regions.validate(c.Region)
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"crypto/fips140"
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
@@ -51,5 +53,26 @@ func TestConfigRejectsMistakes(t *testing.T) {
 		return ""
 	}); err == nil {
 		t.Error("KMSD_ENFORCE=maybe accepted")
+	}
+}
+
+// TestShortRootSecretInFIPSMode: a root secret too short for SigV4's HMAC
+// in FIPS 140-only mode is refused at startup there, and accepted otherwise;
+// the banner says which mode the process runs in.
+func TestShortRootSecretInFIPSMode(t *testing.T) {
+	cfg := defaultConfig()
+	cfg.RootSecretKey = "test"
+	err := cfg.validate()
+	if fips140.Enforced() != (err != nil) {
+		t.Fatalf("FIPS 140-only mode %v, validate() = %v", fips140.Enforced(), err)
+	}
+	var b strings.Builder
+	banner(&b, modeDev, defaultConfig(), "http://127.0.0.1:8080", "")
+	want := "FIPS 140 mode off"
+	if fips140.Enforced() {
+		want = "FIPS 140-only mode, Go Cryptographic Module " + fips140.Version()
+	}
+	if !strings.Contains(b.String(), "  crypto: "+want) {
+		t.Errorf("banner does not report %q:\n%s", want, b.String())
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/fips140"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -359,6 +360,7 @@ func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
 		fmt.Fprintf(w, "  auth:  SigV4 enforced against stored access keys of account %s\n", cfg.AccountID)
 	}
 	fmt.Fprint(w, bootstrap)
+	fmt.Fprintf(w, "  crypto: %s\n", fipsStatus())
 	if len(cfg.Regions) > 0 {
 		fmt.Fprintf(w, "  regions: %s (others are refused)\n", strings.Join(cfg.Regions, ", "))
 	} else {
@@ -407,4 +409,16 @@ func startAdmin(addr string, log *slog.Logger) (func(), error) {
 	}()
 	log.Info("admin listener (pprof)", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
+}
+
+// fipsStatus describes the FIPS 140 mode of the Go Cryptographic Module
+// this process runs with, for the startup banner.
+func fipsStatus() string {
+	switch {
+	case fips140.Enforced():
+		return "FIPS 140-only mode, Go Cryptographic Module " + fips140.Version() + " (non-FIPS key specs are refused)"
+	case fips140.Enabled():
+		return "FIPS 140 mode, Go Cryptographic Module " + fips140.Version()
+	}
+	return "FIPS 140 mode off (build with GOFIPS140=v1.0.0 and run with GODEBUG=fips140=only for it)"
 }
