@@ -207,7 +207,7 @@ func TestTerraform(t *testing.T) {
 		t.Fatalf("terraform output: %v\n%s", err, out)
 	}
 	var outputs struct {
-		Password struct{ Value string } `json:"password"`
+		Password struct{ Value string }   `json:"password"`
 		KeyIDs   struct{ Value []string } `json:"key_ids"`
 	}
 	if err := json.Unmarshal([]byte(out), &outputs); err != nil {
