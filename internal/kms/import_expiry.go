@@ -12,9 +12,6 @@ import (
 	"github.com/kmsd/kmsd/internal/store"
 )
 
-// importExpiryBatch is how many due index entries one scan reads.
-const importExpiryBatch = 100
-
 // ExpireImportedMaterial deletes every imported material whose ValidTo has
 // passed, as AWS does, and returns how many it deleted. See
 // ImportExpiryJob.
@@ -38,47 +35,20 @@ func (s *Service) ImportExpiryJob(sink EventSink) func(context.Context) (int, er
 
 func (s *Service) expireImported(ctx context.Context, sink EventSink) (int, error) {
 	now := s.now()
-	expired := 0
-	var errs []error
-	var after []byte
-	for {
-		var due []store.KV
-		err := s.store.View(ctx, func(tx store.Tx) error {
-			var err error
-			due, err = tx.Scan(bucketImportExpiry, nil, after, importExpiryBatch)
-			return err
-		})
-		if err != nil {
-			return expired, errors.Join(append(errs, err)...)
+	var auditErrs []error
+	n, err := s.forEachDue(ctx, bucketImportExpiry, now, "expire imported material", func(indexKey []byte) (bool, error) {
+		r, mid, err := s.expireOne(ctx, indexKey, now)
+		if err != nil || r == nil {
+			return false, err
 		}
-		for _, kv := range due {
-			if len(kv.Key) < 8 || int64(binary.BigEndian.Uint64(kv.Key[:8])) > now.UnixNano() {
-				return expired, errors.Join(errs...)
-			}
-			after = kv.Key
-			r, mid, err := s.expireOne(ctx, kv.Key, now)
-			if err != nil {
-				if ctx.Err() != nil {
-					return expired, ctx.Err()
-				}
-				// One broken key must not hold up the others.
-				errs = append(errs, fmt.Errorf("expire imported material %s: %w", kv.Key[8:], err))
-				continue
-			}
-			if r == nil {
-				continue
-			}
-			expired++
-			if sink != nil {
-				if err := sink.Append(expiredMaterialEvent(r, mid, now)); err != nil {
-					errs = append(errs, fmt.Errorf("audit expiry of %s: %w", r.KeyID, err))
-				}
+		if sink != nil {
+			if err := sink.Append(expiredMaterialEvent(r, mid, now)); err != nil {
+				auditErrs = append(auditErrs, fmt.Errorf("audit expiry of %s: %w", r.KeyID, err))
 			}
 		}
-		if len(due) < importExpiryBatch {
-			return expired, errors.Join(errs...)
-		}
-	}
+		return true, nil
+	})
+	return n, errors.Join(append([]error{err}, auditErrs...)...)
 }
 
 // expireOne carries out the expiry an index entry calls for, if it still

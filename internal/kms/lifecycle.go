@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -121,32 +120,9 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 // idempotent, so a restart half-way through simply finishes the job.
 func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
 	now := s.now()
-	deleted := 0
-	for {
-		var due []store.KV
-		err := s.store.View(ctx, func(tx store.Tx) error {
-			var err error
-			due, err = tx.Scan(bucketDeletions, nil, nil, 100)
-			return err
-		})
-		if err != nil {
-			return deleted, err
-		}
-		n := 0
-		for _, kv := range due {
-			if len(kv.Key) < 8 || int64(binary.BigEndian.Uint64(kv.Key[:8])) > now.UnixNano() {
-				break
-			}
-			if err := s.deleteKeyNow(ctx, kv.Key, now); err != nil {
-				return deleted, err
-			}
-			n++
-		}
-		deleted += n
-		if n < len(due) || len(due) == 0 {
-			return deleted, nil
-		}
-	}
+	return s.forEachDue(ctx, bucketDeletions, now, "delete key", func(indexKey []byte) (bool, error) {
+		return true, s.deleteKeyNow(ctx, indexKey, now)
+	})
 }
 
 func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Time) error {

@@ -23,7 +23,6 @@ const (
 	// rotationConflictWindow: RotateKeyOnDemand is refused while an
 	// automatic rotation is due or due within this window.
 	rotationConflictWindow = 20 * time.Minute
-	rotationScanBatch      = 100
 )
 
 // rotationRecord is one completed rotation: the material it made current,
@@ -361,47 +360,20 @@ func (s *Service) RotationJob(sink EventSink) func(context.Context) (int, error)
 
 func (s *Service) rotateDueKeys(ctx context.Context, sink EventSink) (int, error) {
 	now := s.now()
-	rotated := 0
-	var errs []error
-	var after []byte
-	for {
-		var due []store.KV
-		err := s.store.View(ctx, func(tx store.Tx) error {
-			var err error
-			due, err = tx.Scan(bucketRotations, nil, after, rotationScanBatch)
-			return err
-		})
-		if err != nil {
-			return rotated, errors.Join(append(errs, err)...)
+	var auditErrs []error
+	n, err := s.forEachDue(ctx, bucketRotations, now, "rotate key", func(indexKey []byte) (bool, error) {
+		r, err := s.rotateDueKey(ctx, indexKey, now)
+		if err != nil || r == nil {
+			return false, err
 		}
-		for _, kv := range due {
-			if len(kv.Key) < 8 || int64(binary.BigEndian.Uint64(kv.Key[:8])) > now.UnixNano() {
-				return rotated, errors.Join(errs...)
-			}
-			after = kv.Key
-			r, err := s.rotateDueKey(ctx, kv.Key, now)
-			if err != nil {
-				if ctx.Err() != nil {
-					return rotated, ctx.Err()
-				}
-				// One broken key must not hold up the others.
-				errs = append(errs, fmt.Errorf("rotate key %s: %w", kv.Key[8:], err))
-				continue
-			}
-			if r == nil {
-				continue
-			}
-			rotated++
-			if sink != nil {
-				if err := sink.Append(rotateKeyEvent(r, now)); err != nil {
-					errs = append(errs, fmt.Errorf("audit rotation of %s: %w", r.KeyID, err))
-				}
+		if sink != nil {
+			if err := sink.Append(rotateKeyEvent(r, now)); err != nil {
+				auditErrs = append(auditErrs, fmt.Errorf("audit rotation of %s: %w", r.KeyID, err))
 			}
 		}
-		if len(due) < rotationScanBatch {
-			return rotated, errors.Join(errs...)
-		}
-	}
+		return true, nil
+	})
+	return n, errors.Join(append([]error{err}, auditErrs...)...)
 }
 
 // rotateDueKey carries out the rotation an index entry calls for, if it is
