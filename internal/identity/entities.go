@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"slices"
@@ -141,4 +142,32 @@ func policyNames(ps []InlinePolicy) []string {
 		out[i] = p.Name
 	}
 	return out
+}
+
+// listByPath returns a page of an account's users or roles (the records of
+// bucket) whose path starts with in.PathPrefix, in name order, ignoring
+// case as IAM does.
+func listByPath[T any](ctx context.Context, s *Store, bucket []byte, account string, in ListInput, path, name func(*T) string) (Page[*T], error) {
+	var all []*T
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		kvs, err := tx.Scan(bucket, []byte(account+"/"), nil, 0)
+		if err != nil {
+			return err
+		}
+		all = all[:0]
+		for _, kv := range kvs {
+			e := new(T)
+			if err := decodeJSON(kv, e); err != nil {
+				return err
+			}
+			if strings.HasPrefix(path(e), in.PathPrefix) {
+				all = append(all, e)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return Page[*T]{}, err
+	}
+	return paginate(all, func(e *T) string { return strings.ToLower(name(e)) }, in)
 }

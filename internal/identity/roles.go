@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/store"
@@ -170,26 +169,6 @@ func (s *Store) UpdateAssumeRolePolicy(ctx context.Context, account, name, doc s
 // ListRoles returns a page of an account's roles whose path starts with
 // in.PathPrefix, in name order.
 func (s *Store) ListRoles(ctx context.Context, account string, in ListInput) (Page[*Role], error) {
-	var all []*Role
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		kvs, err := tx.Scan(bucketRoles, []byte(account+"/"), nil, 0)
-		if err != nil {
-			return err
-		}
-		all = all[:0]
-		for _, kv := range kvs {
-			r := new(Role)
-			if err := decodeJSON(kv, r); err != nil {
-				return err
-			}
-			if strings.HasPrefix(r.Path, in.PathPrefix) {
-				all = append(all, r)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Page[*Role]{}, err
-	}
-	return paginate(all, func(r *Role) string { return strings.ToLower(r.RoleName) }, in)
+	return listByPath(ctx, s, bucketRoles, account, in,
+		func(r *Role) string { return r.Path }, func(r *Role) string { return r.RoleName })
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/store"
@@ -118,26 +117,6 @@ func (s *Store) DeleteUser(ctx context.Context, account, name string) error {
 // ListUsers returns a page of an account's users whose path starts with
 // in.PathPrefix, in name order.
 func (s *Store) ListUsers(ctx context.Context, account string, in ListInput) (Page[*User], error) {
-	var all []*User
-	err := s.st.View(ctx, func(tx store.Tx) error {
-		kvs, err := tx.Scan(bucketUsers, []byte(account+"/"), nil, 0)
-		if err != nil {
-			return err
-		}
-		all = all[:0]
-		for _, kv := range kvs {
-			u := new(User)
-			if err := decodeJSON(kv, u); err != nil {
-				return err
-			}
-			if strings.HasPrefix(u.Path, in.PathPrefix) {
-				all = append(all, u)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return Page[*User]{}, err
-	}
-	return paginate(all, func(u *User) string { return strings.ToLower(u.UserName) }, in)
+	return listByPath(ctx, s, bucketUsers, account, in,
+		func(u *User) string { return u.Path }, func(u *User) string { return u.UserName })
 }
