@@ -1,0 +1,149 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+)
+
+// TestSIGKILLDuringRotation kills kmsd while callers rotate keys on demand
+// as fast as it answers and encrypt under them, so the kill lands in the
+// middle of rotations. After each restart every key is consistent: its
+// current material is the one current in its rotation history, no
+// material is listed twice, every rotation a caller saw succeed is there,
+// and every ciphertext a caller received decrypts.
+func TestSIGKILLDuringRotation(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	p := startKMSD(t, "dev", "--data", data)
+	c := p.client(docKey, docSecret)
+
+	type sealed struct {
+		blob []byte
+		pt   []byte
+	}
+	var (
+		mu      sync.Mutex
+		keys    []*string
+		blobs   []sealed
+		rotated = map[string]map[string]bool{} // per key, the material ids callers saw become current
+	)
+	for round := range 4 {
+		// A fresh key each round: AWS allows 25 on-demand rotations a key.
+		ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rotated while killed")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		keyID := ck.KeyMetadata.KeyId
+		keys = append(keys, keyID)
+		rotated[*keyID] = map[string]bool{}
+		stop := make(chan struct{})
+		var wg sync.WaitGroup
+		wg.Add(2)
+		go func() { // rotate on demand until the server dies or the quota ends
+			defer wg.Done()
+			for {
+				if _, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: keyID}); err != nil {
+					return
+				}
+				d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID})
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				rotated[*keyID][*d.KeyMetadata.CurrentKeyMaterialId] = true
+				mu.Unlock()
+			}
+		}()
+		go func() { // encrypt, keeping every acknowledged ciphertext
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				pt := []byte{byte(round), byte(i), byte(i >> 8)}
+				out, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: keyID, Plaintext: pt})
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				blobs = append(blobs, sealed{out.CiphertextBlob, pt})
+				mu.Unlock()
+			}
+		}()
+		time.Sleep(time.Duration(40+60*round) * time.Millisecond)
+		p.kill()
+		close(stop)
+		wg.Wait()
+
+		p = startKMSD(t, "dev", "--data", data)
+		c = p.client(docKey, docSecret)
+		total := 0
+		for _, id := range keys {
+			total += checkRotationHistory(t, ctx, c, id, rotated[*id])
+		}
+		mu.Lock()
+		for _, b := range blobs {
+			out, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: b.blob})
+			if err != nil || !bytes.Equal(out.Plaintext, b.pt) {
+				t.Fatalf("round %d: an acknowledged ciphertext no longer decrypts: %v", round, err)
+			}
+		}
+		t.Logf("round %d: %d keys with %d rotations in all, %d ciphertexts decrypt", round, len(keys), total, len(blobs))
+		mu.Unlock()
+	}
+}
+
+// checkRotationHistory checks one key after a crash and returns how many
+// rotations its history lists.
+func checkRotationHistory(t *testing.T, ctx context.Context, c *kms.Client, keyID *string, acknowledged map[string]bool) int {
+	t.Helper()
+	d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID})
+	if err != nil {
+		t.Fatalf("describe %s after SIGKILL: %v", *keyID, err)
+	}
+	var history []types.RotationsListEntry
+	pages := kms.NewListKeyRotationsPaginator(c, &kms.ListKeyRotationsInput{KeyId: keyID, IncludeKeyMaterial: types.IncludeKeyMaterialAllKeyMaterial})
+	for pages.HasMorePages() {
+		page, err := pages.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list rotations of %s: %v", *keyID, err)
+		}
+		history = append(history, page.Rotations...)
+	}
+	seen := map[string]bool{}
+	current := 0
+	for _, r := range history {
+		id := aws.ToString(r.KeyMaterialId)
+		if seen[id] {
+			t.Fatalf("%s: material %s listed twice", *keyID, id)
+		}
+		seen[id] = true
+		if r.KeyMaterialState == types.KeyMaterialStateCurrent {
+			current++
+			if id != *d.KeyMetadata.CurrentKeyMaterialId {
+				t.Fatalf("%s: the history says %s is current, DescribeKey says %s", *keyID, id, *d.KeyMetadata.CurrentKeyMaterialId)
+			}
+		}
+	}
+	if current != 1 {
+		t.Fatalf("%s: %d current materials among %d", *keyID, current, len(history))
+	}
+	if len(history)-1 > 25 {
+		t.Fatalf("%s: %d on-demand rotations, above the quota of 25", *keyID, len(history)-1)
+	}
+	for id := range acknowledged {
+		if !seen[id] {
+			t.Fatalf("%s: the acknowledged rotation to %s was lost", *keyID, id)
+		}
+	}
+	return len(history) - 1
+}
