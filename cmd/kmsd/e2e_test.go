@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/fips140"
 	"errors"
 	"fmt"
 	"net"
@@ -165,6 +166,23 @@ func TestReadmeExamples(t *testing.T) {
 	// With signatures and policies enforced, so the walkthrough of who may
 	// do what shows real decisions; the README's credentials are the root's.
 	p := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
+	if fips140.Enforced() {
+		// In FIPS 140-only mode the blocks that use key specs outside the
+		// Go Cryptographic Module cannot work; CreateKey must refuse those
+		// specs with a clear message instead.
+		kept := blocks[:0]
+		for _, b := range blocks {
+			if strings.Contains(b[1], "ML_DSA_") || strings.Contains(b[1], "ECC_SECG_P256K1") || strings.Contains(b[1], "SM2") {
+				continue
+			}
+			kept = append(kept, b)
+		}
+		blocks = kept
+		_, err := p.client(docKey, docSecret).CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: "ML_DSA_65", KeyUsage: "SIGN_VERIFY"})
+		if errCode(err) != "UnsupportedOperationException" || !strings.Contains(err.Error(), "KeySpec ML_DSA_65 is not available in FIPS 140-only mode.") {
+			t.Fatalf("ML_DSA_65 in FIPS 140-only mode: %v", err)
+		}
+	}
 	var script strings.Builder
 	script.WriteString("set -euo pipefail\n")
 	for i, b := range blocks {

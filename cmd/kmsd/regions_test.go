@@ -71,7 +71,7 @@ func TestRegionsServedAndLastUsageAcrossShutdown(t *testing.T) {
 		t.Errorf("banner does not name the Regions:\n%s", p.stdout)
 	}
 	in := func(region string) *kms.Client {
-		return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(p.url), Credentials: p.client("AKIAIOSFODNN7EXAMPLE", "x").Options().Credentials, RetryMaxAttempts: 1})
+		return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(p.url), Credentials: p.client("AKIAIOSFODNN7EXAMPLE", "any-secret-will-do").Options().Credentials, RetryMaxAttempts: 1})
 	}
 	_, err := in("eu-west-1").ListKeys(ctx, &kms.ListKeysInput{})
 	if errCode(err) != "UnrecognizedClientException" || !strings.Contains(err.Error(), "eu-west-1") {

@@ -189,7 +189,7 @@ func TestTrustPolicyAndDurationsAreEnforced(t *testing.T) {
 
 func TestPermissiveModeActsAsTheRoot(t *testing.T) {
 	s := start(t, false)
-	anyone := creds{"AKIAANYTHINGATALL000", "whatever", ""}
+	anyone := creds{"AKIAANYTHINGATALL000", "whatever-secret-key", ""}
 	id := must(s.sts(anyone).GetCallerIdentity(bg, &sts.GetCallerIdentityInput{}))(t)
 	if *id.Arn != "arn:aws:iam::111122223333:root" || *id.UserId != account || *id.Account != account {
 		t.Fatalf("GetCallerIdentity %s %s %s", *id.Arn, *id.UserId, *id.Account)

@@ -90,10 +90,10 @@ func TestErrorDocuments(t *testing.T) {
 	r = s.signed(root, "iam", "Action=GetRole&Version=2010-05-08&RoleName=nothing", nil)
 	wantErrorDocument(t, r, 404, nsIAM, "Sender", "NoSuchEntity", "The role with name nothing cannot be found.")
 
-	r = s.signed(creds{rootKey, "wrong", ""}, "sts", "Action=GetCallerIdentity&Version=2011-06-15", nil)
+	r = s.signed(creds{rootKey, "wrong-secret-access-key", ""}, "sts", "Action=GetCallerIdentity&Version=2011-06-15", nil)
 	wantErrorDocument(t, r, 403, nsSTS, "Sender", "SignatureDoesNotMatch",
 		"The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.")
-	r = s.signed(creds{"AKIANOBODYNOBODYNOBO", "x", ""}, "sts", "Action=GetCallerIdentity&Version=2011-06-15", nil)
+	r = s.signed(creds{"AKIANOBODYNOBODYNOBO", "nobody-secret-key", ""}, "sts", "Action=GetCallerIdentity&Version=2011-06-15", nil)
 	wantErrorDocument(t, r, 403, nsSTS, "Sender", "InvalidClientTokenId", "The security token included in the request is invalid.")
 }
 
