@@ -29,13 +29,15 @@ func requestIDOf(t *testing.T, md middleware.Metadata) string {
 	return id
 }
 
-// wantLastUse checks the last use GetKeyLastUsage reports.
-func wantLastUse(t *testing.T, out *kms.GetKeyLastUsageOutput, op types.KeyLastUsageTrackingOperation, requestID string, at time.Time) {
+// wantLastUse checks the last use GetKeyLastUsage reports, and returns its
+// CloudTrailEventId.
+func wantLastUse(t *testing.T, out *kms.GetKeyLastUsageOutput, op types.KeyLastUsageTrackingOperation, requestID string, at time.Time) string {
 	t.Helper()
 	u := out.KeyLastUsage
-	if u == nil || u.Operation != op || aws.ToString(u.KmsRequestId) != requestID || aws.ToString(u.CloudTrailEventId) != requestID || !aws.ToTime(u.Timestamp).Equal(at) {
+	if u == nil || u.Operation != op || aws.ToString(u.KmsRequestId) != requestID || aws.ToString(u.CloudTrailEventId) == "" || !aws.ToTime(u.Timestamp).Equal(at) {
 		t.Fatalf("last usage %+v, want %s by request %s at %v", u, op, requestID, at)
 	}
+	return aws.ToString(u.CloudTrailEventId)
 }
 
 // TestGetKeyLastUsage follows a key's last use through Encrypt, Decrypt,
@@ -63,7 +65,7 @@ func TestGetKeyLastUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	encID, encAt := requestIDOf(t, enc.ResultMetadata), clock.Now()
-	wantLastUse(t, lastUsage(t, n.Client, id), types.KeyLastUsageTrackingOperationEncrypt, encID, encAt)
+	encEv := wantLastUse(t, lastUsage(t, n.Client, id), types.KeyLastUsageTrackingOperationEncrypt, encID, encAt)
 
 	clock.Add(time.Minute)
 	dec, err := n.Client.Decrypt(bg, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
@@ -71,7 +73,7 @@ func TestGetKeyLastUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	decID, decAt := requestIDOf(t, dec.ResultMetadata), clock.Now()
-	wantLastUse(t, lastUsage(t, n.Client, id), types.KeyLastUsageTrackingOperationDecrypt, decID, decAt)
+	decEv := wantLastUse(t, lastUsage(t, n.Client, id), types.KeyLastUsageTrackingOperationDecrypt, decID, decAt)
 
 	// What is not a successful cryptographic use changes nothing.
 	clock.Add(time.Minute)
@@ -93,7 +95,7 @@ func TestGetKeyLastUsage(t *testing.T) {
 		t.Fatal(err)
 	}
 	signID := requestIDOf(t, sig.ResultMetadata)
-	wantLastUse(t, lastUsage(t, n.Client, signKey), types.KeyLastUsageTrackingOperationSign, signID, clock.Now())
+	signEv := wantLastUse(t, lastUsage(t, n.Client, signKey), types.KeyLastUsageTrackingOperationSign, signID, clock.Now())
 	_, err = n.Client.Verify(bg, &kms.VerifyInput{KeyId: aws.String(signKey), Message: []byte("other"), Signature: sig.Signature, SigningAlgorithm: types.SigningAlgorithmSpecEcdsaSha256})
 	wantCode(t, err, "KMSInvalidSignatureException")
 	wantLastUse(t, lastUsage(t, n.Client, signKey), types.KeyLastUsageTrackingOperationSign, signID, clock.Now())
@@ -109,16 +111,18 @@ func TestGetKeyLastUsage(t *testing.T) {
 		t.Fatalf("FlushLastUsage = %d, %v; want the two keys", w, err)
 	}
 
-	// The request ids are those of the calls' audit records.
+	// The request ids and event ids are those of the calls' audit records.
 	records := n.readAudit()
 	found := map[string]string{}
 	for _, r := range records {
 		if id, _ := r["requestID"].(string); id == encID || id == decID || id == signID {
-			found[id], _ = r["eventName"].(string)
+			name, _ := r["eventName"].(string)
+			ev, _ := r["eventID"].(string)
+			found[id] = name + " " + ev
 		}
 	}
-	if found[encID] != "Encrypt" || found[decID] != "Decrypt" || found[signID] != "Sign" {
-		t.Fatalf("audit records of the reported request ids: %v", found)
+	if found[encID] != "Encrypt "+encEv || found[decID] != "Decrypt "+decEv || found[signID] != "Sign "+signEv {
+		t.Fatalf("audit records of the reported request ids: %v; want event ids %s, %s, %s", found, encEv, decEv, signEv)
 	}
 
 	clock.Add(time.Hour)

@@ -154,7 +154,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.New()
 	w.Header()["X-Amzn-Requestid"] = []string{reqID}
 	opName := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	call := &kms.Call{RequestID: reqID}
+	call := &kms.Call{RequestID: reqID, EventID: uuid.New()}
 	call.Caller.SourceIP = sourceIP(r)
 	call.Caller.UserAgent = r.UserAgent()
 	var views auditViews
@@ -278,7 +278,7 @@ func (s *Server) event(c *kms.Call, opName string, start time.Time, readOnly boo
 		RequestParameters:  v.params,
 		ResponseElements:   v.elements,
 		RequestID:          c.RequestID,
-		EventID:            uuid.New(),
+		EventID:            c.EventID,
 		ReadOnly:           readOnly,
 		EventType:          "AwsApiCall",
 		ManagementEvent:    true,

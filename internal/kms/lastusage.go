@@ -31,6 +31,7 @@ type lastUse struct {
 	At        time.Time `json:"at"`
 	Operation string    `json:"operation"`
 	RequestID string    `json:"requestId"`
+	EventID   string    `json:"eventId,omitempty"`
 }
 
 // usageSlot holds a key's newest use and the one last written to the store.
@@ -171,7 +172,7 @@ func (s *Service) recordUse(c *Call, op kmsapi.KeyLastUsageTrackingOperation) {
 			continue
 		}
 		if u == nil {
-			u = &lastUse{At: s.now(), Operation: string(op), RequestID: c.RequestID}
+			u = &lastUse{At: s.now(), Operation: string(op), RequestID: c.RequestID, EventID: c.EventID}
 		}
 		k.usage.record(u)
 	}
@@ -268,10 +269,8 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 // the key's creation. Related multi-Region keys track their use
 // independently, as in AWS.
 //
-// KmsRequestId is the request id of the call's audit record. CloudTrail
-// gives each record an eventID of its own besides the request id; kmsd's
-// audit records are found by requestID, so CloudTrailEventId carries the
-// request id as well.
+// KmsRequestId and CloudTrailEventId are the requestID and the eventID of
+// that call's audit record.
 func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *kmsapi.GetKeyLastUsageInput) (*kmsapi.GetKeyLastUsageOutput, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -320,7 +319,7 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *kmsapi.GetKe
 		out.KeyLastUsage = &kmsapi.KeyLastUsageData{
 			Operation:         kmsapi.KeyLastUsageTrackingOperation(u.Operation),
 			Timestamp:         kmsapi.Time(u.At),
-			CloudTrailEventId: u.RequestID,
+			CloudTrailEventId: u.EventID,
 			KmsRequestId:      u.RequestID,
 		}
 	}

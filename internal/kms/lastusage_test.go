@@ -31,7 +31,7 @@ func (h *harness) lastUsage(c *Call, id string) *kmsapi.GetKeyLastUsageOutput {
 func wantUse(t *testing.T, out *kmsapi.GetKeyLastUsageOutput, op, requestID string, at time.Time) {
 	t.Helper()
 	u := out.KeyLastUsage
-	if u == nil || string(u.Operation) != op || u.KmsRequestId != requestID || u.CloudTrailEventId != requestID || u.Timestamp == nil || !time.Time(*u.Timestamp).Equal(at) {
+	if u == nil || string(u.Operation) != op || u.KmsRequestId != requestID || u.CloudTrailEventId != "ev-"+requestID || u.Timestamp == nil || !time.Time(*u.Timestamp).Equal(at) {
 		t.Fatalf("last usage %+v, want %s by request %s at %v", u, op, requestID, at)
 	}
 }
@@ -76,6 +76,7 @@ func TestLastUsageRecordsSuccessOnly(t *testing.T) {
 	id := h.createKey()
 	c := call()
 	c.RequestID = "req-encrypt"
+	c.EventID = "ev-" + c.RequestID
 	enc, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")})
 	if err != nil {
 		t.Fatal(err)
@@ -87,11 +88,13 @@ func TestLastUsageRecordsSuccessOnly(t *testing.T) {
 	h.clock.Add(time.Minute)
 	bad := call()
 	bad.RequestID = "req-bad"
+	bad.EventID = "ev-" + bad.RequestID
 	if _, err := trackedDecrypt(h.svc, ctx, bad, &kmsapi.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: map[string]string{"a": "b"}}); err == nil {
 		t.Fatal("decrypt with the wrong context succeeded")
 	}
 	dry := call()
 	dry.RequestID = "req-dry"
+	dry.EventID = "ev-" + dry.RequestID
 	if _, err := trackedEncrypt(h.svc, ctx, dry, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x"), DryRun: kmsapi.Bool(true)}); err == nil {
 		t.Fatal("dry run succeeded")
 	}
@@ -104,6 +107,7 @@ func TestLastUsageRecordsSuccessOnly(t *testing.T) {
 	other := h.createKey()
 	re := call()
 	re.RequestID = "req-reencrypt"
+	re.EventID = "ev-" + re.RequestID
 	if _, err := trackedReEnc(h.svc, ctx, re, &kmsapi.ReEncryptInput{CiphertextBlob: enc.CiphertextBlob, DestinationKeyId: other}); err != nil {
 		t.Fatal(err)
 	}
@@ -122,6 +126,7 @@ func TestLastUsageSurvivesRestartAfterFlush(t *testing.T) {
 		t.Helper()
 		c := call()
 		c.RequestID = reqID
+		c.EventID = "ev-" + c.RequestID
 		if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}
@@ -211,6 +216,7 @@ func TestLastUsageConcurrentRecording(t *testing.T) {
 			for i := range 50 {
 				c := call()
 				c.RequestID = fmt.Sprintf("g%d-%d", g, i)
+				c.EventID = "ev-" + c.RequestID
 				if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: ids[i%2], Plaintext: []byte("x")}); err != nil {
 					t.Error(err)
 					return
@@ -223,6 +229,7 @@ func TestLastUsageConcurrentRecording(t *testing.T) {
 	for _, id := range ids {
 		c := call()
 		c.RequestID = "final-" + id
+		c.EventID = "ev-" + c.RequestID
 		if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
 			t.Fatal(err)
 		}

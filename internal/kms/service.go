@@ -99,6 +99,8 @@ func RootCaller(account, region string) Caller {
 type Call struct {
 	Caller    Caller
 	RequestID string
+	// EventID is the eventID of the call's audit record.
+	EventID string
 	// Resources lists the key ARNs the operation resolved, for the audit record.
 	Resources []string
 	// conditions are the operation's own condition keys (aws:TagKeys of a
