@@ -118,7 +118,7 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 		if err != nil {
 			return err
 		}
-		if r.KeyState == statePendingDeletion {
+		if r.KeyState == statePendingDeletion || r.KeyState == statePendingReplicaDeletion {
 			return kmserr.New(kmserr.InvalidState, "%s is pending deletion.", k.arn)
 		}
 		if old, err := loadKey(tx, acct, region, a.TargetKeyID); err == nil {
