@@ -36,7 +36,7 @@ const benchKeyPolicy = `{"Version":"2012-10-17","Statement":[
 // signature check, no policy) with --enforce, where the caller is an IAM
 // user allowed by a five-statement key policy with conditions and the key
 // carries 1,000 grants for other principals.
-func runAuthz(bin string, dur time.Duration, levels string) error {
+func runAuthz(bin string, dur time.Duration, levels string, extra []string) error {
 	ctx := context.Background()
 	ec := map[string]string{"tenant": "acme"}
 	pt := make([]byte, 32)
@@ -49,7 +49,7 @@ func runAuthz(bin string, dur time.Duration, levels string) error {
 	concs := parseLevels(levels)
 	permissive := make(map[int]time.Duration)
 
-	srv, err := start(bin, false, nil)
+	srv, err := start(bin, false, extra)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func runAuthz(bin string, dur time.Duration, levels string) error {
 	}
 	srv.stop()
 
-	srv, err = start(bin, true, nil)
+	srv, err = start(bin, true, extra)
 	if err != nil {
 		return err
 	}

@@ -43,6 +43,7 @@ func main() {
 	baseline := flag.String("serve-baseline", "", "internal: serve a do-nothing JSON endpoint on this address (the baseline child)")
 	compare := flag.Bool("baseline", true, "also measure a do-nothing Go net/http JSON server under the same load, for scale")
 	authz := flag.Bool("authz", true, "also compare Encrypt in permissive dev mode with --enforce under a realistic key policy and 1,000 grants")
+	ops := flag.Bool("ops", true, "measure each operation (off: only the baseline and the authorization comparison)")
 	extra := flag.String("kmsd-args", "", "extra space-separated arguments for kmsd (e.g. --admin-listen 127.0.0.1:6060)")
 	flag.Parse()
 	if *baseline != "" {
@@ -55,12 +56,14 @@ func main() {
 			os.Exit(1)
 		}
 	}
-	if err := run(*bin, *dur, *levels, *enforce, strings.Fields(*extra)); err != nil {
-		fmt.Fprintln(os.Stderr, "kmsbench:", err)
-		os.Exit(1)
+	if *ops {
+		if err := run(*bin, *dur, *levels, *enforce, strings.Fields(*extra)); err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench:", err)
+			os.Exit(1)
+		}
 	}
 	if *authz {
-		if err := runAuthz(*bin, *dur, *levels); err != nil {
+		if err := runAuthz(*bin, *dur, *levels, strings.Fields(*extra)); err != nil {
 			fmt.Fprintln(os.Stderr, "kmsbench: authorization:", err)
 			os.Exit(1)
 		}

@@ -94,7 +94,7 @@ func policyRequest(r *AuthzRequest, clock Clock) *policy.Request {
 		Action:    r.Action,
 		Resource:  resourceOf(r),
 		Time:      clock.Now(),
-		Context:   make(policy.Context, 8+len(r.EncryptionContext)+len(r.Conditions)),
+		Context:   make(policy.Context, 4+2*len(r.EncryptionContext)+len(r.Conditions)),
 	}
 	if r.Key != nil {
 		req.ResourceAccount = r.Key.AccountID
@@ -103,24 +103,45 @@ func policyRequest(r *AuthzRequest, clock Clock) *policy.Request {
 	if c.SourceIP != "" {
 		ctx["aws:sourceip"] = []string{c.SourceIP}
 	}
-	ctx["aws:securetransport"] = []string{boolString(c.SecureTransport)}
+	if c.SecureTransport {
+		ctx["aws:securetransport"] = trueValue
+	} else {
+		ctx["aws:securetransport"] = falseValue
+	}
 	ctx["aws:requestedregion"] = []string{c.Region}
 	if r.RequestAlias != "" {
 		ctx["kms:requestalias"] = []string{r.RequestAlias}
 	}
-	if k := r.Key; k != nil {
-		ctx["kms:keyorigin"] = []string{k.Origin}
-		ctx["kms:keyspec"] = []string{k.KeySpec}
-		ctx["kms:keyusage"] = []string{k.KeyUsage}
-		for tk, tv := range k.Tags {
-			ctx["aws:resourcetag/"+strings.ToLower(tk)] = []string{tv}
-		}
+	if r.Key != nil {
+		req.ResourceContext = r.Key.Conditions
 	}
 	ctx.SetEncryptionContext(r.EncryptionContext)
 	for ck, cv := range r.Conditions {
 		ctx[ck] = cv
 	}
 	return req
+}
+
+// trueValue and falseValue are shared condition values; the policy engine
+// only reads them.
+var (
+	trueValue  = []string{"true"}
+	falseValue = []string{"false"}
+)
+
+// keyConditions are the condition keys a key itself defines, computed once
+// per cached key: kms:KeyOrigin, kms:KeySpec, kms:KeyUsage and
+// aws:ResourceTag/<key>.
+func keyConditions(r *keyRecord) policy.Context {
+	c := policy.Context{
+		"kms:keyorigin": {r.Origin},
+		"kms:keyspec":   {r.KeySpec},
+		"kms:keyusage":  {r.KeyUsage},
+	}
+	for _, t := range r.Tags {
+		c["aws:resourcetag/"+strings.ToLower(t.Key)] = []string{t.Value}
+	}
+	return c
 }
 
 func boolString(b bool) string {

@@ -26,8 +26,10 @@ type cachedKey struct {
 	// grants are the key's grants, loaded with the record in one
 	// transaction and indexed by grantee (grantset.go).
 	grants *grantSet
-	// policy is rec.Policy parsed, for the authorizer.
+	// policy is rec.Policy parsed, and conds the key's own condition keys,
+	// for the authorizer.
 	policy *policy.Policy
+	conds  policy.Context
 	// usage is where a successful cryptographic use is recorded
 	// (lastusage.go); it outlives the snapshot.
 	usage *usageSlot
@@ -37,7 +39,7 @@ func (k *cachedKey) view() *KeyView {
 	return &KeyView{
 		ARN: k.arn, AccountID: k.rec.AccountID, Region: k.rec.Region, Policy: k.rec.Policy,
 		KeySpec: k.rec.KeySpec, KeyUsage: k.rec.KeyUsage, Origin: k.rec.Origin, Tags: k.tags,
-		KeyPolicy: k.policy,
+		KeyPolicy: k.policy, Conditions: k.conds,
 	}
 }
 
@@ -125,6 +127,7 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 	// Policies are validated when put. One that does not parse (stored
 	// before validation) is kept as nil, which allows no one.
 	k.policy, _ = policy.ParseKeyPolicy(rec.Policy)
+	k.conds = keyConditions(rec)
 	for _, m := range rec.Materials {
 		pt, err := s.sealer.Unseal(m.Sealed, materialAAD(rec.partition(), rec.KeyID, m.ID))
 		if err != nil {

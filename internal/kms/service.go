@@ -67,6 +67,9 @@ type KeyView struct {
 	// KeyPolicy is Policy, parsed once when the key was loaded; nil when
 	// the stored document does not parse, which allows nothing.
 	KeyPolicy *policy.Policy
+	// Conditions are the condition keys the key defines (kms:KeySpec,
+	// aws:ResourceTag/…), computed once when the key was loaded; read only.
+	Conditions policy.Context
 }
 
 // Caller is the authenticated principal behind a request and where it came from.

@@ -110,6 +110,10 @@ type Request struct {
 	// Context holds every other condition key: lower-cased key to values.
 	// A key with no values is absent.
 	Context Context
+	// ResourceContext holds condition keys of the resource (kms:KeySpec,
+	// aws:ResourceTag/…), looked up after Context. It is only read, so
+	// one map can serve every request on the resource.
+	ResourceContext Context
 }
 
 // Context maps lower-cased condition keys to their values in a request.
@@ -242,6 +246,9 @@ func (r *Request) lookup(key string, b builtin) (values, bool) {
 		}
 	}
 	list := r.Context[key]
+	if len(list) == 0 && r.ResourceContext != nil {
+		list = r.ResourceContext[key]
+	}
 	return values{list: list}, len(list) > 0
 }
 
