@@ -57,6 +57,7 @@ type testServer struct {
 	Clock     *fakeClock
 	Service   *kmscore.Service
 	AuditPath string
+	Audit     *audit.Log
 
 	stopOnce sync.Once
 	stop     func()
@@ -64,6 +65,10 @@ type testServer struct {
 
 type serverOptions struct {
 	strict bool // verify SigV4 against testAccessKey/testSecretKey
+	// dir holds the store, root key and audit log; empty: a fresh
+	// temporary directory. A test reopens the same data by passing it again.
+	dir   string
+	clock *fakeClock // nil: a fake clock at the current time
 }
 
 // newServer starts a Permissive server (any credentials, account testAccount).
@@ -74,8 +79,13 @@ func newServer(t *testing.T) *testServer {
 
 func startServer(t *testing.T, opts serverOptions) *testServer {
 	t.Helper()
-	dir := t.TempDir()
-	clock := &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	dir, clock := opts.dir, opts.clock
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	if clock == nil {
+		clock = &fakeClock{t: time.Now().UTC().Truncate(time.Second)}
+	}
 
 	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
 	if err != nil {
@@ -109,7 +119,7 @@ func startServer(t *testing.T, opts serverOptions) *testServer {
 	}
 	hs := httptest.NewServer(srv)
 
-	ts := &testServer{t: t, URL: hs.URL, Clock: clock, Service: svc, AuditPath: auditPath}
+	ts := &testServer{t: t, URL: hs.URL, Clock: clock, Service: svc, AuditPath: auditPath, Audit: al}
 	ts.stop = func() {
 		hs.Close()
 		if err := al.Close(); err != nil {

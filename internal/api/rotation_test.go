@@ -3,8 +3,6 @@ package api_test
 import (
 	"bytes"
 	"fmt"
-	"net/http/httptest"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,61 +10,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 
-	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/audit"
-	kmscore "github.com/kmsd/kmsd/internal/kms"
-	"github.com/kmsd/kmsd/internal/seal"
-	"github.com/kmsd/kmsd/internal/store/bolt"
 )
 
 const day = 24 * time.Hour
 
-// dataNode is a server over a data directory that outlives it, so a test
-// can stop kmsd and start it again on the same store, root key and audit log.
-type dataNode struct {
-	*testServer
-	Audit *audit.Log
-}
-
-func openDataNode(t *testing.T, dir string, clock *fakeClock) *dataNode {
+// openDataNode starts a server over a data directory that outlives it, so
+// a test can stop kmsd and start it again on the same store, root key and
+// audit log.
+func openDataNode(t *testing.T, dir string, clock *fakeClock) *testServer {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
-	if err != nil {
-		_ = st.Close()
-		t.Fatalf("open seal: %v", err)
-	}
-	auditPath := filepath.Join(dir, "audit.jsonl")
-	al, err := audit.OpenFile(auditPath, audit.Options{})
-	if err != nil {
-		_ = st.Close()
-		t.Fatalf("open audit log: %v", err)
-	}
-	svc, err := kmscore.New(kmscore.Config{Store: st, Sealer: sl, Authorizer: kmscore.AccountOwner{}, Clock: clock})
-	if err != nil {
-		t.Fatalf("kms.New: %v", err)
-	}
-	srv, err := api.New(api.Config{Service: svc, Auth: api.Permissive{AccountID: testAccount, DefaultRegion: testRegion}, Audit: al, Clock: clock})
-	if err != nil {
-		t.Fatalf("api.New: %v", err)
-	}
-	hs := httptest.NewServer(srv)
-	ts := &testServer{t: t, URL: hs.URL, Clock: clock, Service: svc, AuditPath: auditPath}
-	ts.stop = func() {
-		hs.Close()
-		if err := al.Close(); err != nil {
-			t.Errorf("close audit log: %v", err)
-		}
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	}
-	ts.Client = newClient(hs.URL, testRegion, testAccessKey, testSecretKey)
-	t.Cleanup(ts.Stop)
-	return &dataNode{testServer: ts, Audit: al}
+	return startServer(t, serverOptions{dir: dir, clock: clock})
 }
 
 func (s *testServer) rotationStatus(keyID string) *kms.GetKeyRotationStatusOutput {
