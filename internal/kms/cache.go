@@ -44,39 +44,48 @@ func (k *cachedKey) view() *KeyView {
 }
 
 // keyCache keeps hot keys and alias targets in memory so the crypto path
-// touches no disk and takes no global lock. Entries are invalidated after
-// every committed write; gen closes the race between a reader that loaded a
-// record just before a write and the write's invalidation.
+// touches no disk and takes no global lock: get is a sync.Map load. Entries
+// are invalidated after every committed write. A reader that missed loads
+// the record and adds it with the generation it saw before loading; add
+// and invalidate take mu, so an entry loaded before a write's commit is
+// never stored after that write's invalidation, not even for a moment.
+// Misses and writes are rare, so mu is off the hot path.
 type keyCache struct {
-	m    sync.Map // string -> *cachedKey | string (alias target key id)
-	gen  atomic.Uint64
-	size atomic.Int64
-	max  int64
+	m   sync.Map // string -> *cachedKey | string (alias target key id)
+	gen atomic.Uint64
+
+	mu   sync.Mutex // orders add against invalidate; guards size
+	size int
+	max  int
 }
 
-func newKeyCache(max int) *keyCache { return &keyCache{max: int64(max)} }
+func newKeyCache(max int) *keyCache { return &keyCache{max: max} }
 
 func (c *keyCache) get(k string) (any, bool) { return c.m.Load(k) }
 
 // add stores v unless a write invalidated anything since gen was read.
 func (c *keyCache) add(k string, v any, gen uint64) {
-	if c.size.Load() >= c.max {
-		c.m.Range(func(key, _ any) bool { c.m.Delete(key); return true })
-		c.size.Store(0)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen.Load() != gen {
+		return
+	}
+	if c.size >= c.max {
+		c.m.Clear()
+		c.size = 0
 	}
 	if _, loaded := c.m.Swap(k, v); !loaded {
-		c.size.Add(1)
-	}
-	if c.gen.Load() != gen {
-		c.m.CompareAndDelete(k, v)
+		c.size++
 	}
 }
 
 func (c *keyCache) invalidate(keys ...string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.gen.Add(1)
 	for _, k := range keys {
 		if _, ok := c.m.LoadAndDelete(k); ok {
-			c.size.Add(-1)
+			c.size--
 		}
 	}
 }
