@@ -150,6 +150,13 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	fmt.Fprintf(stdout, "%s: %s %s on %s\n", verdict, *principal, *action, ex.KeyARN)
 	fmt.Fprintf(stdout, "  %s\n", ex.Decision)
+	if ex.GrantID != "" {
+		fmt.Fprintf(stdout, "  grant %s", ex.GrantID)
+		if ex.GrantName != "" {
+			fmt.Fprintf(stdout, " (%q)", ex.GrantName)
+		}
+		fmt.Fprintln(stdout)
+	}
 	if !ex.Decision.Allowed {
 		fmt.Fprintf(stdout, "  AccessDeniedException: %s\n", ex.Message)
 	}

@@ -187,6 +187,8 @@ type Explanation struct {
 	KeyARN   string
 	Decision policy.Decision
 	Message  string // AccessDeniedException's text when refused
+	// GrantID and GrantName name the grant that allowed, when one did.
+	GrantID, GrantName string
 }
 
 // Explain decides, as PolicyAuthorizer would for a real request, whether
@@ -210,5 +212,11 @@ func (s *Service) Explain(ctx context.Context, a PolicyAuthorizer, caller Caller
 	if err != nil {
 		return nil, err
 	}
-	return &Explanation{KeyARN: k.arn, Decision: d, Message: d.AccessDeniedMessage(caller.ARN, action, k.arn)}, nil
+	ex := &Explanation{KeyARN: k.arn, Decision: d, Message: d.AccessDeniedMessage(caller.ARN, action, k.arn)}
+	if d.Reason == policy.GrantAllows {
+		if g := k.grants.allowing(&c.Caller, action, ec); g != nil {
+			ex.GrantID, ex.GrantName = g.rec.GrantID, g.rec.Name
+		}
+	}
+	return ex, nil
 }

@@ -248,3 +248,35 @@ func TestTagConditions(t *testing.T) {
 	_, err = svc.UntagResource(ctx, userCall(acct, "tagger"), &kmsapi.UntagResourceInput{KeyId: id, TagKeys: []string{"owner"}})
 	wantDenied(t, err, "because no identity-based policy allows the kms:UntagResource action")
 }
+
+// TestExplainNamesTheGrant: when a grant decides, Explain names it.
+func TestExplainNamesTheGrant(t *testing.T) {
+	ctx := context.Background()
+	a := PolicyAuthorizer{Identities: fakeIdentities{}}
+	svc := policyService(t, nil)
+	root := &Call{Caller: RootCaller(acct, "us-east-1")}
+	ck, err := svc.CreateKey(ctx, root, &kmsapi.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	erin := userCall(acct, "erin")
+	g, err := svc.CreateGrant(ctx, root, &kmsapi.CreateGrantInput{KeyId: ck.KeyMetadata.KeyId, GranteePrincipal: erin.Caller.ARN,
+		Operations: []kmsapi.GrantOperation{"Encrypt"}, Name: "nightly"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex, err := svc.Explain(ctx, a, erin.Caller, "kms:Encrypt", ck.KeyMetadata.KeyId, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !ex.Decision.Allowed || ex.Decision.Reason != policy.GrantAllows || ex.GrantID != g.GrantId || ex.GrantName != "nightly" {
+		t.Fatalf("explanation %+v, want the grant %s", ex, g.GrantId)
+	}
+	ex, err = svc.Explain(ctx, a, erin.Caller, "kms:Decrypt", ck.KeyMetadata.KeyId, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ex.Decision.Allowed || ex.GrantID != "" || !strings.HasSuffix(ex.Message, "because no identity-based policy allows the kms:Decrypt action") {
+		t.Fatalf("explanation of an ungranted operation: %+v", ex)
+	}
+}

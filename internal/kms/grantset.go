@@ -140,18 +140,32 @@ func (gs *grantSet) each(c *Caller, fn func(*grant) bool) bool {
 // encryption context ec. CreateGrant and RetireGrant are decided per
 // request (allowsCreateGrant, canRetire), never here.
 func (gs *grantSet) allows(c *Caller, action string, ec map[string]string) bool {
+	return gs.allowing(c, action, ec) != nil
+}
+
+// allowing returns the first grant that lets the caller perform action
+// with the encryption context ec, or nil.
+func (gs *grantSet) allowing(c *Caller, action string, ec map[string]string) *grant {
 	if gs == nil {
-		return false
+		return nil
 	}
 	name, ok := strings.CutPrefix(action, "kms:")
 	if !ok {
-		return false
+		return nil
 	}
 	op := grantOpBits[name]
 	if op == 0 || op == opCreateGrant || op == opRetireGrant {
-		return false
+		return nil
 	}
-	return gs.each(c, func(g *grant) bool { return g.permits(op, ec) })
+	var found *grant
+	gs.each(c, func(g *grant) bool {
+		if g.permits(op, ec) {
+			found = g
+			return true
+		}
+		return false
+	})
+	return found
 }
 
 // permits applies a grant to one operation. An encryption context
