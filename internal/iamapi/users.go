@@ -84,6 +84,19 @@ func (c *call) userOrSelf(name string) (string, error) {
 	return "", &identity.Error{Code: identity.CodeValidation, Message: "Must specify userName when calling with non-User credentials"}
 }
 
+// authorizeUserOrSelf resolves an optional UserName (userOrSelf) and
+// authorizes the call's action on that user, or on the caller's own root.
+func (h *Handler) authorizeUserOrSelf(ctx context.Context, c *call, name string) (string, error) {
+	name, err := c.userOrSelf(name)
+	if err != nil {
+		return "", err
+	}
+	if err := h.authorize(ctx, c, c.selfARN(name)); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
 func (c *call) selfARN(user string) string {
 	if user == "" {
 		return identity.RootARN(c.caller.AccountID)
@@ -126,11 +139,8 @@ func getUser(ctx context.Context, h *Handler, c *call) (any, error) {
 		return nil, err
 	}
 	c.param("userName", name)
-	name, err := c.userOrSelf(name)
+	name, err := h.authorizeUserOrSelf(ctx, c, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.authorize(ctx, c, c.selfARN(name)); err != nil {
 		return nil, err
 	}
 	if name == "" {
@@ -214,11 +224,8 @@ func createAccessKey(ctx context.Context, h *Handler, c *call) (any, error) {
 		return nil, err
 	}
 	c.param("userName", name)
-	name, err := c.userOrSelf(name)
+	name, err := h.authorizeUserOrSelf(ctx, c, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.authorize(ctx, c, c.selfARN(name)); err != nil {
 		return nil, err
 	}
 	k, sec, err := h.ids.IssueAccessKey(ctx, c.caller.AccountID, name)
@@ -241,11 +248,8 @@ func deleteAccessKey(ctx context.Context, h *Handler, c *call) (any, error) {
 	}
 	c.param("userName", name)
 	c.param("accessKeyId", akid)
-	name, err := c.userOrSelf(name)
+	name, err := h.authorizeUserOrSelf(ctx, c, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.authorize(ctx, c, c.selfARN(name)); err != nil {
 		return nil, err
 	}
 	return nil, h.ids.DeleteAccessKey(ctx, c.caller.AccountID, name, akid)
@@ -258,11 +262,8 @@ func listAccessKeys(ctx context.Context, h *Handler, c *call) (any, error) {
 		return nil, err
 	}
 	c.param("userName", name)
-	name, err := c.userOrSelf(name)
+	name, err := h.authorizeUserOrSelf(ctx, c, name)
 	if err != nil {
-		return nil, err
-	}
-	if err := h.authorize(ctx, c, c.selfARN(name)); err != nil {
 		return nil, err
 	}
 	keys, err := h.ids.ListAccessKeys(ctx, c.caller.AccountID, name)
