@@ -2,7 +2,6 @@ package api
 
 import (
 	"context"
-	"encoding/json"
 	"reflect"
 
 	"github.com/kmsd/kmsd/internal/kms"
@@ -55,14 +54,4 @@ func op[I, O any, PI input[I], PO output[O]](f func(*kms.Service, context.Contex
 			return out, nil
 		},
 	}
-}
-
-func decodeBody(body []byte, v any) error {
-	if len(body) == 0 {
-		return nil
-	}
-	if err := json.Unmarshal(body, v); err != nil {
-		return serializationError(err)
-	}
-	return nil
 }
