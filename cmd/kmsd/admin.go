@@ -40,7 +40,7 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	n, err := openNode(cfg, false)
+	n, err := openNode(cfg, nil)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	caller := kms.Caller{AccountID: account, Region: region, ARN: *principal, Type: callerType(typ)}
 	cfg.Enforce = true
-	n, err := openNode(cfg, false)
+	n, err := openNode(cfg, nil)
 	if err != nil {
 		return err
 	}

@@ -36,12 +36,14 @@ type Config struct {
 	TLSCert string `yaml:"tls_cert" env:"KMSD_TLS_CERT"`
 	TLSKey  string `yaml:"tls_key" env:"KMSD_TLS_KEY"`
 
-	Seed            string        `yaml:"seed" env:"KMSD_SEED"`
-	AuditFailClosed bool          `yaml:"audit_fail_closed" env:"KMSD_AUDIT_FAIL_CLOSED"`
-	JobsInterval    time.Duration `yaml:"jobs_interval" env:"KMSD_JOBS_INTERVAL"`
-	AdminListen     string        `yaml:"admin_listen" env:"KMSD_ADMIN_LISTEN"`
-	LogLevel        string        `yaml:"log_level" env:"KMSD_LOG_LEVEL"`
-	LogFormat       string        `yaml:"log_format" env:"KMSD_LOG_FORMAT"`
+	Seed            string `yaml:"seed" env:"KMSD_SEED"`
+	AuditFailClosed bool   `yaml:"audit_fail_closed" env:"KMSD_AUDIT_FAIL_CLOSED"`
+	// AuditAsync (dev only) answers before the audit record is fsynced.
+	AuditAsync   bool          `yaml:"audit_async" env:"KMSD_AUDIT_ASYNC"`
+	JobsInterval time.Duration `yaml:"jobs_interval" env:"KMSD_JOBS_INTERVAL"`
+	AdminListen  string        `yaml:"admin_listen" env:"KMSD_ADMIN_LISTEN"`
+	LogLevel     string        `yaml:"log_level" env:"KMSD_LOG_LEVEL"`
+	LogFormat    string        `yaml:"log_format" env:"KMSD_LOG_FORMAT"`
 }
 
 // The AWS documentation's example credentials: well known on purpose, so a
@@ -193,7 +195,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, "TLS certificate file (PEM)")
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, "TLS private key file (PEM)")
 	fs.StringVar(&c.Seed, "seed", c.Seed, "YAML file of keys, aliases and tags to create at start")
-	fs.BoolVar(&c.AuditFailClosed, "audit-fail-closed", c.AuditFailClosed, "answer no request whose audit record is not durably written")
+	fs.BoolVar(&c.AuditFailClosed, "audit-fail-closed", c.AuditFailClosed, "answer no request whose audit record is not durably written (always on in serve)")
+	fs.BoolVar(&c.AuditAsync, "audit-async", c.AuditAsync, "dev only: answer before the audit record is fsynced (a crash loses the last few milliseconds of records)")
 	fs.DurationVar(&c.JobsInterval, "jobs-interval", c.JobsInterval, "how often background jobs (scheduled deletion) run")
 	fs.StringVar(&c.AdminListen, "admin-listen", c.AdminListen, "address for the admin listener (pprof); off when empty")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")

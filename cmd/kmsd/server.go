@@ -25,8 +25,10 @@ import (
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/jobs"
 	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/secret"
+	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/store/bolt"
 )
 
@@ -71,6 +73,11 @@ func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) str
 	}
 	if m == modeServe {
 		cfg.Enforce = true
+		// No response leaves a server before its audit record is durable.
+		cfg.AuditFailClosed = true
+		if cfg.AuditAsync {
+			return cfg, false, errors.New("audit_async is for kmsd dev only: serve answers only once a request's audit record is durable")
+		}
 	}
 	return cfg, *printConfig, cfg.validate()
 }
@@ -108,13 +115,17 @@ type node struct {
 	ids      *identity.Store
 	policies *authz.Policies
 	svc      *kms.Service
+	outbox   *outbox.Outbox
 }
 
 func dataPaths(dir string) (db, rootKey, auditLog string) {
 	return filepath.Join(dir, "kmsd.db"), filepath.Join(dir, "root.key"), filepath.Join(dir, "audit", "kmsd-audit.jsonl")
 }
 
-func openNode(cfg Config, withAudit bool) (*node, error) {
+// openNode opens the data directory; with a logger it also opens the audit
+// log (for serving), without one it leaves it closed (admin commands).
+func openNode(cfg Config, log *slog.Logger) (*node, error) {
+	withAudit := log != nil
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
@@ -139,11 +150,14 @@ func openNode(cfg Config, withAudit bool) (*node, error) {
 	pol := &authz.Policies{}
 	n := &node{store: st, seal: sl, policies: pol, ids: identity.New(identity.Config{Store: st, Sealer: sl, Policies: pol, Trust: pol, RootMayAssumeRoles: !cfg.Enforce})}
 	pol.Store = n.ids
+	svcStore := store.Store(st)
 	if withAudit {
-		opts := audit.Options{FailClosed: cfg.AuditFailClosed}
-		if !cfg.AuditFailClosed {
-			// Nobody waits for the fsync, so let records gather into
-			// larger batches: one fsync per few milliseconds, not per request.
+		// Every request waits for its record's group commit, unless dev
+		// runs with --audit-async; then nobody waits for the fsync, so
+		// records gather into larger batches (one fsync per few
+		// milliseconds) and a crash loses the last of them.
+		opts := audit.Options{FailClosed: !cfg.AuditAsync, Logger: log}
+		if cfg.AuditAsync {
 			opts.FlushInterval = 5 * time.Millisecond
 		}
 		n.audit, err = audit.OpenFile(auditPath, opts)
@@ -151,12 +165,14 @@ func openNode(cfg Config, withAudit bool) (*node, error) {
 			st.Close()
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
+		n.outbox = outbox.New(st, n.audit, log)
+		svcStore = n.outbox.Store()
 	}
 	var authorizer kms.Authorizer = kms.AccountOwner{}
 	if cfg.Enforce {
 		authorizer = kms.PolicyAuthorizer{Identities: pol}
 	}
-	n.svc, err = kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: authorizer, Regions: cfg.Regions})
+	n.svc, err = kms.New(kms.Config{Store: svcStore, Sealer: sl, Authorizer: authorizer, Regions: cfg.Regions})
 	if err != nil {
 		n.close()
 		return nil, err
@@ -183,7 +199,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		return nil
 	}
 	log := newLogger(cfg, stderr)
-	n, err := openNode(cfg, true)
+	n, err := openNode(cfg, log)
 	if err != nil {
 		return err
 	}
@@ -233,7 +249,11 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query})
+	if err := recoverOutbox(ctx, n, cfg, log); err != nil {
+		return err
+	}
+	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query,
+		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed})
 	if err != nil {
 		return err
 	}
@@ -265,6 +285,11 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 
 	jobCtx, stopJobs := context.WithCancel(ctx)
 	defer stopJobs()
+	outboxDone := make(chan struct{})
+	go func() {
+		defer close(outboxDone)
+		shipOutbox(jobCtx, n.outbox, log)
+	}()
 	jobsDone := make(chan struct{})
 	go func() {
 		defer close(jobsDone)
@@ -290,6 +315,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	case err := <-serveErr:
 		stopJobs()
 		<-jobsDone
+		<-outboxDone
 		flushLastUsage(n.svc, log)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
@@ -300,9 +326,55 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	err = hs.Shutdown(shutCtx)
 	stopJobs()
 	<-jobsDone
+	<-outboxDone
 	flushLastUsage(n.svc, log)
+	if ferr := n.outbox.Flush(shutCtx); ferr != nil {
+		log.Error("audit outbox: delete delivered entries", "error", ferr)
+	}
 	log.Info("stopped")
 	return err
+}
+
+// recoverOutbox ships, before the first request, the audit records of
+// changes that committed while the log did not take their final record
+// (a crash between the two, or a failing log): the record of every
+// committed change reaches the log exactly once.
+func recoverOutbox(ctx context.Context, n *node, cfg Config, log *slog.Logger) error {
+	_, _, auditPath := dataPaths(cfg.DataDir)
+	shipped, err := n.outbox.Recover(ctx, func(ids map[string]bool, since time.Time) error {
+		return outbox.FindInLog(auditPath, ids, since)
+	})
+	if err != nil {
+		if cfg.AuditFailClosed {
+			return fmt.Errorf("audit records of committed changes could not be written to the log: %w", err)
+		}
+		log.Error("audit records of committed changes could not be written to the log yet; retrying", "error", err)
+	}
+	if shipped > 0 {
+		log.Warn("recovered the audit records of changes committed before the last stop", "records", shipped)
+	}
+	return nil
+}
+
+// outboxInterval is how often stranded audit records are retried and
+// delivered ones deleted when no request does it.
+const outboxInterval = 2 * time.Second
+
+// shipOutbox retries the records the log refused until ctx ends, and
+// deletes delivered outbox entries on an idle server.
+func shipOutbox(ctx context.Context, box *outbox.Outbox, log *slog.Logger) {
+	t := time.NewTicker(outboxInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := box.Ship(ctx); err != nil && ctx.Err() == nil {
+			log.Error("audit outbox: records still waiting for the log", "error", err)
+		}
+	}
 }
 
 // flushLastUsage writes the key usage recorded since the jobs' last flush,

@@ -14,6 +14,7 @@ import (
 	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/uuid"
 )
 
@@ -44,6 +45,15 @@ type Config struct {
 	// Query serves the AWS query-protocol services that share the endpoint
 	// (IAM and STS); nil serves KMS alone.
 	Query QueryAPI
+	// Outbox, when set, writes the audit record of every state-changing
+	// call in the same store transaction as the change (the Service's
+	// store must be Outbox.Store()).
+	Outbox *outbox.Outbox
+	// BestEffortAudit answers a request even when its audit record could
+	// not be made durable (kmsd dev). The failure is logged, counted and
+	// reported by /readyz until a record is written again. Off, such a
+	// request gets KMSInternalException.
+	BestEffortAudit bool
 }
 
 // QueryAPI serves IAM and STS requests. service is the SigV4 credential
@@ -55,8 +65,9 @@ type QueryAPI interface {
 
 // Server is the HTTP handler for the KMS API and the health endpoints.
 type Server struct {
-	cfg Config
-	ops map[string]operation
+	cfg   Config
+	ops   map[string]operation
+	audit auditHealth
 }
 
 // New returns a Server.
@@ -83,11 +94,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		serveHealth(w)
 		return
 	case r.URL.Path == "/readyz" && r.Method == http.MethodGet:
-		if s.cfg.Ready != nil {
-			if err := s.cfg.Ready(); err != nil {
-				http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
-				return
-			}
+		err := s.audit.err()
+		if err == nil && s.cfg.Ready != nil {
+			err = s.cfg.Ready()
+		}
+		if err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
 		return
@@ -159,6 +172,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	call.Caller.UserAgent = r.UserAgent()
 	var views auditViews
 	var readOnly bool
+	var entry *outbox.Entry
 
 	resp, err := func() (resp any, err error) {
 		defer func() {
@@ -188,7 +202,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return nil, kmserr.New(kmserr.UnknownOperation, "")
 		}
 		readOnly = o.readOnly
-		resp, err = o.run(r.Context(), s.cfg.Service, call, body, &views)
+		ctx := r.Context()
+		if s.cfg.Outbox != nil && !readOnly {
+			entry = outbox.NewEntry(call.EventID, func() *audit.Event {
+				return s.event(call, opName, start, false, &views)
+			})
+			ctx = outbox.With(ctx, entry)
+		}
+		resp, err = o.run(ctx, s.cfg.Service, call, body, &views)
 		if err == nil && o.void {
 			resp = nil
 		}
@@ -204,11 +225,32 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Logger.Error("request failed", "requestId", reqID, "operation", opName, "error", e.Cause)
 		}
 	}
-	if aerr := s.cfg.Audit.Append(ev); aerr != nil {
-		// No audit record, no answer: never hand out plaintext unaudited.
-		s.cfg.Logger.Error("audit write failed; refusing the request", "requestId", reqID, "operation", opName, "error", aerr)
-		writeError(w, kmserr.New(kmserr.Internal, "An internal error occurred."))
-		return
+	aerr := s.cfg.Audit.Append(ev)
+	if aerr == nil {
+		s.audit.ok()
+	} else {
+		s.audit.failed(aerr)
+	}
+	if entry != nil && entry.Committed() {
+		// The change committed with its record in the store's outbox, so
+		// the record is durable whatever the log said; it is shipped to
+		// the log later if the log refused it. Refusing now would make
+		// the caller retry a change that happened.
+		s.cfg.Outbox.Finish(entry, aerr == nil)
+		if aerr != nil {
+			s.cfg.Logger.Error("audit log write failed; the record stays in the store's outbox until the log takes it", "requestId", reqID, "operation", opName, "error", aerr)
+			aerr = nil
+		}
+	}
+	if aerr != nil {
+		if !s.cfg.BestEffortAudit {
+			// No audit record, no answer: never hand out plaintext unaudited.
+			s.cfg.Logger.Error("audit write failed; refusing the request", "requestId", reqID, "operation", opName, "error", aerr)
+			writeError(w, kmserr.New(kmserr.Internal, "An internal error occurred."))
+			return
+		}
+		s.audit.answeredUnaudited()
+		s.cfg.Logger.Error("audit write failed; answering anyway (best-effort audit)", "requestId", reqID, "operation", opName, "error", aerr)
 	}
 	if err != nil {
 		writeError(w, kmserr.As(err))
