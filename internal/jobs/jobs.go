@@ -4,7 +4,9 @@ package jobs
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"time"
 )
 
@@ -23,10 +25,11 @@ type Runner struct {
 	Logger   *slog.Logger
 }
 
-// RunOnce runs every task one time.
+// RunOnce runs every task one time. A task that panics is logged and
+// counts as failed; the others still run, and it runs again next time.
 func (r *Runner) RunOnce(ctx context.Context) {
 	for _, t := range r.Tasks {
-		n, err := t.Run(ctx)
+		n, err := r.run(ctx, t)
 		switch {
 		case err != nil && ctx.Err() == nil:
 			r.Logger.Error("background task failed", "task", t.Name, "error", err)
@@ -34,6 +37,18 @@ func (r *Runner) RunOnce(ctx context.Context) {
 			r.Logger.Info("background task done", "task", t.Name, "items", n)
 		}
 	}
+}
+
+// run runs one task, turning a panic into a log line with the stack: a bug
+// in one job must not take the server, or the other jobs, down with it.
+func (r *Runner) run(ctx context.Context, t Task) (n int, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			r.Logger.Error("background task panicked", "task", t.Name, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
+			n, err = 0, nil
+		}
+	}()
+	return t.Run(ctx)
 }
 
 // Run blocks until ctx is done.

@@ -1,10 +1,14 @@
 package jobs
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,5 +39,82 @@ func TestRunnerRunsTasksUntilCancelled(t *testing.T) {
 	}
 	if runs.Load() < 3 || fails.Load() < 2 {
 		t.Fatalf("runs=%d fails=%d: a failing task must not stop the others", runs.Load(), fails.Load())
+	}
+}
+
+// lockedBuffer is a log destination safe for concurrent writes.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func explodeOnce(runs *atomic.Int32) func(context.Context) (int, error) {
+	return func(context.Context) (int, error) {
+		if runs.Add(1) == 1 {
+			var m map[string]int
+			m["boom"]++ // a nil-map write: a real bug, not a staged panic value
+		}
+		return 1, nil
+	}
+}
+
+func TestRunnerSurvivesPanickingTask(t *testing.T) {
+	var logs lockedBuffer
+	var explode, after atomic.Int32
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &Runner{
+		Interval: time.Millisecond,
+		Logger:   slog.New(slog.NewJSONHandler(&logs, nil)),
+		Tasks: []Task{
+			{Name: "explode-once", Run: explodeOnce(&explode)},
+			{Name: "after", Run: func(context.Context) (int, error) {
+				if after.Add(1) == 3 {
+					cancel()
+				}
+				return 0, nil
+			}},
+		},
+	}
+	done := make(chan struct{})
+	go func() { r.Run(ctx); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run did not go on after a task panicked")
+	}
+	if explode.Load() < 2 || after.Load() < 3 {
+		t.Fatalf("explode ran %d times, after %d: the panicking task must run again and the others go on", explode.Load(), after.Load())
+	}
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err == nil && m["msg"] == "background task panicked" {
+			line = m
+		}
+	}
+	if line == nil {
+		t.Fatalf("no panic logged; logs:\n%s", logs.String())
+	}
+	if line["task"] != "explode-once" || line["level"] != "ERROR" {
+		t.Errorf("panic logged as %v", line)
+	}
+	if p, _ := line["panic"].(string); !strings.Contains(p, "nil map") {
+		t.Errorf("panic value %q", p)
+	}
+	if st, _ := line["stack"].(string); !strings.Contains(st, "explodeOnce") {
+		t.Errorf("stack does not show the panicking function:\n%s", st)
 	}
 }
