@@ -107,7 +107,8 @@ type condition struct {
 	set      setOp
 	ifExists bool
 	b        builtin
-	key      string // lower-cased
+	key      string // lower-cased, a deprecated name replaced (canonicalKey)
+	name     string // as the policy writes it, for messages
 	vals     []condValue
 }
 
@@ -159,7 +160,7 @@ func parseCondition(opName string, keys *jvalue, vars bool) ([]condition, error)
 		if !ok || len(raw) == 0 {
 			return nil, malformed("The value of condition key %s must be a string, a number, a boolean or a non-empty array of them.", f.name)
 		}
-		c := condition{op: op, negated: negated, set: set, ifExists: ifExists, key: strings.ToLower(f.name)}
+		c := condition{op: op, negated: negated, set: set, ifExists: ifExists, key: canonicalKey(strings.ToLower(f.name)), name: f.name}
 		c.b = builtinFor(c.key)
 		for _, s := range raw {
 			v, err := parseValue(op, s, vars)

@@ -54,6 +54,7 @@ func TestDecisionTable(t *testing.T) {
 	cases = append(cases, resourceCases()...)
 	cases = append(cases, conditionDecisionCases()...)
 	cases = append(cases, variableCases()...)
+	cases = append(cases, iamOnlyKeyCases()...)
 	if len(cases) < 200 {
 		t.Fatalf("decision table has %d cases, want at least 200", len(cases))
 	}
@@ -506,7 +507,6 @@ func conditionCases() []condCase {
 		{name: "ForAnyValue StringNotEquals all listed", block: `{"ForAnyValue:StringNotEquals":{"aws:TagKeys":["Owner","Project"]}}`, ctx: tags},
 		{name: "ForAnyValue StringNotEquals absent is false", block: `{"ForAnyValue:StringNotEquals":{"aws:TagKeys":"Owner"}}`},
 		{name: "ForAnyValue IfExists absent", block: `{"ForAnyValue:StringEqualsIfExists":{"aws:TagKeys":"Owner"}}`, match: true},
-		{name: "ForAnyValue on kms:ResourceAliases", block: `{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/prod-*"}}`, ctx: Context{"kms:resourcealiases": {"alias/test-app", "alias/prod-app"}}, match: true},
 
 		// ForAllValues.
 		{name: "ForAllValues all listed", block: `{"ForAllValues:StringEquals":{"aws:TagKeys":["Owner","Project","CostCenter"]}}`, ctx: tags, match: true},
@@ -519,6 +519,9 @@ func conditionCases() []condCase {
 		{name: "ForAllValues with Null guard on absent", block: `{"ForAllValues:StringEquals":{"aws:TagKeys":["Owner"]},"Null":{"aws:TagKeys":"false"}}`},
 		{name: "ForAllValues kms:GrantOperations subset", block: `{"ForAllValues:StringEquals":{"kms:GrantOperations":["Encrypt","Decrypt"]}}`, ctx: Context{"kms:grantoperations": {"Decrypt"}}, match: true},
 		{name: "ForAllValues kms:GrantOperations wider", block: `{"ForAllValues:StringEquals":{"kms:GrantOperations":["Encrypt","Decrypt"]}}`, ctx: Context{"kms:grantoperations": {"Decrypt", "CreateGrant"}}},
+		{name: "deprecated kms:CustomerMasterKeySpec reads kms:KeySpec", block: `{"StringEquals":{"kms:CustomerMasterKeySpec":"RSA_2048"}}`, ctx: ctx("kms:KeySpec", "RSA_2048"), match: true},
+		{name: "deprecated kms:CustomerMasterKeySpec mismatch", block: `{"StringEquals":{"kms:CustomerMasterKeySpec":"RSA_2048"}}`, ctx: ctx("kms:KeySpec", "SYMMETRIC_DEFAULT")},
+		{name: "deprecated kms:CustomerMasterKeyUsage reads kms:KeyUsage", block: `{"StringEquals":{"KMS:CUSTOMERMASTERKEYUSAGE":"SIGN_VERIFY"}}`, ctx: ctx("kms:KeyUsage", "SIGN_VERIFY"), match: true},
 		{name: "multi-valued key without set operator matches any", block: `{"StringEquals":{"aws:TagKeys":"Project"}}`, ctx: tags, match: true},
 		{name: "multi-valued key with negated operator and a match", block: `{"StringNotEquals":{"aws:TagKeys":"Project"}}`, ctx: tags},
 
@@ -574,6 +577,31 @@ func variableCases() []decisionCase {
 		{name: "multi-valued key is not a variable", key: withCond(`{"StringEquals":{"kms:EncryptionContext:k":"${aws:TagKeys}"}}`), ctx: mergeCtx(ec("k", "Owner"), Context{"aws:tagkeys": {"Owner", "Project"}}), caller: alice, want: NoResourcePolicyAllows},
 		{name: "variable in Bool", key: withCond(`{"Bool":{"aws:SecureTransport":"${aws:PrincipalTag/tls}"}}`), ctx: ctx("aws:SecureTransport", "true", "aws:PrincipalTag/tls", "TRUE"), caller: alice, want: KeyPolicyAllows},
 		{name: "variable aws:CurrentTime as text", key: withCond(`{"StringLike":{"kms:EncryptionContext:day":"${aws:CurrentTime}"}}`), ctx: ec("day", "2024-06-01T12:00:00Z"), caller: alice, want: KeyPolicyAllows},
+	}
+}
+
+// iamOnlyKeyCases pin the condition keys AWS KMS accepts in IAM policies
+// only (ParseKeyPolicy refuses them): they decide through identity
+// policies, from the key's own context.
+func iamOnlyKeyCases() []decisionCase {
+	aliases := Context{"kms:resourcealiases": {"alias/test-app", "alias/prod-app"}}
+	tagged := Context{"aws:resourcetag/env": {"prod"}}
+	allowIf := func(block string) string { return doc(stmt(allow, kmsAll, anyRes, cond(block))) }
+	denyIf := func(block string) string {
+		return doc(stmt(allow, kmsAll, anyRes), stmt(deny, kmsAll, anyRes, cond(block)))
+	}
+	const prodAlias = `{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/prod-*"}}`
+	const prodTag = `{"StringEquals":{"aws:ResourceTag/Env":"prod"}}`
+	return []decisionCase{
+		{name: "identity allow on kms:ResourceAliases", key: defaultKP, identity: []string{allowIf(prodAlias)}, ctx: aliases, caller: alice, want: IdentityPolicyAllows},
+		{name: "identity allow on kms:ResourceAliases, no alias", key: defaultKP, identity: []string{allowIf(prodAlias)}, caller: alice, want: NoIdentityPolicyAllows},
+		{name: "identity deny on kms:ResourceAliases", key: defaultKP, identity: []string{denyIf(prodAlias)}, ctx: aliases, caller: alice, want: IdentityPolicyDenies},
+		{name: "identity deny on kms:ResourceAliases, other aliases", key: defaultKP, identity: []string{denyIf(prodAlias)}, ctx: Context{"kms:resourcealiases": {"alias/test-app"}}, caller: alice, want: IdentityPolicyAllows},
+		{name: "identity deny on kms:ResourceAliases with ForAllValues, no alias", key: defaultKP, identity: []string{denyIf(`{"ForAllValues:StringLike":{"kms:ResourceAliases":"alias/test-*"}}`)}, caller: alice, want: IdentityPolicyDenies},
+		{name: "identity allow on aws:ResourceTag", key: defaultKP, identity: []string{allowIf(prodTag)}, ctx: tagged, caller: alice, want: IdentityPolicyAllows},
+		{name: "identity allow on aws:ResourceTag, untagged", key: defaultKP, identity: []string{allowIf(prodTag)}, caller: alice, want: NoIdentityPolicyAllows},
+		{name: "identity deny on aws:ResourceTag", key: defaultKP, identity: []string{denyIf(prodTag)}, ctx: tagged, caller: alice, want: IdentityPolicyDenies},
+		{name: "identity deny on aws:ResourceTag, other value", key: defaultKP, identity: []string{denyIf(prodTag)}, ctx: Context{"aws:resourcetag/env": {"dev"}}, caller: alice, want: IdentityPolicyAllows},
 	}
 }
 

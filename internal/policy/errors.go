@@ -35,6 +35,15 @@ const (
 	// caller change the policy again (the lockout safety check).
 	MsgLockout = "The new key policy will not allow you to update the key policy in the future."
 
+	// MsgKeyPolicyConditionKeys is KMS's answer to a condition key that
+	// AWS permits in IAM policies only (recorded from PutKeyPolicy).
+	MsgKeyPolicyConditionKeys = "These condition keys are not permitted in a key policy: aws:ResourceTag, kms:ResourceTag, kms:ResourceAliases"
+
+	// kmsd's own wording where AWS's is not on record: a condition key
+	// kmsd does not know, and a character a key policy may not hold.
+	msgUnknownConditionKey = "Policy contains a statement with a condition key that is not valid in a key policy: %s"
+	msgKeyPolicyCharacter  = "A key policy can include only printable ASCII and Latin-1 characters, tab, line feed and carriage return; it contains U+%04X."
+
 	// IAM's wording for the same class of mistakes; KMS documents no
 	// other text for them.
 	msgDuplicateSid      = "Statement IDs (SID) in a single policy must be unique."

@@ -186,3 +186,27 @@ func (v *jvalue) scalars() (out []string, ok bool) {
 	}
 	return nil, false
 }
+
+// walkStrings calls fn with every string in v: member names and values.
+func (v *jvalue) walkStrings(fn func(string) error) error {
+	switch v.kind {
+	case jString:
+		return fn(v.s)
+	case jObject:
+		for _, f := range v.fields {
+			if err := fn(f.name); err != nil {
+				return err
+			}
+			if err := f.val.walkStrings(fn); err != nil {
+				return err
+			}
+		}
+	case jArray:
+		for _, it := range v.items {
+			if err := it.walkStrings(fn); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}

@@ -75,6 +75,15 @@ func (p *Policy) Principals() []string {
 // policy is attached (see ParseKeyPolicy, ParseIdentityPolicy and
 // ParseTrustPolicy). Every error is a *MalformedError.
 func Parse(doc string) (*Policy, error) {
+	root, err := readDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	return parseRoot(root)
+}
+
+// readDocument reads a document's JSON; every error is a *MalformedError.
+func readDocument(doc string) (*jvalue, error) {
 	root, err := readJSON(doc)
 	if err != nil {
 		var me *MalformedError
@@ -83,6 +92,11 @@ func Parse(doc string) (*Policy, error) {
 		}
 		return nil, malformed("The policy is not valid JSON.")
 	}
+	return root, nil
+}
+
+// parseRoot compiles a document read by readDocument.
+func parseRoot(root *jvalue) (*Policy, error) {
 	if root.kind != jObject {
 		return nil, malformed("The policy must be a JSON object.")
 	}
@@ -257,16 +271,29 @@ func CheckKeyPolicySize(doc string) error {
 }
 
 // ParseKeyPolicy parses a KMS key policy: the size quota (a *LimitError),
-// then Parse, then the key policy rules: every statement names a principal,
-// and ForAllValues is refused on the single-valued keys
-// kms:EncryptionContext:* and aws:RequestTag/* (KMS's
-// OverlyPermissiveCondition). As AWS does, a statement without Action or
-// Resource is accepted and has no effect.
+// the characters a key policy may hold (in the document and in what its
+// JSON escapes decode to), then Parse, then the key policy rules: every
+// statement names a principal; every condition key is one kmsd knows and
+// one AWS KMS permits in a key policy (aws:ResourceTag and
+// kms:ResourceAliases are for IAM policies only); and ForAllValues is
+// refused on the single-valued keys kms:EncryptionContext:* and
+// aws:RequestTag/* (KMS's OverlyPermissiveCondition). As AWS does, a
+// statement without Action or Resource is accepted and has no effect.
 func ParseKeyPolicy(doc string) (*Policy, error) {
 	if err := CheckKeyPolicySize(doc); err != nil {
 		return nil, err
 	}
-	p, err := Parse(doc)
+	if err := checkKeyPolicyText(doc); err != nil {
+		return nil, err
+	}
+	root, err := readDocument(doc)
+	if err != nil {
+		return nil, err
+	}
+	if err := root.walkStrings(checkKeyPolicyText); err != nil {
+		return nil, err
+	}
+	p, err := parseRoot(root)
 	if err != nil {
 		return nil, err
 	}
@@ -275,19 +302,31 @@ func ParseKeyPolicy(doc string) (*Policy, error) {
 		if !st.hasPrincipal {
 			return nil, malformed("Policy contains a statement with no principal.")
 		}
-		for _, c := range st.conds {
-			if c.set != setAll {
-				continue
-			}
-			if strings.HasPrefix(c.key, "kms:encryptioncontext:") {
-				return nil, malformed(msgOverlyPermissiveEC)
-			}
-			if strings.HasPrefix(c.key, "aws:requesttag/") {
-				return nil, malformed(msgOverlyPermissiveTag)
+		for j := range st.conds {
+			if err := checkKeyPolicyCondition(&st.conds[j]); err != nil {
+				return nil, err
 			}
 		}
 	}
 	return p, nil
+}
+
+// checkKeyPolicyCondition applies the key policy rules to one condition.
+func checkKeyPolicyCondition(c *condition) error {
+	scope, known := lookupConditionKey(c.key)
+	switch {
+	case !known:
+		return malformed(msgUnknownConditionKey, c.name)
+	case scope == scopeIAM:
+		return malformed(MsgKeyPolicyConditionKeys)
+	case c.set != setAll:
+		return nil
+	case strings.HasPrefix(c.key, "kms:encryptioncontext:"):
+		return malformed(msgOverlyPermissiveEC)
+	case strings.HasPrefix(c.key, "aws:requesttag/"):
+		return malformed(msgOverlyPermissiveTag)
+	}
+	return nil
 }
 
 // ParseIdentityPolicy parses a policy attached to a user, group or role:

@@ -14,6 +14,12 @@ func wrap(body string) string { return doc(stmt(body)) }
 func TestParseErrors(t *testing.T) {
 	const okStmt = allow + "," + anyP + "," + decrypt + "," + anyRes
 	withCond := func(block string) string { return wrap(okStmt + "," + cond(block)) }
+	badChar := func(code string) string {
+		return "A key policy can include only printable ASCII and Latin-1 characters, tab, line feed and carriage return; it contains U+" + code + "."
+	}
+	unknownKey := func(key string) string {
+		return "Policy contains a statement with a condition key that is not valid in a key policy: " + key
+	}
 	tests := []struct {
 		name  string
 		parse func(string) (*Policy, error)
@@ -106,6 +112,25 @@ func TestParseErrors(t *testing.T) {
 		{"key policy ForAllValues on encryption context", ParseKeyPolicy, withCond(`{"ForAllValues:StringEquals":{"kms:EncryptionContext:Department":"IT"}}`), msgOverlyPermissiveEC},
 		{"key policy ForAllValues IfExists on encryption context", ParseKeyPolicy, withCond(`{"ForAllValues:StringLikeIfExists":{"KMS:EncryptionContext:dept":"I*"}}`), msgOverlyPermissiveEC},
 		{"key policy ForAllValues on request tag", ParseKeyPolicy, withCond(`{"ForAllValues:StringEquals":{"aws:RequestTag/Owner":"alice"}}`), msgOverlyPermissiveTag},
+		{"key policy unknown kms condition key", ParseKeyPolicy, withCond(`{"StringEquals":{"kms:Bogus":"x"}}`), unknownKey("kms:Bogus")},
+		{"key policy misspelled kms condition key", ParseKeyPolicy, withCond(`{"NumericLessThan":{"kms:ScheduleKeyDeletionPendingWindowDays":"30"}}`), unknownKey("kms:ScheduleKeyDeletionPendingWindowDays")},
+		{"key policy misspelled global key", ParseKeyPolicy, withCond(`{"StringEquals":{"aws:PrincipleTag/team":"x"}}`), unknownKey("aws:PrincipleTag/team")},
+		{"key policy other service's key", ParseKeyPolicy, withCond(`{"StringLike":{"s3:prefix":"home/"}}`), unknownKey("s3:prefix")},
+		{"key policy encryption context without a key", ParseKeyPolicy, withCond(`{"StringEquals":{"kms:EncryptionContext:":"x"}}`), unknownKey("kms:EncryptionContext:")},
+		{"key policy attestation PCR out of range", ParseKeyPolicy, withCond(`{"StringEquals":{"kms:RecipientAttestation:PCR32":"x"}}`), unknownKey("kms:RecipientAttestation:PCR32")},
+		{"key policy unknown key in a Deny", ParseKeyPolicy, wrap(deny + "," + anyP + "," + kmsAll + "," + anyRes + "," + cond(`{"StringNotEqualsIfExists":{"kms:Bogus":"x"}}`)), unknownKey("kms:Bogus")},
+		{"key policy aws:ResourceTag", ParseKeyPolicy, withCond(`{"StringEquals":{"aws:ResourceTag/Env":"prod"}}`), MsgKeyPolicyConditionKeys},
+		{"key policy aws:ResourceTag in a Deny", ParseKeyPolicy, wrap(deny + "," + anyP + "," + kmsAll + "," + anyRes + "," + cond(`{"StringEquals":{"AWS:RESOURCETAG/Env":"prod"}}`)), MsgKeyPolicyConditionKeys},
+		{"key policy kms:ResourceAliases", ParseKeyPolicy, withCond(`{"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/prod-*"}}`), MsgKeyPolicyConditionKeys},
+		{"key policy kms:ResourceTag", ParseKeyPolicy, withCond(`{"StringEquals":{"kms:ResourceTag/Env":"prod"}}`), MsgKeyPolicyConditionKeys},
+		{"key policy raw character beyond Latin-1", ParseKeyPolicy, wrap(okStmt + ",\"Sid\":\"\u20ac\""), badChar("20AC")},
+		{"key policy escaped character beyond Latin-1", ParseKeyPolicy, wrap(okStmt + `,"Sid":"\u20ac"`), badChar("20AC")},
+		{"key policy escaped surrogate pair", ParseKeyPolicy, withCond(`{"StringEquals":{"kms:EncryptionContext:k":"\ud83d\udd11"}}`), badChar("1F511")},
+		{"key policy escaped backspace", ParseKeyPolicy, withCond(`{"StringEquals":{"kms:EncryptionContext:k":"a\bc"}}`), badChar("0008")},
+		{"key policy escaped NUL in a member name", ParseKeyPolicy, withCond(`{"StringEquals":{"kms:EncryptionContext:k\u0000":"x"}}`), badChar("0000")},
+		{"key policy raw control character", ParseKeyPolicy, wrap(okStmt + ",\"Sid\":\"a\x01\""), badChar("0001")},
+		{"key policy invalid UTF-8", ParseKeyPolicy, wrap(okStmt + ",\"Sid\":\"\xff\""), badChar("FFFD")},
+		{"key policy character check before JSON", ParseKeyPolicy, "{\u2028", badChar("2028")},
 		{"identity policy with principal", ParseIdentityPolicy, wrap(okStmt), "Policy document should not specify a principal."},
 		{"identity policy with NotPrincipal", ParseIdentityPolicy, wrap(deny + `,"NotPrincipal":{"AWS":"111122223333"},` + decrypt + "," + anyRes), "Policy document should not specify a principal."},
 		{"identity policy without action", ParseIdentityPolicy, wrap(allow + "," + anyRes), "Policy statement must contain actions."},
@@ -189,7 +214,7 @@ func TestParseAccepts(t *testing.T) {
 		{"NotPrincipal with Deny", ParseKeyPolicy, doc(stmt(deny, notAWS(rootAARN, aliceARN), kmsAll, anyRes))},
 		{"key policy statement without Action or Resource", ParseKeyPolicy, doc(stmt(allow, rootAP))},
 		{"condition values of every JSON scalar", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"Bool":{"kms:GrantIsForAWSResource":true},"NumericLessThan":{"kms:RotationPeriodInDays":[100,"200.5"]},"Null":{"kms:ViaService":false}}`)))},
-		{"every operator", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{
+		{"every operator", Parse, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{
 			"StringEquals":{"a:b":"x"},"StringNotEquals":{"a:b":"x"},"StringEqualsIgnoreCase":{"a:b":"x"},"StringNotEqualsIgnoreCase":{"a:b":"x"},
 			"StringLike":{"a:b":"x*"},"StringNotLike":{"a:b":"x?"},"NumericEquals":{"a:b":"1"},"NumericNotEquals":{"a:b":"1"},
 			"NumericLessThan":{"a:b":"1"},"NumericLessThanEquals":{"a:b":"1"},"NumericGreaterThan":{"a:b":"1"},"NumericGreaterThanEquals":{"a:b":"-1.5"},
@@ -198,9 +223,16 @@ func TestParseAccepts(t *testing.T) {
 			"Bool":{"a:b":"false"},"BinaryEquals":{"a:b":"QmluYXJ5"},"IpAddress":{"a:b":"10.0.0.0/8"},"NotIpAddress":{"a:b":"2001:db8::/32"},
 			"ArnEquals":{"a:b":"arn:aws:s3:::b"},"ArnLike":{"a:b":"arn:aws:s3:::*"},"ArnNotEquals":{"a:b":"arn:aws:s3:::b"},"ArnNotLike":{"a:b":"arn:*"},
 			"Null":{"a:b":"true"},"StringEqualsIfExists":{"a:b":"x"},"ForAnyValue:StringLike":{"a:b":"x"},"ForAllValues:ArnLikeIfExists":{"a:b":"arn:aws:s3:::*"}}`)))},
-		{"large condition object", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{`+manyKeys(40)+`}}`)))},
-		{"many unterminated variables", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{"a:b":"`+strings.Repeat("${", 5000)+`"}}`)))},
+		{"large condition object", Parse, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{`+manyKeys(40)+`}}`)))},
+		{"many unterminated variables", Parse, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{"a:b":"`+strings.Repeat("${", 5000)+`"}}`)))},
 		{"ForAllValues on a multi-valued kms key", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"ForAllValues:StringEquals":{"kms:EncryptionContextKeys":["a"]}}`)))},
+		{"Latin-1 and whitespace in a key policy", ParseKeyPolicy, "{\"Version\":\"2012-10-17\",\r\n\t\"Statement\":[" + stmt(sid("Cl\u00e9 \\u00e9t\u00e9 \u00ff"), allow, rootAP, kmsAll, anyRes) + "]}"},
+		{"deprecated kms key names", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{"kms:CustomerMasterKeySpec":"SYMMETRIC_DEFAULT","KMS:CustomerMasterKeyUsage":"ENCRYPT_DECRYPT"}}`)))},
+		{"attestation keys", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEqualsIgnoreCase":{"kms:RecipientAttestation:ImageSha384":"ab","kms:RecipientAttestation:PCR0":"ab","kms:RecipientAttestation:PCR31":"ab","kms:RecipientAttestation:NitroTPMPCR23":"ab"}}`)))},
+		{"global keys of sessions, networks and organizations", ParseKeyPolicy, doc(stmt(allow, rootAP, kmsAll, anyRes, cond(`{"StringEquals":{"aws:PrincipalOrgID":"o-1","aws:SourceVpce":"vpce-1","aws:VpceOrgPaths":"o-1/*","ec2:SourceInstanceArn":"arn:aws:ec2:us-east-1:111122223333:instance/i-1","aws:CalledViaFirst":"cloudformation.amazonaws.com","aws:PrincipalTag/team":"a","aws:RequestTag/team":"a"}}`)))},
+		{"identity policy with IAM-only keys", ParseIdentityPolicy, doc(stmt(allow, kmsAll, anyRes, cond(`{"StringEquals":{"aws:ResourceTag/Env":"prod"},"ForAnyValue:StringLike":{"kms:ResourceAliases":"alias/prod-*"}}`)))},
+		{"identity policy with another service's keys", ParseIdentityPolicy, doc(stmt(allow, act("s3:GetObject"), res("arn:aws:s3:::b/*"), cond(`{"StringLike":{"s3:prefix":"home/"},"StringEquals":{"kms:Bogus":"x"}}`)))},
+		{"identity policy with a character beyond Latin-1", ParseIdentityPolicy, doc(stmt(sid("\\u20ac"), allow, kmsAll, anyRes))},
 		{"identity policy", ParseIdentityPolicy, idAllowOn(keyARN, "kms:Decrypt")},
 		{"identity policy with variables", ParseIdentityPolicy, idAllowOn("arn:aws:kms:*:${aws:PrincipalAccount}:key/*", "kms:*")},
 		{"trust policy", ParseTrustPolicy, doc(stmt(allow, `"Principal":{"AWS":"arn:aws:iam::444455556666:root"}`, act("sts:AssumeRole"), cond(`{"StringEquals":{"sts:ExternalId":"x"}}`)))},
