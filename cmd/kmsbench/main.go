@@ -43,6 +43,7 @@ func main() {
 	baseline := flag.String("serve-baseline", "", "internal: serve a do-nothing JSON endpoint on this address (the baseline child)")
 	compare := flag.Bool("baseline", true, "also measure a do-nothing Go net/http JSON server under the same load, for scale")
 	authz := flag.Bool("authz", true, "also compare Encrypt in permissive dev mode with --enforce under a realistic key policy and 1,000 grants")
+	auditCost := flag.Bool("audit", true, "also compare Encrypt with durable audit (the default) against records acknowledged when queued (--audit-async)")
 	ops := flag.Bool("ops", true, "measure each operation (off: only the baseline and the authorization comparison)")
 	extra := flag.String("kmsd-args", "", "extra space-separated arguments for kmsd (e.g. --admin-listen 127.0.0.1:6060)")
 	flag.Parse()
@@ -59,6 +60,12 @@ func main() {
 	if *ops {
 		if err := run(*bin, *dur, *levels, *enforce, strings.Fields(*extra)); err != nil {
 			fmt.Fprintln(os.Stderr, "kmsbench:", err)
+			os.Exit(1)
+		}
+	}
+	if *auditCost {
+		if err := runAudit(*bin, *dur, *levels, strings.Fields(*extra)); err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: audit durability:", err)
 			os.Exit(1)
 		}
 	}

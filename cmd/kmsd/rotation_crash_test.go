@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"os"
 	"sync"
 	"testing"
 	"time"
@@ -18,12 +19,14 @@ import (
 // middle of rotations. After each restart every key is consistent: its
 // current material is the one current in its rotation history, no
 // material is listed twice, every rotation a caller saw succeed is there,
-// and every ciphertext a caller received decrypts.
+// and every ciphertext a caller received decrypts. It runs kmsd serve in
+// its default audit mode: every acknowledged request has its audit record,
+// and the log verifies after every cycle.
 func TestSIGKILLDuringRotation(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
-	p := startKMSD(t, "dev", "--data", data)
-	c := p.client(docKey, docSecret)
+	p, akid, secret := serveCreds(t, data)
+	c := p.client(akid, secret)
 
 	type sealed struct {
 		blob []byte
@@ -34,6 +37,7 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 		keys    []*string
 		blobs   []sealed
 		rotated = map[string]map[string]bool{} // per key, the material ids callers saw become current
+		acked   []string                       // request ids of acknowledged calls
 	)
 	for round := range 4 {
 		// A fresh key each round: AWS allows 25 on-demand rotations a key.
@@ -43,6 +47,7 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 		}
 		keyID := ck.KeyMetadata.KeyId
 		keys = append(keys, keyID)
+		acked = append(acked, requestID(t, ck.ResultMetadata))
 		rotated[*keyID] = map[string]bool{}
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
@@ -50,15 +55,20 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 		go func() { // rotate on demand until the server dies or the quota ends
 			defer wg.Done()
 			for {
-				if _, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: keyID}); err != nil {
+				r, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: keyID})
+				if err != nil {
 					return
 				}
+				mu.Lock()
+				acked = append(acked, requestID(t, r.ResultMetadata))
+				mu.Unlock()
 				d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID})
 				if err != nil {
 					return
 				}
 				mu.Lock()
 				rotated[*keyID][*d.KeyMetadata.CurrentKeyMaterialId] = true
+				acked = append(acked, requestID(t, d.ResultMetadata))
 				mu.Unlock()
 			}
 		}()
@@ -77,6 +87,7 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 				}
 				mu.Lock()
 				blobs = append(blobs, sealed{out.CiphertextBlob, pt})
+				acked = append(acked, requestID(t, out.ResultMetadata))
 				mu.Unlock()
 			}
 		}()
@@ -85,8 +96,8 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 		close(stop)
 		wg.Wait()
 
-		p = startKMSD(t, "dev", "--data", data)
-		c = p.client(docKey, docSecret)
+		p = startKMSD(t, "serve", "--data", data)
+		c = p.client(akid, secret)
 		// The checks use a connection per request: the SDK's transport can
 		// report "use of closed network connection" on a reused connection
 		// under load (aws/aws-sdk-go-v2#1825), which is not kmsd's answer.
@@ -105,7 +116,30 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 			}
 		}
 		t.Logf("round %d: %d keys with %d rotations in all, %d ciphertexts decrypt", round, len(keys), total, len(blobs))
+		// Every acknowledged request has its record: it was durable
+		// before the answer left.
+		inLog := auditRequestIDs(t, data)
+		for _, id := range acked {
+			if _, ok := inLog[id]; !ok {
+				t.Fatalf("round %d: acknowledged request %s has no audit record", round, id)
+			}
+		}
+		t.Logf("round %d: all %d acknowledged requests are in the audit log", round, len(acked))
 		mu.Unlock()
+		// And the log verifies.
+		p.stop()
+		verifyAuditLog(t, data)
+		p = startKMSD(t, "serve", "--data", data)
+		c = p.client(akid, secret)
+	}
+}
+
+// verifyAuditLog runs kmsd audit verify on a stopped server's log.
+func verifyAuditLog(t *testing.T, data string) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := run(context.Background(), []string{"audit", "verify", "--file", auditPathOf(data)}, &out, &out, os.Getenv); err != nil {
+		t.Fatalf("kmsd audit verify: %v\n%s", err, out.String())
 	}
 }
 
