@@ -11,4 +11,10 @@
 // bound to one key and material version does not unseal as another. The nonce
 // is drawn inside the AEAD (cipher.NewGCMWithRandomNonce, the only GCM form
 // allowed in FIPS 140-only mode) and is authenticated by GCM itself.
+//
+// Other packages authenticate data under the root of trust through
+// DeriveKey (HKDF-SHA256 of a root key, per purpose), and tell one keyring
+// from another through CheckValue, a one-way fingerprint of each root key.
+// Open never creates a keyring and Create never replaces one, so a server
+// that finds its keyring missing can refuse instead of starting afresh.
 package seal

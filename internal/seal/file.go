@@ -37,22 +37,43 @@ type FileSeal struct {
 }
 
 // OpenFile opens the root keyring at path, creating it with one fresh
-// AES-256 root key if it does not exist.
+// AES-256 root key if it does not exist. It suits a directory known to be
+// new; a server opens an existing store's keyring with Open, so that a
+// missing keyring is noticed instead of replaced.
 func OpenFile(path string) (*FileSeal, error) {
-	active, keys, err := readKeyring(path)
+	s, err := Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		active, keys = 1, []rootKey{newRootKey(1)}
-		err = createKeyring(path, active, keys)
+		s, err = Create(path)
 		if errors.Is(err, fs.ErrExist) {
 			// Another process created it first; use theirs.
-			wipe(keys)
-			active, keys, err = readKeyring(path)
+			s, err = Open(path)
 		}
 	}
+	return s, err
+}
+
+// Open opens the existing root keyring at path. A missing file is an error
+// wrapping fs.ErrNotExist.
+func Open(path string) (*FileSeal, error) {
+	active, keys, err := readKeyring(path)
 	if err != nil {
+		return nil, err
+	}
+	return newFileSeal(path, active, keys)
+}
+
+// Create makes a new root keyring at path holding one fresh AES-256 root
+// key. It never overwrites: if path exists it fails with fs.ErrExist.
+func Create(path string) (*FileSeal, error) {
+	active, keys := uint32(1), []rootKey{newRootKey(1)}
+	if err := createKeyring(path, active, keys); err != nil {
 		wipe(keys)
 		return nil, err
 	}
+	return newFileSeal(path, active, keys)
+}
+
+func newFileSeal(path string, active uint32, keys []rootKey) (*FileSeal, error) {
 	s := &FileSeal{path: path, active: active, keys: keys, aeads: make(map[uint32]cipher.AEAD, len(keys))}
 	for _, k := range keys {
 		a, err := newAEAD(k.key)
