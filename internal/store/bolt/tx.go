@@ -102,6 +102,21 @@ func (t *tx) Scan(bucket, prefix, after []byte, limit int) ([]store.KV, error) {
 	return out, nil
 }
 
+// Buckets returns the names of the buckets that exist, in byte order. It is
+// not part of store.Tx: only a tool that must visit every record (adopting a
+// store into a new record format) needs it, and finds it by assertion.
+func (t *tx) Buckets() ([][]byte, error) {
+	if t.ended {
+		return nil, errTxEnded
+	}
+	var names [][]byte
+	err := t.btx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+		names = append(names, clone(name))
+		return nil
+	})
+	return names, err
+}
+
 func (t *tx) writable() error {
 	if t.ended {
 		return errTxEnded
