@@ -25,7 +25,7 @@ type AccessKey struct {
 	AccountID   string    `json:"accountId"`
 	UserName    string    `json:"userName,omitempty"` // empty: the account root
 	UserID      string    `json:"userId,omitempty"`   // the user's unique id (AIDA…)
-	Status      string    `json:"status,omitempty"`   // "Active" (empty in older records)
+	Status      string    `json:"status,omitempty"`   // StatusActive or StatusInactive (empty in older records: active)
 	Created     time.Time `json:"created"`
 	Sealed      []byte    `json:"sealedSecret"`
 }
@@ -41,7 +41,7 @@ func (k *AccessKey) ARN() string {
 // KeyStatus is the key's status as IAM reports it.
 func (k *AccessKey) KeyStatus() string {
 	if k.Status == "" {
-		return "Active"
+		return StatusActive
 	}
 	return k.Status
 }
@@ -83,7 +83,7 @@ func (s *Store) createAccessKey(ctx context.Context, account, userName string, q
 	if err != nil {
 		return nil, nil, fmt.Errorf("seal access key secret: %w", err)
 	}
-	rec := &AccessKey{V: 1, AccessKeyID: akid, AccountID: account, UserName: userName, Status: "Active", Created: s.now(), Sealed: sealed}
+	rec := &AccessKey{V: 1, AccessKeyID: akid, AccountID: account, UserName: userName, Status: StatusActive, Created: s.now(), Sealed: sealed}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		if err := s.ensureAccount(tx, account); err != nil {
 			return err
@@ -128,7 +128,7 @@ func (s *Store) EnsureAccessKey(ctx context.Context, account, userName, akid str
 	if err != nil {
 		return fmt.Errorf("seal access key secret: %w", err)
 	}
-	rec := &AccessKey{V: 1, AccessKeyID: akid, AccountID: account, UserName: userName, Status: "Active", Created: s.now(), Sealed: sealed}
+	rec := &AccessKey{V: 1, AccessKeyID: akid, AccountID: account, UserName: userName, Status: StatusActive, Created: s.now(), Sealed: sealed}
 	err = s.st.Update(ctx, func(tx store.Tx) error {
 		if err := s.ensureAccount(tx, account); err != nil {
 			return err
@@ -143,7 +143,8 @@ func (s *Store) EnsureAccessKey(ctx context.Context, account, userName, akid str
 		var old AccessKey
 		switch err := getJSON(tx, bucketAccessKeys, []byte(akid), &old); {
 		case err == nil:
-			rec.Created = old.Created
+			// A restart must not re-enable a key an operator deactivated.
+			rec.Created, rec.Status = old.Created, old.KeyStatus()
 			if err := tx.Delete(bucketKeyOwners, ownerKey(old.AccountID, old.UserName, akid)); err != nil {
 				return err
 			}
@@ -182,16 +183,7 @@ func (s *Store) Lookup(ctx context.Context, akid string) (*AccessKey, secret.Byt
 // exist or belongs to someone else is NoSuchEntity.
 func (s *Store) DeleteAccessKey(ctx context.Context, account, userName, akid string) error {
 	err := s.st.Update(ctx, func(tx store.Tx) error {
-		if userName != "" {
-			if _, err := loadUser(tx, account, userName); err != nil {
-				return err
-			}
-		}
-		var rec AccessKey
-		err := getJSON(tx, bucketAccessKeys, []byte(akid), &rec)
-		if errors.Is(err, store.ErrNotFound) || err == nil && (rec.AccountID != account || !strings.EqualFold(rec.UserName, userName)) {
-			return newError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", akid)
-		}
+		rec, err := ownedKey(tx, account, userName, akid)
 		if err != nil {
 			return err
 		}
@@ -202,6 +194,52 @@ func (s *Store) DeleteAccessKey(ctx context.Context, account, userName, akid str
 	})
 	s.invalidate(akid)
 	return err
+}
+
+// Access key statuses, as IAM names them.
+const (
+	StatusActive   = "Active"
+	StatusInactive = "Inactive"
+)
+
+// UpdateAccessKey sets the status of an access key of the account root
+// (userName "") or a user to StatusActive or StatusInactive. An inactive
+// key is refused from the next request on, as if it did not exist, and
+// works again once made active. A key that does not exist or belongs to
+// someone else is NoSuchEntity.
+func (s *Store) UpdateAccessKey(ctx context.Context, account, userName, akid, status string) error {
+	if status != StatusActive && status != StatusInactive {
+		return newError(CodeValidation, "Value '%s' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]", status)
+	}
+	err := s.st.Update(ctx, func(tx store.Tx) error {
+		rec, err := ownedKey(tx, account, userName, akid)
+		if err != nil {
+			return err
+		}
+		rec.Status = status
+		return putJSON(tx, bucketAccessKeys, []byte(akid), rec)
+	})
+	s.invalidate(akid)
+	return err
+}
+
+// ownedKey loads the access key akid of the account root (userName "") or
+// of a user that must exist; a key of anyone else is NoSuchEntity.
+func ownedKey(tx store.Tx, account, userName, akid string) (*AccessKey, error) {
+	if userName != "" {
+		if _, err := loadUser(tx, account, userName); err != nil {
+			return nil, err
+		}
+	}
+	var rec AccessKey
+	err := getJSON(tx, bucketAccessKeys, []byte(akid), &rec)
+	if errors.Is(err, store.ErrNotFound) || err == nil && (rec.AccountID != account || !strings.EqualFold(rec.UserName, userName)) {
+		return nil, newError(CodeNoSuchEntity, "The Access Key with id %s cannot be found.", akid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return &rec, nil
 }
 
 // ListAccessKeys returns the keys of the account root (userName "") or a

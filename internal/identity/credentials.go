@@ -57,7 +57,7 @@ type Credential struct {
 
 // Credential resolves an access key id — a long-term key of a root or
 // user, or a session's ASIA… id — to its secret and principal. It returns
-// ErrUnknownAccessKey for an id that does not exist. Results are cached,
+// ErrUnknownAccessKey for an id that does not exist or an inactive key. Results are cached,
 // so verifying a request normally touches no disk; deleting a key, a
 // session or its role drops the entry.
 func (s *Store) Credential(ctx context.Context, akid string) (*Credential, error) {
@@ -90,6 +90,11 @@ func (s *Store) loadKeyCredential(ctx context.Context, akid string) (*Credential
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		if err := getJSON(tx, bucketAccessKeys, []byte(akid), &rec); err != nil {
 			return err
+		}
+		if rec.KeyStatus() != StatusActive {
+			// An inactive key signs nothing, and AWS says no more about it
+			// than about a key that does not exist.
+			return store.ErrNotFound
 		}
 		if rec.UserName == "" {
 			return nil
