@@ -11,6 +11,7 @@ var operations = map[string]map[string]operation{
 		"ListUsers":              {run: listUsers, readOnly: true},
 		"CreateAccessKey":        {run: createAccessKey},
 		"DeleteAccessKey":        {run: deleteAccessKey},
+		"UpdateAccessKey":        {run: updateAccessKey},
 		"ListAccessKeys":         {run: listAccessKeys, readOnly: true},
 		"PutUserPolicy":          {run: putPolicy(userOwner, (*identity.Store).PutUserPolicy)},
 		"GetUserPolicy":          {run: getPolicy(userOwner), readOnly: true},

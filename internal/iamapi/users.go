@@ -255,6 +255,28 @@ func deleteAccessKey(ctx context.Context, h *Handler, c *call) (any, error) {
 	return nil, h.ids.DeleteAccessKey(ctx, c.caller.AccountID, name, akid)
 }
 
+// updateAccessKey makes an access key Active or Inactive; an inactive key
+// is refused from the next request on.
+func updateAccessKey(ctx context.Context, h *Handler, c *call) (any, error) {
+	name := c.p.str("UserName", false, 1, 128, patternName, validName)
+	akid := c.p.str("AccessKeyId", true, 16, 128, `[\w]+`, validAccessKeyID)
+	status := c.p.str("Status", true, 0, 0, "", nil)
+	if _, present := c.p.v["Status"]; present && status != identity.StatusActive && status != identity.StatusInactive {
+		c.p.errs = append(c.p.errs, "Value '"+echo(status)+"' at 'status' failed to satisfy constraint: Member must satisfy enum value set: [Active, Inactive]")
+	}
+	if err := c.p.err(); err != nil {
+		return nil, err
+	}
+	c.param("userName", name)
+	c.param("accessKeyId", akid)
+	c.param("status", status)
+	name, err := h.authorizeUserOrSelf(ctx, c, name)
+	if err != nil {
+		return nil, err
+	}
+	return nil, h.ids.UpdateAccessKey(ctx, c.caller.AccountID, name, akid, status)
+}
+
 func listAccessKeys(ctx context.Context, h *Handler, c *call) (any, error) {
 	name := c.p.str("UserName", false, 1, 128, patternName, validName)
 	c.p.list(false) // one page holds every key: a user has at most a few
