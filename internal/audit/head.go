@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // headSuffix names the head file beside a log: <path>.head.
@@ -72,16 +73,23 @@ func decodeHash(s string, out *[hashSize]byte) error {
 	return err
 }
 
-// writeHead replaces the head file atomically: write a temporary file,
-// fsync it, rename it over the old one. A crash leaves the old head or the
-// new one, both consistent with the log, because the log is fsynced first.
+// writeHead replaces the head file atomically. A crash leaves the old head
+// or the new one, both consistent with the log, because the log is fsynced
+// first.
 func writeHead(name string, h head) error {
+	return replaceFile(name, h.marshal(), 0o600, false)
+}
+
+// replaceFile replaces name with data atomically: write a temporary file,
+// fsync it, rename it over the old one and, with syncDir, fsync the
+// directory so the rename itself survives a crash.
+func replaceFile(name string, data []byte, perm fs.FileMode, syncDir bool) error {
 	tmp := name + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, perm)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(h.marshal())
+	_, err = f.Write(data)
 	if err == nil {
 		err = f.Sync()
 	}
@@ -93,6 +101,23 @@ func writeHead(name string, h head) error {
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
+		return err
+	}
+	if syncDir {
+		return syncDirOf(name)
+	}
+	return nil
+}
+
+// syncDirOf fsyncs the directory holding name.
+func syncDirOf(name string) error {
+	d, err := os.Open(filepath.Dir(name))
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
 	}
 	return err
 }

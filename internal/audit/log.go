@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"context"
+	"crypto"
 	"errors"
 	"fmt"
 	"io"
@@ -8,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -23,6 +26,13 @@ const (
 	DefaultTimeout   = 2 * time.Second
 	// DefaultHeadInterval is how often the head file is brought up to date.
 	DefaultHeadInterval = time.Second
+	// DefaultDigestInterval is how often a signed digest is written while
+	// records arrive.
+	DefaultDigestInterval = time.Minute
+	// DefaultDigestIdleInterval is how often a signed digest is written
+	// when no record arrived, as CloudTrail writes digests for empty
+	// periods: it shows the trail was alive and recorded nothing.
+	DefaultDigestIdleInterval = time.Hour
 )
 
 // retryInterval is how soon the writer retries records it could not write
@@ -73,6 +83,23 @@ type Options struct {
 	// never sees record contents.
 	Logger *slog.Logger
 
+	// Signer, when set, signs a digest of the chain into <path>.digests
+	// every DigestInterval while records arrive, every DigestIdleInterval
+	// otherwise, and at Close; its public key is written to
+	// <path>.digest-public.pem. Its key must be Ed25519 (such as an
+	// ed25519.PrivateKey, which the caller keeps sealed) or ECDSA P-256.
+	Signer crypto.Signer
+	// DigestInterval is the most time between records becoming durable
+	// and a signed digest covering them (default DefaultDigestInterval).
+	DigestInterval time.Duration
+	// DigestIdleInterval is how often a digest is written when there are
+	// no new records (default DefaultDigestIdleInterval).
+	DigestIdleInterval time.Duration
+	// Anchor, which needs Signer, keeps the newest digest's position
+	// outside the log directory; see Anchor for the contract. OpenFile
+	// refuses a log or digests file that ends before it.
+	Anchor Anchor
+
 	// openFile opens the log file; tests replace it to inject failures.
 	openFile func(name string, flag int, perm fs.FileMode) (logFile, error)
 }
@@ -90,6 +117,12 @@ type logFile interface {
 func (o Options) withDefaults() Options {
 	if o.HeadInterval == 0 {
 		o.HeadInterval = DefaultHeadInterval
+	}
+	if o.DigestInterval <= 0 {
+		o.DigestInterval = DefaultDigestInterval
+	}
+	if o.DigestIdleInterval <= 0 {
+		o.DigestIdleInterval = DefaultDigestIdleInterval
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch
@@ -116,12 +149,22 @@ func (o Options) withDefaults() Options {
 
 // Stats counts what a Log has done since it was opened.
 type Stats struct {
-	Records   uint64 // records written and fsynced
-	Batches   uint64 // successful write+fsync rounds
-	Failed    uint64 // batches whose write or fsync failed
-	Dropped   uint64 // records given up on (never written)
-	Reopened  uint64 // times the file was found moved or deleted and recreated
-	TornBytes int64  // bytes of a torn last line cut away by OpenFile
+	Records uint64 // records written and fsynced
+	Batches uint64 // successful write+fsync rounds
+	Failed  uint64 // batches whose write or fsync failed
+	// Dropped counts records given up on, never to be written: refused
+	// by Append (closed log, full queue, unencodable event) or left after
+	// repeated write failures.
+	Dropped uint64
+	// TimedOut counts FailClosed Appends that returned ErrTimeout while
+	// their record was queued (it may still be written).
+	TimedOut     uint64
+	Reopened     uint64 // times the file was found moved or deleted and recreated
+	TornBytes    int64  // bytes of a torn last line cut away by OpenFile
+	HeadFailed   uint64 // failed head file updates
+	Digests      uint64 // signed digests written
+	DigestFailed uint64 // digests that could not be signed or written
+	AnchorFailed uint64 // failed Anchor.Save calls
 }
 
 // Log appends events to a hash-chained JSON-lines file. Append is safe for
@@ -137,7 +180,10 @@ type Log struct {
 	err     error // the writer's final error, read after done
 
 	records, batches, failed, dropped, reopened atomic.Uint64
+	timedOut, headFailed                        atomic.Uint64
+	digests, digestFailed, anchorFailed         atomic.Uint64
 	torn                                        int64
+	health                                      health
 
 	w writer // owned by the writer goroutine
 }
@@ -145,6 +191,7 @@ type Log struct {
 // pending is one record on its way to the writer.
 type pending struct {
 	body []byte
+	at   time.Time  // eventTime, for the digest's event time range
 	ack  chan error // nil unless FailClosed
 }
 
@@ -164,11 +211,23 @@ func OpenFile(path string, opts Options) (*Log, error) {
 		done:  make(chan struct{}),
 	}
 	l.w = writer{log: l, path: path, headPath: path + headSuffix}
+	if opts.Anchor != nil && opts.Signer == nil {
+		return nil, errors.New("audit: an Anchor needs a Signer: the anchor records signed digests")
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("audit: create log directory: %w", err)
 	}
 	if err := l.w.recover(); err != nil {
 		return nil, fmt.Errorf("audit: open %s: %w", path, err)
+	}
+	if opts.Signer != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+		err := l.w.openDigests(ctx)
+		cancel()
+		if err != nil {
+			l.w.f.Close()
+			return nil, fmt.Errorf("audit: open %s: %w", path, err)
+		}
 	}
 	go l.w.run()
 	return l, nil
@@ -185,17 +244,17 @@ func (l *Log) Append(ev *Event) error {
 		return errors.New("audit: nil event")
 	}
 	if l.closed.Load() {
-		return ErrClosed
+		return l.drop(ev, ErrClosed)
 	}
 	ev.fill(l.opts.Now)
 	body, err := ev.MarshalJSON()
 	if err != nil {
-		return fmt.Errorf("audit: encode event %s: %w", ev.EventID, err)
+		return l.drop(ev, fmt.Errorf("audit: encode event %s: %w", ev.EventID, err))
 	}
 	if len(body) > MaxRecordSize {
-		return fmt.Errorf("audit: event %s is %d bytes, over the %d-byte limit", ev.EventID, len(body), MaxRecordSize)
+		return l.drop(ev, fmt.Errorf("audit: event %s is %d bytes, over the %d-byte limit", ev.EventID, len(body), MaxRecordSize))
 	}
-	p := &pending{body: body}
+	p := &pending{body: body, at: ev.EventTime}
 	if l.opts.FailClosed {
 		p.ack = make(chan error, 1)
 	}
@@ -204,7 +263,7 @@ func (l *Log) Append(ev *Event) error {
 	l.senders.Add(1)
 	if l.closed.Load() {
 		l.senders.Add(-1)
-		return ErrClosed
+		return l.drop(ev, ErrClosed)
 	}
 	select {
 	case l.queue <- p:
@@ -214,7 +273,7 @@ func (l *Log) Append(ev *Event) error {
 		case l.queue <- p:
 		case <-timer.C:
 			l.senders.Add(-1)
-			return fmt.Errorf("%w: audit queue full for %v (event %s)", ErrTimeout, l.opts.Timeout, ev.EventID)
+			return l.drop(ev, fmt.Errorf("%w: audit queue full for %v (event %s)", ErrTimeout, l.opts.Timeout, ev.EventID))
 		}
 	}
 	l.senders.Add(-1)
@@ -232,8 +291,17 @@ func (l *Log) Append(ev *Event) error {
 		}
 		return nil
 	case <-timer.C:
+		l.timedOut.Add(1)
+		l.opts.Logger.Error("audit record not durable in time; it may still be written", "eventId", ev.EventID, "timeout", l.opts.Timeout)
 		return fmt.Errorf("%w: event %s not durable after %v", ErrTimeout, ev.EventID, l.opts.Timeout)
 	}
+}
+
+// drop counts and logs a record Append gives up on, and returns err.
+func (l *Log) drop(ev *Event, err error) error {
+	l.dropped.Add(1)
+	l.opts.Logger.Error("audit record dropped", "eventId", ev.EventID, "eventName", ev.EventName, "error", err)
+	return err
 }
 
 // Close stops accepting records, writes and fsyncs everything queued, and
@@ -256,11 +324,50 @@ func (l *Log) Close() error {
 // Stats returns counters of the Log's activity.
 func (l *Log) Stats() Stats {
 	return Stats{
-		Records:   l.records.Load(),
-		Batches:   l.batches.Load(),
-		Failed:    l.failed.Load(),
-		Dropped:   l.dropped.Load(),
-		Reopened:  l.reopened.Load(),
-		TornBytes: l.torn,
+		Records:      l.records.Load(),
+		Batches:      l.batches.Load(),
+		Failed:       l.failed.Load(),
+		Dropped:      l.dropped.Load(),
+		TimedOut:     l.timedOut.Load(),
+		Reopened:     l.reopened.Load(),
+		TornBytes:    l.torn,
+		HeadFailed:   l.headFailed.Load(),
+		Digests:      l.digests.Load(),
+		DigestFailed: l.digestFailed.Load(),
+		AnchorFailed: l.anchorFailed.Load(),
 	}
+}
+
+// Health is nil while the Log keeps its trail: the last record write, head
+// file update, digest and anchor save each succeeded (or none was due).
+// Otherwise it says what failed most recently; it turns nil again once
+// the failing step succeeds. A server reports it on its readiness probe.
+func (l *Log) Health() error { return l.health.err() }
+
+// health remembers the latest outcome of each kind of write.
+type health struct {
+	mu                          sync.Mutex
+	write, head, digest, anchor error
+}
+
+// set records the outcome of one kind of write.
+func (h *health) set(slot *error, err error) {
+	h.mu.Lock()
+	*slot = err
+	h.mu.Unlock()
+}
+
+func (h *health) err() error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var errs []error
+	for _, e := range []struct {
+		what string
+		err  error
+	}{{"record write", h.write}, {"head file update", h.head}, {"signed digest", h.digest}, {"anchor save", h.anchor}} {
+		if e.err != nil {
+			errs = append(errs, fmt.Errorf("audit %s failed: %w", e.what, e.err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bufio"
+	"crypto"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,8 +21,39 @@ type Report struct {
 	FirstPrev string
 	LastHash  string // hex hash of the last record
 	// Head reports whether <path>.head was found and checked against the
-	// file. Without it a file's ends cannot be checked, only its inside.
+	// file. Without it (and without signed digests or an anchor) a file's
+	// ends cannot be checked, only its inside.
 	Head bool
+
+	// Signed reports that the signed digests were checked with the public
+	// keys given; Digests counts them.
+	Signed  bool
+	Digests int
+	// SignedThrough is the last seq of this file that a signed digest or
+	// the anchor pins (0 if none). Records after it are not covered by a
+	// signature yet: a log is signed every digest interval and at close.
+	SignedThrough uint64
+	// Anchored reports that the anchor's record was found in this file.
+	Anchored bool
+	// NextFileSeq is, when the digests show that the log went on in a
+	// newer file (rotation), the seq that file starts at; verify it too.
+	NextFileSeq uint64
+}
+
+// VerifyOptions say what to check a log against beyond its own chain.
+type VerifyOptions struct {
+	// PublicKeys verify the signed digests; without any, only the
+	// unsigned chain and the head file are checked, which anyone able to
+	// write the log directory can recompute.
+	PublicKeys []crypto.PublicKey
+	// DigestsPath is the digests file (default DigestsPath(path)). A log
+	// file rotated away has none of its own: pass the current log's.
+	DigestsPath string
+	// Anchor is a position saved outside the log directory (see Anchor).
+	// Its record must be in the file with the same hash, or the digests
+	// must show it lies in a newer file; with PublicKeys, the digests
+	// must also reach its digest with the same hash.
+	Anchor *AnchorState
 }
 
 // VerifyError locates the first problem VerifyFile found.
@@ -46,12 +78,40 @@ func (e *VerifyError) Error() string {
 // truncated tail, or a log shorter than its head file says; other errors
 // are I/O errors.
 func VerifyFile(path string) (Report, error) {
+	return Verify(path, VerifyOptions{})
+}
+
+// Verify checks the log at path as VerifyFile does and, with opts, against
+// its signed digests and an anchor: every digest must verify and continue
+// the digest chain; every record a digest ends at must have the digest's
+// chain hash (which pins every record before it); the file must start and
+// end where the digests and the anchor say. The error is a *VerifyError
+// naming the file (the log or the digests file) and line of the first
+// problem.
+func Verify(path string, opts VerifyOptions) (Report, error) {
 	var rep Report
 	h, haveHead, err := readHead(path + headSuffix)
 	if err != nil {
 		return rep, &VerifyError{Path: path, Line: 0, Reason: err.Error()}
 	}
 	rep.Head = haveHead
+	cov := coverage{path: path, anchor: opts.Anchor, rep: &rep}
+	if a := opts.Anchor; a != nil {
+		if err := a.check(); err != nil {
+			return rep, fmt.Errorf("audit: verify: %w", err)
+		}
+		_ = decodeHash(a.ChainHash, &cov.anchorSum)
+	}
+	if len(opts.PublicKeys) > 0 {
+		cov.digsPath = opts.DigestsPath
+		if cov.digsPath == "" {
+			cov.digsPath = DigestsPath(path)
+		}
+		if cov.digs, err = readDigests(cov.digsPath, opts.PublicKeys, opts.Anchor); err != nil {
+			return rep, err
+		}
+		rep.Signed, rep.Digests = true, len(cov.digs)
+	}
 	f, err := os.Open(path)
 	if err != nil {
 		return rep, fmt.Errorf("audit: verify: %w", err)
@@ -105,8 +165,11 @@ func VerifyFile(path string) (Report, error) {
 				}
 			}
 		} else {
+			if p.seq > prev.seq+1 {
+				return rep, bad(n, "seq %d follows seq %d: %s missing or out of order", p.seq, prev.seq, seqRange(prev.seq+1, p.seq-1))
+			}
 			if p.seq != prev.seq+1 {
-				return rep, bad(n, "seq %d follows seq %d: a record is missing, inserted or out of order", p.seq, prev.seq)
+				return rep, bad(n, "seq %d follows seq %d: a record is inserted or out of order", p.seq, prev.seq)
 			}
 			if p.prev != prev.hash {
 				return rep, bad(n, "prev does not match the hash of line %d: the chain is broken", n-1)
@@ -114,6 +177,9 @@ func VerifyFile(path string) (Report, error) {
 		}
 		if haveHead && p.seq == h.last.seq && p.hash != h.last.hash {
 			return rep, bad(n, "record seq %d does not match the head file's hash", p.seq)
+		}
+		if err := cov.record(n, &p); err != nil {
+			return rep, err
 		}
 		prev = link{seq: p.seq, hash: p.hash}
 		rep.Records, rep.LastSeq, rep.LastHash = n, p.seq, hexHash(p.hash)
@@ -128,7 +194,7 @@ func VerifyFile(path string) (Report, error) {
 				end, h.last.seq)
 		}
 	}
-	return rep, nil
+	return rep, cov.end(n, prev.seq)
 }
 
 // readLine returns the next line without its newline, whether it had one,
@@ -158,4 +224,12 @@ func readLine(r *bufio.Reader) (line []byte, complete bool, err error) {
 			return nil, false, err
 		}
 	}
+}
+
+// seqRange names the records from seq a to b.
+func seqRange(a, b uint64) string {
+	if a == b {
+		return fmt.Sprintf("record %d is", a)
+	}
+	return fmt.Sprintf("records %d to %d are", a, b)
 }

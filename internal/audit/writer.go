@@ -28,9 +28,12 @@ type writer struct {
 	start link // chain position before f's first record
 	last  link // last durable record
 
-	buf    []byte
-	hasher chainHasher
-	retry  [][]byte // bodies of unwritten records (FailClosed off)
+	buf      []byte
+	hasher   chainHasher
+	retry    []*pending // unwritten records (FailClosed off)
+	retryDue time.Time  // when to try them again without a new batch
+
+	dig *digester // signed digests; nil without Options.Signer
 }
 
 // recover opens the log at startup and finds where the chain stands.
@@ -151,34 +154,23 @@ func (w *writer) open() error {
 	return nil
 }
 
-// run is the writer goroutine: take a batch, commit it, repeat until the
-// queue is closed and drained.
+// run is the writer goroutine: take a batch, commit it, do what is due
+// (retries, the head file, a signed digest), repeat until the queue is
+// closed and drained.
 func (w *writer) run() {
 	l := w.log
 	defer close(l.done)
 	batch := make([]*pending, 0, l.opts.MaxBatch)
-	var retry *time.Timer
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for {
-		var retryC <-chan time.Time
-		if len(w.retry) > 0 {
-			if retry == nil {
-				retry = time.NewTimer(retryInterval)
-			} else {
-				retry.Reset(retryInterval)
-			}
-			retryC = retry.C
-		}
-		var headC <-chan time.Time
-		var headT *time.Timer
-		if w.headStale {
-			headT = time.NewTimer(time.Until(w.headDue))
-			headC = headT.C
+		var timerC <-chan time.Time
+		if due := w.nextDue(); !due.IsZero() {
+			timer.Reset(time.Until(due))
+			timerC = timer.C
 		}
 		open := true
-		headDue := false
 		select {
-		case <-headC:
-			headDue = true
 		case p, ok := <-l.queue:
 			if ok {
 				batch = append(batch, p)
@@ -186,27 +178,51 @@ func (w *writer) run() {
 			} else {
 				open = false
 			}
-		case <-retryC:
+		case <-timerC:
 		}
-		if retry != nil {
-			retry.Stop()
+		timer.Stop()
+		if len(batch) > 0 || len(w.retry) > 0 && !time.Now().Before(w.retryDue) {
+			w.commit(batch)
+			clear(batch)
+			batch = batch[:0]
 		}
-		if headT != nil {
-			headT.Stop()
-		}
-		if headDue {
-			if err := w.syncHead(true); err != nil {
-				l.opts.Logger.Error("audit head file update failed", "path", w.headPath, "error", err)
-			}
-			continue
-		}
-		w.commit(batch)
-		clear(batch)
-		batch = batch[:0]
 		if !open {
 			l.err = w.shutdown()
 			return
 		}
+		w.periodic()
+	}
+}
+
+// nextDue is when the writer must next wake without a record: the zero
+// time if never.
+func (w *writer) nextDue() time.Time {
+	var due time.Time
+	earliest := func(t time.Time) {
+		if due.IsZero() || t.Before(due) {
+			due = t
+		}
+	}
+	if len(w.retry) > 0 {
+		earliest(w.retryDue)
+	}
+	if w.headStale {
+		earliest(w.headDue)
+	}
+	if w.dig != nil {
+		earliest(w.dig.due(w.last.seq))
+	}
+	return due
+}
+
+// periodic does the head file update and the digest that are due.
+func (w *writer) periodic() {
+	now := time.Now()
+	if w.headStale && !now.Before(w.headDue) {
+		_ = w.syncHead(true)
+	}
+	if w.dig != nil && !now.Before(w.dig.due(w.last.seq)) {
+		_ = w.writeDigest()
 	}
 }
 
@@ -259,9 +275,9 @@ func (w *writer) commit(batch []*pending) {
 	if err == nil {
 		w.buf = w.buf[:0]
 		next := w.last
-		for _, body := range w.retry {
+		for _, p := range w.retry {
 			next.seq++
-			w.buf, next.hash = w.hasher.appendLine(w.buf, body, next.seq, &next.hash)
+			w.buf, next.hash = w.hasher.appendLine(w.buf, p.body, next.seq, &next.hash)
 		}
 		for _, p := range batch {
 			next.seq++
@@ -270,6 +286,11 @@ func (w *writer) commit(batch []*pending) {
 		if err = w.write(w.buf); err == nil {
 			wrote = true
 			w.last = next
+			if w.dig != nil {
+				w.dig.note(w.retry)
+				w.dig.note(batch)
+			}
+			clear(w.retry)
 			w.retry = w.retry[:0]
 			l.records.Add(uint64(n))
 			l.batches.Add(1)
@@ -279,14 +300,16 @@ func (w *writer) commit(batch []*pending) {
 			}
 		}
 	}
-	if err != nil {
-		l.opts.Logger.Error("audit write failed", "path", w.path, "records", n, "error", err)
-	}
 	if !wrote {
+		l.health.set(&l.health.write, err)
+		l.opts.Logger.Error("audit write failed", "path", w.path, "records", n, "error", err)
 		l.failed.Add(1)
+		w.retryDue = time.Now().Add(retryInterval)
 		if !l.opts.FailClosed {
 			w.keepForRetry(batch)
 		}
+	} else {
+		l.health.set(&l.health.write, nil)
 	}
 	for _, p := range batch {
 		if p.ack != nil {
@@ -306,9 +329,7 @@ func (w *writer) keepForRetry(batch []*pending) {
 		l.opts.Logger.Error("audit records dropped after repeated write failures", "path", w.path, "records", dropped)
 		batch = batch[:max(room, 0)]
 	}
-	for _, p := range batch {
-		w.retry = append(w.retry, p.body)
-	}
+	w.retry = append(w.retry, batch...)
 }
 
 // prepare makes sure f is the file at path, reopening it if the file was
@@ -326,6 +347,7 @@ func (w *writer) prepare() error {
 			w.f.Close()
 			w.f = nil
 			l.reopened.Add(1)
+			w.headStale = true
 		default:
 			return fmt.Errorf("stat audit log: %w", err)
 		}
@@ -356,6 +378,7 @@ func (w *writer) reconcile(size int64) error {
 			"from", w.size, "to", size, "seq", w.last.seq)
 		w.size = size
 		w.start = w.last
+		w.headStale = true
 	case size > w.size:
 		l.opts.Logger.Warn("audit log grew outside kmsd", "path", w.path, "from", w.size, "to", size)
 		w.size = size
@@ -386,7 +409,12 @@ func (w *writer) syncHead(force bool) error {
 	if !w.headStale || (!force && l.opts.HeadInterval > 0 && time.Now().Before(w.headDue)) {
 		return nil
 	}
-	if err := writeHead(w.headPath, head{start: w.start, last: w.last}); err != nil {
+	err := writeHead(w.headPath, head{start: w.start, last: w.last})
+	l.health.set(&l.health.head, err)
+	if err != nil {
+		w.headDue = time.Now().Add(retryInterval)
+		l.headFailed.Add(1)
+		l.opts.Logger.Error("audit head file update failed", "path", w.headPath, "error", err)
 		return fmt.Errorf("update head file: %w", err)
 	}
 	w.headStale = false
@@ -410,11 +438,17 @@ func (w *writer) shutdown() error {
 		}
 		if n := len(w.retry); n > 0 {
 			l.dropped.Add(uint64(n))
+			l.opts.Logger.Error("audit records dropped at close after repeated write failures", "path", w.path, "records", n)
 			err = fmt.Errorf("audit: %d records could not be written", n)
 		}
 	}
 	if herr := w.syncHead(true); err == nil && herr != nil {
 		err = fmt.Errorf("audit: %w", herr)
+	}
+	if w.dig != nil {
+		if derr := w.closeDigests(); err == nil && derr != nil {
+			err = fmt.Errorf("audit: %w", derr)
+		}
 	}
 	if w.f != nil {
 		if cerr := w.f.Close(); err == nil && cerr != nil {
