@@ -29,7 +29,7 @@ import (
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store"
-	"github.com/kmsd/kmsd/internal/store/bolt"
+	"github.com/kmsd/kmsd/internal/store/sealed"
 )
 
 type mode string
@@ -109,7 +109,7 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // node is an open data directory: the store, the seal and the audit log.
 type node struct {
-	store    *bolt.Store
+	store    *sealed.Store
 	seal     *seal.FileSeal
 	audit    *audit.Log
 	ids      *identity.Store
@@ -130,15 +130,8 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 		return nil, fmt.Errorf("create data directory: %w", err)
 	}
 	dbPath, keyPath, auditPath := dataPaths(cfg.DataDir)
-	sl, err := seal.OpenFile(keyPath)
+	st, sl, err := openStore(dbPath, keyPath, log)
 	if err != nil {
-		return nil, err
-	}
-	st, err := bolt.Open(dbPath)
-	if err != nil {
-		if errors.Is(err, bolt.ErrLocked) {
-			return nil, fmt.Errorf("%w (stop the running kmsd, or use another --data)", err)
-		}
 		return nil, err
 	}
 	// Without --enforce every caller is the account root, so the root may

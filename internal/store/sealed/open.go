@@ -19,11 +19,12 @@ type Config struct {
 	KeyringPath string
 	// Probe decides, for a store written before stores recorded their
 	// keyring's check values, whether Keyring is the keyring that sealed
-	// it, by unsealing one sealed value the store holds (it reads the
-	// store's raw values through tx). It reports whether it found such a
-	// value; an error means the keyring does not unseal it. Without a
-	// Probe, such a store is adopted on trust.
-	Probe func(tx store.Tx) (found bool, err error)
+	// it: it looks for one sealed value in the store (reading the raw
+	// values through tx) and reports whether it found one and whether
+	// Keyring unsealed it; err is for a store it could not read. A store
+	// whose value does not unseal is refused; one without sealed values,
+	// or opened without a Probe, is adopted on trust.
+	Probe func(tx store.Tx) (found, unsealed bool, err error)
 	// Logger hears about an adoption. nil: nothing is logged.
 	Logger *slog.Logger
 }
@@ -122,7 +123,11 @@ func Open(ctx context.Context, inner store.Store, cfg Config) (*Store, error) {
 			return err
 		}
 		if !empty && cfg.Probe != nil {
-			if proven, err = cfg.Probe(t); err != nil {
+			var sealedValue bool
+			if sealedValue, proven, err = cfg.Probe(t); err != nil {
+				return fmt.Errorf("store/sealed: look for a sealed value to check the root keyring against: %w", err)
+			}
+			if sealedValue && !proven {
 				return &KeyringError{Path: cfg.KeyringPath, Found: found}
 			}
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -132,11 +133,11 @@ func TestAdoptLegacyStore(t *testing.T) {
 	ring := newKeyring(t, dir)
 	raw := openRaw(t, dir)
 	probed := 0
-	probe := func(tx store.Tx) (bool, error) {
+	probe := func(tx store.Tx) (bool, bool, error) {
 		probed++
 		// The probe reads the store's values as they are on disk.
 		v, err := tx.Get([]byte("keys"), []byte("acct/region/0000"))
-		return err == nil && string(v) == "keys value 0", err
+		return true, err == nil && string(v) == "keys value 0", err
 	}
 	s, err := sealed.Open(t.Context(), raw, sealed.Config{Keyring: ring, KeyringPath: "root.key", Probe: probe})
 	if err != nil || probed != 1 {
@@ -169,8 +170,8 @@ func TestAdoptRefusesKeyringThatDoesNotUnseal(t *testing.T) {
 	foreign := newKeyring(t, t.TempDir())
 	raw := openRaw(t, dir)
 	path := filepath.Join(dir, "root.key")
-	_, err := sealed.Open(t.Context(), raw, sealed.Config{Keyring: foreign, KeyringPath: path, Probe: func(store.Tx) (bool, error) {
-		return true, seal.ErrUnseal
+	_, err := sealed.Open(t.Context(), raw, sealed.Config{Keyring: foreign, KeyringPath: path, Probe: func(store.Tx) (bool, bool, error) {
+		return true, false, nil
 	}})
 	var ke *sealed.KeyringError
 	if !errors.As(err, &ke) || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), fingerprint(t, foreign, 1)) {
@@ -206,5 +207,35 @@ func TestRecordOfAnotherStoreWithSameKeyring(t *testing.T) {
 	put(t, rawB, "keys", "k", recA)
 	if v, err := get(t, b, "keys", "k"); !errors.Is(err, sealed.ErrNotAuthentic) {
 		t.Fatalf("record of store A in store B: %q, %v", v, err)
+	}
+}
+
+// A legacy store in which the probe finds nothing sealed is adopted on
+// trust, with a warning; a probe that cannot read the store stops the open
+// without blaming the keyring.
+func TestAdoptWithoutSealedValues(t *testing.T) {
+	dir, want := legacyStore(t)
+	ring := newKeyring(t, dir)
+	raw := openRaw(t, dir)
+	readErr := errors.New("disk on fire")
+	_, err := sealed.Open(t.Context(), raw, sealed.Config{Keyring: ring, Probe: func(store.Tx) (bool, bool, error) { return false, false, readErr }})
+	var ke *sealed.KeyringError
+	if !errors.Is(err, readErr) || errors.As(err, &ke) {
+		t.Fatalf("probe read error: %v", err)
+	}
+
+	var logs strings.Builder
+	s, err := sealed.Open(t.Context(), raw, sealed.Config{
+		Keyring: ring, KeyringPath: "root.key", Logger: slog.New(slog.NewTextHandler(&logs, nil)),
+		Probe: func(store.Tx) (bool, bool, error) { return false, false, nil },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, err := get(t, s, "aliases", "acct/region/0003"); err != nil || string(v) != want["aliases|acct/region/0003"] {
+		t.Fatalf("adopted value: %q, %v", v, err)
+	}
+	if !strings.Contains(logs.String(), "level=WARN") || !strings.Contains(logs.String(), "on trust") || !strings.Contains(logs.String(), "records=2100") {
+		t.Fatalf("adoption on trust was not logged as a warning:\n%s", logs.String())
 	}
 }
