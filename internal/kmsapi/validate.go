@@ -175,3 +175,15 @@ func listText[T ~string](l []T) string {
 	b.WriteByte(']')
 	return b.String()
 }
+
+// mapBytes checks the total size in bytes of a map's keys and values. The
+// value is never echoed: it is what is too large.
+func (v *validator) mapBytes(path string, m map[string]string, max int) {
+	n := 0
+	for k, val := range m {
+		n += len(k) + len(val)
+	}
+	if n > max {
+		v.fail("", true, path, "Member must have a total size of keys and values less than or equal to "+strconv.Itoa(max)+" bytes")
+	}
+}

@@ -1,10 +1,11 @@
 package kmsapi
 
 import (
-	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/kmsd/kmsd/internal/kmserr"
 )
@@ -63,6 +64,13 @@ func TestValidateMessages(t *testing.T) {
 			"2 validation errors detected: Value at 'grantTokens' failed to satisfy constraint: Member must have length less than or equal to 10; Value at 'grantTokens' failed to satisfy constraint: Member must satisfy constraint: [Member must have length less than or equal to 8192, Member must have length greater than or equal to 1]"},
 		{"sensitive string left out", &UpdateCustomKeyStoreInput{CustomKeyStoreId: "cks-1", KeyStorePassword: "short"},
 			"1 validation error detected: Value at 'keyStorePassword' failed to satisfy constraint: Member must have length greater than or equal to 7"},
+		{"encryption context over 8192 bytes, value left out", &EncryptInput{KeyId: key, Plaintext: []byte("p"), EncryptionContext: map[string]string{"k": strings.Repeat("v", 8192)}},
+			"1 validation error detected: Value at 'encryptionContext' failed to satisfy constraint: Member must have a total size of keys and values less than or equal to 8192 bytes"},
+		{"encryption context counted in bytes, not characters", &ReEncryptInput{CiphertextBlob: []byte("c"), DestinationKeyId: key, DestinationEncryptionContext: map[string]string{"é": strings.Repeat("é", 4096)}},
+			"1 validation error detected: Value at 'destinationEncryptionContext' failed to satisfy constraint: Member must have a total size of keys and values less than or equal to 8192 bytes"},
+		{"grant constraint context", &CreateGrantInput{KeyId: key, GranteePrincipal: "arn:aws:iam::111122223333:root", Operations: []GrantOperation{"Decrypt"},
+			Constraints: &GrantConstraints{EncryptionContextSubset: map[string]string{strings.Repeat("k", 9000): "v"}}},
+			"1 validation error detected: Value at 'constraints.encryptionContextSubset' failed to satisfy constraint: Member must have a total size of keys and values less than or equal to 8192 bytes"},
 		{"missing list and nested required", &TagResourceInput{KeyId: key, Tags: []Tag{{TagKey: "k"}, {}}},
 			"1 validation error detected: Value null at 'tags.2.member.tagKey' failed to satisfy constraint: Member must not be null"},
 	}
@@ -87,6 +95,8 @@ func TestValidateAccepts(t *testing.T) {
 	key := "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 	for _, in := range []Input{
 		&EncryptInput{KeyId: key, Plaintext: make([]byte, 4096), EncryptionContext: map[string]string{"a": "b"}},
+		&EncryptInput{KeyId: key, Plaintext: []byte("p"), EncryptionContext: map[string]string{"ab": strings.Repeat("é", 4095)}},
+		&DecryptInput{CiphertextBlob: []byte("c"), EncryptionContext: map[string]string{"k1": strings.Repeat("v", 4094), "k2": strings.Repeat("v", 4094)}},
 		&GenerateRandomInput{NumberOfBytes: Int32(1024)},
 		&GenerateRandomInput{},
 		&CreateKeyInput{KeySpec: KeySpecMLKEM768, KeyUsage: KeyUsageTypeEncapsulateDecapsulate, Tags: []Tag{{TagKey: "k", TagValue: ""}}},
@@ -121,8 +131,9 @@ func TestEveryOperationHasTypes(t *testing.T) {
 	}
 }
 
-// FuzzDecodeValidate feeds arbitrary bodies to every operation's input:
-// decoding may fail, but Validate and RequestParameters must never panic.
+// FuzzDecodeValidate feeds arbitrary bodies to every operation's input,
+// decoded as the server decodes them: decoding may fail, but Validate and
+// RequestParameters must never panic.
 func FuzzDecodeValidate(f *testing.F) {
 	f.Add("Encrypt", `{"KeyId":"k","Plaintext":"aGk=","EncryptionContext":{"a":"b"}}`)
 	f.Add("CreateKey", `{"Tags":[{"TagKey":"","TagValue":null},{}],"KeySpec":"X"}`)
@@ -133,7 +144,7 @@ func FuzzDecodeValidate(f *testing.F) {
 		if in == nil {
 			return
 		}
-		if json.Unmarshal([]byte(body), in) != nil {
+		if jsonv2.Unmarshal([]byte(body), in) != nil {
 			return
 		}
 		_ = in.Validate()

@@ -844,6 +844,9 @@ func (s *DecryptInput) validate(v *validator, p string) {
 	if s.CiphertextBlob != nil {
 		v.blob(at(p, "ciphertextBlob"), s.CiphertextBlob, ruleCiphertextType)
 	}
+	if s.EncryptionContext != nil {
+		v.mapBytes(at(p, "encryptionContext"), s.EncryptionContext, 8192)
+	}
 	if s.GrantTokens != nil {
 		v.count(at(p, "grantTokens"), "", len(s.GrantTokens), ruleGrantTokenList)
 		strList(v, at(p, "grantTokens"), s.GrantTokens, ruleGrantTokenType)
@@ -1012,6 +1015,9 @@ func (s *EncryptInput) validate(v *validator, p string) {
 	} else {
 		v.blob(at(p, "plaintext"), s.Plaintext, rulePlaintextType)
 	}
+	if s.EncryptionContext != nil {
+		v.mapBytes(at(p, "encryptionContext"), s.EncryptionContext, 8192)
+	}
 	if s.GrantTokens != nil {
 		v.count(at(p, "grantTokens"), "", len(s.GrantTokens), ruleGrantTokenList)
 		strList(v, at(p, "grantTokens"), s.GrantTokens, ruleGrantTokenType)
@@ -1026,6 +1032,9 @@ func (s *GenerateDataKeyInput) validate(v *validator, p string) {
 		v.null(at(p, "keyId"))
 	} else {
 		v.str(at(p, "keyId"), s.KeyId, ruleKeyIdType)
+	}
+	if s.EncryptionContext != nil {
+		v.mapBytes(at(p, "encryptionContext"), s.EncryptionContext, 8192)
 	}
 	if s.NumberOfBytes != nil {
 		v.num(at(p, "numberOfBytes"), int64(*s.NumberOfBytes), ruleNumberOfBytesType)
@@ -1043,6 +1052,9 @@ func (s *GenerateDataKeyInput) validate(v *validator, p string) {
 }
 
 func (s *GenerateDataKeyPairInput) validate(v *validator, p string) {
+	if s.EncryptionContext != nil {
+		v.mapBytes(at(p, "encryptionContext"), s.EncryptionContext, 8192)
+	}
 	if s.KeyId == "" {
 		v.null(at(p, "keyId"))
 	} else {
@@ -1063,6 +1075,9 @@ func (s *GenerateDataKeyPairInput) validate(v *validator, p string) {
 }
 
 func (s *GenerateDataKeyPairWithoutPlaintextInput) validate(v *validator, p string) {
+	if s.EncryptionContext != nil {
+		v.mapBytes(at(p, "encryptionContext"), s.EncryptionContext, 8192)
+	}
 	if s.KeyId == "" {
 		v.null(at(p, "keyId"))
 	} else {
@@ -1084,6 +1099,9 @@ func (s *GenerateDataKeyWithoutPlaintextInput) validate(v *validator, p string) 
 		v.null(at(p, "keyId"))
 	} else {
 		v.str(at(p, "keyId"), s.KeyId, ruleKeyIdType)
+	}
+	if s.EncryptionContext != nil {
+		v.mapBytes(at(p, "encryptionContext"), s.EncryptionContext, 8192)
 	}
 	if s.KeySpec != "" {
 		v.str(at(p, "keySpec"), string(s.KeySpec), ruleDataKeySpec)
@@ -1342,6 +1360,9 @@ func (s *ReEncryptInput) validate(v *validator, p string) {
 	if s.CiphertextBlob != nil {
 		v.blob(at(p, "ciphertextBlob"), s.CiphertextBlob, ruleCiphertextType)
 	}
+	if s.SourceEncryptionContext != nil {
+		v.mapBytes(at(p, "sourceEncryptionContext"), s.SourceEncryptionContext, 8192)
+	}
 	if s.SourceKeyId != "" {
 		v.str(at(p, "sourceKeyId"), s.SourceKeyId, ruleKeyIdType)
 	}
@@ -1349,6 +1370,9 @@ func (s *ReEncryptInput) validate(v *validator, p string) {
 		v.null(at(p, "destinationKeyId"))
 	} else {
 		v.str(at(p, "destinationKeyId"), s.DestinationKeyId, ruleKeyIdType)
+	}
+	if s.DestinationEncryptionContext != nil {
+		v.mapBytes(at(p, "destinationEncryptionContext"), s.DestinationEncryptionContext, 8192)
 	}
 	if s.SourceEncryptionAlgorithm != "" {
 		v.str(at(p, "sourceEncryptionAlgorithm"), string(s.SourceEncryptionAlgorithm), ruleEncryptionAlgorithmSpec)
@@ -1614,6 +1638,12 @@ func (s *VerifyMacInput) validate(v *validator, p string) {
 }
 
 func (s *GrantConstraints) validate(v *validator, p string) {
+	if s.EncryptionContextSubset != nil {
+		v.mapBytes(at(p, "encryptionContextSubset"), s.EncryptionContextSubset, 8192)
+	}
+	if s.EncryptionContextEquals != nil {
+		v.mapBytes(at(p, "encryptionContextEquals"), s.EncryptionContextEquals, 8192)
+	}
 	if s.SourceArn != "" {
 		v.str(at(p, "sourceArn"), s.SourceArn, ruleGrantConstraintSourceArnType)
 	}

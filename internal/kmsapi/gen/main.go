@@ -664,11 +664,20 @@ func (m *model) hasChecks(name string, seen map[string]bool) bool {
 	case "list":
 		return s.min != nil || s.max != nil || m.hasChecks(s.elem, seen)
 	case "map":
-		return s.min != nil || s.max != nil
+		return s.min != nil || s.max != nil || mapByteLimits[name] > 0
 	default:
 		return s.constrained()
 	}
 }
+
+// mapByteLimits bounds the total size in bytes of the keys and values of a
+// map shape, which the AWS model leaves unbounded. AWS KMS binds the
+// encryption context into the AAD it hands an external key store proxy,
+// and the XKS proxy API requires proxies to take AAD of up to 8192 bytes:
+// the largest context KMS accepts fits in that. Without a bound, one
+// request could carry a context as large as the body limit into policy
+// evaluation, grant matching and the audit record.
+var mapByteLimits = map[string]int{"EncryptionContextType": 8192}
 
 func genValidate(m *model, b *bytes.Buffer) error {
 	r := &rules{m: m, used: map[string]bool{}}
@@ -836,9 +845,14 @@ func genMemberCheck(b *bytes.Buffer, r *rules, s *shape, mem member) error {
 		}
 	case "map":
 		absent, present = f+" == nil", f+" != nil"
+		var lines []string
 		if t.min != nil || t.max != nil {
-			check = fmt.Sprintf("v.count(%s, %q, len(%s), %s)", path, "", f, r.ref(t.name))
+			lines = append(lines, fmt.Sprintf("v.count(%s, %q, len(%s), %s)", path, "", f, r.ref(t.name)))
 		}
+		if n := mapByteLimits[t.name]; n > 0 {
+			lines = append(lines, fmt.Sprintf("v.mapBytes(%s, %s, %d)", path, f, n))
+		}
+		check = strings.Join(lines, "\n")
 	case "list":
 		absent, present = f+" == nil", f+" != nil"
 		var lines []string
