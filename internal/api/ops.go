@@ -43,13 +43,15 @@ func op[I, O any, PI input[I], PO output[O]](f func(*kms.Service, context.Contex
 			if err := decodeBody(body, in); err != nil {
 				return nil, err
 			}
-			ev.params = in.RequestParameters()
+			// The request is recorded before the service validates it, so
+			// its view is bounded here, whatever the caller sent.
+			ev.params = boundView(in.RequestParameters())
 			out, err := f(svc, ctx, c, in)
 			if err != nil {
-				return nil, err
+				return nil, boundError(err)
 			}
 			if !readOnly {
-				ev.elements = out.ResponseElements()
+				ev.elements = boundView(out.ResponseElements())
 			}
 			return out, nil
 		},
