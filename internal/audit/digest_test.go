@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -323,4 +324,62 @@ func FuzzParseDigestLine(f *testing.F) {
 			t.Fatalf("parse/encode mismatch:\n%q\n%q", b, again)
 		}
 	})
+}
+
+// The digest format as doc.go states it, checked with nothing but the
+// standard library, as an auditor's own verifier would.
+func TestDigestFormatAsDocumented(t *testing.T) {
+	s := newSignedTrail(t)
+	s.session(t, "a", 2)
+	s.session(t, "b", 1)
+	records := readLines(t, s.path)
+	var prevBody []byte
+	var prevSig string
+	for i, ln := range readLines(t, DigestsPath(s.path)) {
+		ln = bytes.TrimSuffix(ln, []byte("\n"))
+		cut := bytes.LastIndex(ln, []byte(`,"signature":"`))
+		body := append(slices.Clone(ln[:cut]), '}')
+		sigHex := string(ln[cut+len(`,"signature":"`) : len(ln)-2])
+		sig, err := hex.DecodeString(sigHex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ed25519.Verify(s.key.Public().(ed25519.PublicKey), append([]byte("kmsd-audit-digest-v1\n"), body...), sig) {
+			t.Fatalf("digest %d: signature does not verify as documented", i+1)
+		}
+		var d map[string]any
+		if err := json.Unmarshal(body, &d); err != nil {
+			t.Fatal(err)
+		}
+		// chainHash is the kmsdChain hash of the record at lastSeq.
+		var rec struct {
+			Chain struct {
+				Hash string `json:"hash"`
+			} `json:"kmsdChain"`
+		}
+		if err := json.Unmarshal(records[int(d["lastSeq"].(float64))-1], &rec); err != nil {
+			t.Fatal(err)
+		}
+		if d["chainHash"] != rec.Chain.Hash {
+			t.Errorf("digest %d: chainHash %v, record's hash %s", i+1, d["chainHash"], rec.Chain.Hash)
+		}
+		if prevBody == nil {
+			if d["previousDigestHash"] != nil || d["previousDigestSignature"] != nil {
+				t.Errorf("digest 1 names a previous digest: %s", body)
+			}
+		} else {
+			sum := sha256.Sum256(prevBody)
+			if d["previousDigestHash"] != hex.EncodeToString(sum[:]) || d["previousDigestSignature"] != prevSig {
+				t.Errorf("digest %d does not chain to the one before: %s", i+1, body)
+			}
+		}
+		fp, _ := Fingerprint(s.key.Public())
+		if d["digestPublicKeyFingerprint"] != fp || d["digestSignatureAlgorithm"] != "Ed25519" || d["kmsdDigestVersion"] != 1.0 {
+			t.Errorf("digest %d: %s", i+1, body)
+		}
+		prevBody, prevSig = body, sigHex
+	}
+	if prevBody == nil {
+		t.Fatal("no digests")
+	}
 }
