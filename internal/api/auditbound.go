@@ -64,14 +64,23 @@ func boundView(v map[string]any) map[string]any {
 	return out
 }
 
-// fits reports whether v is within the bounds, without allocating.
+// fits reports whether v is within the bounds, without allocating. A
+// first pass charges every byte as if escaped (six bytes), which settles
+// the usual small view without reading its strings.
 func fits(v map[string]any) bool {
+	return fitsWith(v, worstCost) || fitsWith(v, stringCost)
+}
+
+// worstCost bounds the encoded size of s from its length alone.
+func worstCost(s string) int { return 6*len(s) + 3 }
+
+func fitsWith(v map[string]any, cost func(string) int) bool {
 	budget := viewBudget
 	var walk func(any) bool
 	walk = func(x any) bool {
 		switch x := x.(type) {
 		case string:
-			c := stringCost(x)
+			c := cost(x)
 			budget -= c
 			return c <= maxViewString && budget >= 0
 		case map[string]any:
@@ -79,7 +88,7 @@ func fits(v map[string]any) bool {
 				return false
 			}
 			for k, e := range x {
-				c := stringCost(k)
+				c := cost(k)
 				budget -= c
 				if c > maxViewString || !walk(e) {
 					return false

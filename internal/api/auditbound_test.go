@@ -137,14 +137,17 @@ func TestBoundError(t *testing.T) {
 	}
 }
 
+// BenchmarkBoundView measures what bounding adds to the hot path: an
+// Encrypt's view, which fits and is returned as it is.
 func BenchmarkBoundView(b *testing.B) {
 	in := &kmsapi.EncryptInput{
 		KeyId:             "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab",
 		EncryptionContext: map[string]string{"purpose": "test", "tenant": "acme-corp"},
 	}
+	params := in.RequestParameters()
 	b.ReportAllocs()
 	for b.Loop() {
-		boundView(in.RequestParameters())
+		boundView(params)
 	}
 }
 
