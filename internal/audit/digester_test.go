@@ -289,3 +289,31 @@ func (b *syncBuffer) String() string {
 	defer b.mu.Unlock()
 	return b.b.String()
 }
+
+// A log rotated away just before Close leaves an empty current file that
+// verifies, and that the next start continues.
+func TestRotatedThenClosedVerifiesAndContinues(t *testing.T) {
+	s := newSignedTrail(t)
+	l := openLog(t, s.path, s.opts())
+	appendN(t, l, "a", 3)
+	rotated := s.path + ".1"
+	if err := os.Rename(s.path, rotated); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	rep := mustVerifySigned(t, s)
+	if rep.Records != 0 || rep.NextFileSeq != 4 {
+		t.Fatalf("empty current file: %+v", rep)
+	}
+	s.session(t, "b", 2)
+	if rep := mustVerifySigned(t, s); rep.FirstSeq != 4 || rep.SignedThrough != 5 {
+		t.Fatalf("after restart: %+v", rep)
+	}
+	opts := s.verifyOpts(t)
+	opts.DigestsPath = DigestsPath(s.path)
+	if old, err := Verify(rotated, opts); err != nil || old.LastSeq != 3 || old.NextFileSeq != 4 {
+		t.Fatalf("rotated file: %+v, %v", old, err)
+	}
+}

@@ -29,7 +29,7 @@ func readDigests(path string, keys []crypto.PublicKey, anchor *AnchorState) ([]s
 	}
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, bad(0, "the signed digests file is missing: it was deleted, or the log was never signed")
+		return nil, bad(0, "the signed digests file is missing: it was deleted, or the log was never signed (for a rotated-away log file, pass the current log's digests file)")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("audit: verify: %w", err)

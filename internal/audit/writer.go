@@ -218,11 +218,13 @@ func (w *writer) nextDue() time.Time {
 // periodic does the head file update and the digest that are due.
 func (w *writer) periodic() {
 	now := time.Now()
-	if w.headStale && !now.Before(w.headDue) {
-		_ = w.syncHead(true)
-	}
+	// The digest first: noticing a rotated log on the way makes the head
+	// file stale, and it is then rewritten at once.
 	if w.dig != nil && !now.Before(w.dig.due(w.last.seq)) {
 		_ = w.writeDigest()
+	}
+	if w.headStale && !now.Before(w.headDue) {
+		_ = w.syncHead(true)
 	}
 }
 
@@ -442,13 +444,13 @@ func (w *writer) shutdown() error {
 			err = fmt.Errorf("audit: %d records could not be written", n)
 		}
 	}
-	if herr := w.syncHead(true); err == nil && herr != nil {
-		err = fmt.Errorf("audit: %w", herr)
-	}
 	if w.dig != nil {
 		if derr := w.closeDigests(); err == nil && derr != nil {
 			err = fmt.Errorf("audit: %w", derr)
 		}
+	}
+	if herr := w.syncHead(true); err == nil && herr != nil {
+		err = fmt.Errorf("audit: %w", herr)
 	}
 	if w.f != nil {
 		if cerr := w.f.Close(); err == nil && cerr != nil {
