@@ -40,11 +40,23 @@ test: deps vet lint unit fips
 bench: build
 	$(GO) run ./cmd/kmsbench -bin $(BIN)
 
-# fuzz runs each fuzz target for a while; CI runs only their seed corpora (in make test).
+# fuzz runs every fuzz target of the module for FUZZTIME each; CI runs only
+# their seed corpora (in make test). go test -fuzz takes one target per run,
+# so the targets are listed package by package (go test -list). FUZZTIMEOUT
+# bounds each run and must exceed FUZZTIME.
+FUZZTIME    ?= 30s
+FUZZTIMEOUT ?= 15m
 fuzz:
-	$(GO) test ./internal/keys -run '^$$' -fuzz FuzzDecryptBlob -fuzztime 60s
-	$(GO) test ./internal/keys -run '^$$' -fuzz FuzzParseBlobHeader -fuzztime 60s
-	$(GO) test ./internal/api/sigv4 -run '^$$' -fuzz . -fuzztime 60s
+	@set -e; \
+	for pkg in $$($(GO) list ./...); do \
+	  dir=$$($(GO) list -f '{{.Dir}}' $$pkg); \
+	  grep -qs '^func Fuzz' $$dir/*_test.go || continue; \
+	  listed=$$($(GO) test -list '^Fuzz' -run '^$$' -timeout 5m $$pkg); \
+	  for target in $$(echo "$$listed" | grep '^Fuzz'); do \
+	    echo "== $$pkg $$target for $(FUZZTIME)"; \
+	    $(GO) test $$pkg -run '^$$' -fuzz "^$$target\$$" -fuzztime $(FUZZTIME) -timeout $(FUZZTIMEOUT); \
+	  done; \
+	done
 
 clean:
 	rm -rf bin
