@@ -26,13 +26,13 @@ lint: deps
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
 unit:
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -count=1 -timeout 30m ./...
 
 # fips runs the whole suite again in FIPS 140-only mode, against the Go
 # Cryptographic Module's certified snapshot: the specs outside it must be
 # refused with clear errors, and nothing may panic.
 fips:
-	GOFIPS140=v1.0.0 GODEBUG=fips140=only $(GO) test -count=1 ./...
+	GOFIPS140=v1.0.0 GODEBUG=fips140=only $(GO) test -count=1 -timeout 30m ./...
 
 test: deps vet lint unit fips
 
