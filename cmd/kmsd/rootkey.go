@@ -31,7 +31,9 @@ func openStore(dbPath, keyPath string, log *slog.Logger) (*sealed.Store, *seal.F
 	}
 	sl, err := seal.Open(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
-		if err = sealed.CanCreateKeyring(ctx, st, keyPath); err == nil {
+		if err = sealed.CanCreateKeyring(ctx, st, keyPath); err != nil {
+			err = fmt.Errorf("open store %s: %w", dbPath, err)
+		} else {
 			sl, err = seal.Create(keyPath)
 		}
 	}

@@ -41,20 +41,27 @@ type KeyringError struct {
 
 func (e *KeyringError) Error() string {
 	var b strings.Builder
-	if e.Missing {
+	switch {
+	case e.Missing:
 		fmt.Fprintf(&b, "root keyring %s is missing, but this store holds records sealed by it", e.Path)
-	} else {
+	case len(e.Expected) == 0:
+		fmt.Fprintf(&b, "root keyring %s is not the one that sealed this store: it does not unseal the store's sealed material", e.Path)
+	default:
 		fmt.Fprintf(&b, "root keyring %s is not the one that sealed this store", e.Path)
 	}
 	if len(e.Expected) > 0 {
 		fmt.Fprintf(&b, "; expected %s", listFingerprints(e.Expected))
 	} else {
-		b.WriteString(" (the store was written by an earlier kmsd, which recorded no fingerprint of its root keyring)")
+		b.WriteString(" (the store was written by an earlier kmsd, which kept no fingerprint of its root keyring)")
 	}
 	if len(e.Found) > 0 {
-		fmt.Fprintf(&b, "; found %s, which does not unseal it", listFingerprints(e.Found))
+		fmt.Fprintf(&b, "; found %s", listFingerprints(e.Found))
 	}
-	fmt.Fprintf(&b, ". Put this data directory's own %s back from a backup; kmsd makes a new root keyring only for an empty store", e.Path)
+	if e.Missing {
+		fmt.Fprintf(&b, ". Restore %s from a backup of this data directory; a new root keyring is made only for an empty store", e.Path)
+	} else {
+		fmt.Fprintf(&b, ". Restore this data directory's own root keyring to %s from a backup, or use the data directory this keyring belongs to", e.Path)
+	}
 	return b.String()
 }
 
