@@ -87,6 +87,7 @@ func policySize(doc string) int {
 type entity interface {
 	key() []byte
 	ARN() string
+	uniqueID() string // AIDA… or AROA…
 	displayName() string
 	inline() *[]InlinePolicy
 }

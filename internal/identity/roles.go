@@ -29,6 +29,7 @@ type Role struct {
 func (r *Role) ARN() string { return roleARN(r.AccountID, r.Path, r.RoleName) }
 
 func (r *Role) key() []byte             { return lowerKey(r.AccountID, r.RoleName) }
+func (r *Role) uniqueID() string        { return r.RoleID }
 func (r *Role) displayName() string     { return r.RoleName }
 func (r *Role) inline() *[]InlinePolicy { return &r.Policies }
 

@@ -25,6 +25,7 @@ type User struct {
 func (u *User) ARN() string { return userARN(u.AccountID, u.Path, u.UserName) }
 
 func (u *User) key() []byte             { return lowerKey(u.AccountID, u.UserName) }
+func (u *User) uniqueID() string        { return u.UserID }
 func (u *User) displayName() string     { return u.UserName }
 func (u *User) inline() *[]InlinePolicy { return &u.Policies }
 
