@@ -140,6 +140,12 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	defer n.close()
+	// The caller carries its unique id, which a key policy binds to.
+	if id, ok, err := n.ids.UniqueIDOf(ctx, *principal); err != nil {
+		return err
+	} else if ok {
+		caller.PrincipalID = id
+	}
 	ex, err := n.svc.Explain(ctx, kms.PolicyAuthorizer{Identities: n.policies}, caller, *action, *keyID, ec)
 	if err != nil {
 		return err

@@ -91,6 +91,14 @@ func TestEnforcedPolicies(t *testing.T) {
 		t.Fatalf("second account's root: %v", err)
 	}
 
+	// The users and roles of account A a key policy names must exist when
+	// the policy is set, as in AWS.
+	s3app := newUser(t, p, rootA, "s3app", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctA + `:user/ops"},"Action":"sts:AssumeRole"}]}`
+	ops := newUser(t, p, rootA, "ops", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	if _, err := rootA.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Tenant"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
 	keyPolicy := `{"Version":"2012-10-17","Statement":[
  {"Sid":"Account","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctA + `:root"},"Action":"kms:*","Resource":"*"},
  {"Sid":"Partner","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctB + `:root"},"Action":["kms:Encrypt","kms:Decrypt","kms:DescribeKey"],"Resource":"*"},
@@ -127,7 +135,6 @@ func TestEnforcedPolicies(t *testing.T) {
 	})
 
 	t.Run("kms:ViaService", func(t *testing.T) {
-		s3app := newUser(t, p, rootA, "s3app", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`)
 		enc, err := s3app.kms.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(keyARN), Plaintext: []byte("object")})
 		if err != nil {
 			t.Fatal(err)
@@ -137,11 +144,6 @@ func TestEnforcedPolicies(t *testing.T) {
 	})
 
 	t.Run("assumed role bound to its encryption context", func(t *testing.T) {
-		trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctA + `:user/ops"},"Action":"sts:AssumeRole"}]}`
-		if _, err := rootA.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Tenant"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
-			t.Fatal(err)
-		}
-		ops := newUser(t, p, rootA, "ops", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
 		// Only ops is trusted.
 		_, err := rootA.sts.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acctA + ":role/Tenant"), RoleSessionName: aws.String("root")})
 		if err == nil {

@@ -68,7 +68,7 @@ func (a PolicyAuthorizer) Decide(ctx context.Context, r *AuthzRequest) (policy.D
 	if r.Key == nil {
 		return policy.DecideIdentity(req, identity), nil
 	}
-	return policy.Decide(req, r.Key.KeyPolicy, identity, r.GrantAllows), nil
+	return policy.Decide(req, r.Key.policyFor(r.Caller), identity, r.GrantAllows), nil
 }
 
 func resourceOf(r *AuthzRequest) string {

@@ -30,6 +30,7 @@ type cachedKey struct {
 	// for the authorizer.
 	policy *policy.Policy
 	conds  policy.Context
+	bound  *boundPolicy // the policy's principals bound to unique ids (principals.go)
 	// usage is where a successful cryptographic use is recorded
 	// (lastusage.go); it outlives the snapshot.
 	usage *usageSlot
@@ -39,7 +40,7 @@ func (k *cachedKey) view() *KeyView {
 	return &KeyView{
 		ARN: k.arn, AccountID: k.rec.AccountID, Region: k.rec.Region, Policy: k.rec.Policy,
 		KeySpec: k.rec.KeySpec, KeyUsage: k.rec.KeyUsage, Origin: k.rec.Origin, Tags: k.tags,
-		KeyPolicy: k.policy, Conditions: k.conds,
+		KeyPolicy: k.policy, Conditions: k.conds, bound: k.bound,
 	}
 }
 
@@ -136,6 +137,7 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 	// Policies are validated when put. One that does not parse (stored
 	// before validation) is kept as nil, which allows no one.
 	k.policy, _ = policy.ParseKeyPolicy(rec.Policy)
+	k.bound = newBoundPolicy(k.policy, rec.PolicyPrincipals)
 	k.conds = keyConditions(rec)
 	for _, m := range rec.Materials {
 		pt, err := s.sealer.Unseal(m.Sealed, materialAAD(rec.partition(), rec.KeyID, m.ID))

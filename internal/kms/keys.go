@@ -76,6 +76,10 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	if err := s.authz.Authorize(ctx, &AuthzRequest{Caller: &c.Caller, Action: "kms:CreateKey", Conditions: createKeyConditions(in, spec, usage, origin)}); err != nil {
 		return nil, err
 	}
+	bound, err := s.bindPrincipals(ctx, c.Caller.AccountID, policy)
+	if err != nil {
+		return nil, err
+	}
 	rec := &keyRecord{
 		KeyID:       keyID,
 		AccountID:   c.Caller.AccountID,
@@ -94,6 +98,7 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 		// A new multi-Region key is a primary without replicas.
 		rec.MultiRegion, rec.PrimaryRegion = true, rec.Region
 	}
+	rec.PolicyPrincipals = bound
 	if origin == originExternal {
 		return s.createExternalKey(ctx, c, rec)
 	}

@@ -304,6 +304,10 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *kmsapi.Replicat
 			return nil, err
 		}
 	}
+	bound, err := s.bindPrincipals(ctx, p.AccountID, policy)
+	if err != nil {
+		return nil, err
+	}
 	sc := sealedCopies{}
 	if p.Origin == originAWSKMS {
 		for _, m := range p.Materials {
@@ -341,6 +345,7 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *kmsapi.Replicat
 			Tags:        tags,
 			MultiRegion: true,
 		}
+		replica.PolicyPrincipals = bound
 		if primary.Origin == originAWSKMS {
 			for _, m := range primary.Materials {
 				cp, err := s.copyFor(sc, primary, region, m)

@@ -85,7 +85,8 @@ func checkPolicyName(name string) error {
 	return nil
 }
 
-// GetKeyPolicy returns a key's policy exactly as it was put.
+// GetKeyPolicy returns a key's policy exactly as it was put, except that
+// a user or role deleted since shows as its unique id, as in AWS.
 func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, in *kmsapi.GetKeyPolicyInput) (*kmsapi.GetKeyPolicyOutput, error) {
 	if err := in.Validate(); err != nil {
 		return nil, err
@@ -97,7 +98,11 @@ func (s *Service) GetKeyPolicy(ctx context.Context, c *Call, in *kmsapi.GetKeyPo
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.GetKeyPolicyOutput{Policy: k.rec.Policy, PolicyName: "default"}, nil
+	doc, err := s.renderPolicy(ctx, k.rec)
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.GetKeyPolicyOutput{Policy: doc, PolicyName: "default"}, nil
 }
 
 // PutKeyPolicy replaces a key's policy.
@@ -112,7 +117,11 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, in *kmsapi.PutKeyPo
 		if err := s.checkNewPolicy(ctx, c, r.arn(), r.AccountID, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return err
 		}
-		r.Policy = in.Policy
+		bound, err := s.bindPrincipals(ctx, r.AccountID, in.Policy)
+		if err != nil {
+			return err
+		}
+		r.Policy, r.PolicyPrincipals = in.Policy, bound
 		return nil
 	}); err != nil {
 		return nil, err

@@ -39,6 +39,7 @@ type keyRecord struct {
 	DeletionDate      *time.Time       `json:"deletionDate,omitempty"`
 	PendingWindowDays int32            `json:"pendingWindowDays,omitempty"`
 	Policy            string           `json:"policy"`
+	PolicyPrincipals  []boundPrincipal `json:"policyPrincipals,omitempty"` // principals.go
 	Tags              []tagRecord      `json:"tags,omitempty"`
 	MultiRegion       bool             `json:"multiRegion"`
 	Materials         []materialRecord `json:"materials"`

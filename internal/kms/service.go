@@ -70,6 +70,9 @@ type KeyView struct {
 	// Conditions are the condition keys the key defines (kms:KeySpec,
 	// aws:ResourceTag/…), computed once when the key was loaded; read only.
 	Conditions policy.Context
+	// bound binds the users and roles KeyPolicy names to their unique
+	// ids (principals.go); nil when it names none.
+	bound *boundPolicy
 }
 
 // Caller is the authenticated principal behind a request and where it came from.
