@@ -42,7 +42,10 @@
 // version of itself, or bring back a deleted one (re-enable a disabled key,
 // restore a revoked grant, a deleted access key or an older key policy); and
 // roll the whole store back to an older copy, which is what restoring a
-// backup does. Detecting the rollback of one record needs, on every read,
+// backup does, or replace it whole with another store sealed by the same
+// root keyring. Records are authenticated, not encrypted: whoever can read
+// the store reads key metadata, policies, aliases, tags, grants and
+// identities, though never key material or secrets. Detecting the rollback of one record needs, on every read,
 // proof that the record is the latest: an authenticated dictionary (a Merkle
 // tree over all records) costing O(log n) extra reads and hashes per read and
 // writes per write, with one root written by every transaction, which
