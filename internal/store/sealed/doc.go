@@ -29,32 +29,32 @@
 // the store holds (or find none), then every value is tagged and the check
 // record written in one transaction.
 //
-// What an attacker who can write the store (the bbolt file, the database)
-// but not read the root keyring can and cannot do. They cannot read key
-// material or secrets (sealed with AES-256-GCM under the root key); cannot
-// create a record or change a byte of one (a key's state, policy, tags or
-// materials, an alias target, a grant, an identity, an access key, an IAM
-// policy); cannot move a record to another key, bucket or store; and cannot
-// swap or delete the root keyring to make kmsd start afresh on their data:
-// each is refused. They can delete any record (a key, alias, grant, user or
-// access key disappears, or an index entry, so that a scheduled deletion or
-// rotation does not happen); roll any record back to an older authentic
-// version of itself, or bring back a deleted one (re-enable a disabled key,
-// restore a revoked grant, a deleted access key or an older key policy); and
-// roll the whole store back to an older copy, which is what restoring a
-// backup does, or replace it whole with another store sealed by the same
-// root keyring. Records are authenticated, not encrypted: whoever can read
-// the store reads key metadata, policies, aliases, tags, grants and
-// identities, though never key material or secrets. Detecting the rollback of one record needs, on every read,
-// proof that the record is the latest: an authenticated dictionary (a Merkle
-// tree over all records) costing O(log n) extra reads and hashes per read and
+// What an attacker who can write the store (the bbolt file, the database) but
+// not read the root keyring can and cannot do. They cannot read key material
+// or secrets (sealed with AES-256-GCM under the root key); cannot create a
+// record or change a byte of one (a key's state, policy, tags or materials, an
+// alias target, a grant, an identity, an access key, an IAM policy); cannot
+// move a record to another key, bucket or store; and cannot swap or delete the
+// root keyring to make kmsd start afresh on their data: each is refused. They
+// can delete any record (a key, alias, grant, user or access key disappears,
+// or an index entry, so that a scheduled deletion or rotation does not
+// happen); roll any record back to an older authentic version of itself, or
+// bring back a deleted one (re-enable a disabled key, restore a revoked grant,
+// a deleted access key or an older key policy); and roll the whole store back
+// to an older copy, which is what restoring a backup does, or replace it whole
+// with another store sealed by the same root keyring. Records are
+// authenticated, not encrypted: whoever can read the store reads key metadata,
+// policies, aliases, tags, grants and identities, though never key material or
+// secrets. Detecting the rollback of one record needs, on every read, proof
+// that the record is the latest: an authenticated dictionary (a Merkle tree
+// over all records) costing O(log n) extra reads and hashes per read and
 // writes per write, with one root written by every transaction, which
 // serializes all writers of a shared database. A cheaper set hash checked at
-// start would notice only at the next restart and still needs that single
-// hot record. And either anchor lives in the same store, so rolling back the
-// whole store, anchor included, stays undetected: only state the attacker
-// cannot write (a monotonic counter in a TPM or HSM, or digests kept outside
-// the store) can catch that. kmsd therefore does not claim rollback
-// protection for records: keep write access to the data directory as
-// restricted as the root keyring.
+// start would notice only at the next restart and still needs that single hot
+// record. And either anchor lives in the same store, so rolling back the whole
+// store, anchor included, stays undetected: only state the attacker cannot
+// write (a monotonic counter in a TPM or HSM, or digests kept outside the
+// store) can catch that. kmsd therefore does not claim rollback protection for
+// records: keep write access to the data directory as restricted as the root
+// keyring.
 package sealed
