@@ -2,9 +2,6 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"io"
 	"strings"
 
 	"github.com/kmsd/kmsd/internal/kmserr"
@@ -106,89 +103,11 @@ func (s *Service) renderPolicy(ctx context.Context, r *keyRecord) (string, error
 	if len(gone) == 0 {
 		return r.Policy, nil
 	}
-	doc, err := replaceAWSPrincipals(r.Policy, gone)
+	doc, err := policy.ReplaceAWSPrincipals(r.Policy, gone)
 	if err != nil {
 		return "", kmserr.Internalf("render the policy of %s: %w", r.KeyID, err)
 	}
 	return doc, nil
-}
-
-// replaceAWSPrincipals rewrites the AWS principals of a policy document
-// (Statement → Principal or NotPrincipal → AWS) that repl maps, keeping
-// every other byte of the document.
-func replaceAWSPrincipals(doc string, repl map[string]string) (string, error) {
-	var (
-		b     strings.Builder
-		stack []jsonFrame
-		done  int
-	)
-	dec := json.NewDecoder(strings.NewReader(doc))
-	for {
-		start := int(dec.InputOffset())
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return "", err
-		}
-		var top *jsonFrame
-		if len(stack) > 0 {
-			top = &stack[len(stack)-1]
-		}
-		switch t := tok.(type) {
-		case json.Delim:
-			switch t {
-			case '{', '[':
-				stack = append(stack, jsonFrame{object: t == '{', wantKey: t == '{'})
-				continue
-			}
-			stack = stack[:len(stack)-1]
-		case string:
-			if top != nil && top.wantKey {
-				top.key, top.wantKey = t, false
-				continue
-			}
-			if id, ok := repl[t]; ok && atAWSPrincipal(stack) {
-				end := int(dec.InputOffset())
-				q := start + strings.IndexByte(doc[start:end], '"')
-				b.WriteString(doc[done:q])
-				b.WriteString(`"` + id + `"`)
-				done = end
-			}
-		}
-		// A value ended: the object around it expects its next key.
-		if len(stack) > 0 && stack[len(stack)-1].object {
-			stack[len(stack)-1].wantKey = true
-		}
-	}
-	b.WriteString(doc[done:])
-	return b.String(), nil
-}
-
-// jsonFrame is an object or array being read: an object's wantKey says
-// whether its next string is a key, and key is the key being read.
-type jsonFrame struct {
-	object, wantKey bool
-	key             string
-}
-
-// atAWSPrincipal reports whether the keys of the objects on stack are
-// Statement, Principal or NotPrincipal, and AWS.
-func atAWSPrincipal(stack []jsonFrame) bool {
-	var keys [3]string
-	n := 0
-	for _, f := range stack {
-		if !f.object {
-			continue
-		}
-		if n == len(keys) {
-			return false
-		}
-		keys[n] = f.key
-		n++
-	}
-	return n == 3 && keys[0] == "Statement" && (keys[1] == "Principal" || keys[1] == "NotPrincipal") && keys[2] == "AWS"
 }
 
 // boundPolicy is what deciding by unique id needs, computed once per

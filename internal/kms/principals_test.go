@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -145,55 +144,4 @@ func TestPoliciesKeptAsWrittenWithoutADirectory(t *testing.T) {
 	if err != nil || out.Policy != doc {
 		t.Fatalf("GetKeyPolicy %v:\n%s", err, out.Policy)
 	}
-}
-
-func TestReplaceAWSPrincipals(t *testing.T) {
-	repl := map[string]string{"arn:aws:iam::111122223333:user/alice": "AIDAALICE000000000001", "arn:aws:iam::111122223333:role/App": "AROAAPP00000000000001"}
-	for _, tc := range []struct{ name, in, want string }{
-		{"string, spacing kept",
-			`{ "Statement" : { "Principal" : { "AWS" :  "arn:aws:iam::111122223333:user/alice" } } }`,
-			`{ "Statement" : { "Principal" : { "AWS" :  "AIDAALICE000000000001" } } }`},
-		{"list in a statement list",
-			"{\"Statement\":[{\"Principal\":{\"AWS\":[\n  \"arn:aws:iam::111122223333:root\",\n  \"arn:aws:iam::111122223333:role/App\"\n]}}]}",
-			"{\"Statement\":[{\"Principal\":{\"AWS\":[\n  \"arn:aws:iam::111122223333:root\",\n  \"AROAAPP00000000000001\"\n]}}]}"},
-		{"NotPrincipal and an escaped slash",
-			`{"Statement":[{"NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user\/alice"}}]}`,
-			`{"Statement":[{"NotPrincipal":{"AWS":"AIDAALICE000000000001"}}]}`},
-		{"the same ARN elsewhere is left alone",
-			`{"Statement":[{"Principal":{"Service":"arn:aws:iam::111122223333:user/alice"},"Resource":"arn:aws:iam::111122223333:user/alice",` +
-				`"Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/App"}}}],"Id":"arn:aws:iam::111122223333:user/alice"}`,
-			`{"Statement":[{"Principal":{"Service":"arn:aws:iam::111122223333:user/alice"},"Resource":"arn:aws:iam::111122223333:user/alice",` +
-				`"Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/App"}}}],"Id":"arn:aws:iam::111122223333:user/alice"}`},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			got, err := replaceAWSPrincipals(tc.in, repl)
-			if err != nil || got != tc.want {
-				t.Fatalf("got %v\n%s\nwant\n%s", err, got, tc.want)
-			}
-		})
-	}
-}
-
-// FuzzReplaceAWSPrincipals: any document that is JSON comes back as JSON,
-// unchanged when nothing is to be replaced.
-func FuzzReplaceAWSPrincipals(f *testing.F) {
-	f.Add(`{"Statement":[{"Principal":{"AWS":["arn:aws:iam::111122223333:user/alice","x"]}}]}`)
-	f.Add(`{"Statement":{"NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/alice"}},"Version":"2012-10-17"}`)
-	f.Add(`[{"Statement":{"Principal":{"AWS":{"AWS":"arn:aws:iam::111122223333:user/alice"}}}}]`)
-	f.Add(`{"Statement":[{"Principal":"*"}], "a": [1, true, null, {"b": "c"}]}`)
-	f.Fuzz(func(t *testing.T, doc string) {
-		if !json.Valid([]byte(doc)) {
-			return
-		}
-		got, err := replaceAWSPrincipals(doc, map[string]string{"arn:aws:iam::111122223333:user/alice": "AIDAALICE000000000001"})
-		if err != nil {
-			t.Fatalf("valid JSON refused: %v", err)
-		}
-		if !json.Valid([]byte(got)) {
-			t.Fatalf("%s became invalid JSON: %s", doc, got)
-		}
-		if same, err := replaceAWSPrincipals(doc, nil); err != nil || same != doc {
-			t.Fatalf("nothing to replace, yet %q became %q (%v)", doc, same, err)
-		}
-	})
 }

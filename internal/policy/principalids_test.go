@@ -1,6 +1,9 @@
 package policy
 
-import "testing"
+import (
+	"encoding/json"
+	"testing"
+)
 
 // TestWithoutPrincipals: the copy covers none of the dropped principals,
 // in Principal or NotPrincipal, keeps every other principal and the
@@ -55,4 +58,55 @@ func mustIdentity(t *testing.T, d string) *Policy {
 		t.Fatal(err)
 	}
 	return p
+}
+
+func TestReplaceAWSPrincipals(t *testing.T) {
+	repl := map[string]string{"arn:aws:iam::111122223333:user/alice": "AIDAALICE000000000001", "arn:aws:iam::111122223333:role/App": "AROAAPP00000000000001"}
+	for _, tc := range []struct{ name, in, want string }{
+		{"string, spacing kept",
+			`{ "Statement" : { "Principal" : { "AWS" :  "arn:aws:iam::111122223333:user/alice" } } }`,
+			`{ "Statement" : { "Principal" : { "AWS" :  "AIDAALICE000000000001" } } }`},
+		{"list in a statement list",
+			"{\"Statement\":[{\"Principal\":{\"AWS\":[\n  \"arn:aws:iam::111122223333:root\",\n  \"arn:aws:iam::111122223333:role/App\"\n]}}]}",
+			"{\"Statement\":[{\"Principal\":{\"AWS\":[\n  \"arn:aws:iam::111122223333:root\",\n  \"AROAAPP00000000000001\"\n]}}]}"},
+		{"NotPrincipal and an escaped slash",
+			`{"Statement":[{"NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user\/alice"}}]}`,
+			`{"Statement":[{"NotPrincipal":{"AWS":"AIDAALICE000000000001"}}]}`},
+		{"the same ARN elsewhere is left alone",
+			`{"Statement":[{"Principal":{"Service":"arn:aws:iam::111122223333:user/alice"},"Resource":"arn:aws:iam::111122223333:user/alice",` +
+				`"Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/App"}}}],"Id":"arn:aws:iam::111122223333:user/alice"}`,
+			`{"Statement":[{"Principal":{"Service":"arn:aws:iam::111122223333:user/alice"},"Resource":"arn:aws:iam::111122223333:user/alice",` +
+				`"Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/App"}}}],"Id":"arn:aws:iam::111122223333:user/alice"}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := ReplaceAWSPrincipals(tc.in, repl)
+			if err != nil || got != tc.want {
+				t.Fatalf("got %v\n%s\nwant\n%s", err, got, tc.want)
+			}
+		})
+	}
+}
+
+// FuzzReplaceAWSPrincipals: any document that is JSON comes back as JSON,
+// unchanged when nothing is to be replaced.
+func FuzzReplaceAWSPrincipals(f *testing.F) {
+	f.Add(`{"Statement":[{"Principal":{"AWS":["arn:aws:iam::111122223333:user/alice","x"]}}]}`)
+	f.Add(`{"Statement":{"NotPrincipal":{"AWS":"arn:aws:iam::111122223333:user/alice"}},"Version":"2012-10-17"}`)
+	f.Add(`[{"Statement":{"Principal":{"AWS":{"AWS":"arn:aws:iam::111122223333:user/alice"}}}}]`)
+	f.Add(`{"Statement":[{"Principal":"*"}], "a": [1, true, null, {"b": "c"}]}`)
+	f.Fuzz(func(t *testing.T, doc string) {
+		if !json.Valid([]byte(doc)) {
+			return
+		}
+		got, err := ReplaceAWSPrincipals(doc, map[string]string{"arn:aws:iam::111122223333:user/alice": "AIDAALICE000000000001"})
+		if err != nil {
+			t.Fatalf("valid JSON refused: %v", err)
+		}
+		if !json.Valid([]byte(got)) {
+			t.Fatalf("%s became invalid JSON: %s", doc, got)
+		}
+		if same, err := ReplaceAWSPrincipals(doc, nil); err != nil || same != doc {
+			t.Fatalf("nothing to replace, yet %q became %q (%v)", doc, same, err)
+		}
+	})
 }
