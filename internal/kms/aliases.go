@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -62,11 +63,31 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, in *kmsapi.CreateAli
 		now := s.now()
 		return putAlias(tx, acct, region, &aliasRecord{Name: in.AliasName, TargetKeyID: r.KeyID, Created: now, Updated: now})
 	})
-	s.cache.invalidate(cacheAlias(acct, region, in.AliasName))
+	// The key's kms:ResourceAliases changes with its aliases.
+	s.cache.invalidate(cacheAlias(acct, region, in.AliasName), cacheKeyID(acct, region, k.rec.KeyID))
 	if err != nil {
 		return nil, storeErr(err, "create alias")
 	}
 	return &kmsapi.CreateAliasOutput{}, nil
+}
+
+// loadKeyAliases returns the names of the aliases of a key, sorted.
+func loadKeyAliases(tx store.Tx, account, region, keyID string) ([]string, error) {
+	all, err := tx.Scan(bucketAliases, []byte(partition(account, region)), nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	var names []string
+	for _, kv := range all {
+		var a aliasRecord
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return nil, fmt.Errorf("decode alias record: %w", err)
+		}
+		if a.TargetKeyID == keyID {
+			names = append(names, a.Name)
+		}
+	}
+	return names, nil
 }
 
 func (s *Service) checkAliasQuota(tx store.Tx, acct, region, keyID string) error {
@@ -103,6 +124,7 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 	if k.rec.AccountID != acct {
 		return nil, errKeyNotFound(k.arn)
 	}
+	var oldTarget string
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		a, err := loadAlias(tx, acct, region, in.AliasName)
 		if errors.Is(err, store.ErrNotFound) {
@@ -111,6 +133,7 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 		if err != nil {
 			return err
 		}
+		oldTarget = a.TargetKeyID
 		r, err := loadKey(tx, acct, region, k.rec.KeyID)
 		if errors.Is(err, store.ErrNotFound) {
 			return errKeyNotFound(k.arn)
@@ -137,7 +160,12 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 		a.Updated = s.now()
 		return putAlias(tx, acct, region, a)
 	})
-	s.cache.invalidate(cacheAlias(acct, region, in.AliasName))
+	// Both keys' kms:ResourceAliases change.
+	invalid := []string{cacheAlias(acct, region, in.AliasName), cacheKeyID(acct, region, k.rec.KeyID)}
+	if oldTarget != "" {
+		invalid = append(invalid, cacheKeyID(acct, region, oldTarget))
+	}
+	s.cache.invalidate(invalid...)
 	if err != nil {
 		return nil, storeErr(err, "update alias")
 	}
@@ -172,7 +200,8 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *kmsapi.DeleteAli
 		}
 		return tx.Delete(bucketAliases, aliasKey(acct, region, in.AliasName))
 	})
-	s.cache.invalidate(cacheAlias(acct, region, in.AliasName))
+	// The key's kms:ResourceAliases loses the alias.
+	s.cache.invalidate(cacheAlias(acct, region, in.AliasName), cacheKeyID(acct, region, target))
 	if err != nil {
 		return nil, storeErr(err, "delete alias")
 	}

@@ -130,18 +130,55 @@ var (
 )
 
 // keyConditions are the condition keys a key itself defines, computed once
-// per cached key: kms:KeyOrigin, kms:KeySpec, kms:KeyUsage and
-// aws:ResourceTag/<key>.
+// per cached key: kms:KeyOrigin, kms:KeySpec, kms:KeyUsage,
+// kms:MultiRegion, kms:MultiRegionKeyType (multi-Region keys only) and
+// aws:ResourceTag/<key>; the key cache adds kms:ResourceAliases
+// (setResourceAliases).
 func keyConditions(r *keyRecord) policy.Context {
 	c := policy.Context{
-		"kms:keyorigin": {r.Origin},
-		"kms:keyspec":   {r.KeySpec},
-		"kms:keyusage":  {r.KeyUsage},
+		"kms:keyorigin":   {r.Origin},
+		"kms:keyspec":     {r.KeySpec},
+		"kms:keyusage":    {r.KeyUsage},
+		"kms:multiregion": {boolString(r.MultiRegion)},
+	}
+	switch {
+	case r.isPrimary():
+		c["kms:multiregionkeytype"] = []string{string(mrkPrimary)}
+	case r.isReplica():
+		c["kms:multiregionkeytype"] = []string{string(mrkReplica)}
 	}
 	for _, t := range r.Tags {
 		c["aws:resourcetag/"+strings.ToLower(t.Key)] = []string{t.Value}
 	}
 	return c
+}
+
+// setResourceAliases sets kms:ResourceAliases, the names of a key's
+// aliases, in the key's own condition keys; a key without aliases has none.
+func setResourceAliases(c policy.Context, aliases []string) {
+	if len(aliases) > 0 {
+		c["kms:resourcealiases"] = aliases
+	}
+}
+
+// requestConditions builds an operation's own condition keys from lower-cased
+// key, value pairs, for Call.conditions or AuthzRequest.Conditions.
+func requestConditions(kv ...string) map[string][]string {
+	m := make(map[string][]string, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = []string{kv[i+1]}
+	}
+	return m
+}
+
+// algorithmOrDefault is the value of kms:EncryptionAlgorithm: the
+// algorithm the request names, or the one the operation uses when it
+// names none (SYMMETRIC_DEFAULT), as AWS documents for the key.
+func algorithmOrDefault(alg kmsapi.EncryptionAlgorithmSpec) string {
+	if alg == "" {
+		return algSymmetric
+	}
+	return string(alg)
 }
 
 func boolString(b bool) string {
@@ -159,6 +196,9 @@ func createKeyConditions(in *kmsapi.CreateKeyInput, spec, usage, origin string) 
 		"kms:keyusage":    {usage},
 		"kms:keyorigin":   {origin},
 		"kms:multiregion": {boolString(in.MultiRegion != nil && *in.MultiRegion)},
+	}
+	if in.MultiRegion != nil && *in.MultiRegion {
+		c["kms:multiregionkeytype"] = []string{string(mrkPrimary)}
 	}
 	if in.BypassPolicyLockoutSafetyCheck != nil {
 		c["kms:bypasspolicylockoutsafetycheck"] = []string{boolString(*in.BypassPolicyLockoutSafetyCheck)}

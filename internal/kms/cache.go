@@ -107,12 +107,16 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 	gen := s.cache.gen.Load()
 	var rec *keyRecord
 	var grants []*grantRecord
+	var aliases []string
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var err error
 		if rec, err = loadKey(tx, account, region, keyID); err != nil {
 			return err
 		}
-		grants, err = loadGrants(tx, partition(account, region), keyID)
+		if grants, err = loadGrants(tx, partition(account, region), keyID); err != nil {
+			return err
+		}
+		aliases, err = loadKeyAliases(tx, account, region, keyID)
 		return err
 	})
 	if errors.Is(err, store.ErrNotFound) {
@@ -126,6 +130,9 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 		return nil, err
 	}
 	k.grants = newGrantSet(grants)
+	// kms:ResourceAliases: an alias change invalidates the key it leaves
+	// and the key it joins (aliases.go), so this stays current.
+	setResourceAliases(k.conds, aliases)
 	s.cache.add(ck, k, gen)
 	return k, nil
 }
