@@ -13,6 +13,8 @@ import (
 // newDataKeyPair makes a key pair of spec and encrypts its private key under
 // the symmetric key k, exactly as a data key.
 func (s *Service) newDataKeyPair(ctx context.Context, c *Call, op, keyID string, ec map[string]string, grantTokens []string, spec kmsapi.DataKeyPairSpec, dryRun bool) (*cachedKey, []byte, secret.Bytes, []byte, error) {
+	// The private key is encrypted with SYMMETRIC_DEFAULT.
+	c.conditions = requestConditions("kms:datakeypairspec", string(spec), "kms:encryptionalgorithm", algSymmetric)
 	k, err := s.lookup(ctx, c, keyID, keyOrAlias, "kms:"+op, ec, grantTokens)
 	if err != nil {
 		return nil, nil, nil, nil, err
@@ -88,6 +90,7 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, in *kmsapi.De
 	if err := refuseRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:keyagreementalgorithm", string(in.KeyAgreementAlgorithm))
 	k, err := s.lookup(ctx, c, in.KeyId, keyOrAlias, "kms:DeriveSharedSecret", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err

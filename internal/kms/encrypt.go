@@ -57,6 +57,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, in *kmsapi.EncryptInput)
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:encryptionalgorithm", algorithmOrDefault(in.EncryptionAlgorithm))
 	k, err := s.lookup(ctx, c, in.KeyId, keyOrAlias, "kms:Encrypt", in.EncryptionContext, in.GrantTokens)
 	if err != nil {
 		return nil, err
@@ -130,6 +131,7 @@ func (s *Service) Decrypt(ctx context.Context, c *Call, in *kmsapi.DecryptInput)
 	if err := refuseRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:encryptionalgorithm", algorithmOrDefault(in.EncryptionAlgorithm))
 	k, pt, mid, alg, err := s.decryptAny(ctx, c, in.CiphertextBlob, in.KeyId, "kms:Decrypt", in.EncryptionContext, in.GrantTokens, "Decrypt", in.EncryptionAlgorithm, isDryRun(in.DryRun))
 	if err != nil {
 		return nil, err
@@ -143,14 +145,27 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *kmsapi.ReEncryptIn
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	dst, err := s.lookup(ctx, c, in.DestinationKeyId, keyOrAlias, "kms:ReEncryptTo", in.DestinationEncryptionContext, in.GrantTokens)
+	ref, err := parseKeyRef(&c.Caller, in.DestinationKeyId, keyOrAlias)
 	if err != nil {
+		return nil, err
+	}
+	dst, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c.touch(dst.arn)
+	c.use(dst)
+	// kms:ReEncryptOnSameKey holds for both halves of the operation.
+	same := boolString(s.reEncryptSource(ctx, c, in) == dst.arn)
+	c.conditions = requestConditions("kms:encryptionalgorithm", algorithmOrDefault(in.DestinationEncryptionAlgorithm), "kms:reencryptonsamekey", same)
+	if err := s.authorize(ctx, c, "kms:ReEncryptTo", dst, in.DestinationEncryptionContext, in.GrantTokens, ref.alias); err != nil {
 		return nil, err
 	}
 	// Check the destination before decrypting, so a refusal exposes nothing.
 	if err := checkEncryptable(dst, "ReEncrypt", in.DestinationEncryptionAlgorithm, in.DestinationEncryptionContext); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:encryptionalgorithm", algorithmOrDefault(in.SourceEncryptionAlgorithm), "kms:reencryptonsamekey", same)
 	src, pt, srcMID, srcAlg, err := s.decryptAny(ctx, c, in.CiphertextBlob, in.SourceKeyId, "kms:ReEncryptFrom", in.SourceEncryptionContext, in.GrantTokens, "ReEncrypt", in.SourceEncryptionAlgorithm, isDryRun(in.DryRun))
 	if err != nil {
 		return nil, err
@@ -168,6 +183,29 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *kmsapi.ReEncryptIn
 		out.DestinationKeyMaterialId = dst.current.String()
 	}
 	return out, nil
+}
+
+// reEncryptSource returns the ARN of the key a ReEncrypt request decrypts
+// under, for kms:ReEncryptOnSameKey: the key SourceKeyId names, else the
+// key the ciphertext names in the caller's account and Region; "" when
+// neither resolves (decryption then fails on its own).
+func (s *Service) reEncryptSource(ctx context.Context, c *Call, in *kmsapi.ReEncryptInput) string {
+	if in.SourceKeyId != "" {
+		ref, err := parseKeyRef(&c.Caller, in.SourceKeyId, keyOrAlias)
+		if err != nil {
+			return ""
+		}
+		k, err := s.resolve(ctx, ref)
+		if err != nil {
+			return ""
+		}
+		return k.arn
+	}
+	h, err := keys.ParseBlobHeader(in.CiphertextBlob)
+	if err != nil || !validKeyID(h.KeyID) {
+		return ""
+	}
+	return keyARN(c.Caller.Region, c.Caller.AccountID, h.KeyID)
 }
 
 func dataKeyLength(spec kmsapi.DataKeySpec, n *int32) (int, error) {
@@ -190,6 +228,8 @@ func (s *Service) newDataKey(ctx context.Context, c *Call, op, keyID string, ec 
 	if err != nil {
 		return nil, nil, nil, err
 	}
+	// Data keys are always encrypted with SYMMETRIC_DEFAULT.
+	c.conditions = requestConditions("kms:encryptionalgorithm", algSymmetric)
 	k, err := s.lookup(ctx, c, keyID, keyOrAlias, "kms:"+op, ec, grantTokens)
 	if err != nil {
 		return nil, nil, nil, err

@@ -186,18 +186,31 @@ func grantFromInput(in *kmsapi.CreateGrantInput) (*grantRecord, error) {
 	return g, nil
 }
 
-// createGrantConditions are the condition keys of a CreateGrant request.
+// createGrantConditions are the condition keys of a CreateGrant request:
+// a service principal grantee or retiring principal is
+// kms:GranteeServicePrincipal or kms:RetiringServicePrincipal, never the
+// key for principal ARNs.
 func createGrantConditions(c *Caller, g *grantRecord) map[string][]string {
 	m := map[string][]string{
 		"kms:grantoperations":       g.Operations,
-		"kms:granteeprincipal":      {g.Grantee},
 		"kms:grantisforawsresource": {strconv.FormatBool(isServiceCaller(c))},
 	}
+	grantee, retiring := "kms:granteeprincipal", "kms:retiringprincipal"
+	if g.GranteeService {
+		grantee = "kms:granteeserviceprincipal"
+	}
+	if g.RetiringService {
+		retiring = "kms:retiringserviceprincipal"
+	}
+	m[grantee] = []string{g.Grantee}
 	if g.Retiring != "" {
-		m["kms:retiringprincipal"] = []string{g.Retiring}
+		m[retiring] = []string{g.Retiring}
 	}
 	if g.Constraint != "" {
 		m["kms:grantconstrainttype"] = []string{g.Constraint}
+	}
+	if g.SourceArn != "" {
+		m["kms:grantconstraintsourcearn"] = []string{g.SourceArn}
 	}
 	return m
 }
@@ -334,8 +347,15 @@ func (s *Service) RetireGrant(ctx context.Context, c *Call, in *kmsapi.RetireGra
 			return nil, err
 		}
 	}
+	// AWS defines the grant's encryption context and constraint type as
+	// RetireGrant's condition keys.
+	var conds map[string][]string
+	if g.rec.Constraint != "" {
+		conds = requestConditions("kms:grantconstrainttype", g.rec.Constraint)
+	}
 	if err := s.authz.Authorize(ctx, &AuthzRequest{
 		Caller: &c.Caller, Action: "kms:RetireGrant", Key: k.view(),
+		EncryptionContext: g.rec.Context, Conditions: conds,
 		GrantAllows: g.canRetire(&c.Caller),
 	}); err != nil {
 		return nil, err

@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/keys"
@@ -208,7 +209,9 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Call, in *kmsapi.Imp
 	}
 	conditions := map[string][]string{"kms:expirationmodel": {model}}
 	if validTo != nil {
-		conditions["kms:validto"] = []string{validTo.Format(time.RFC3339)}
+		// AWS expresses kms:ValidTo in Unix time, which the Numeric and
+		// the Date operators both read.
+		conditions["kms:validto"] = []string{strconv.FormatInt(validTo.Unix(), 10)}
 	}
 	k, err := s.lookupForImport(ctx, c, in.KeyId, "kms:ImportKeyMaterial", conditions)
 	if err != nil {

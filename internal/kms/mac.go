@@ -21,6 +21,7 @@ func (s *Service) GenerateMac(ctx context.Context, c *Call, in *kmsapi.GenerateM
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:macalgorithm", string(in.MacAlgorithm))
 	k, err := s.lookup(ctx, c, in.KeyId, keyOrAlias, "kms:GenerateMac", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err
@@ -44,6 +45,7 @@ func (s *Service) VerifyMac(ctx context.Context, c *Call, in *kmsapi.VerifyMacIn
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:macalgorithm", string(in.MacAlgorithm))
 	k, err := s.lookup(ctx, c, in.KeyId, keyOrAlias, "kms:VerifyMac", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err

@@ -288,10 +288,14 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *kmsapi.Replicat
 	inReplica := c.Caller
 	inReplica.Region = region
 	conds := map[string][]string{
-		"kms:keyspec":     {p.KeySpec},
-		"kms:keyusage":    {p.KeyUsage},
-		"kms:keyorigin":   {p.Origin},
-		"kms:multiregion": {"true"},
+		"kms:keyspec":            {p.KeySpec},
+		"kms:keyusage":           {p.KeyUsage},
+		"kms:keyorigin":          {p.Origin},
+		"kms:multiregion":        {"true"},
+		"kms:multiregionkeytype": {string(mrkReplica)},
+	}
+	if b := in.BypassPolicyLockoutSafetyCheck; b != nil {
+		conds["kms:bypasspolicylockoutsafetycheck"] = []string{boolString(*b)}
 	}
 	addTagConditions(conds, in.Tags)
 	if err := s.authz.Authorize(ctx, &AuthzRequest{Caller: &inReplica, Action: "kms:CreateKey", Conditions: conds}); err != nil {

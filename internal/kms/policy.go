@@ -113,6 +113,9 @@ func (s *Service) PutKeyPolicy(ctx context.Context, c *Call, in *kmsapi.PutKeyPo
 	if err := checkPolicyName(in.PolicyName); err != nil {
 		return nil, err
 	}
+	if b := in.BypassPolicyLockoutSafetyCheck; b != nil {
+		c.conditions = requestConditions("kms:bypasspolicylockoutsafetycheck", boolString(*b))
+	}
 	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:PutKeyPolicy", ruleAny, func(_ store.Tx, r *keyRecord) error {
 		if err := s.checkNewPolicy(ctx, c, r.arn(), r.AccountID, in.Policy, in.BypassPolicyLockoutSafetyCheck); err != nil {
 			return err

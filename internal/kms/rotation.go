@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/audit"
@@ -120,6 +121,7 @@ func (s *Service) EnableKeyRotation(ctx context.Context, c *Call, in *kmsapi.Ena
 		period = *in.RotationPeriodInDays
 	}
 	now := s.now()
+	c.conditions = requestConditions("kms:rotationperiodindays", strconv.Itoa(int(period)))
 	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:EnableKeyRotation", ruleCrypto, func(tx store.Tx, r *keyRecord) error {
 		if r.isReplica() {
 			// Rotation is shared by related multi-Region keys and

@@ -49,6 +49,7 @@ func (s *Service) Sign(ctx context.Context, c *Call, in *kmsapi.SignInput) (*kms
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:signingalgorithm", string(in.SigningAlgorithm), "kms:messagetype", messageTypeOf(in.MessageType))
 	k, err := s.lookup(ctx, c, in.KeyId, keyOrAlias, "kms:Sign", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err
@@ -73,6 +74,7 @@ func (s *Service) Verify(ctx context.Context, c *Call, in *kmsapi.VerifyInput) (
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	c.conditions = requestConditions("kms:signingalgorithm", string(in.SigningAlgorithm), "kms:messagetype", messageTypeOf(in.MessageType))
 	k, err := s.lookup(ctx, c, in.KeyId, keyOrAlias, "kms:Verify", nil, in.GrantTokens)
 	if err != nil {
 		return nil, err
