@@ -287,27 +287,9 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *kmsapi.GetKe
 	if r.Created.After(start) {
 		start = r.Created
 	}
-	key := string(keyKey(r.AccountID, r.Region, r.KeyID))
-	u := s.usage.peek(key)
-	if u == nil {
-		err := s.store.View(ctx, func(tx store.Tx) error {
-			b, err := tx.Get(bucketLastUsage, []byte(key))
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			var stored lastUse
-			if err := json.Unmarshal(b, &stored); err != nil {
-				return fmt.Errorf("decode last usage of %s: %w", r.KeyID, err)
-			}
-			u = &stored
-			return nil
-		})
-		if err != nil {
-			return nil, storeErr(err, "get key last usage")
-		}
+	u, err := s.lastUseOf(ctx, r)
+	if err != nil {
+		return nil, storeErr(err, "get key last usage")
 	}
 	out := &kmsapi.GetKeyLastUsageOutput{
 		KeyId:             r.KeyID,
@@ -324,4 +306,30 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *kmsapi.GetKe
 		}
 	}
 	return out, nil
+}
+
+// lastUseOf returns a key's last recorded use, from memory or the store;
+// nil when none is recorded.
+func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUse, error) {
+	key := string(keyKey(r.AccountID, r.Region, r.KeyID))
+	if u := s.usage.peek(key); u != nil {
+		return u, nil
+	}
+	var u *lastUse
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(bucketLastUsage, []byte(key))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var stored lastUse
+		if err := json.Unmarshal(b, &stored); err != nil {
+			return fmt.Errorf("decode last usage of %s: %w", r.KeyID, err)
+		}
+		u = &stored
+		return nil
+	})
+	return u, err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -32,7 +33,7 @@ func (s *Service) DisableKey(ctx context.Context, c *Call, in *kmsapi.DisableKey
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	if _, err := s.mutateKey(ctx, c, in.KeyId, "kms:DisableKey", ruleEnableDisable, func(_ store.Tx, r *keyRecord) error {
+	if _, err := s.mutateUnused(ctx, c, in.KeyId, "kms:DisableKey", ruleEnableDisable, map[string][]string{}, func(_ store.Tx, r *keyRecord) error {
 		r.KeyState = stateDisabled
 		return nil
 	}); err != nil {
@@ -61,7 +62,8 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *kmsapi.S
 	}
 	due := s.now().Add(time.Duration(days) * 24 * time.Hour)
 	// ruleManage refuses a key already pending deletion, as AWS does.
-	rec, err := s.mutateKey(ctx, c, in.KeyId, "kms:ScheduleKeyDeletion", ruleManage, func(tx store.Tx, r *keyRecord) error {
+	conds := requestConditions("kms:schedulekeydeletionpendingwindowindays", strconv.Itoa(int(days)))
+	rec, err := s.mutateUnused(ctx, c, in.KeyId, "kms:ScheduleKeyDeletion", ruleManage, conds, func(tx store.Tx, r *keyRecord) error {
 		r.PendingWindowDays = days
 		if r.isPrimary() && len(r.ReplicaRegions) > 0 {
 			r.KeyState, r.DeletionDate = statePendingReplicaDeletion, nil
@@ -83,6 +85,53 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *kmsapi.S
 		out.DeletionDate = kmsapi.Time(*rec.DeletionDate)
 	}
 	return out, nil
+}
+
+// mutateUnused is mutateKey for the operations AWS guards with
+// kms:TrailingDaysWithoutKeyUsage (DisableKey, ScheduleKeyDeletion): it
+// adds that key, computed for the resolved key, to the operation's own
+// condition keys conds before authorizing.
+func (s *Service) mutateUnused(ctx context.Context, c *Call, keyIDInput, action string, rule stateRule, conds map[string][]string, fn func(tx store.Tx, r *keyRecord) error) (*keyRecord, error) {
+	ref, err := parseKeyRef(&c.Caller, keyIDInput, keyOnly)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.resolve(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	c.touch(k.arn)
+	days, err := s.trailingDaysWithoutUse(ctx, k.rec)
+	if err != nil {
+		return nil, storeErr(err, "key last usage")
+	}
+	conds["kms:trailingdayswithoutkeyusage"] = []string{strconv.Itoa(days)}
+	c.conditions = conds
+	if err := s.authorize(ctx, c, action, k, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	return s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, rule, fn)
+}
+
+// trailingDaysWithoutUse is kms:TrailingDaysWithoutKeyUsage: whole days
+// since the key's last cryptographic use, or, when none is recorded, since
+// the later of its creation and the start of usage tracking.
+func (s *Service) trailingDaysWithoutUse(ctx context.Context, r *keyRecord) (int, error) {
+	since, err := s.trackingStart(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if r.Created.After(since) {
+		since = r.Created
+	}
+	u, err := s.lastUseOf(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	if u != nil && u.At.After(since) {
+		since = u.At
+	}
+	return int(max(s.now().Sub(since), 0) / (24 * time.Hour)), nil
 }
 
 // CancelKeyDeletion takes a key out of PendingDeletion; it comes back Disabled, as in AWS.
