@@ -36,6 +36,12 @@
 //     role session out only when its account is listed too (with the user,
 //     or with the role or the session), as the IAM guide advises, so a
 //     shorter list still denies.
+//   - A key policy may name only the condition keys kmsd knows (the kms:
+//     keys AWS KMS documents and AWS's global keys, condkeys.go) and none
+//     that AWS keeps to IAM policies (aws:ResourceTag, kms:ResourceAliases):
+//     a condition on a key nothing fills would be silently false, and a
+//     Deny guarded by it would never apply. Identity policies, like IAM's,
+//     take any vendor:name key.
 //   - Condition values are checked at parse time for their operator:
 //     numbers, dates (ISO 8601 or epoch seconds), CIDR blocks, base64 and
 //     booleans that would never match are refused with a clear message.
