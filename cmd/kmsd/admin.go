@@ -7,7 +7,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/policy"
@@ -65,25 +64,6 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fmt.Fprintf(stdout, "Created an access key for %s. The secret is shown only now:\n\n", principal)
 	fmt.Fprintf(stdout, "  export AWS_ACCESS_KEY_ID=%s\n  export AWS_SECRET_ACCESS_KEY=%s\n\n", akid, string(sec))
 	fmt.Fprintln(stdout, "Start the server again (kmsd serve) and sign requests with it.")
-	return nil
-}
-
-func runAudit(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "verify" {
-		fmt.Fprint(stderr, "usage: kmsd audit verify --file FILE\n")
-		return flag.ErrHelp
-	}
-	fs := flag.NewFlagSet("kmsd audit verify", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	file := fs.String("file", "./kmsd-data/audit/kmsd-audit.jsonl", "audit log to verify")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	rep, err := audit.VerifyFile(*file)
-	if err != nil {
-		return fmt.Errorf("audit log %s failed verification: %w", *file, err)
-	}
-	fmt.Fprintf(stdout, "audit log %s: %d records, hash chain intact through seq %d\n", *file, rep.Records, rep.LastSeq)
 	return nil
 }
 

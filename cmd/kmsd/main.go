@@ -44,8 +44,8 @@ Usage:
                          make an access key for the account root or an IAM user (server stopped)
   kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]...
                          say whether the principal may do it, and which statement or grant decides (server stopped)
-  kmsd audit verify --file FILE
-                         check an audit log's hash chain
+  kmsd audit verify --file FILE [--public-key PEM] [--anchor-file FILE | --anchor-seq N --anchor-hash HEX]
+                         check an audit log's hash chain, signed digests and anchor
   kmsd version
 
 Run 'kmsd <command> -h' for the flags of a command.
