@@ -202,6 +202,9 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			return nil, kmserr.New(kmserr.UnknownOperation, "")
 		}
 		readOnly = o.readOnly
+		if err := s.admit(opName, call); err != nil {
+			return nil, err
+		}
 		ctx := r.Context()
 		if s.cfg.Outbox != nil && !readOnly {
 			entry = outbox.NewEntry(call.EventID, func() *audit.Event {

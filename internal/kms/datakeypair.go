@@ -13,6 +13,9 @@ import (
 // newDataKeyPair makes a key pair of spec and encrypts its private key under
 // the symmetric key k, exactly as a data key.
 func (s *Service) newDataKeyPair(ctx context.Context, c *Call, op, keyID string, ec map[string]string, grantTokens []string, spec kmsapi.DataKeyPairSpec, dryRun bool) (*cachedKey, []byte, secret.Bytes, []byte, error) {
+	if err := s.throttleDataKeyPair(c, string(spec)); err != nil {
+		return nil, nil, nil, nil, err
+	}
 	// The private key is encrypted with SYMMETRIC_DEFAULT.
 	c.conditions = requestConditions("kms:datakeypairspec", string(spec), "kms:encryptionalgorithm", algSymmetric)
 	k, err := s.lookup(ctx, c, keyID, keyOrAlias, "kms:"+op, ec, grantTokens)
@@ -31,12 +34,9 @@ func (s *Service) newDataKeyPair(ctx context.Context, c *Call, op, keyID string,
 	if dryRun {
 		return nil, nil, nil, nil, errDryRun
 	}
-	pub, priv, err := keys.GenerateDataKeyPair(string(spec))
-	if errors.Is(err, keys.ErrUnsupportedKeySpec) {
-		return nil, nil, nil, nil, kmserr.New(kmserr.UnsupportedOperation, "KeyPairSpec %s is not supported by this kmsd version.", spec)
-	}
+	pub, priv, err := s.freshDataKeyPair(ctx, string(spec))
 	if err != nil {
-		return nil, nil, nil, nil, kmserr.Internalf("generate %s key pair: %w", spec, err)
+		return nil, nil, nil, nil, err
 	}
 	blob, err := k.seal(priv, ec)
 	if err != nil {

@@ -102,9 +102,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	if origin == originExternal {
 		return s.createExternalKey(ctx, c, rec)
 	}
-	material, err := generateMaterial(spec)
+	material, err := s.freshMaterial(ctx, spec)
 	if err != nil {
-		return nil, kmserr.Internalf("generate %s material: %w", spec, err)
+		return nil, err
 	}
 	defer material.Wipe()
 	mid := keys.NewMaterialID()

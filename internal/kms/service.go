@@ -138,6 +138,11 @@ type Config struct {
 	// Regions lists the Regions kmsd serves (requests and multi-Region
 	// replicas); empty serves every Region.
 	Regions []string
+	// Limiter enforces request-rate quotas; nil enforces none.
+	Limiter Limiter
+	// ExpensiveWork bounds the RSA key generations that run at once;
+	// 0 means one fewer than GOMAXPROCS, at least one.
+	ExpensiveWork int
 }
 
 // Limits are the quotas AWS enforces; zero fields take AWS's defaults.
@@ -177,6 +182,9 @@ type Service struct {
 	// regionList the same in the configured order, for messages.
 	regions    map[string]bool
 	regionList []string
+	limiter    Limiter
+	// pool is the semaphore of expensive work (onPool).
+	pool chan struct{}
 }
 
 // New returns a Service.
@@ -199,7 +207,9 @@ func New(cfg Config) (*Service, error) {
 		limits: cfg.Limits.withDefaults(),
 		cache:  newKeyCache(size),
 		usage:  newUsageTracker(cfg.Clock.Now().UTC()),
+		pool:   newPool(cfg.ExpensiveWork),
 	}
+	s.limiter = cfg.Limiter
 	if len(cfg.Regions) > 0 {
 		s.regions = make(map[string]bool, len(cfg.Regions))
 		for _, r := range cfg.Regions {
@@ -231,6 +241,9 @@ func AccessDenied(c *Caller, action, resource, why string) error {
 
 func (s *Service) authorize(ctx context.Context, c *Call, action string, k *cachedKey, ec map[string]string, grantTokens []string, requestAlias string) error {
 	if err := checkGrantTokens(grantTokens); err != nil {
+		return err
+	}
+	if err := s.throttle(c, action, k); err != nil {
 		return err
 	}
 	return s.authz.Authorize(ctx, s.authzRequest(c, action, k, ec, grantTokens, requestAlias))
