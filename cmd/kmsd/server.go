@@ -287,9 +287,9 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	go func() {
 		defer close(jobsDone)
 		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
-			{Name: "scheduled-deletion", Run: n.svc.DeleteDueKeys},
-			{Name: "key-rotation", Run: n.svc.RotationJob(n.audit)},
-			{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.audit)},
+			{Name: "scheduled-deletion", Run: n.svc.DeletionJob(n.outbox)},
+			{Name: "key-rotation", Run: n.svc.RotationJob(n.outbox)},
+			{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.outbox)},
 			{Name: "expired-sessions", Run: n.ids.PruneSessions},
 			{Name: "key-last-usage", Run: n.svc.FlushLastUsage},
 		}}).Run(jobCtx)

@@ -4,11 +4,11 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/store"
 )
 
@@ -37,16 +37,20 @@ func (s *Service) expireImported(ctx context.Context, sink EventSink) (int, erro
 	now := s.now()
 	var auditErrs []error
 	n, err := s.forEachDue(ctx, bucketImportExpiry, now, "expire imported material", func(indexKey []byte) (bool, error) {
-		r, mid, err := s.expireOne(ctx, indexKey, now)
-		if err != nil || r == nil {
-			return false, err
-		}
-		if sink != nil {
-			if err := sink.Append(expiredMaterialEvent(r, mid, now)); err != nil {
-				auditErrs = append(auditErrs, fmt.Errorf("audit expiry of %s: %w", r.KeyID, err))
+		expired := false
+		err := auditedJobStep(ctx, sink, func(ctx context.Context) (*audit.Event, error) {
+			r, mid, err := s.expireOne(ctx, indexKey, now)
+			if err != nil || r == nil {
+				return nil, err
 			}
+			expired = true
+			return expiredMaterialEvent(r, mid, now), nil
+		})
+		if errors.Is(err, errJobAudit) {
+			auditErrs = append(auditErrs, err)
+			err = nil
 		}
-		return true, nil
+		return expired, err
 	})
 	return n, errors.Join(append([]error{err}, auditErrs...)...)
 }
@@ -84,6 +88,7 @@ func (s *Service) expireOne(ctx context.Context, indexKey []byte, now time.Time)
 			return err
 		}
 		expired = r
+		outbox.Stage(ctx, expiredMaterialEvent(r, mid, now))
 		return nil
 	})
 	if expired != nil {
@@ -98,14 +103,7 @@ func (s *Service) expireOne(ctx context.Context, indexKey []byte, now time.Time)
 // expiredMaterialEvent is the CloudTrail record AWS writes when it deletes
 // expired imported key material.
 func expiredMaterialEvent(r *keyRecord, materialID string, at time.Time) *audit.Event {
-	ev := audit.NewEvent("DeleteExpiredKeyMaterial", at)
-	ev.UserIdentity = audit.UserIdentity{AccountID: r.AccountID, InvokedBy: "AWS Internal"}
-	ev.AWSRegion = r.Region
-	ev.SourceIPAddress = "AWS Internal"
-	ev.UserAgent = "AWS Internal"
-	ev.EventType = "AwsServiceEvent"
-	ev.RecipientAccountID = r.AccountID
-	ev.Resources = []audit.Resource{{AccountID: r.AccountID, Type: "AWS::KMS::Key", ARN: r.arn()}}
+	ev := serviceEvent("DeleteExpiredKeyMaterial", r, at)
 	ev.AdditionalEventData = map[string]any{"keyId": r.KeyID, "keyMaterialId": materialID}
 	return ev
 }

@@ -9,8 +9,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/store"
 )
 
@@ -168,16 +170,51 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 // aliases and grants, and returns how many it deleted. The scheduler calls it; it is
 // idempotent, so a restart half-way through simply finishes the job.
 func (s *Service) DeleteDueKeys(ctx context.Context) (int, error) {
-	now := s.now()
-	return s.forEachDue(ctx, bucketDeletions, now, "delete key", func(indexKey []byte) (bool, error) {
-		return true, s.deleteKeyNow(ctx, indexKey, now)
-	})
+	return s.DeletionJob(nil)(ctx)
 }
 
-func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Time) error {
+// DeletionJob returns the scheduler's task for scheduled deletion: it
+// deletes the keys whose waiting period ended and records a DeleteKey event
+// for each in sink, as AWS does (see auditedJobStep).
+func (s *Service) DeletionJob(sink EventSink) func(context.Context) (int, error) {
+	return func(ctx context.Context) (int, error) {
+		now := s.now()
+		var auditErrs []error
+		n, err := s.forEachDue(ctx, bucketDeletions, now, "delete key", func(indexKey []byte) (bool, error) {
+			err := auditedJobStep(ctx, sink, func(ctx context.Context) (*audit.Event, error) {
+				r, err := s.deleteKeyNow(ctx, indexKey, now)
+				if r == nil || err != nil {
+					return nil, err
+				}
+				return deleteKeyEvent(r, now), nil
+			})
+			if errors.Is(err, errJobAudit) {
+				auditErrs = append(auditErrs, err)
+				err = nil
+			}
+			return true, err
+		})
+		return n, errors.Join(append([]error{err}, auditErrs...)...)
+	}
+}
+
+// deleteKeyEvent is the CloudTrail record AWS writes when it deletes a key
+// at the end of its waiting period; since December 2022 it carries the
+// key's ARN in responseElements.keyId.
+func deleteKeyEvent(r *keyRecord, at time.Time) *audit.Event {
+	ev := serviceEvent("DeleteKey", r, at)
+	ev.ResponseElements = map[string]any{"keyId": r.arn()}
+	return ev
+}
+
+// deleteKeyNow deletes the key an index entry names if its waiting period
+// has ended, and returns the deleted record (nil: nothing deleted).
+func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Time) (*keyRecord, error) {
 	var invalid []string
+	var deleted *keyRecord
 	err := s.store.Update(ctx, func(tx store.Tx) error {
 		invalid = invalid[:0]
+		deleted = nil
 		if err := tx.Delete(bucketDeletions, indexKey); err != nil {
 			return err
 		}
@@ -230,13 +267,19 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 			return err
 		}
 		invalid = append(invalid, cacheKeyID(r.AccountID, r.Region, r.KeyID))
-		return tx.Delete(bucketKeys, indexKey[8:])
+		if err := tx.Delete(bucketKeys, indexKey[8:]); err != nil {
+			return err
+		}
+		deleted = &r
+		outbox.Stage(ctx, deleteKeyEvent(&r, now))
+		return nil
 	})
 	s.cache.invalidate(invalid...)
-	if err == nil {
-		s.usage.forget(string(indexKey[8:]))
+	if err != nil {
+		return nil, err
 	}
-	return err
+	s.usage.forget(string(indexKey[8:]))
+	return deleted, nil
 }
 
 // detachDeleted removes a deleted key from its related keys, in the

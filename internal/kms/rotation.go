@@ -13,6 +13,7 @@ import (
 	"github.com/kmsd/kmsd/internal/keys"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/store"
 )
 
@@ -335,11 +336,6 @@ func rotationEntries(r *keyRecord, all bool) []kmsapi.RotationsListEntry {
 	return out
 }
 
-// EventSink keeps audit records; *audit.Log is one.
-type EventSink interface {
-	Append(ev *audit.Event) error
-}
-
 // RotateDueKeys rotates every key whose next automatic rotation date has
 // come and returns how many it rotated. See RotationJob.
 func (s *Service) RotateDueKeys(ctx context.Context) (int, error) {
@@ -364,16 +360,20 @@ func (s *Service) rotateDueKeys(ctx context.Context, sink EventSink) (int, error
 	now := s.now()
 	var auditErrs []error
 	n, err := s.forEachDue(ctx, bucketRotations, now, "rotate key", func(indexKey []byte) (bool, error) {
-		r, err := s.rotateDueKey(ctx, indexKey, now)
-		if err != nil || r == nil {
-			return false, err
-		}
-		if sink != nil {
-			if err := sink.Append(rotateKeyEvent(r, now)); err != nil {
-				auditErrs = append(auditErrs, fmt.Errorf("audit rotation of %s: %w", r.KeyID, err))
+		rotated := false
+		err := auditedJobStep(ctx, sink, func(ctx context.Context) (*audit.Event, error) {
+			r, err := s.rotateDueKey(ctx, indexKey, now)
+			if err != nil || r == nil {
+				return nil, err
 			}
+			rotated = true
+			return rotateKeyEvent(r, now), nil
+		})
+		if errors.Is(err, errJobAudit) {
+			auditErrs = append(auditErrs, err)
+			err = nil
 		}
-		return true, nil
+		return rotated, err
 	})
 	return n, errors.Join(append([]error{err}, auditErrs...)...)
 }
@@ -441,6 +441,7 @@ func (s *Service) rotateDueKey(ctx context.Context, indexKey []byte, now time.Ti
 		}
 		invalid = r.groupCacheKeys()
 		rotated = r
+		outbox.Stage(ctx, rotateKeyEvent(r, now))
 		return nil
 	})
 	if peek != nil {
@@ -473,14 +474,7 @@ func loadKeyAt(tx store.Tx, k []byte) (*keyRecord, error) {
 // serviceEventDetails, a member audit.Event does not have; they go in
 // additionalEventData instead, with the new KeyMaterialId.
 func rotateKeyEvent(r *keyRecord, at time.Time) *audit.Event {
-	ev := audit.NewEvent("RotateKey", at)
-	ev.UserIdentity = audit.UserIdentity{AccountID: r.AccountID, InvokedBy: "AWS Internal"}
-	ev.AWSRegion = r.Region
-	ev.SourceIPAddress = "AWS Internal"
-	ev.UserAgent = "AWS Internal"
-	ev.EventType = "AwsServiceEvent"
-	ev.RecipientAccountID = r.AccountID
-	ev.Resources = []audit.Resource{{AccountID: r.AccountID, Type: "AWS::KMS::Key", ARN: r.arn()}}
+	ev := serviceEvent("RotateKey", r, at)
 	ev.AdditionalEventData = map[string]any{
 		"rotationType":  string(kmsapi.RotationTypeAutomatic),
 		"keyId":         r.KeyID,

@@ -27,11 +27,13 @@ type Log interface {
 	Append(ev *audit.Event) error
 }
 
-// Entry is the audit record of one state-changing request, built when its
-// first transaction commits.
+// Entry is the audit record of one state change, built when its first
+// transaction commits.
 type Entry struct {
 	id        []byte
 	build     func() *audit.Event
+	staged    *audit.Event // set by Stage in the running transaction
+	kept      *audit.Event // the staged record that committed
 	body      []byte
 	committed atomic.Bool
 }
@@ -40,6 +42,44 @@ type Entry struct {
 // eventID; build returns the record as known at commit time.
 func NewEntry(eventID string, build func() *audit.Event) *Entry {
 	return &Entry{id: []byte(eventID), build: build}
+}
+
+// Stage sets, from inside a transaction, the record of the change that
+// transaction makes, for work that knows its record only then (background
+// jobs). It does nothing when ctx carries no entry.
+func Stage(ctx context.Context, ev *audit.Event) {
+	if e := entryOf(ctx); e != nil {
+		e.staged, e.body = ev, nil
+	}
+}
+
+// Staged returns the record staged by the transaction that committed, or
+// nil.
+func (e *Entry) Staged() *audit.Event { return e.kept }
+
+// record encodes the entry's record, or returns nil if it has none yet.
+func (e *Entry) record() ([]byte, error) {
+	if e.body != nil {
+		return e.body, nil
+	}
+	var ev *audit.Event
+	switch {
+	case e.staged != nil:
+		ev = e.staged
+	case e.build != nil:
+		ev = e.build()
+	default:
+		return nil, nil
+	}
+	if ev.EventID == "" || (len(e.id) > 0 && string(e.id) != ev.EventID) {
+		return nil, fmt.Errorf("outbox: record %q has eventID %q", e.id, ev.EventID)
+	}
+	b, err := ev.MarshalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("outbox: encode record: %w", err)
+	}
+	e.id, e.body = []byte(ev.EventID), b
+	return b, nil
 }
 
 // Committed reports whether a transaction carrying the entry committed, so
@@ -94,20 +134,26 @@ func (w wrapped) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if e == nil && len(done) == 0 {
 		return w.Store.Update(ctx, fn)
 	}
+	written := false
 	err := w.Store.Update(ctx, func(tx store.Tx) error {
+		written = false
+		if e != nil && e.build == nil {
+			// A retried transaction stages its record again, or none.
+			e.staged, e.body = nil, nil
+		}
 		if err := fn(tx); err != nil {
 			return err
 		}
 		if e != nil {
-			if e.body == nil {
-				b, err := e.build().MarshalJSON()
-				if err != nil {
-					return fmt.Errorf("outbox: encode record: %w", err)
-				}
-				e.body = b
-			}
-			if err := tx.Put(bucket, e.id, e.body); err != nil {
+			body, err := e.record()
+			if err != nil {
 				return err
+			}
+			if body != nil {
+				if err := tx.Put(bucket, e.id, body); err != nil {
+					return err
+				}
+				written = true
 			}
 		}
 		for _, id := range done {
@@ -121,7 +167,10 @@ func (w wrapped) Update(ctx context.Context, fn func(store.Tx) error) error {
 		w.o.giveBack(done)
 		return err
 	}
-	if e != nil && !e.committed.Swap(true) {
+	if written {
+		e.kept = e.staged
+	}
+	if written && !e.committed.Swap(true) {
 		w.o.mu.Lock()
 		w.o.inflight[string(e.id)] = struct{}{}
 		w.o.mu.Unlock()
@@ -145,6 +194,10 @@ func (o *Outbox) giveBack(ids [][]byte) {
 	o.delivered = append(o.delivered, ids...)
 	o.mu.Unlock()
 }
+
+// Append writes a record straight to the log: the outbox is the sink of
+// background jobs, whose records Stage put in the outbox first.
+func (o *Outbox) Append(ev *audit.Event) error { return o.log.Append(ev) }
 
 // Finish ends a request: delivered says whether its final record is
 // durable in the log. A delivered entry is deleted from the outbox with the

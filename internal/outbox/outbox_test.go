@@ -199,3 +199,28 @@ func TestUpdateWithoutEntryWritesNoRecord(t *testing.T) {
 		t.Fatalf("outbox holds %v", got)
 	}
 }
+
+func TestStagedRecordCommitsWithTheChange(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t)
+	box := New(st, &memLog{}, nil)
+	e := NewEntry("", nil)
+	jctx := With(ctx, e)
+	// A transaction that stages nothing writes nothing.
+	if err := box.Store().Update(jctx, put); err != nil || e.Committed() {
+		t.Fatalf("err = %v, committed = %v", err, e.Committed())
+	}
+	ev := record("job-1")()
+	attempts := 0
+	err := box.Store().Update(jctx, func(tx store.Tx) error {
+		attempts++
+		Stage(jctx, ev)
+		return put(tx)
+	})
+	if err != nil || !e.Committed() || e.Staged() != ev || attempts != 1 {
+		t.Fatalf("err = %v, committed = %v, staged = %v", err, e.Committed(), e.Staged())
+	}
+	if got := outboxKeys(t, st); len(got) != 1 || got[0] != "job-1" {
+		t.Fatalf("outbox holds %v", got)
+	}
+}
