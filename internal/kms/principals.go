@@ -111,8 +111,8 @@ func (s *Service) renderPolicy(ctx context.Context, r *keyRecord) (string, error
 }
 
 // boundPolicy is what deciding by unique id needs, computed once per
-// cached key: the id each bound name stands for, keyed as callers are
-// (callerKey), and the policy without its bound principals.
+// cached key: the id each bound name stands for, by policy.BindingKey,
+// and the policy without its bound principals.
 type boundPolicy struct {
 	ids      map[string]string
 	stranger *policy.Policy
@@ -126,31 +126,10 @@ func newBoundPolicy(p *policy.Policy, bound []boundPrincipal) *boundPolicy {
 	arns := make(map[string]bool, len(bound))
 	for _, pr := range bound {
 		arns[pr.ARN] = true
-		b.ids[boundKey(pr.ARN)] = pr.ID
+		b.ids[policy.BindingKey(pr.ARN)] = pr.ID
 	}
 	b.stranger = p.WithoutPrincipals(func(v string) bool { return arns[v] })
 	return b
-}
-
-// boundKey is how a caller finds a bound user or role: a user by its ARN,
-// a role by the prefix its sessions' ARNs share (a session ARN drops the
-// role's path).
-func boundKey(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if name, ok := strings.CutPrefix(parts[5], "role/"); ok {
-		return "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + name[strings.LastIndexByte(name, '/')+1:] + "/"
-	}
-	return arn
-}
-
-// callerKey returns the boundKey a caller would be found under and its
-// unique id (for a session, its role's).
-func callerKey(c *Caller) (key, id string) {
-	if strings.Contains(c.ARN, ":assumed-role/") {
-		id, _, _ = strings.Cut(c.PrincipalID, ":")
-		return c.ARN[:strings.LastIndexByte(c.ARN, '/')+1], id
-	}
-	return c.ARN, c.PrincipalID
 }
 
 // policyFor is the key policy c's request is decided by: the policy, or,
@@ -160,7 +139,7 @@ func (v *KeyView) policyFor(c *Caller) *policy.Policy {
 	if v.bound == nil || c == nil {
 		return v.KeyPolicy
 	}
-	key, id := callerKey(c)
+	key, id := policy.CallerKey(c.ARN, c.PrincipalID)
 	if want, ok := v.bound.ids[key]; ok && want != id {
 		return v.bound.stranger
 	}

@@ -42,6 +42,33 @@ func (p *Policy) WithoutPrincipals(drop func(value string) bool) *Policy {
 	return &out
 }
 
+// BindingKey is the key under which a user or role ARN a policy names is
+// matched against callers (CallerKey): a user's ARN itself, and for a role
+// the prefix its sessions' ARNs share (a session ARN drops the role's
+// path). Resource and trust policies keep, beside each such ARN, the unique
+// id of the principal it named when the policy was set.
+func BindingKey(arn string) string {
+	parts := strings.SplitN(arn, ":", 6)
+	if len(parts) == 6 {
+		if name, ok := strings.CutPrefix(parts[5], "role/"); ok {
+			return "arn:" + parts[1] + ":sts::" + parts[4] + ":assumed-role/" + name[strings.LastIndexByte(name, '/')+1:] + "/"
+		}
+	}
+	return arn
+}
+
+// CallerKey returns the BindingKey a caller is found under and the unique
+// id a binding must hold for the caller to be the principal it names: a
+// user's own, or for a role session (principal id ROLEID:SESSION) its
+// role's. It does not allocate.
+func CallerKey(callerARN, principalID string) (key, id string) {
+	if strings.Contains(callerARN, ":assumed-role/") {
+		id, _, _ = strings.Cut(principalID, ":")
+		return callerARN[:strings.LastIndexByte(callerARN, '/')+1], id
+	}
+	return callerARN, principalID
+}
+
 // ReplaceAWSPrincipals rewrites the AWS principals of a policy document
 // (Statement → Principal or NotPrincipal → AWS) that repl maps, keeping
 // every other byte of the document. IAM and KMS show a policy this way

@@ -110,3 +110,25 @@ func FuzzReplaceAWSPrincipals(f *testing.F) {
 		}
 	})
 }
+
+func TestBindingKeys(t *testing.T) {
+	for arn, want := range map[string]string{
+		"arn:aws:iam::111122223333:user/eng/alice": "arn:aws:iam::111122223333:user/eng/alice",
+		"arn:aws:iam::111122223333:role/team/App":  "arn:aws:sts::111122223333:assumed-role/App/",
+		"arn:aws-cn:iam::111122223333:role/App":    "arn:aws-cn:sts::111122223333:assumed-role/App/",
+		"not an arn":                               "not an arn",
+	} {
+		if got := BindingKey(arn); got != want {
+			t.Errorf("BindingKey(%s) = %s, want %s", arn, got, want)
+		}
+	}
+	for _, tc := range []struct{ arn, pid, key, id string }{
+		{"arn:aws:iam::111122223333:user/eng/alice", "AIDAALICE", "arn:aws:iam::111122223333:user/eng/alice", "AIDAALICE"},
+		{"arn:aws:sts::111122223333:assumed-role/App/s1", "AROAAPP:s1", "arn:aws:sts::111122223333:assumed-role/App/", "AROAAPP"},
+		{"arn:aws:iam::111122223333:root", "111122223333", "arn:aws:iam::111122223333:root", "111122223333"},
+	} {
+		if key, id := CallerKey(tc.arn, tc.pid); key != tc.key || id != tc.id {
+			t.Errorf("CallerKey(%s, %s) = %s, %s; want %s, %s", tc.arn, tc.pid, key, id, tc.key, tc.id)
+		}
+	}
+}
