@@ -265,3 +265,55 @@ func TestDenyBoundToTheDeletedPrincipal(t *testing.T) {
 		t.Fatalf("explain for the new bob:\n%s\nwant it to start with %q", out, want)
 	}
 }
+
+// TestTrustPolicyBoundToTheDeletedUser runs `kmsd dev --enforce`, where
+// trust policies are decided by the policy engine, and checks that a user
+// recreated under a trusted user's name may not assume the role until its
+// trust policy is saved again.
+func TestTrustPolicyBoundToTheDeletedUser(t *testing.T) {
+	ctx := context.Background()
+	p := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
+	root := p.as(docKey, docSecret, "")
+	mayAssume := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`
+	opsARN := "arn:aws:iam::" + acctA + ":user/ops"
+	roleARN := "arn:aws:iam::" + acctA + ":role/deployer"
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"` + opsARN + `"},"Action":"sts:AssumeRole"}]}`
+	_, err := root.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("deployer"), AssumeRolePolicyDocument: aws.String(trust)})
+	if errCode(err) != "MalformedPolicyDocument" {
+		t.Fatalf("a trust policy naming a user that does not exist: %v", err)
+	}
+	ops := newUser(t, p, root, "ops", mayAssume)
+	if _, err := root.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("deployer"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	assume := func(c clients) error {
+		_, err := c.sts.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String(roleARN), RoleSessionName: aws.String("s1")})
+		return err
+	}
+	if err := assume(ops); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := root.iam.ListAccessKeys(ctx, &iam.ListAccessKeysInput{UserName: aws.String("ops")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.DeleteAccessKey(ctx, &iam.DeleteAccessKeyInput{UserName: aws.String("ops"), AccessKeyId: keys.AccessKeyMetadata[0].AccessKeyId}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.DeleteUserPolicy(ctx, &iam.DeleteUserPolicyInput{UserName: aws.String("ops"), PolicyName: aws.String("p")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := root.iam.DeleteUser(ctx, &iam.DeleteUserInput{UserName: aws.String("ops")}); err != nil {
+		t.Fatal(err)
+	}
+	newOps := newUser(t, p, root, "ops", mayAssume)
+	if err := assume(newOps); errCode(err) != "AccessDenied" {
+		t.Fatalf("the recreated ops assumed the role the old one was trusted for: %v", err)
+	}
+	if _, err := root.iam.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("deployer"), PolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := assume(newOps); err != nil {
+		t.Fatalf("after the trust policy was saved again: %v", err)
+	}
+}

@@ -8,6 +8,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -139,6 +140,9 @@ func (p *Policies) Trusts(_ context.Context, tr *identity.TrustRequest) (bool, e
 	trust, err := policy.ParseTrustPolicy(tr.Role.AssumeRolePolicyDocument)
 	if err != nil {
 		return false, nil // a trust policy that does not parse trusts no one
+	}
+	if len(tr.Unbound) > 0 {
+		trust = trust.WithoutPrincipals(func(v string) bool { return slices.Contains(tr.Unbound, v) })
 	}
 	c := tr.Caller
 	typ, account, ok := policy.ParsePrincipal(c.ARN)

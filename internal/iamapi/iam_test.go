@@ -207,7 +207,13 @@ func TestRolesThroughTheSDK(t *testing.T) {
 	_, err = c.CreateRole(bg, &iam.CreateRoleInput{RoleName: aws.String("r3"), AssumeRolePolicyDocument: aws.String(trust), MaxSessionDuration: aws.Int32(60)})
 	wantErr(t, err, "ValidationError", 400)
 
+	// A user a trust policy names must exist when it is saved.
 	newTrust := trustPolicy("arn:aws:iam::111122223333:user/alice")
+	_, err = c.UpdateAssumeRolePolicy(bg, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("deployer"), PolicyDocument: aws.String(newTrust)})
+	if msg := wantErr(t, err, "MalformedPolicyDocument", 400); msg != `Invalid principal in policy: "AWS":"arn:aws:iam::111122223333:user/alice"` {
+		t.Errorf("message %q", msg)
+	}
+	must(c.CreateUser(bg, &iam.CreateUserInput{UserName: aws.String("alice")}))(t)
 	must(c.UpdateAssumeRolePolicy(bg, &iam.UpdateAssumeRolePolicyInput{RoleName: aws.String("deployer"), PolicyDocument: aws.String(newTrust)}))(t)
 	got := must(c.GetRole(bg, &iam.GetRoleInput{RoleName: aws.String("DEPLOYER")}))(t)
 	if d, _ := url.QueryUnescape(*got.Role.AssumeRolePolicyDocument); d != newTrust {

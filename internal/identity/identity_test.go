@@ -81,7 +81,11 @@ func ok[T any](v T, err error) func(*testing.T) T {
 	}
 }
 
-const trustAlice = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sts:AssumeRole"}]}`
+const (
+	// trustAlice names the user alice, who must exist when it is saved.
+	trustAlice   = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/alice"},"Action":"sts:AssumeRole"}]}`
+	trustAccount = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"111122223333"},"Action":"sts:AssumeRole"}]}`
+)
 
 func TestUserLifecycle(t *testing.T) {
 	e := newEnv(t)
@@ -261,8 +265,8 @@ func TestDeletedKeyNeverResurrectedByARacingLookup(t *testing.T) {
 
 func TestAssumeRoleIssuesSessionCredentials(t *testing.T) {
 	e := newEnv(t)
-	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
-	alice := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice", UserName: "alice"}
+	u := ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
+	alice := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice", PrincipalID: u.UserID, UserName: "alice"}
 	role := ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "deployer", Path: "/ci/", AssumeRolePolicyDocument: trustAlice, MaxSessionDuration: 7200}))(t)
 	out := ok(e.ids.AssumeRole(bg, alice, identity.AssumeRoleInput{RoleARN: role.ARN(), RoleSessionName: "build-42", DurationSeconds: 7200}))(t)
 	cr := out.Credentials
@@ -308,6 +312,7 @@ func TestAssumeRoleIssuesSessionCredentials(t *testing.T) {
 
 func TestAssumeRoleRefusals(t *testing.T) {
 	e := newEnv(t)
+	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
 	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "deployer", AssumeRolePolicyDocument: trustAlice}))(t)
 	bob := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/bob", UserName: "bob"}
 	arn := "arn:aws:iam::111122223333:role/deployer"
@@ -338,8 +343,9 @@ func TestAssumeRoleRefusals(t *testing.T) {
 
 func TestExpiredSessionsArePrunedAfterRetention(t *testing.T) {
 	e := newEnv(t)
+	u := ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
 	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trustAlice}))(t)
-	alice := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice"}
+	alice := identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice", PrincipalID: u.UserID}
 	out := ok(e.ids.AssumeRole(bg, alice, identity.AssumeRoleInput{RoleARN: "arn:aws:iam::111122223333:role/r", RoleSessionName: "s1", DurationSeconds: 900}))(t)
 	akid := out.Credentials.AccessKeyID
 	e.clock.Add(time.Hour)
@@ -364,10 +370,10 @@ func TestExpiredSessionsArePrunedAfterRetention(t *testing.T) {
 
 func TestSecretsAreSealedAtRest(t *testing.T) {
 	e := newEnv(t)
-	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
+	u := ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
 	_, sec := must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
 	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "r", AssumeRolePolicyDocument: trustAlice}))(t)
-	out := ok(e.ids.AssumeRole(bg, identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice"},
+	out := ok(e.ids.AssumeRole(bg, identity.Principal{Type: identity.TypeIAMUser, AccountID: acct, ARN: "arn:aws:iam::111122223333:user/alice", PrincipalID: u.UserID},
 		identity.AssumeRoleInput{RoleARN: "arn:aws:iam::111122223333:role/r", RoleSessionName: "s1"}))(t)
 	db, err := os.ReadFile(e.db)
 	if err != nil {
@@ -462,7 +468,7 @@ func TestPolicySizeQuotas(t *testing.T) {
 func TestIdentityPolicies(t *testing.T) {
 	e := newEnv(t)
 	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice", Path: "/eng/"}))(t)
-	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "deployer", AssumeRolePolicyDocument: trustAlice}))(t)
+	ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "deployer", AssumeRolePolicyDocument: trustAccount}))(t)
 	p1 := `{"Statement":[{"Effect":"Allow","Action":"kms:Encrypt","Resource":"*"}]}`
 	p2 := `{"Statement":[{"Effect":"Deny","Action":"kms:Decrypt","Resource":"*"}]}`
 	userARN := "arn:aws:iam::111122223333:user/eng/alice"

@@ -53,7 +53,7 @@ func (s *Store) UniqueIDOf(ctx context.Context, callerARN string) (id string, ok
 	case "user":
 		return s.PrincipalID(ctx, callerARN)
 	case "assumed-role":
-		r, err := s.GetRole(ctx, p.Account, p.Name)
+		r, err := s.role(ctx, p.Account, p.Name)
 		if CodeOf(err) == CodeNoSuchEntity || err == nil && r.RoleName != p.Name {
 			return "", false, nil
 		}

@@ -12,7 +12,7 @@ import (
 func TestPrincipalIDs(t *testing.T) {
 	e := newEnv(t)
 	u := ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice", Path: "/eng/"}))(t)
-	r := ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "App", AssumeRolePolicyDocument: trustAlice}))(t)
+	r := ok(e.ids.CreateRole(bg, acct, identity.CreateRoleInput{RoleName: "App", AssumeRolePolicyDocument: trustAccount}))(t)
 	resolve := func(arn string) (string, bool) {
 		t.Helper()
 		id, found, err := e.ids.PrincipalID(bg, arn)

@@ -23,6 +23,9 @@ type Role struct {
 	Created                  time.Time      `json:"created"`
 	Tags                     []Tag          `json:"tags,omitempty"`
 	Policies                 []InlinePolicy `json:"policies,omitempty"`
+	// TrustPrincipals binds the users and roles the trust policy names to
+	// their unique ids (trustbind.go); empty in records older than that.
+	TrustPrincipals []BoundPrincipal `json:"trustPrincipals,omitempty"`
 }
 
 // ARN is the role's ARN, with its path.
@@ -91,6 +94,9 @@ func (s *Store) CreateRole(ctx context.Context, account string, in CreateRoleInp
 		if n >= s.limits.RolesPerAccount {
 			return newError(CodeLimitExceeded, "Cannot exceed quota for RolesPerAccount: %d", s.limits.RolesPerAccount)
 		}
+		if r.TrustPrincipals, err = bindPrincipals(tx, account, r.AssumeRolePolicyDocument); err != nil {
+			return err
+		}
 		return putJSON(tx, bucketRoles, r.key(), r)
 	})
 	if err != nil {
@@ -109,8 +115,24 @@ func (s *Store) checkTrustPolicy(doc string) error {
 	return nil
 }
 
-// GetRole returns the role named name (case-insensitively).
+// GetRole returns the role named name (case-insensitively), its trust
+// policy as IAM shows it: with the unique id in place of a user or role
+// it names that is gone.
 func (s *Store) GetRole(ctx context.Context, account, name string) (*Role, error) {
+	var r *Role
+	err := s.st.View(ctx, func(tx store.Tx) error {
+		var err error
+		if r, err = loadRole(tx, account, name); err != nil {
+			return err
+		}
+		r.AssumeRolePolicyDocument, err = renderTrust(tx, r)
+		return err
+	})
+	return r, err
+}
+
+// role returns the role named name as stored, its trust policy as saved.
+func (s *Store) role(ctx context.Context, account, name string) (*Role, error) {
 	var r *Role
 	err := s.st.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -162,7 +184,11 @@ func (s *Store) UpdateAssumeRolePolicy(ctx context.Context, account, name, doc s
 		if err != nil {
 			return err
 		}
-		r.AssumeRolePolicyDocument = doc
+		bound, err := bindPrincipals(tx, account, doc)
+		if err != nil {
+			return err
+		}
+		r.AssumeRolePolicyDocument, r.TrustPrincipals = doc, bound
 		return putJSON(tx, bucketRoles, r.key(), r)
 	})
 }
@@ -170,6 +196,19 @@ func (s *Store) UpdateAssumeRolePolicy(ctx context.Context, account, name, doc s
 // ListRoles returns a page of an account's roles whose path starts with
 // in.PathPrefix, in name order.
 func (s *Store) ListRoles(ctx context.Context, account string, in ListInput) (Page[*Role], error) {
-	return listByPath(ctx, s, bucketRoles, account, in,
+	page, err := listByPath(ctx, s, bucketRoles, account, in,
 		func(r *Role) string { return r.Path }, func(r *Role) string { return r.RoleName })
+	if err != nil {
+		return page, err
+	}
+	err = s.st.View(ctx, func(tx store.Tx) error {
+		for _, r := range page.Items {
+			var err error
+			if r.AssumeRolePolicyDocument, err = renderTrust(tx, r); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	return page, err
 }

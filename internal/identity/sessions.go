@@ -108,7 +108,7 @@ func (s *Store) AssumeRole(ctx context.Context, caller Principal, in AssumeRoleI
 	if caller.Type == TypeRoot && !s.rootMay {
 		return nil, newError(CodeAccessDenied, "Roles may not be assumed by root accounts.")
 	}
-	role, err := s.GetRole(ctx, target.Account, target.Name)
+	role, err := s.role(ctx, target.Account, target.Name)
 	if CodeOf(err) == CodeNoSuchEntity {
 		return nil, denied
 	}
@@ -119,7 +119,7 @@ func (s *Store) AssumeRole(ctx context.Context, caller Principal, in AssumeRoleI
 		return nil, denied
 	}
 	trusted, err := s.trust.Trusts(ctx, &TrustRequest{Role: role, Caller: caller, ExternalID: in.ExternalID,
-		SourceIdentity: in.SourceIdentity, SessionName: in.RoleSessionName})
+		SourceIdentity: in.SourceIdentity, SessionName: in.RoleSessionName, Unbound: role.unboundFor(caller)})
 	if err != nil {
 		return nil, fmt.Errorf("evaluate the trust policy of %s: %w", role.ARN(), err)
 	}

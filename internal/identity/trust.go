@@ -3,6 +3,7 @@ package identity
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -14,6 +15,10 @@ type TrustRequest struct {
 	ExternalID     string
 	SourceIdentity string
 	SessionName    string
+	// Unbound lists principals of the trust policy that must not match
+	// the caller: it bears their name, but the policy bound the name to
+	// another principal, since deleted (trustbind.go).
+	Unbound []string
 }
 
 // TrustChecker decides whether a role's trust policy lets the caller
@@ -45,6 +50,7 @@ func (DefaultTrust) Trusts(_ context.Context, r *TrustRequest) (bool, error) {
 	if r.Caller.Type == TypeAssumedRole && r.Caller.RoleARN != "" {
 		names = append(names, r.Caller.RoleARN)
 	}
+	names = slices.DeleteFunc(names, func(n string) bool { return slices.Contains(r.Unbound, n) })
 	allowed := false
 	for _, st := range stmts {
 		var effect string
