@@ -2,12 +2,14 @@ package kms
 
 import (
 	"context"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/policy"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/store/bolt"
 )
@@ -143,5 +145,33 @@ func TestPoliciesKeptAsWrittenWithoutADirectory(t *testing.T) {
 	out, err := svc.GetKeyPolicy(ctx, root, &kmsapi.GetKeyPolicyInput{KeyId: ck.KeyMetadata.KeyId})
 	if err != nil || out.Policy != doc {
 		t.Fatalf("GetKeyPolicy %v:\n%s", err, out.Policy)
+	}
+}
+
+// TestPolicyForAllocatesNothing: choosing the policy a request is decided
+// by is a map lookup, whatever the number of bound principals.
+func TestPolicyForAllocatesNothing(t *testing.T) {
+	var arns []string
+	var bound []boundPrincipal
+	for i := range 200 {
+		a := fmt.Sprintf("arn:aws:iam::%s:user/u%d", acct, i)
+		arns = append(arns, `"`+a+`"`)
+		bound = append(bound, boundPrincipal{ARN: a, ID: fmt.Sprintf("AIDA%017d", i)})
+	}
+	p, err := policy.ParseKeyPolicy(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":[` + strings.Join(arns, ",") + `]},"Action":"kms:*","Resource":"*"}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := &KeyView{KeyPolicy: p, bound: newBoundPolicy(p, bound)}
+	genuine := withID(userCall(acct, "u150"), fmt.Sprintf("AIDA%017d", 150)).Caller
+	namesake := withID(userCall(acct, "u150"), "AIDAXXXXXXXXXXXXXXXXX").Caller
+	session := withID(sessionCall(acct, "App", "s"), "AROAXXXXXXXXXXXXXXXXX:s").Caller
+	if v.policyFor(&genuine) != p || v.policyFor(&namesake) == p || v.policyFor(&session) != p {
+		t.Fatal("policyFor chose the wrong policy")
+	}
+	for _, c := range []*Caller{&genuine, &namesake, &session} {
+		if n := testing.AllocsPerRun(100, func() { _ = v.policyFor(c) }); n != 0 {
+			t.Errorf("policyFor(%s) allocates %v times", c.PrincipalID, n)
+		}
 	}
 }
