@@ -141,9 +141,15 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make(map[string]secret.Bytes, len(rec.Materials))}
 	k.usage = s.usage.slot(rec.partition() + rec.KeyID)
-	// Policies are validated when put. One that does not parse (stored
-	// before validation) is kept as nil, which allows no one.
-	k.policy, _ = policy.ParseKeyPolicy(rec.Policy)
+	// Policies are validated when put. One put under older rules (a
+	// condition key kmsd did not know then) is evaluated as it was when it
+	// was put, rather than locking everyone out of the key, PutKeyPolicy
+	// included; one that does not parse at all is kept as nil, which allows
+	// no one.
+	var err error
+	if k.policy, err = policy.ParseKeyPolicy(rec.Policy); err != nil {
+		k.policy, _ = policy.Parse(rec.Policy)
+	}
 	k.bound = newBoundPolicy(k.policy, rec.PolicyPrincipals)
 	k.conds = keyConditions(rec)
 	for _, m := range rec.Materials {
