@@ -155,6 +155,15 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 		}
 		n.audit, err = audit.OpenFile(auditPath, opts)
 		if err != nil {
+		// Signed digests of the chain, anchored in the store: an auditor
+		// holding the public key (written beside the log) can verify the
+		// trail; removing its end is caught at the next start and by
+		// kmsd audit verify --data.
+		if opts.Signer, err = auditSigner(context.Background(), st, sl); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("audit digest signing key: %w", err)
+		}
+		opts.Anchor = storeAnchor{st}
 			st.Close()
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
@@ -246,7 +255,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		return err
 	}
 	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query,
-		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed})
+		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.audit.Health})
 	if err != nil {
 		return err
 	}
