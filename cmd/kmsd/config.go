@@ -4,8 +4,11 @@ import (
 	"crypto/fips140"
 	"flag"
 	"fmt"
+	"io"
+	"net"
 	"os"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -13,6 +16,8 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/kmsd/kmsd/internal/api/sigv4"
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/quota"
 )
 
 // Config is everything a kmsd process is told. Defaults come from
@@ -44,6 +49,15 @@ type Config struct {
 	AdminListen  string        `yaml:"admin_listen" env:"KMSD_ADMIN_LISTEN"`
 	LogLevel     string        `yaml:"log_level" env:"KMSD_LOG_LEVEL"`
 	LogFormat    string        `yaml:"log_format" env:"KMSD_LOG_FORMAT"`
+
+	// Quotas is the request-rate quota setting (quota.Parse): aws, off,
+	// a scale of AWS's rates, and name=rate overrides.
+	Quotas quotaSetting `yaml:"quotas" env:"KMSD_QUOTAS"`
+
+	// Explicit consent to listen beyond loopback in a way that is unsafe
+	// there: serve without TLS, dev without signature verification.
+	InsecureAllowPlaintextListener  bool `yaml:"insecure_allow_plaintext_listener" env:"KMSD_INSECURE_ALLOW_PLAINTEXT_LISTENER"`
+	InsecureAllowPermissiveListener bool `yaml:"insecure_allow_permissive_listener" env:"KMSD_INSECURE_ALLOW_PERMISSIVE_LISTENER"`
 }
 
 // The AWS documentation's example credentials: well known on purpose, so a
@@ -65,8 +79,13 @@ func defaultConfig() Config {
 		JobsInterval:  time.Minute,
 		LogLevel:      "info",
 		LogFormat:     "text",
+		Quotas:        "off",
 	}
 }
+
+// maxSkewCap bounds --max-skew: the skew is how long a captured signed
+// request can be replayed. AWS accepts 5 minutes.
+const maxSkewCap = 15 * time.Minute
 
 // loadFile overlays a YAML config file; unknown keys are errors so a typo
 // does not silently fall back to a default.
@@ -122,6 +141,61 @@ func setField(f reflect.Value, s string) error {
 			return err
 		}
 		f.Set(reflect.ValueOf(l))
+	case quotaSetting:
+		f.SetString(s)
+	}
+	return nil
+}
+
+// quotaSetting is the --quotas setting as quota.Parse reads it. In YAML it
+// is that string, or a map of quota names to requests per second (AWS's
+// defaults for the rest; a "base" entry of off or a scale changes that).
+type quotaSetting string
+
+func (q *quotaSetting) String() string { return string(*q) }
+
+// Set takes the setting as given; validate parses it.
+func (q *quotaSetting) Set(s string) error {
+	*q = quotaSetting(s)
+	return nil
+}
+
+// UnmarshalYAML accepts the setting string or a map of overrides.
+func (q *quotaSetting) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*q = quotaSetting(n.Value)
+		return nil
+	}
+	var m map[string]string
+	if err := n.Decode(&m); err != nil {
+		return fmt.Errorf("quotas is aws, off, a scale such as 0.1, or a map of quota name to requests per second: %w", err)
+	}
+	parts := []string{"aws"}
+	if base, ok := m["base"]; ok {
+		parts[0] = base
+		delete(m, "base")
+	}
+	names := make([]string, 0, len(m))
+	for name := range m {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		parts = append(parts, name+"="+m[name])
+	}
+	*q = quotaSetting(strings.Join(parts, ","))
+	return nil
+}
+
+// limiter is the request-rate limiter the quota setting asks for, or nil
+// for none (validate has refused a setting that does not parse).
+func (c *Config) limiter() kms.Limiter {
+	r, err := quota.Parse(string(c.Quotas))
+	if err != nil {
+		return nil
+	}
+	if l := quota.New(r); l != nil {
+		return l
 	}
 	return nil
 }
@@ -201,6 +275,9 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.AdminListen, "admin-listen", c.AdminListen, "address for the admin listener (pprof); off when empty")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.Var(&c.Quotas, "quotas", "request-rate quotas: aws (AWS's rates, answering ThrottlingException above them), off, or a scale of AWS's rates such as 0.1; then name=rate overrides, e.g. aws,CreateKey=1,symmetric=100 (default aws in serve, off in dev)")
+	fs.BoolVar(&c.InsecureAllowPlaintextListener, "insecure-allow-plaintext-listener", c.InsecureAllowPlaintextListener, "serve: allow a listener beyond loopback without TLS (requests, data keys and plaintexts cross the network in the clear)")
+	fs.BoolVar(&c.InsecureAllowPermissiveListener, "insecure-allow-permissive-listener", c.InsecureAllowPermissiveListener, "dev: allow a listener beyond loopback without --enforce (anyone who reaches it acts as the account root)")
 }
 
 func (c *Config) validate() error {
@@ -217,10 +294,59 @@ func (c *Config) validate() error {
 		return fmt.Errorf("jobs interval must be positive")
 	case c.MaxSkew <= 0:
 		return fmt.Errorf("max skew must be positive")
+	case c.MaxSkew > maxSkewCap:
+		return fmt.Errorf("max skew %v is more than %v, the most kmsd accepts (AWS accepts 5m): a signed request can be replayed for that long; fix the clocks instead", c.MaxSkew, maxSkewCap)
 	case c.RootSecretKey != "" && len(c.RootSecretKey) < sigv4.MinFIPSSecretLen && fips140.Enforced():
 		return fmt.Errorf("the root secret key is shorter than %d characters, which FIPS 140-only mode cannot use for SigV4", sigv4.MinFIPSSecretLen)
 	}
+	if _, err := quota.Parse(string(c.Quotas)); err != nil {
+		return err
+	}
 	return c.Regions.validate(c.Region)
+}
+
+// validateFor adds the checks that depend on the subcommand: a listener
+// beyond loopback must not take plaintext (serve) or unverified
+// credentials (dev) unless the flag that says so is given.
+func (c *Config) validateFor(m mode) error {
+	if err := c.validate(); err != nil {
+		return err
+	}
+	if loopback(c.Listen) {
+		return nil
+	}
+	switch {
+	case m == modeServe && c.TLSCert == "" && !c.InsecureAllowPlaintextListener:
+		return fmt.Errorf("kmsd serve would listen on %s without TLS, so requests, data keys and plaintexts would cross the network in the clear: give --tls-cert and --tls-key, listen on a loopback address such as 127.0.0.1:8443, or accept it with --insecure-allow-plaintext-listener", c.Listen)
+	case m == modeDev && !c.Enforce && !c.InsecureAllowPermissiveListener:
+		return fmt.Errorf("kmsd dev accepts any credentials as the root of account %s, so it listens beyond loopback (%s) only with --enforce, which verifies signatures; or listen on 127.0.0.1, or accept it with --insecure-allow-permissive-listener", c.AccountID, c.Listen)
+	}
+	return nil
+}
+
+// loopback reports whether a listen address takes connections from this
+// machine only: a loopback IP or localhost. An empty host is every
+// interface.
+func loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// warnSecretFlags warns, on stderr, about a secret given as a flag: the
+// process list and the shell history show it to others.
+func warnSecretFlags(fs *flag.FlagSet, stderr io.Writer) {
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "root-secret-key" {
+			fmt.Fprintln(stderr, "kmsd: warning: --root-secret-key shows the secret in the process list and the shell history; set KMSD_ROOT_SECRET_KEY, or root_secret_key in the --config file, instead")
+		}
+	})
 }
 
 // printable is the config with secrets masked, for --print-config.

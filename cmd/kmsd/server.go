@@ -48,6 +48,7 @@ func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) str
 		cfg.RootAccessKey, cfg.RootSecretKey = "", ""
 		cfg.LogFormat = "json"
 		cfg.Listen = "127.0.0.1:8443"
+		cfg.Quotas = "aws"
 	}
 	if path := flagValue(args, "config"); path != "" {
 		if err := cfg.loadFile(path); err != nil {
@@ -79,7 +80,8 @@ func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) str
 			return cfg, false, errors.New("audit_async is for kmsd dev only: serve answers only once a request's audit record is durable")
 		}
 	}
-	return cfg, *printConfig, cfg.validate()
+	warnSecretFlags(fs, stderr)
+	return cfg, *printConfig, cfg.validateFor(m)
 }
 
 // flagValue finds -name V, --name V or --name=V before flags are parsed.
@@ -174,7 +176,7 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 	if cfg.Enforce {
 		authorizer = kms.PolicyAuthorizer{Identities: pol}
 	}
-	n.svc, err = kms.New(kms.Config{Store: svcStore, Sealer: sl, Authorizer: authorizer, Regions: cfg.Regions})
+	n.svc, err = kms.New(kms.Config{Store: svcStore, Sealer: sl, Authorizer: authorizer, Regions: cfg.Regions, Limiter: cfg.limiter()})
 	if err != nil {
 		n.close()
 		return nil, err
