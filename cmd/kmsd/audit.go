@@ -12,8 +12,12 @@ import (
 	"github.com/kmsd/kmsd/internal/audit"
 )
 
-const auditUsage = `usage: kmsd audit verify [--file LOG] [--public-key PEM] [--digests FILE]
+const auditUsage = `usage: kmsd audit verify --data DIR
+       kmsd audit verify [--file LOG] [--public-key PEM] [--digests FILE]
                          [--anchor-seq N --anchor-hash HEX | --anchor-file FILE]
+
+With --data (the server stopped), the digest public key and the anchor
+come from the data directory's store, authenticated under its root key.
 `
 
 // runAudit verifies an audit log: its hash chain and head file, and with
@@ -27,6 +31,7 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("kmsd audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	data := fs.String("data", "", "data directory of a stopped kmsd: verify its log with the public key and anchor kept in its store")
 	file := fs.String("file", "./kmsd-data/audit/kmsd-audit.jsonl", "audit log to verify")
 	pubFile := fs.String("public-key", "", "PEM file of the digest public key(s), from a copy you trust; checks the signed digests")
 	digests := fs.String("digests", "", "signed digests file (default: FILE"+".digests; give the current log's for a rotated file)")
@@ -51,6 +56,14 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	opts.Anchor = anchor
+	if *data != "" {
+		if !flagSet(fs, "file") {
+			_, _, *file = dataPaths(*data)
+		}
+		if err := trustFromStore(*data, &opts); err != nil {
+			return err
+		}
+	}
 
 	rep, err := audit.Verify(*file, opts)
 	if err != nil {
@@ -124,4 +137,42 @@ func fingerprints(keys []crypto.PublicKey) string {
 		fps = append(fps, "key "+fp)
 	}
 	return strings.Join(fps, ", ")
+}
+
+// flagSet reports whether the named flag was given.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// trustFromStore takes the digest public key and the anchor from a data
+// directory's store, where they are authenticated under its root keyring:
+// unlike the PEM beside the log, a writer of the log directory cannot
+// replace them. Keys and anchors given as flags are kept.
+func trustFromStore(dir string, opts *audit.VerifyOptions) error {
+	ctx := context.Background()
+	db, keyPath, _ := dataPaths(dir)
+	st, sl, err := openStore(db, keyPath, nil)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	key, err := loadAuditSigner(ctx, st, sl, false)
+	if err != nil {
+		return err
+	}
+	if len(opts.PublicKeys) == 0 {
+		opts.PublicKeys = []crypto.PublicKey{key.Public()}
+	}
+	if opts.Anchor == nil {
+		a, err := storeAnchor{st}.Load(ctx)
+		if err != nil {
+			return fmt.Errorf("read the audit anchor from %s: %w", db, err)
+		}
+		if !a.IsZero() {
+			opts.Anchor = &a
+		}
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"os/exec"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -205,3 +206,49 @@ func TestDevBestEffortAuditIsNeverSilent(t *testing.T) {
 }
 
 func awsString(s string) *string { return &s }
+
+// TestAuditTailCutIsCaughtByTheStoreAnchor: a writer of the log directory
+// who removes the newest records together with the digests that cover them
+// (and rewrites the head file) is caught by kmsd audit verify --data, which
+// takes the public key and the anchor from the store, and kmsd refuses to
+// start on such a log rather than burying the evidence.
+func TestAuditTailCutIsCaughtByTheStoreAnchor(t *testing.T) {
+	ctx := context.Background()
+	data := t.TempDir()
+	p := startKMSD(t, "dev", "--data", data)
+	c := p.client(docKey, docSecret)
+	for range 3 {
+		if _, err := c.CreateKey(ctx, &kms.CreateKeyInput{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p.stop() // the closing digest covers all three, and the store anchors it
+	verifyAuditLog(t, data)
+
+	log := auditPathOf(data)
+	// Keep the first record only, and forge the head and digests files to
+	// agree: drop the digests, which a forger cannot re-sign, and the head.
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := b[:strings.IndexByte(string(b), '\n')+1]
+	if err := os.WriteFile(log, first, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, suffix := range []string{".head", ".digests"} {
+		if err := os.Remove(log + suffix); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var out strings.Builder
+	err = run(ctx, []string{"audit", "verify", "--data", data}, &out, &out, os.Getenv)
+	if err == nil {
+		t.Fatalf("kmsd audit verify --data passed a log whose tail was cut:\n%s", out.String())
+	}
+	cmd := exec.Command(kmsdBin, "dev", "--data", data, "--listen", freeAddr(t))
+	msg, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(msg), "audit") {
+		t.Fatalf("kmsd started on a cut audit log: %v\n%s", err, msg)
+	}
+}

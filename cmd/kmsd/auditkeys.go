@@ -35,6 +35,12 @@ type sealer interface {
 // digests, creating it on first use. Its seed is stored sealed under the
 // root keyring; auditors need only its public key (written beside the log).
 func auditSigner(ctx context.Context, st store.Store, sl sealer) (ed25519.PrivateKey, error) {
+	return loadAuditSigner(ctx, st, sl, true)
+}
+
+// loadAuditSigner returns the digest signing key; create makes one when the
+// store has none.
+func loadAuditSigner(ctx context.Context, st store.Store, sl sealer, create bool) (ed25519.PrivateKey, error) {
 	var seed secret.Bytes
 	err := st.Update(ctx, func(tx store.Tx) error {
 		b, err := tx.Get(bucketAudit, auditSigningKey)
@@ -47,6 +53,9 @@ func auditSigner(ctx context.Context, st store.Store, sl sealer) (ed25519.Privat
 		}
 		if !errors.Is(err, store.ErrNotFound) {
 			return err
+		}
+		if !create {
+			return errors.New("the store has no audit digest signing key: no kmsd has served from this data directory yet")
 		}
 		seed = make(secret.Bytes, ed25519.SeedSize)
 		_, _ = rand.Read(seed)

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -49,6 +50,9 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 		keys = append(keys, keyID)
 		acked = append(acked, requestID(t, ck.ResultMetadata))
 		rotated[*keyID] = map[string]bool{}
+		mu.Lock()
+		blobsBefore := len(blobs)
+		mu.Unlock()
 		stop := make(chan struct{})
 		var wg sync.WaitGroup
 		wg.Add(2)
@@ -56,6 +60,10 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 			defer wg.Done()
 			for {
 				r, err := c.RotateKeyOnDemand(ctx, &kms.RotateKeyOnDemandInput{KeyId: keyID})
+				if errCode(err) == "ThrottlingException" { // serve's quota: 5 a second
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
 				if err != nil {
 					return
 				}
@@ -91,7 +99,21 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 				mu.Unlock()
 			}
 		}()
+		// Kill once the load is under way: at least one acknowledged
+		// rotation and ciphertext this round, so the kill lands amid them
+		// on a slow machine as on a fast one.
 		time.Sleep(time.Duration(40+60*round) * time.Millisecond)
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(5 * time.Millisecond) {
+			mu.Lock()
+			started := len(rotated[*keyID]) > 0 && len(blobs) > blobsBefore
+			mu.Unlock()
+			if started {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("round %d: no rotation and ciphertext acknowledged within a minute", round)
+			}
+		}
 		p.kill()
 		close(stop)
 		wg.Wait()
@@ -134,12 +156,17 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 	}
 }
 
-// verifyAuditLog runs kmsd audit verify on a stopped server's log.
+// verifyAuditLog runs kmsd audit verify on a stopped server's data
+// directory: the chain, and the signed digests with the public key and
+// anchor kept in the store.
 func verifyAuditLog(t *testing.T, data string) {
 	t.Helper()
 	var out bytes.Buffer
-	if err := run(context.Background(), []string{"audit", "verify", "--file", auditPathOf(data)}, &out, &out, os.Getenv); err != nil {
+	if err := run(context.Background(), []string{"audit", "verify", "--data", data}, &out, &out, os.Getenv); err != nil {
 		t.Fatalf("kmsd audit verify: %v\n%s", err, out.String())
+	}
+	if !strings.Contains(out.String(), "signed digests: ") || !strings.Contains(out.String(), "anchor: ") {
+		t.Fatalf("kmsd audit verify --data checked no signed digest or anchor:\n%s", out.String())
 	}
 }
 
