@@ -155,8 +155,6 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 		if cfg.AuditAsync {
 			opts.FlushInterval = 5 * time.Millisecond
 		}
-		n.audit, err = audit.OpenFile(auditPath, opts)
-		if err != nil {
 		// Signed digests of the chain, anchored in the store: an auditor
 		// holding the public key (written beside the log) can verify the
 		// trail; removing its end is caught at the next start and by
@@ -166,6 +164,8 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 			return nil, fmt.Errorf("audit digest signing key: %w", err)
 		}
 		opts.Anchor = storeAnchor{st}
+		n.audit, err = audit.OpenFile(auditPath, opts)
+		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
