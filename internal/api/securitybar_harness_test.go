@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -47,6 +48,7 @@ type barOptions struct {
 	// verifierClock, when set, is the clock signatures are checked
 	// against; nil checks them against the wall clock.
 	verifierClock *fakeClock
+	logger        *slog.Logger // nil: discard
 }
 
 // barServer serves one kmsd API handler on a plain HTTP listener and on a
@@ -54,6 +56,7 @@ type barOptions struct {
 type barServer struct {
 	*testServer
 	TLSURL    string
+	Dir       string // the store, root key and audit log
 	tlsClient *http.Client
 }
 
@@ -88,7 +91,7 @@ func startBarServer(t *testing.T, opts barOptions) *barServer {
 	if c := opts.verifierClock; c != nil {
 		v.Now = c.Now
 	}
-	srv, err := api.New(api.Config{Service: svc, Auth: api.Strict{Verifier: v, Principals: barCallers}, Audit: al, Clock: clock})
+	srv, err := api.New(api.Config{Service: svc, Auth: api.Strict{Verifier: v, Principals: barCallers}, Audit: al, Clock: clock, Logger: opts.logger})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,6 +100,7 @@ func startBarServer(t *testing.T, opts barOptions) *barServer {
 	bs := &barServer{
 		testServer: &testServer{t: t, URL: plain.URL, Clock: clock, Service: svc, AuditPath: auditPath, Audit: al},
 		TLSURL:     secure.URL,
+		Dir:        dir,
 		tlsClient:  secure.Client(),
 	}
 	bs.stop = func() {
