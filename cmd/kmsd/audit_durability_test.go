@@ -15,6 +15,8 @@ import (
 	"time"
 
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/smithy-go/middleware"
 )
@@ -136,6 +138,13 @@ func TestServeNoChangeWithoutItsRecord(t *testing.T) {
 		t.Fatalf("CreateKey with the audit disk full: %v; the change commits with its record in the outbox", err)
 	}
 	createdID := requestID(t, created.ResultMetadata)
+	ic := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: &p.url, RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})
+	user, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: awsString("made-while-full")})
+	if err != nil {
+		t.Fatalf("IAM CreateUser with the audit disk full: %v; the change commits with its record in the outbox", err)
+	}
+	userReqID := requestID(t, user.ResultMetadata)
 	if code, body := readyz(t, p); code != http.StatusServiceUnavailable || !strings.Contains(body, "audit") {
 		t.Fatalf("/readyz with the audit disk full: %d %q, want 503 naming the audit log", code, body)
 	}
@@ -149,7 +158,8 @@ func TestServeNoChangeWithoutItsRecord(t *testing.T) {
 	mend()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		if rec, ok := auditRequestIDs(t, data)[createdID]; ok {
+		recs := auditRequestIDs(t, data)
+		if rec, ok := recs[createdID]; ok && recs[userReqID] != nil {
 			extra, _ := rec["additionalEventData"].(map[string]any)
 			if rec["eventName"] != "CreateKey" || extra["kmsdRecoveredFromOutbox"] != true {
 				t.Fatalf("shipped record: %v", rec)
@@ -160,6 +170,9 @@ func TestServeNoChangeWithoutItsRecord(t *testing.T) {
 			t.Fatalf("the committed CreateKey's record never reached the log\nstderr:\n%s", p.stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+	if rec, ok := auditRequestIDs(t, data)[userReqID]; !ok || rec["eventName"] != "CreateUser" || rec["eventSource"] != "iam.amazonaws.com" {
+		t.Fatalf("the committed IAM CreateUser's record: %v", rec)
 	}
 	if _, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
 		t.Fatalf("Decrypt once the disk has room: %v", err)

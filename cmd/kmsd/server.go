@@ -143,8 +143,7 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 	// requests only when signatures are enforced, since without that every
 	// caller is the root anyway.
 	pol := &authz.Policies{}
-	n := &node{store: st, seal: sl, policies: pol, ids: identity.New(identity.Config{Store: st, Sealer: sl, Policies: pol, Trust: pol, RootMayAssumeRoles: !cfg.Enforce})}
-	pol.Store = n.ids
+	n := &node{store: st, seal: sl, policies: pol}
 	svcStore := store.Store(st)
 	if withAudit {
 		// Every request waits for its record's group commit, unless dev
@@ -172,6 +171,8 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 		n.outbox = outbox.New(st, n.audit, log)
 		svcStore = n.outbox.Store()
 	}
+	n.ids = identity.New(identity.Config{Store: svcStore, Sealer: sl, Policies: pol, Trust: pol, RootMayAssumeRoles: !cfg.Enforce})
+	pol.Store = n.ids
 	var authorizer kms.Authorizer = kms.AccountOwner{}
 	if cfg.Enforce {
 		authorizer = kms.PolicyAuthorizer{Identities: pol}
@@ -245,7 +246,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 			return err
 		}
 	}
-	qcfg := iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log}
+	qcfg := iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log, Outbox: n.outbox}
 	if cfg.Enforce {
 		qcfg.Authorizer = n.policies
 	}

@@ -2,10 +2,12 @@ package api
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 
+	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/kmserr"
 )
 
@@ -40,3 +42,19 @@ var (
 	contentTypeValue = []string{contentType}
 	zeroLength       = []string{"0"}
 )
+
+// boundError cuts an error message that would make the record (and the
+// answer) huge: validation messages quote the values they refuse.
+func boundError(err error) error {
+	var e *kmserr.Error
+	if !errors.As(err, &e) {
+		return err
+	}
+	msg, cut := audit.BoundMessage(e.Message)
+	if !cut {
+		return err
+	}
+	c := *e
+	c.Message = msg
+	return &c
+}

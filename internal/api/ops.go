@@ -4,6 +4,7 @@ import (
 	"context"
 	"reflect"
 
+	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/kms"
 )
 
@@ -45,13 +46,13 @@ func op[I, O any, PI input[I], PO output[O]](f func(*kms.Service, context.Contex
 			}
 			// The request is recorded before the service validates it, so
 			// its view is bounded here, whatever the caller sent.
-			ev.params = boundView(in.RequestParameters())
+			ev.params = audit.BoundView(in.RequestParameters())
 			out, err := f(svc, ctx, c, in)
 			if err != nil {
 				return nil, boundError(err)
 			}
 			if !readOnly {
-				ev.elements = boundView(out.ResponseElements())
+				ev.elements = audit.BoundView(out.ResponseElements())
 			}
 			return out, nil
 		},

@@ -17,6 +17,7 @@ import (
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/uuid"
 )
 
@@ -41,6 +42,10 @@ type Config struct {
 	Identities *identity.Store
 	Auth       Authenticator
 	Audit      Auditor
+	// Outbox, when set, writes the audit record of every state-changing
+	// call in the same store transaction as the change (the identity
+	// store must use Outbox.Store()).
+	Outbox *outbox.Outbox
 	// Authorizer decides who may call which action; nil means SameAccount.
 	Authorizer Authorizer
 	Logger     *slog.Logger
@@ -77,6 +82,7 @@ func New(cfg Config) (*Handler, error) {
 // call is one request on its way through the handler.
 type call struct {
 	requestID string
+	eventID   string
 	service   string
 	action    string
 	caller    kms.Caller
@@ -117,11 +123,12 @@ type operation struct {
 // request ID the client sees.
 func (h *Handler) ServeQuery(w http.ResponseWriter, r *http.Request, service string) {
 	start := h.cfg.Clock.Now()
-	c := &call{requestID: uuid.New(), service: service}
+	c := &call{requestID: uuid.New(), eventID: uuid.New(), service: service}
 	w.Header()["X-Amzn-Requestid"] = []string{c.requestID}
 	c.caller.SourceIP = sourceIP(r)
 	c.caller.UserAgent = r.UserAgent()
 
+	var entry *outbox.Entry
 	result, err := func() (result any, err error) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -158,7 +165,12 @@ func (h *Handler) ServeQuery(w http.ResponseWriter, r *http.Request, service str
 			return nil, &identity.Error{Code: codeInvalidAction, Message: fmt.Sprintf("Could not find operation %s for version %s", echo(c.action), echo(version))}
 		}
 		c.readOnly = o.readOnly
-		return o.run(r.Context(), h, c)
+		ctx := r.Context()
+		if h.cfg.Outbox != nil && !o.readOnly {
+			entry = outbox.NewEntry(c.eventID, func() *audit.Event { return h.event(c, start) })
+			ctx = outbox.With(ctx, entry)
+		}
+		return o.run(ctx, h, c)
 	}()
 
 	ev := h.event(c, start)
@@ -166,13 +178,24 @@ func (h *Handler) ServeQuery(w http.ResponseWriter, r *http.Request, service str
 	if err != nil {
 		var cause error
 		code, msg, cause = wireError(err, c.service)
-		ev.ErrorCode, ev.ErrorMessage = code, msg
+		ev.ErrorCode = code
+		ev.ErrorMessage, _ = audit.BoundMessage(msg)
 		ev.ResponseElements = nil
 		if cause != nil {
 			h.cfg.Logger.Error("request failed", "requestId", c.requestID, "action", c.action, "error", cause)
 		}
 	}
-	if aerr := h.cfg.Audit.Append(ev); aerr != nil {
+	aerr := h.cfg.Audit.Append(ev)
+	if entry != nil && entry.Committed() {
+		// The change committed with its record in the store's outbox:
+		// the record is durable, and reaches the log when it takes writes.
+		h.cfg.Outbox.Finish(entry, aerr == nil)
+		if aerr != nil {
+			h.cfg.Logger.Error("audit log write failed; the record stays in the store's outbox until the log takes it", "requestId", c.requestID, "action", c.action, "error", aerr)
+			aerr = nil
+		}
+	}
+	if aerr != nil {
 		h.cfg.Logger.Error("audit write failed; refusing the request", "requestId", c.requestID, "action", c.action, "error", aerr)
 		writeError(w, c.service, c.requestID, internalCode(c.service), "An internal error occurred.")
 		return
@@ -307,10 +330,10 @@ func (h *Handler) event(c *call, start time.Time) *audit.Event {
 		AWSRegion:          region,
 		SourceIPAddress:    c.caller.SourceIP,
 		UserAgent:          c.caller.UserAgent,
-		RequestParameters:  c.reqParams,
-		ResponseElements:   c.respElems,
+		RequestParameters:  audit.BoundView(c.reqParams),
+		ResponseElements:   audit.BoundView(c.respElems),
 		RequestID:          c.requestID,
-		EventID:            uuid.New(),
+		EventID:            c.eventID,
 		ReadOnly:           c.readOnly,
 		Resources:          c.resources,
 		EventType:          "AwsApiCall",

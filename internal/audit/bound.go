@@ -1,29 +1,26 @@
-package api
+package audit
 
 import (
 	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"maps"
 	"slices"
 	"strconv"
 	"unicode/utf8"
-
-	"github.com/kmsd/kmsd/internal/kmserr"
 )
 
 // An audit record is written for every request, before the service has
 // validated anything, so its views of the request and response must stay
 // small whatever the caller sent: otherwise a caller with no permission
-// at all fills the disk, or a record over audit.MaxRecordSize fails the
+// at all fills the disk, or a record over MaxRecordSize fails the
 // request. CloudTrail caps an event at 256 KB and truncates an oversized
 // field, marking it with "omitted": true; kmsd does the same, keeping
 // each view well inside that cap. The bounds leave every legal KMS request
 // whole: a 32 KB key policy with a description and 50 tags is under them.
 const (
-	// viewBudget bounds one view, counted as its JSON encoding.
-	viewBudget = 160 << 10
+	// ViewBudget bounds one view, counted as its JSON encoding.
+	ViewBudget = 160 << 10
 	// maxViewString bounds one string, in encoded bytes: a key policy (32 KB,
 	// the largest legal string) fits with its quotes escaped.
 	maxViewString = 64 << 10
@@ -31,19 +28,19 @@ const (
 	maxViewEntries = 1024
 	// keptPrefix is how much of a cut string is kept, in bytes.
 	keptPrefix = 256
-	// maxErrorMessage bounds an error message, which may echo values.
-	maxErrorMessage = 8 << 10
+	// MaxErrorMessage bounds an error message, which may echo values.
+	MaxErrorMessage = 8 << 10
 	// truncatedKey marks a cut map with the number of entries left out.
 	truncatedKey = "[truncated]"
 )
 
-// boundView returns an audit view that fits the bounds: v itself when it
+// BoundView returns an audit view that fits the bounds: v itself when it
 // does (the usual case, at no allocation), else a copy in which long
 // strings are cut to a prefix noted with their length and SHA-256, maps and
 // lists are cut with the number of entries left out, and "omitted": true
 // marks the view as CloudTrail marks a truncated field. Small members are
 // kept first, so that a huge member never crowds out the key ID.
-func boundView(v map[string]any) map[string]any {
+func BoundView(v map[string]any) map[string]any {
 	if v == nil || fits(v) {
 		return v
 	}
@@ -55,7 +52,7 @@ func boundView(v map[string]any) map[string]any {
 	slices.SortFunc(names, func(a, b string) int {
 		return cmp.Or(cmp.Compare(cost[a], cost[b]), cmp.Compare(a, b))
 	})
-	b := &bounder{budget: viewBudget}
+	b := &bounder{budget: ViewBudget}
 	out := make(map[string]any, len(v)+1)
 	for _, n := range names {
 		out[b.key(n)] = b.value(v[n])
@@ -75,7 +72,7 @@ func fits(v map[string]any) bool {
 func worstCost(s string) int { return 6*len(s) + 3 }
 
 func fitsWith(v map[string]any, cost func(string) int) bool {
-	budget := viewBudget
+	budget := ViewBudget
 	var walk func(any) bool
 	walk = func(x any) bool {
 		switch x := x.(type) {
@@ -228,18 +225,16 @@ func (b *bounder) list(l []any) []any {
 	return out
 }
 
-// boundError cuts an error message that would make the record (and the
-// answer) huge: validation messages quote the values they refuse.
-func boundError(err error) error {
-	var e *kmserr.Error
-	if !errors.As(err, &e) || len(e.Message) <= maxErrorMessage {
-		return err
+// BoundMessage cuts an error message that would make a record (and the
+// answer) huge: validation messages quote the values they refuse. ok is
+// false when msg is within MaxErrorMessage and was returned unchanged.
+func BoundMessage(msg string) (_ string, ok bool) {
+	if len(msg) <= MaxErrorMessage {
+		return msg, false
 	}
-	keep := maxErrorMessage
-	for keep > 0 && !utf8.RuneStart(e.Message[keep]) {
+	keep := MaxErrorMessage
+	for keep > 0 && !utf8.RuneStart(msg[keep]) {
 		keep--
 	}
-	cut := *e
-	cut.Message = e.Message[:keep] + "...[truncated: " + strconv.Itoa(len(e.Message)) + " bytes]"
-	return &cut
+	return msg[:keep] + "...[truncated: " + strconv.Itoa(len(msg)) + " bytes]", true
 }
