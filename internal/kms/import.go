@@ -144,9 +144,16 @@ func (s *Service) GetParametersForImport(ctx context.Context, c *Call, in *kmsap
 	if err := checkWrapFits(k.rec.KeySpec, spec, alg); err != nil {
 		return nil, err
 	}
-	w, err := keys.GenerateWrappingKey(spec)
+	var w *keys.AsymmetricKey
+	err = s.onPool(ctx, func() error {
+		var gerr error
+		if w, gerr = keys.GenerateWrappingKey(spec); gerr != nil {
+			return kmserr.Internalf("generate %s wrapping key: %w", spec, gerr)
+		}
+		return nil
+	})
 	if err != nil {
-		return nil, kmserr.Internalf("generate %s wrapping key: %w", spec, err)
+		return nil, err
 	}
 	priv, err := w.MarshalPrivate()
 	if err != nil {

@@ -10,13 +10,18 @@ import (
 )
 
 // TestAbandonedRequestStopsWaitingForThePool: while every slot of the pool
-// of expensive work is taken, an RSA CreateKey or GenerateDataKeyPair whose
+// of expensive work is taken, an RSA CreateKey, GenerateDataKeyPair or
+// GetParametersForImport (an RSA wrapping key) whose
 // context ends (client gone, deadline passed) returns at once with
 // DependencyTimeoutException and creates nothing; once a slot frees, the
 // same request goes through.
 func TestAbandonedRequestStopsWaitingForThePool(t *testing.T) {
 	h := newHarness(t)
 	wrapping := h.createKey()
+	external, err := h.svc.CreateKey(context.Background(), call(), &kmsapi.CreateKeyInput{Origin: "EXTERNAL"})
+	if err != nil {
+		t.Fatal(err)
+	}
 	for range cap(h.svc.pool) {
 		h.svc.pool <- struct{}{}
 	}
@@ -37,6 +42,11 @@ func TestAbandonedRequestStopsWaitingForThePool(t *testing.T) {
 			_, err := h.svc.GenerateDataKeyPair(ctx, call(), pair)
 			return err
 		},
+		"GetParametersForImport": func(ctx context.Context) error {
+			_, err := h.svc.GetParametersForImport(ctx, call(), &kmsapi.GetParametersForImportInput{
+				KeyId: external.KeyMetadata.KeyId, WrappingAlgorithm: "RSAES_OAEP_SHA_256", WrappingKeySpec: "RSA_4096"})
+			return err
+		},
 	} {
 		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 		start := time.Now()
@@ -50,7 +60,7 @@ func TestAbandonedRequestStopsWaitingForThePool(t *testing.T) {
 		}
 	}
 	out, err := h.svc.ListKeys(context.Background(), call(), &kmsapi.ListKeysInput{})
-	if err != nil || len(out.Keys) != 1 {
+	if err != nil || len(out.Keys) != 2 {
 		t.Fatalf("ListKeys: %v, %d keys; an abandoned CreateKey created one", err, len(out.Keys))
 	}
 
