@@ -16,6 +16,11 @@ var ErrNotFound = errors.New("store: not found")
 // see it only when retries are exhausted.
 var ErrConflict = errors.New("store: transaction conflict")
 
+// ErrUnavailable is wrapped by a backend's errors when its database cannot
+// be reached or refuses service for now (down, restarting, failing over); the
+// caller may retry later. It is a dependency failure, not a bad request.
+var ErrUnavailable = errors.New("store: database unavailable")
+
 // KV is one key and its value, as returned by Scan.
 type KV struct {
 	Key   []byte
