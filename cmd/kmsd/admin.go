@@ -24,12 +24,13 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		fmt.Fprint(stderr, adminUsage)
 		return flag.ErrHelp
 	}
-	cfg := defaultConfig()
-	if err := cfg.loadEnv(getenv); err != nil {
+	cfg, err := fileAndEnvConfig(args[1:], getenv)
+	if err != nil {
 		return err
 	}
 	fs := flag.NewFlagSet("kmsd admin create-access-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	fs.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "account the key belongs to")
 	user := fs.String("user", "", "IAM user name, created if it does not exist (default: the account root)")
@@ -85,12 +86,13 @@ func (f contextFlag) Set(v string) error {
 // and the statement or grant that decides, as kmsd serve (or dev --enforce)
 // would answer. It reads the data directory of a stopped server.
 func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg := defaultConfig()
-	if err := cfg.loadEnv(getenv); err != nil {
+	cfg, err := fileAndEnvConfig(args, getenv)
+	if err != nil {
 		return err
 	}
 	fs := flag.NewFlagSet("kmsd admin explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "Region of the key, when --key is not an ARN")
 	principal := fs.String("principal", "", "the caller: arn:aws:iam::ACCT:root, arn:aws:iam::ACCT:user/NAME or arn:aws:sts::ACCT:assumed-role/ROLE/SESSION")

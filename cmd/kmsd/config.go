@@ -6,14 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"reflect"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/kmsd/kmsd/internal/api/sigv4"
 	"github.com/kmsd/kmsd/internal/kms"
@@ -90,16 +89,31 @@ const maxSkewCap = 15 * time.Minute
 // loadFile overlays a YAML config file; unknown keys are errors so a typo
 // does not silently fall back to a default.
 func (c *Config) loadFile(path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read config: %w", err)
-	}
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
+	if err := decodeYAMLFile(path, c); err != nil {
+		return fmt.Errorf("config: %w", err)
 	}
 	return nil
+}
+
+// configPath is the config file to read: --config, else KMSD_CONFIG.
+func configPath(args []string, getenv func(string) string) string {
+	if p := flagValue(args, "config"); p != "" {
+		return p
+	}
+	return getenv("KMSD_CONFIG")
+}
+
+// fileAndEnvConfig is the configuration before flags: defaults, the
+// --config file (or KMSD_CONFIG), then KMSD_* variables. The admin commands
+// start from it, so they find the data directory a server was told.
+func fileAndEnvConfig(args []string, getenv func(string) string) (Config, error) {
+	cfg := defaultConfig()
+	if path := configPath(args, getenv); path != "" {
+		if err := cfg.loadFile(path); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, cfg.loadEnv(getenv)
 }
 
 // loadEnv overlays KMSD_* environment variables.
@@ -168,7 +182,7 @@ func (q *quotaSetting) UnmarshalYAML(n *yaml.Node) error {
 	}
 	var m map[string]string
 	if err := n.Decode(&m); err != nil {
-		return fmt.Errorf("quotas is aws, off, a scale such as 0.1, or a map of quota name to requests per second: %w", err)
+		return err
 	}
 	parts := []string{"aws"}
 	if base, ok := m["base"]; ok {
@@ -185,6 +199,10 @@ func (q *quotaSetting) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*q = quotaSetting(strings.Join(parts, ","))
 	return nil
+}
+
+func (q *quotaSetting) yamlExpect() string {
+	return "aws, off, a scale of AWS's rates such as 0.1, or a map of quota names to requests per second"
 }
 
 // limiter is the request-rate limiter the quota setting asks for, or nil
@@ -228,6 +246,10 @@ func (l *regionList) UnmarshalYAML(n *yaml.Node) error {
 	}
 	*l = list
 	return nil
+}
+
+func (l *regionList) yamlExpect() string {
+	return "a list of Regions such as [us-east-1, eu-west-1]"
 }
 
 // validRegionName accepts AWS's Region names and private ones like local-1:

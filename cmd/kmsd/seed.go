@@ -5,10 +5,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
-	"os"
-	"strings"
-
-	"gopkg.in/yaml.v3"
 
 	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/secret"
@@ -41,15 +37,9 @@ type seedFile struct {
 }
 
 func applySeed(ctx context.Context, svc *kms.Service, cfg Config, stdout io.Writer) error {
-	b, err := os.ReadFile(cfg.Seed)
-	if err != nil {
-		return fmt.Errorf("seed: %w", err)
-	}
 	var f seedFile
-	dec := yaml.NewDecoder(strings.NewReader(string(b)))
-	dec.KnownFields(true)
-	if err := dec.Decode(&f); err != nil {
-		return fmt.Errorf("seed %s: %w", cfg.Seed, err)
+	if err := decodeYAMLFile(cfg.Seed, &f); err != nil {
+		return fmt.Errorf("seed: %w", err)
 	}
 	created := 0
 	for _, k := range f.Keys {

@@ -50,7 +50,7 @@ func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) str
 		cfg.Listen = "127.0.0.1:8443"
 		cfg.Quotas = "aws"
 	}
-	if path := flagValue(args, "config"); path != "" {
+	if path := configPath(args, getenv); path != "" {
 		if err := cfg.loadFile(path); err != nil {
 			return cfg, false, err
 		}
@@ -61,7 +61,7 @@ func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) str
 	fs := flag.NewFlagSet("kmsd "+string(m), flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfg.bindFlags(fs)
-	fs.String("config", "", "YAML config file")
+	fs.String("config", "", "YAML config file (or set KMSD_CONFIG)")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration and exit")
 	if m == modeDev {
 		fs.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "verify SigV4 signatures against the root credentials instead of accepting any")
