@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"reflect"
 	"sort"
@@ -324,7 +325,28 @@ func (c *Config) validate() error {
 	if _, err := quota.Parse(string(c.Quotas)); err != nil {
 		return err
 	}
+	if _, err := c.logLevel(); err != nil {
+		return err
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("log format %q is not text or json (--log-format, KMSD_LOG_FORMAT, log_format)", c.LogFormat)
+	}
 	return c.Regions.validate(c.Region)
+}
+
+// logLevel parses the log level: debug, info, warn or error.
+func (c *Config) logLevel() (slog.Level, error) {
+	switch strings.ToLower(c.LogLevel) {
+	case "debug":
+		return slog.LevelDebug, nil
+	case "info":
+		return slog.LevelInfo, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("log level %q is not debug, info, warn or error (--log-level, KMSD_LOG_LEVEL, log_level)", c.LogLevel)
 }
 
 // validateFor adds the checks that depend on the subcommand: a listener

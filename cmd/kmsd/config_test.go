@@ -194,3 +194,26 @@ func TestSecretFlagWarns(t *testing.T) {
 		t.Fatalf("secret from the environment: %v, stderr %q", err, stderr.String())
 	}
 }
+
+// TestLogSettingsRefusedAtStart: a log level or format kmsd does not know
+// stops it at start with a message that names the setting, instead of
+// logging at a level nobody asked for.
+func TestLogSettingsRefusedAtStart(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--log-level", "verbose"}, `log level "verbose" is not debug, info, warn or error (--log-level`},
+		{[]string{"--log-format", "xml"}, `log format "xml" is not text or json (--log-format`},
+	} {
+		out, err := runBin(t, append([]string{"dev", "--data", t.TempDir(), "--listen", freeAddr(t)}, tc.args...)...)
+		if err == nil || !strings.Contains(out, tc.want) {
+			t.Errorf("kmsd dev %v: %v\n%s\nwant a refusal saying %q", tc.args, err, out, tc.want)
+		}
+	}
+	for _, level := range []string{"debug", "INFO", "warn", "error"} {
+		if _, _, err := loadConfig(modeServe, []string{"--log-level", level}, io.Discard, noEnv); err != nil {
+			t.Errorf("--log-level %s: %v", level, err)
+		}
+	}
+}
