@@ -145,6 +145,9 @@ func additionalData(header, aad []byte) []byte {
 // active. Older keys stay to unseal existing records. If the file cannot be
 // written, nothing changes.
 func (s *FileSeal) Rotate() (uint32, error) {
+	if s.path == "" {
+		return 0, errors.New("seal: an in-memory root keyring cannot be rotated")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 

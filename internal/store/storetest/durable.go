@@ -86,7 +86,7 @@ func testOwnership(t *testing.T, f Factory) {
 	}
 }
 
-func testValueSizes(t *testing.T, f Factory) {
+func testValueSizes(t *testing.T, f Factory, reopen bool) {
 	open := f(t)
 	s := mustOpen(t, open)
 
@@ -124,6 +124,9 @@ func testValueSizes(t *testing.T, f Factory) {
 		return nil
 	})
 	view(t, s, func(tx store.Tx) error { check("after commit", tx); return nil })
+	if !reopen {
+		return
+	}
 
 	if err := s.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
