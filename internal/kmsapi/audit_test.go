@@ -102,6 +102,7 @@ func TestAuditViews(t *testing.T) {
 		"keyId":                    "k",
 		"creationDate":             "2023-11-14T22:13:20.123Z",
 		"enabled":                  false,
+		"description":              "", // CloudTrail records it even when empty, as the response does
 		"keySpec":                  "ML_DSA_65",
 		"signingAlgorithms":        []any{"ML_DSA_SHAKE_256"},
 		"multiRegionConfiguration": map[string]any{"primaryKey": map[string]any{"arn": "arn", "region": "us-east-1"}},

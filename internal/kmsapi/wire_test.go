@@ -302,7 +302,8 @@ func TestWireExamples(t *testing.T) {
 		t.Errorf("Decrypt request decoded to %+v, want %+v", dec, want)
 	}
 
-	// AWS sends empty lists as [] and omits absent ones.
+	// AWS sends empty lists as [] and omits absent ones; a key's description
+	// and a grant's name are sent even when empty.
 	for _, tc := range []struct {
 		out  Output
 		json string
@@ -311,7 +312,8 @@ func TestWireExamples(t *testing.T) {
 		{&ListAliasesOutput{}, `{}`},
 		{&ListResourceTagsOutput{Tags: []Tag{{TagKey: "k", TagValue: ""}}}, `{"Tags":[{"TagKey":"k","TagValue":""}]}`},
 		{&DescribeKeyOutput{KeyMetadata: &KeyMetadata{KeyId: "k", CreationDate: Time(time.Unix(1700000000, 0)), Enabled: Bool(false), KeyState: KeyStateEnabled}},
-			`{"KeyMetadata":{"KeyId":"k","CreationDate":1700000000,"Enabled":false,"KeyState":"Enabled"}}`},
+			`{"KeyMetadata":{"KeyId":"k","CreationDate":1700000000,"Enabled":false,"Description":"","KeyState":"Enabled"}}`},
+		{&ListGrantsOutput{Grants: []GrantListEntry{{GrantId: "g"}}}, `{"Grants":[{"GrantId":"g","Name":""}]}`},
 	} {
 		b, err := json.Marshal(tc.out)
 		if err != nil || string(b) != tc.json {

@@ -2473,9 +2473,7 @@ func (s *GrantListEntry) audit() map[string]any {
 	if s.GrantId != "" {
 		m["grantId"] = s.GrantId
 	}
-	if s.Name != "" {
-		m["name"] = s.Name
-	}
+	m["name"] = s.Name
 	if s.CreationDate != nil {
 		m["creationDate"] = s.CreationDate.rfc3339()
 	}
@@ -2550,9 +2548,7 @@ func (s *KeyMetadata) audit() map[string]any {
 	if s.Enabled != nil {
 		m["enabled"] = *s.Enabled
 	}
-	if s.Description != "" {
-		m["description"] = s.Description
-	}
+	m["description"] = s.Description
 	if s.KeyUsage != "" {
 		m["keyUsage"] = string(s.KeyUsage)
 	}

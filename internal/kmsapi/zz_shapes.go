@@ -1127,7 +1127,7 @@ type GrantConstraints struct {
 type GrantListEntry struct {
 	KeyId                    string            `json:"KeyId,omitempty"`
 	GrantId                  string            `json:"GrantId,omitempty"`
-	Name                     string            `json:"Name,omitempty"`
+	Name                     string            `json:"Name"`
 	CreationDate             *Timestamp        `json:"CreationDate,omitempty"`
 	GranteePrincipal         string            `json:"GranteePrincipal,omitempty"`
 	RetiringPrincipal        string            `json:"RetiringPrincipal,omitempty"`
@@ -1159,7 +1159,7 @@ type KeyMetadata struct {
 	Arn                         string                       `json:"Arn,omitempty"`
 	CreationDate                *Timestamp                   `json:"CreationDate,omitempty"`
 	Enabled                     *bool                        `json:"Enabled,omitempty"`
-	Description                 string                       `json:"Description,omitempty"`
+	Description                 string                       `json:"Description"`
 	KeyUsage                    KeyUsageType                 `json:"KeyUsage,omitempty"`
 	KeyState                    KeyState                     `json:"KeyState,omitempty"`
 	DeletionDate                *Timestamp                   `json:"DeletionDate,omitempty"`

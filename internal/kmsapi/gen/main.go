@@ -201,6 +201,7 @@ type shape struct {
 	typ       string
 	members   []member
 	required  map[string]bool
+	always    map[string]bool // response members AWS sends even when "" (alwaysSent)
 	enum      []string
 	order     []string // enum values in AWS's message order
 	min, max  *int64
@@ -273,7 +274,7 @@ func readJSON(path string) (*object, error) {
 }
 
 func newShape(name string, o *object) (*shape, error) {
-	s := &shape{name: name, typ: o.str("type"), required: map[string]bool{}}
+	s := &shape{name: name, typ: o.str("type"), required: map[string]bool{}, always: map[string]bool{}}
 	s.sensitive, _ = o.vals["sensitive"].(bool)
 	s.exception, _ = o.vals["exception"].(bool)
 	s.enum = o.strs("enum")
@@ -301,6 +302,9 @@ func newShape(name string, o *object) (*shape, error) {
 	}
 	for _, r := range o.strs("required") {
 		s.required[r] = true
+	}
+	for _, r := range o.strs("alwaysSent") {
+		s.always[r] = true
 	}
 	if ms := o.obj("members"); ms != nil {
 		for _, k := range ms.keys {
@@ -366,6 +370,12 @@ func (m *model) check() error {
 				return fmt.Errorf("%s.%s: unknown shape %s", s.name, mem.name, mem.shape)
 			}
 		}
+		for name := range s.always {
+			i := slices.IndexFunc(s.members, func(mem member) bool { return mem.name == name })
+			if i < 0 || m.shapes[s.members[i].shape].typ != "string" || len(m.shapes[s.members[i].shape].enum) > 0 {
+				return fmt.Errorf("%s: alwaysSent %s is not a string member", s.name, name)
+			}
+		}
 		switch s.typ {
 		case "string", "blob", "integer", "long", "boolean", "timestamp", "structure":
 		case "list":
@@ -393,6 +403,14 @@ func (m *model) check() error {
 		}
 	}
 	return nil
+}
+
+// sent reports whether a string member is on the wire even when its value
+// is "": a required member whose shape admits "", or a response member AWS
+// always returns (alwaysSent; AWS sends "" even where the shape's minimum
+// length is 1, as GrantListEntry.Name of a grant without a name).
+func (m *model) sent(s *shape, mem member) bool {
+	return s.required[mem.name] && m.shapes[mem.shape].mayBeEmpty() || s.always[mem.name]
 }
 
 // mayBeEmpty reports whether "" is a valid value of a string shape; a Go
@@ -543,7 +561,7 @@ func genShapes(m *model, b *bytes.Buffer) error {
 			opt := ",omitempty"
 			if k := m.shapes[mem.shape].typ; k == "list" || k == "map" {
 				opt = ",omitzero"
-			} else if s.required[mem.name] && m.shapes[mem.shape].mayBeEmpty() {
+			} else if m.sent(s, mem) {
 				opt = "" // "" is a value here, not absence: always send it
 			}
 			var notes []string
@@ -937,14 +955,16 @@ func genAudit(m *model, b *bytes.Buffer) error {
 			if m.hidden(mem) {
 				continue
 			}
-			genAuditMember(b, m, mem, s.required[mem.name])
+			genAuditMember(b, m, mem, m.sent(s, mem))
 		}
 		b.WriteString("\treturn m\n}\n\n")
 	}
 	return nil
 }
 
-func genAuditMember(b *bytes.Buffer, m *model, mem member, required bool) {
+// genAuditMember renders one member of an audit view; sent: the member is
+// recorded even when "".
+func genAuditMember(b *bytes.Buffer, m *model, mem member, sent bool) {
 	t := m.shapes[mem.shape]
 	f := "s." + mem.name
 	k := strconv.Quote(lowerFirst(mem.name))
@@ -954,7 +974,7 @@ func genAuditMember(b *bytes.Buffer, m *model, mem member, required bool) {
 		if len(t.enum) > 0 {
 			v = "string(" + f + ")"
 		}
-		if required && t.mayBeEmpty() {
+		if sent {
 			fmt.Fprintf(b, "\tm[%s] = %s\n", k, v) // always present, even ""
 		} else {
 			fmt.Fprintf(b, "\tif %s != \"\" {\n\t\tm[%s] = %s\n\t}\n", f, k, v)
