@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kmsd's tests need when it is missing, so `make test` works on
-# a fresh machine: staticcheck (Go module proxy), the AWS CLI and openssl
-# (Debian packages).
+# a fresh machine: staticcheck (Go module proxy), the AWS CLI, openssl and
+# valgrind (Debian packages).
 set -euo pipefail
 staticcheck_version=${1:-v0.8.2}
 gobin=$(go env GOPATH)/bin
@@ -14,6 +14,7 @@ fi
 missing=()
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
+command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   sudo_cmd=""
