@@ -24,6 +24,8 @@ const (
 	DefaultMaxBatch  = 256
 	DefaultQueueSize = 4096
 	DefaultTimeout   = 2 * time.Second
+	// DefaultCommitDelay is Options.CommitDelay's default.
+	DefaultCommitDelay = 2 * time.Millisecond
 	// DefaultHeadInterval is how often the head file is brought up to date.
 	DefaultHeadInterval = time.Second
 	// DefaultDigestInterval is how often a signed digest is written while
@@ -64,6 +66,12 @@ type Options struct {
 	// writes as soon as the queue is empty; records still batch up while a
 	// previous batch is being fsynced.
 	FlushInterval time.Duration
+	// CommitDelay, with FailClosed and no FlushInterval, is how long the
+	// writer waits for more records after the first of a batch when the
+	// previous batch held several: under concurrent load one fsync then
+	// answers more callers, at the cost of that much latency; a lone
+	// caller never waits (default DefaultCommitDelay; negative: never).
+	CommitDelay time.Duration
 	// HeadInterval is how often, at most, the head file is rewritten
 	// (default DefaultHeadInterval; negative: after every batch). Rewriting
 	// it costs a file creation, an fsync and a rename, so doing it per
@@ -123,6 +131,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.DigestIdleInterval <= 0 {
 		o.DigestIdleInterval = DefaultDigestIdleInterval
+	}
+	if o.CommitDelay == 0 {
+		o.CommitDelay = DefaultCommitDelay
 	}
 	if o.MaxBatch <= 0 {
 		o.MaxBatch = DefaultMaxBatch

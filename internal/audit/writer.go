@@ -28,10 +28,11 @@ type writer struct {
 	start link // chain position before f's first record
 	last  link // last durable record
 
-	buf      []byte
-	hasher   chainHasher
-	retry    []*pending // unwritten records (FailClosed off)
-	retryDue time.Time  // when to try them again without a new batch
+	buf       []byte
+	lastBatch int // records in the last batch gathered
+	hasher    chainHasher
+	retry     []*pending // unwritten records (FailClosed off)
+	retryDue  time.Time  // when to try them again without a new batch
 
 	dig *digester // signed digests; nil without Options.Signer
 }
@@ -231,10 +232,18 @@ func (w *writer) periodic() {
 // gather adds queued records to batch up to MaxBatch, waiting up to
 // FlushInterval for more. open is false once the queue is closed.
 func (w *writer) gather(batch []*pending) (_ []*pending, open bool) {
+	defer func() { w.lastBatch = len(batch) }()
 	l := w.log
 	var linger <-chan time.Time
-	if l.opts.FlushInterval > 0 {
-		t := time.NewTimer(l.opts.FlushInterval)
+	wait := l.opts.FlushInterval
+	if wait <= 0 && l.opts.FailClosed && w.lastBatch > 1 {
+		// Callers wait for the fsync, and they come several at a time:
+		// wait a moment for more, so that one fsync answers them all. A
+		// lone caller (last batch of one) never waits.
+		wait = l.opts.CommitDelay
+	}
+	if wait > 0 {
+		t := time.NewTimer(wait)
 		defer t.Stop()
 		linger = t.C
 	}
