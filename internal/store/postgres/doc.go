@@ -33,9 +33,11 @@
 // When PostgreSQL cannot be reached (down, restarting, refusing
 // connections, failing over), operations fail with an error wrapping
 // store.ErrUnavailable. A connection attempt is bounded by the DSN's
-// connect_timeout, defaultConnectTimeout when it sets none. A transaction
-// whose connection broke before its commit was sent is retried once on a
-// fresh connection, since the pool may have handed out a connection the
-// server had already closed; a commit whose answer was lost is not retried,
-// as it may have been applied, and fails with store.ErrUnavailable.
+// connect_timeout, defaultConnectTimeout when it sets none. The same Store
+// works again once the server is back, without being reopened. A
+// transaction whose connection broke before its commit was sent is retried
+// once, after the pool drops every idle connection: a server that closed one
+// (a restart, a failover) has closed them all. A commit whose answer was
+// lost is not retried, as it may have been applied, and fails with
+// store.ErrUnavailable.
 package postgres

@@ -22,11 +22,6 @@ const defaultConnectTimeout = 5 * time.Second
 // the caller gave up.
 const endTimeout = 10 * time.Second
 
-var (
-	updateOptions = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}
-	viewOptions   = pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly, DeferrableMode: pgx.Deferrable}
-)
-
 // Store is a store.Store on a PostgreSQL database, through a pool of
 // connections. It is safe for concurrent use, and any number of Stores, in
 // any number of processes, may share one database.
@@ -75,7 +70,7 @@ func parseConfig(dsn string) (*pgxpool.Config, error) {
 // serial order of every Update (see the package documentation). Put and
 // Delete inside fn fail. It returns fn's error unchanged.
 func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, viewOptions, fn)
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadOnly, DeferrableMode: pgx.Deferrable}, fn)
 }
 
 // Update runs fn in a SERIALIZABLE transaction and commits it if fn returns
@@ -83,7 +78,7 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 // fails or panics, or ctx ends before the commit, nothing is written; fn's
 // (or ctx's) error is returned unchanged and a panic propagates.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
-	return s.run(ctx, updateOptions, fn)
+	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}, fn)
 }
 
 // Close waits for borrowed connections to come back, then closes them all.

@@ -15,8 +15,8 @@ import (
 // Retry limits. A serialization failure is retried after a pause drawn
 // uniformly from [0, min(maxBackoff, minBackoff<<attempt)) ("full jitter"),
 // which spreads out transactions that keep colliding on one row. A broken
-// connection is retried at once, brokenRetries times: the retry takes a new
-// connection, and fails fast if the server is really gone.
+// connection is retried at once, brokenRetries times, on a new connection:
+// it fails fast if the server is really gone.
 const (
 	maxAttempts   = 40
 	minBackoff    = time.Millisecond
@@ -46,6 +46,10 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 		case out == done:
 			return err
 		case out == broken && brokenSeen < brokenRetries:
+			// A connection the server closed usually means it restarted
+			// or failed over, and then every idle connection is dead too:
+			// drop them all so that the retry connects afresh.
+			s.pool.Reset()
 			brokenSeen++
 		case out == broken:
 			return unavailable(err)
