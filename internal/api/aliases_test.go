@@ -118,7 +118,7 @@ func TestAliasNameRules(t *testing.T) {
 	}{
 		{"no prefix", "app", "ValidationException", prefixMsg},
 		{"other prefix", "aliases/app", "ValidationException", prefixMsg},
-		{"reserved", "alias/aws/s3", "InvalidAliasNameException", ""},
+		{"reserved", "alias/aws/s3", "NotAuthorizedException", ""},
 		{"space", "alias/bad name", "ValidationException", ""},
 		{"bang", "alias/bad!", "ValidationException", ""},
 		{"dot", "alias/a.b", "ValidationException", ""},
@@ -141,7 +141,7 @@ func TestAliasNameRules(t *testing.T) {
 	// An alias cannot target another alias.
 	s.createAlias("alias/first", id)
 	_, err := s.Client.CreateAlias(bg, &kms.CreateAliasInput{AliasName: aws.String("alias/second"), TargetKeyId: aws.String("alias/first")})
-	wantCode(t, err, "NotFoundException")
+	wantError(t, err, "ValidationException", "Aliases must refer to keys. Not aliases")
 }
 
 func TestListAliasesPagination(t *testing.T) {

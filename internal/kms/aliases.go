@@ -12,15 +12,31 @@ import (
 	"github.com/kmsd/kmsd/internal/store"
 )
 
+// checkAliasName applies AWS's rules for a new alias name beyond the model's
+// pattern (which the generated validation has checked): the alias/ prefix,
+// the reserved alias/aws/ prefix, and no ':' although the pattern admits it
+// (AWS allows only letters, digits, '/', '_' and '-').
 func checkAliasName(name string) error {
 	if !strings.HasPrefix(name, "alias/") {
 		return kmserr.New(kmserr.Validation, `Alias must start with the prefix "alias/". Please see https://docs.aws.amazon.com/kms/latest/developerguide/kms-alias.html`)
 	}
 	if strings.HasPrefix(name, "alias/aws/") {
-		return kmserr.New(kmserr.InvalidAliasName, "Alias names that begin with alias/aws/ are reserved for AWS managed keys.")
+		return kmserr.New(kmserr.NotAuthorized, "")
+	}
+	if strings.ContainsRune(name, ':') {
+		return kmserr.New(kmserr.Validation, "%s contains invalid characters for an alias", name)
 	}
 	if len(name) == len("alias/") {
 		return kmserr.New(kmserr.InvalidAliasName, "Alias name must not be empty after the alias/ prefix.")
+	}
+	return nil
+}
+
+// checkAliasTarget refuses an alias name or alias ARN as the key an alias
+// points to, with AWS's message.
+func checkAliasTarget(target string) error {
+	if strings.HasPrefix(target, "alias/") || strings.HasPrefix(target, "arn:") && strings.Contains(target, ":alias/") {
+		return kmserr.New(kmserr.Validation, "Aliases must refer to keys. Not aliases")
 	}
 	return nil
 }
@@ -31,6 +47,9 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, in *kmsapi.CreateAli
 		return nil, err
 	}
 	if err := checkAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	if err := checkAliasTarget(in.TargetKeyId); err != nil {
 		return nil, err
 	}
 	k, err := s.lookup(ctx, c, in.TargetKeyId, keyOnly, "kms:CreateAlias", nil, nil)
@@ -114,6 +133,9 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 		return nil, err
 	}
 	if err := checkAliasName(in.AliasName); err != nil {
+		return nil, err
+	}
+	if err := checkAliasTarget(in.TargetKeyId); err != nil {
 		return nil, err
 	}
 	acct, region := c.Caller.AccountID, c.Caller.Region

@@ -61,11 +61,15 @@ func parseKeyRef(c *Caller, id string, allowAlias bool) (keyRef, error) {
 			ref.keyID = res[4:]
 		case strings.HasPrefix(res, "alias/") && allowAlias:
 			ref.alias = res
+		case strings.HasPrefix(res, "alias/"):
+			return ref, errAliasNotSupported()
 		default:
 			return ref, kmserr.New(kmserr.NotFound, "Invalid arn %s", id)
 		}
 	case strings.HasPrefix(id, "alias/") && allowAlias:
 		ref.alias = id
+	case strings.HasPrefix(id, "alias/"):
+		return ref, errAliasNotSupported()
 	case validKeyID(id):
 		ref.keyID = id
 	default:
@@ -115,6 +119,12 @@ func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias 
 		return nil, err
 	}
 	return k, nil
+}
+
+// errAliasNotSupported is AWS's answer to an alias name or alias ARN given
+// to an operation that takes only a key ID or key ARN.
+func errAliasNotSupported() error {
+	return kmserr.New(kmserr.InvalidArn, "Key Aliases are not supported for this operation.")
 }
 
 // errKeyNotFound is AWS's NotFoundException for a well-formed key id that

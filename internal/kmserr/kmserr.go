@@ -42,6 +42,7 @@ const (
 	MalformedPolicyDocument      = "MalformedPolicyDocumentException"
 	MissingAuthenticationToken   = "MissingAuthenticationTokenException"
 	NotFound                     = "NotFoundException"
+	NotAuthorized                = "NotAuthorizedException" // not modeled: AWS's answer to a reserved alias/aws/ name
 	Serialization                = "SerializationException"
 	Tag                          = "TagException"
 	Throttling                   = "ThrottlingException"
