@@ -55,18 +55,18 @@ func unavailable(err error) error {
 	if errors.Is(err, store.ErrUnavailable) {
 		return err
 	}
-	return fmt.Errorf("store/postgres: %w: %w", store.ErrUnavailable, err)
+	return fmt.Errorf("%w: %w", store.ErrUnavailable, err)
 }
 
-// classify wraps an error that happened outside a transaction: the
+// classify wraps an error of op that happened outside a transaction: the
 // caller's context ending, the server being unreachable, or anything else.
-func classify(ctx context.Context, err error) error {
+func classify(ctx context.Context, op string, err error) error {
 	switch {
 	case ctx.Err() != nil:
 		return ctx.Err()
 	case isUnavailable(err):
-		return unavailable(err)
+		return fmt.Errorf("store/postgres: %s: %w", op, unavailable(err))
 	default:
-		return fmt.Errorf("store/postgres: %w", err)
+		return fmt.Errorf("store/postgres: %s: %w", op, err)
 	}
 }

@@ -271,6 +271,7 @@ func TestUnreachable(t *testing.T) {
 			if !errors.Is(err, store.ErrUnavailable) {
 				t.Errorf("Open: %v, want ErrUnavailable", err)
 			}
+			t.Logf("Open: %v", err)
 			if d := time.Since(start); d > tc.max {
 				t.Errorf("Open took %v to fail, want under %v", d, tc.max)
 			}

@@ -52,7 +52,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 			s.pool.Reset()
 			brokenSeen++
 		case out == broken:
-			return unavailable(err)
+			return fmt.Errorf("store/postgres: %w", unavailable(err))
 		case attempt+1 >= maxAttempts:
 			return fmt.Errorf("store/postgres: %d attempts: %w (last: %w)", maxAttempts, store.ErrConflict, err)
 		default:
@@ -68,7 +68,7 @@ func (s *Store) run(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) e
 func (s *Store) attempt(ctx context.Context, opts pgx.TxOptions, fn func(store.Tx) error) (outcome, error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return done, classify(ctx, err)
+		return done, classify(ctx, "connect", err)
 	}
 	// Release destroys a connection left closed or inside a transaction.
 	defer conn.Release()

@@ -47,7 +47,7 @@ func (s *Store) migrate(ctx context.Context) error {
 		return t.QueryRow(ctx, "SELECT version FROM kmsd_schema").Scan(&version)
 	})
 	if err != nil {
-		return fmt.Errorf("store/postgres: create tables: %w", classify(ctx, err))
+		return classify(ctx, "create tables", err)
 	}
 	if version != schemaVersion {
 		return fmt.Errorf("store/postgres: the database holds schema version %d and this kmsd knows version %d: "+

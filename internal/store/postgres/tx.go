@@ -147,9 +147,10 @@ func (t *tx) Buckets() ([][]byte, error) {
 		return nil, errTxEnded
 	}
 	rows, err := t.ptx.Query(t.ctx, `WITH RECURSIVE b(name) AS (
-			SELECT min(bucket) FROM kmsd_kv
+			(SELECT bucket FROM kmsd_kv ORDER BY bucket LIMIT 1)
 			UNION ALL
-			SELECT (SELECT min(bucket) FROM kmsd_kv WHERE bucket > b.name) FROM b WHERE b.name IS NOT NULL
+			SELECT (SELECT bucket FROM kmsd_kv WHERE bucket > b.name ORDER BY bucket LIMIT 1)
+			FROM b WHERE b.name IS NOT NULL
 		) SELECT name FROM b WHERE name IS NOT NULL`)
 	if err != nil {
 		return nil, t.fail("list buckets", nil, err)
@@ -175,21 +176,24 @@ func (t *tx) writable() error {
 // or a broken connection for run. Errors name the bucket, never a key or
 // value.
 func (t *tx) fail(op string, bucket []byte, err error) error {
+	if bucket != nil {
+		op = fmt.Sprintf("%s bucket %q", op, bucket)
+	}
 	if ctxErr := t.ctx.Err(); ctxErr != nil {
-		return fmt.Errorf("store/postgres: %s bucket %q: %w", op, bucket, ctxErr)
+		return fmt.Errorf("store/postgres: %s: %w", op, ctxErr)
 	}
 	switch {
 	case isConflict(err):
 		if t.conflict == nil {
 			t.conflict = err
 		}
-		return fmt.Errorf("store/postgres: %s bucket %q: %w: %w", op, bucket, store.ErrConflict, err)
+		return fmt.Errorf("store/postgres: %s: %w: %w", op, store.ErrConflict, err)
 	case t.ptx.Conn().IsClosed() || isUnavailable(err):
 		if t.broken == nil {
 			t.broken = err
 		}
-		return fmt.Errorf("store/postgres: %s bucket %q: %w", op, bucket, unavailable(err))
+		return fmt.Errorf("store/postgres: %s: %w", op, unavailable(err))
 	default:
-		return fmt.Errorf("store/postgres: %s bucket %q: %w", op, bucket, err)
+		return fmt.Errorf("store/postgres: %s: %w", op, err)
 	}
 }
