@@ -13,7 +13,9 @@ build:
 	$(GO) build -o $(BIN) ./cmd/kmsd
 
 # deps installs what the tests need when it is missing: staticcheck, the AWS
-# CLI and openssl.
+# CLI, openssl, valgrind and the PostgreSQL server. The PostgreSQL store's
+# tests start their own throwaway cluster with it, or use the server whose
+# DSN is in KMSD_TEST_POSTGRES (restart tests still start their own).
 deps:
 	@scripts/ensure-tools.sh $(STATICCHECK_VERSION)
 

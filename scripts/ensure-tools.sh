@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Installs what kmsd's tests need when it is missing, so `make test` works on
-# a fresh machine: staticcheck (Go module proxy), the AWS CLI, openssl and
-# valgrind (Debian packages).
+# a fresh machine: staticcheck (Go module proxy), the AWS CLI, openssl,
+# valgrind and the PostgreSQL server (Debian packages). The PostgreSQL
+# store's tests start throwaway clusters with the server's initdb and
+# postgres, run as the unprivileged user postgres (which the package creates)
+# when the tests run as root.
 set -euo pipefail
 staticcheck_version=${1:-v0.8.2}
 gobin=$(go env GOPATH)/bin
@@ -15,6 +18,11 @@ missing=()
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v initdb >/dev/null 2>&1; then
+  missing+=(postgresql)
+elif [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  missing+=(postgresql) # its install creates the user the clusters run as
+fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
   sudo_cmd=""
