@@ -20,8 +20,6 @@ command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v initdb >/dev/null 2>&1; then
   missing+=(postgresql)
-elif [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
-  missing+=(postgresql) # its install creates the user the clusters run as
 fi
 if [ ${#missing[@]} -gt 0 ]; then
   echo "installing Debian packages: ${missing[*]}"
@@ -29,4 +27,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
   $sudo_cmd apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# PostgreSQL refuses to run as root: as root, the tests' clusters run as
+# postgres, which the package creates; make it if it was removed since.
+if [ "$(id -u)" -eq 0 ] && ! id postgres >/dev/null 2>&1; then
+  echo "creating the system user postgres for the PostgreSQL test clusters"
+  useradd --system --user-group --no-create-home --shell /usr/sbin/nologin postgres
 fi
