@@ -51,6 +51,7 @@ func operations() map[string]operation {
 		"ReplicateKey":                        op((*kms.Service).ReplicateKey, mutating),
 		"UpdatePrimaryRegion":                 op((*kms.Service).UpdatePrimaryRegion, mutating),
 		"GetKeyLastUsage":                     op((*kms.Service).GetKeyLastUsage, readOnly),
+		"DescribeCustomKeyStores":             op((*kms.Service).DescribeCustomKeyStores, readOnly),
 		"Encrypt":                             crypto("Encrypt", (*kms.Service).Encrypt),
 		"Decrypt":                             crypto("Decrypt", (*kms.Service).Decrypt),
 		"ReEncrypt":                           crypto("ReEncrypt", (*kms.Service).ReEncrypt),

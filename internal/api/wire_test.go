@@ -27,7 +27,6 @@ func TestWireErrors(t *testing.T) {
 		{"target without operation", "TrentService.", `{}`, "UnknownOperationException"},
 		{"lower-case operation", "TrentService.listKeys", `{}`, "UnknownOperationException"},
 		{"known but unimplemented: ConnectCustomKeyStore", "TrentService.ConnectCustomKeyStore", `{}`, "UnsupportedOperationException"},
-		{"known but unimplemented: DescribeCustomKeyStores", "TrentService.DescribeCustomKeyStores", `{}`, "UnsupportedOperationException"},
 		{"known but unimplemented: DisconnectCustomKeyStore", "TrentService.DisconnectCustomKeyStore", `{"CustomKeyStoreId":"cks-1234567890abcdef0"}`, "UnsupportedOperationException"},
 		{"truncated JSON", "TrentService.DescribeKey", `{"KeyId":`, "SerializationException"},
 		{"not JSON", "TrentService.ListKeys", `KeyId=abc`, "SerializationException"},
