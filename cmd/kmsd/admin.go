@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,29 +13,51 @@ import (
 	"github.com/kmsd/kmsd/internal/policy"
 )
 
-const adminUsage = `usage: kmsd admin create-access-key [--data DIR] [--account-id ID] [--user NAME]
-       kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--data DIR]
+const adminUsage = `kmsd admin — work on the data directory of a stopped server
+
+Usage:
+  kmsd admin create-access-key [--config FILE] [--data DIR] [--account-id ID] [--user NAME]
+  kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--data DIR]
+
+Run 'kmsd admin <command> --help' for its flags and examples.
 `
 
 func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	if len(args) > 0 && args[0] == "explain" {
-		return runExplain(ctx, args[1:], stdout, stderr, getenv)
-	}
-	if len(args) == 0 || args[0] != "create-access-key" {
+	if len(args) == 0 || wantsHelp(args[:1]) {
+		if len(args) > 0 {
+			fmt.Fprint(stdout, adminUsage)
+			return nil
+		}
 		fmt.Fprint(stderr, adminUsage)
 		return flag.ErrHelp
 	}
-	cfg, err := fileAndEnvConfig(args[1:], getenv)
+	if wantsHelp(args) {
+		stderr = stdout // asked-for help goes to stdout
+	}
+	switch args[0] {
+	case "explain":
+		return helpShown(runExplain(ctx, args[1:], stdout, stderr, getenv))
+	case "create-access-key":
+		return helpShown(runCreateAccessKey(ctx, args[1:], stdout, stderr, getenv))
+	}
+	fmt.Fprint(stderr, adminUsage)
+	return fmt.Errorf("unknown admin command %q", args[0])
+}
+
+// runCreateAccessKey makes an access key in a stopped server's store.
+func runCreateAccessKey(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
+	cfg, err := fileAndEnvConfig(args, getenv)
 	if err != nil {
 		return err
 	}
 	fs := flag.NewFlagSet("kmsd admin create-access-key", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setHelp(fs)
 	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	fs.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "account the key belongs to")
 	user := fs.String("user", "", "IAM user name, created if it does not exist (default: the account root)")
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if err := cfg.validate(); err != nil {
@@ -92,6 +115,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	fs := flag.NewFlagSet("kmsd admin explain", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setHelp(fs)
 	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "Region of the key, when --key is not an ARN")
@@ -104,8 +128,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	if *principal == "" || *action == "" || *keyID == "" {
-		fmt.Fprint(stderr, adminUsage)
-		return flag.ErrHelp
+		return errors.New("give --principal, --action and --key (see kmsd admin explain --help)")
 	}
 	typ, account, ok := policy.ParsePrincipal(*principal)
 	if !ok || typ == policy.Service {

@@ -31,6 +31,7 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	}
 	fs := flag.NewFlagSet("kmsd audit verify", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	setHelp(fs)
 	data := fs.String("data", "", "data directory of a stopped kmsd: verify its log with the public key and anchor kept in its store")
 	file := fs.String("file", "./kmsd-data/audit/kmsd-audit.jsonl", "audit log to verify")
 	pubFile := fs.String("public-key", "", "PEM file of the digest public key(s), from a copy you trust; checks the signed digests")

@@ -281,6 +281,7 @@ func (l regionList) validate(defaultRegion string) error {
 
 // bindFlags registers a flag per field, with the current value as default.
 func (c *Config) bindFlags(fs *flag.FlagSet) {
+	setHelp(fs)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (store, root key, audit log)")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "AWS account id of the default account")
