@@ -11,7 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 )
 
-// listAliases returns every alias, optionally of one key, by name.
+// listAliases returns every alias, optionally of one key, by name, leaving
+// out the predefined AWS aliases that have no key yet (managedkeys_test.go).
 func (s *testServer) listAliases(keyID string) map[string]types.AliasListEntry {
 	s.t.Helper()
 	in := &kms.ListAliasesInput{}
@@ -27,6 +28,9 @@ func (s *testServer) listAliases(keyID string) map[string]types.AliasListEntry {
 		}
 		for _, a := range page.Aliases {
 			name := aws.ToString(a.AliasName)
+			if a.TargetKeyId == nil && strings.HasPrefix(name, "alias/aws/") {
+				continue
+			}
 			if _, dup := out[name]; dup {
 				s.t.Errorf("alias %s listed twice", name)
 			}
@@ -158,6 +162,9 @@ func TestListAliasesPagination(t *testing.T) {
 		s.createAlias(name, target)
 		want[name] = true
 	}
+	for _, name := range predefinedAliases { // listed in every account
+		want[name] = true
+	}
 
 	seen := map[string]int{}
 	var marker *string
@@ -182,8 +189,8 @@ func TestListAliasesPagination(t *testing.T) {
 		}
 		marker = out.NextMarker
 	}
-	if pages != 3 {
-		t.Errorf("%d pages, want 3", pages)
+	if n := (len(want) + 2) / 3; pages != n {
+		t.Errorf("%d pages, want %d", pages, n)
 	}
 	checkExactlyOnce(t, seen, want)
 

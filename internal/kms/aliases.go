@@ -287,5 +287,8 @@ func (s *Service) ListAliases(ctx context.Context, c *Call, in *kmsapi.ListAlias
 	if err != nil {
 		return nil, kmserr.Internalf("list aliases: %w", err)
 	}
+	if filter == "" {
+		mergePredefined(out, acct, region, after, limit)
+	}
 	return out, nil
 }

@@ -131,8 +131,9 @@ var (
 
 // keyConditions are the condition keys a key itself defines, computed once
 // per cached key: kms:KeyOrigin, kms:KeySpec, kms:KeyUsage,
-// kms:MultiRegion, kms:MultiRegionKeyType (multi-Region keys only) and
-// aws:ResourceTag/<key>; the key cache adds kms:ResourceAliases
+// kms:MultiRegion, kms:MultiRegionKeyType (multi-Region keys only),
+// aws:ResourceTag/<key> and, on an AWS managed key, the kms:ViaService of
+// its service (managed.go); the key cache adds kms:ResourceAliases
 // (setResourceAliases).
 func keyConditions(r *keyRecord) policy.Context {
 	c := policy.Context{
@@ -150,6 +151,7 @@ func keyConditions(r *keyRecord) policy.Context {
 	for _, t := range r.Tags {
 		c["aws:resourcetag/"+strings.ToLower(t.Key)] = []string{t.Value}
 	}
+	addManagedConditions(c, r)
 	return c
 }
 

@@ -47,6 +47,9 @@ func (s *Service) CreateGrant(ctx context.Context, c *Call, in *kmsapi.CreateGra
 	}); err != nil {
 		return nil, err
 	}
+	if err := refuseManagedGrant(c, k, want); err != nil {
+		return nil, err
+	}
 	if err := checkState(k, ruleGrant); err != nil {
 		return nil, err
 	}

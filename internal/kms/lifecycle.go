@@ -112,6 +112,9 @@ func (s *Service) mutateUnused(ctx context.Context, c *Call, keyIDInput, action 
 	if err := s.authorize(ctx, c, action, k, nil, nil, ""); err != nil {
 		return nil, err
 	}
+	if err := refuseOnManaged(c, action, k); err != nil {
+		return nil, err
+	}
 	return s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, rule, fn)
 }
 

@@ -34,6 +34,7 @@ type keyRecord struct {
 	KeySpec           string           `json:"keySpec"`
 	Origin            string           `json:"origin"`
 	KeyManager        string           `json:"keyManager"`
+	AWSManagedAlias   string           `json:"awsManagedAlias,omitempty"` // the predefined alias of an AWS managed key (managed.go)
 	KeyState          string           `json:"keyState"`
 	Created           time.Time        `json:"created"`
 	DeletionDate      *time.Time       `json:"deletionDate,omitempty"`

@@ -15,6 +15,7 @@ type keyRef struct {
 	keyID           string // set when the caller named the key itself
 	alias           string // "alias/…" when the caller named an alias
 	input           string
+	caller          string // the caller's account (managed.go)
 }
 
 // How an operation lets its KeyId be written (AWS: management operations
@@ -44,7 +45,7 @@ func validKeyID(id string) bool {
 // parseKeyRef parses a KeyId the way AWS does, in the caller's partition
 // unless an ARN names another account.
 func parseKeyRef(c *Caller, id string, allowAlias bool) (keyRef, error) {
-	ref := keyRef{account: c.AccountID, region: c.Region, input: id}
+	ref := keyRef{account: c.AccountID, region: c.Region, input: id, caller: c.AccountID}
 	switch {
 	case strings.HasPrefix(id, "arn:"):
 		parts := strings.SplitN(id, ":", 6)
@@ -88,6 +89,12 @@ func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
 			return nil, kmserr.Internalf("resolve alias %s: %w", ref.alias, err)
 		}
 		if target == "" {
+			// A predefined AWS alias gets its key on first use.
+			if target, err = s.managedTarget(ctx, ref); err != nil {
+				return nil, err
+			}
+		}
+		if target == "" {
 			return nil, kmserr.New(kmserr.NotFound, "Alias %s is not found.", aliasARN(ref.region, ref.account, ref.alias))
 		}
 		keyID = target
@@ -116,6 +123,9 @@ func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias 
 	c.touch(k.arn)
 	c.use(k)
 	if err := s.authorize(ctx, c, action, k, ec, grantTokens, ref.alias); err != nil {
+		return nil, err
+	}
+	if err := refuseOnManaged(c, action, k); err != nil {
 		return nil, err
 	}
 	return k, nil
