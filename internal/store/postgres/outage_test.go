@@ -115,13 +115,19 @@ func TestRestart(t *testing.T) {
 		if !errors.Is(err, store.ErrUnavailable) {
 			t.Errorf("View %d while PostgreSQL is down: %v, want ErrUnavailable", i, err)
 		}
+		if err := s.Ping(ctx); !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("Ping %d while PostgreSQL is down: %v, want ErrUnavailable", i, err)
+		}
 		if d := time.Since(start); d > 2*failFast {
-			t.Errorf("Update and View took %v to fail while PostgreSQL is down, want under %v", d, 2*failFast)
+			t.Errorf("Update, View and Ping took %v to fail while PostgreSQL is down, want under %v", d, 2*failFast)
 		}
 	}
 
 	if err := srv.Cluster.Start(ctx); err != nil {
 		t.Fatal(err)
+	}
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping after the restart: %v", err)
 	}
 	// The first operations after the restart may draw connections that
 	// the pool still holds from before it; they must succeed all the same.
@@ -201,17 +207,25 @@ func TestRestartWhileIdle(t *testing.T) {
 		}
 		wg.Wait()
 	}
-	hold("before the restart")
-	if got := s.pool.Stat().IdleConns(); got < parallel {
-		t.Fatalf("%d idle connections, want %d", got, parallel)
+	restart := func() {
+		t.Helper()
+		hold("before the restart")
+		if got := s.pool.Stat().IdleConns(); got < parallel {
+			t.Fatalf("%d idle connections, want %d", got, parallel)
+		}
+		if err := srv.Cluster.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		if err := srv.Cluster.Start(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := srv.Cluster.Stop(); err != nil {
-		t.Fatal(err)
-	}
-	if err := srv.Cluster.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
+	restart()
 	hold("after the restart")
+	restart()
+	if err := s.Ping(ctx); err != nil {
+		t.Errorf("Ping on connections from before the restart: %v", err)
+	}
 }
 
 // TestUnreachable opens stores on addresses where no PostgreSQL answers:

@@ -81,6 +81,13 @@ func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	return s.run(ctx, pgx.TxOptions{IsoLevel: pgx.Serializable, AccessMode: pgx.ReadWrite}, fn)
 }
 
+// Ping checks that the database answers, for readiness probes, by running
+// an empty View: it recovers from a restart as transactions do. Its error
+// wraps store.ErrUnavailable when the database cannot be reached.
+func (s *Store) Ping(ctx context.Context) error {
+	return s.View(ctx, func(store.Tx) error { return nil })
+}
+
 // Close waits for borrowed connections to come back, then closes them all.
 func (s *Store) Close() error {
 	s.pool.Close()
