@@ -18,16 +18,12 @@ import (
 	"time"
 
 	"github.com/kmsd/kmsd/internal/api"
-	"github.com/kmsd/kmsd/internal/api/sigv4"
 	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/authz"
-	"github.com/kmsd/kmsd/internal/iamapi"
 	"github.com/kmsd/kmsd/internal/identity"
-	"github.com/kmsd/kmsd/internal/jobs"
 	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/seal"
-	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/store/sealed"
 )
@@ -63,10 +59,15 @@ func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) str
 	cfg.bindFlags(fs)
 	fs.String("config", "", "YAML config file (or set KMSD_CONFIG)")
 	printConfig := fs.Bool("print-config", false, "print the effective configuration and exit")
+	var ephemeral bool
 	if m == modeDev {
 		fs.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "verify SigV4 signatures against the root credentials instead of accepting any")
+		fs.BoolVar(&ephemeral, "ephemeral", false, "keep everything in memory and nothing on disk; it is all gone when kmsd stops (the same as --data "+memoryData+")")
 	}
 	if err := fs.Parse(args); err != nil {
+		return cfg, false, err
+	}
+	if err := applyEphemeral(&cfg, m, ephemeral); err != nil {
 		return cfg, false, err
 	}
 	if fs.NArg() > 0 {
@@ -113,11 +114,19 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 type node struct {
 	store    *sealed.Store
 	seal     *seal.FileSeal
-	audit    *audit.Log
+	audit    nodeAudit
 	ids      *identity.Store
 	policies *authz.Policies
 	svc      *kms.Service
 	outbox   *outbox.Outbox
+}
+
+// nodeAudit is where a node's audit records go: the log file in the data
+// directory, or memory for an ephemeral server.
+type nodeAudit interface {
+	Append(ev *audit.Event) error
+	Health() error
+	Close() error
 }
 
 func dataPaths(dir string) (db, rootKey, auditLog string) {
@@ -128,11 +137,17 @@ func dataPaths(dir string) (db, rootKey, auditLog string) {
 // log (for serving), without one it leaves it closed (admin commands).
 func openNode(cfg Config, log *slog.Logger) (*node, error) {
 	withAudit := log != nil
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory: %w", err)
-	}
 	dbPath, keyPath, auditPath := dataPaths(cfg.DataDir)
-	st, sl, err := openStore(dbPath, keyPath, log)
+	var st *sealed.Store
+	var sl *seal.FileSeal
+	var err error
+	if cfg.ephemeral() {
+		st, sl, err = openMemoryStore(log)
+	} else if err = os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		err = fmt.Errorf("create data directory: %w", err)
+	} else {
+		st, sl, err = openStore(dbPath, keyPath, log)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +160,9 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 	pol := &authz.Policies{}
 	n := &node{store: st, seal: sl, policies: pol}
 	svcStore := store.Store(st)
-	if withAudit {
+	if withAudit && cfg.ephemeral() {
+		n.audit = newMemAudit(memAuditRecords)
+	} else if withAudit {
 		// Every request waits for its record's group commit, unless dev
 		// runs with --audit-async; then nobody waits for the fsync, so
 		// records gather into larger batches (one fsync per few
@@ -163,11 +180,12 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 			return nil, fmt.Errorf("audit digest signing key: %w", err)
 		}
 		opts.Anchor = storeAnchor{st}
-		n.audit, err = audit.OpenFile(auditPath, opts)
-		if err != nil {
+		if n.audit, err = audit.OpenFile(auditPath, opts); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
+	}
+	if withAudit {
 		n.outbox = outbox.New(st, n.audit, log)
 		svcStore = n.outbox.Store()
 	}
@@ -204,70 +222,29 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		return nil
 	}
 	log := newLogger(cfg, stderr)
-	n, err := openNode(cfg, log)
+	in, err := startInstance(ctx, cfg, log, stdout)
 	if err != nil {
 		return err
+	}
+	var handler http.Handler = in.handler
+	current := func() *instance { return in }
+	if m == modeDev {
+		// Only dev can be reset to a fresh state; serve never.
+		r := newResetter(ctx, cfg, log, stdout, in)
+		handler, current = r, r.current
 	}
 	defer func() {
-		if err := n.close(); err != nil {
-			log.Error("close", "error", err)
+		if in := current(); in != nil {
+			in.stop(log)
 		}
+		log.Info("stopped")
 	}()
-
-	if err := n.ids.Init(ctx, cfg.AccountID); err != nil {
-		return fmt.Errorf("prepare identities: %w", err)
-	}
-	var auth api.Authenticator = api.Permissive{AccountID: cfg.AccountID, DefaultRegion: cfg.Region}
-	queryAuth := auth
-	var bootstrap string
-	if cfg.Enforce {
-		if cfg.RootAccessKey != "" && cfg.RootSecretKey != "" {
-			if err := n.ids.EnsureAccessKey(ctx, cfg.AccountID, "", cfg.RootAccessKey, secret.Bytes(cfg.RootSecretKey)); err != nil {
-				return err
-			}
-		} else if bootstrap, err = bootstrapAccessKey(ctx, n.ids, cfg.AccountID); err != nil {
-			return err
-		}
-		ids := api.Identities{Store: n.ids}
-		auth = api.Strict{
-			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"kms"}},
-			Principals: ids,
-		}
-		queryAuth = api.Strict{
-			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"iam", "sts"}},
-			Principals: ids,
-		}
-	}
-	if len(cfg.Regions) > 0 {
-		auth = regionGate{Authenticator: auth, svc: n.svc}
-	}
-	if cfg.Seed != "" {
-		if err := applySeed(ctx, n.svc, cfg, stdout); err != nil {
-			return err
-		}
-	}
-	qcfg := iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log, Outbox: n.outbox}
-	if cfg.Enforce {
-		qcfg.Authorizer = n.policies
-	}
-	query, err := iamapi.New(qcfg)
-	if err != nil {
-		return err
-	}
-	if err := recoverOutbox(ctx, n, cfg, log); err != nil {
-		return err
-	}
-	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query,
-		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.audit.Health})
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
 	hs := &http.Server{
-		Handler:           srv,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -286,26 +263,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		ln = tls.NewListener(ln, hs.TLSConfig)
 		scheme = "https"
 	}
-	banner(stdout, m, cfg, scheme+"://"+ln.Addr().String(), bootstrap)
-
-	jobCtx, stopJobs := context.WithCancel(ctx)
-	defer stopJobs()
-	outboxDone := make(chan struct{})
-	go func() {
-		defer close(outboxDone)
-		shipOutbox(jobCtx, n.outbox, log)
-	}()
-	jobsDone := make(chan struct{})
-	go func() {
-		defer close(jobsDone)
-		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
-			{Name: "scheduled-deletion", Run: n.svc.DeletionJob(n.outbox)},
-			{Name: "key-rotation", Run: n.svc.RotationJob(n.outbox)},
-			{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.outbox)},
-			{Name: "expired-sessions", Run: n.ids.PruneSessions},
-			{Name: "key-last-usage", Run: n.svc.FlushLastUsage},
-		}}).Run(jobCtx)
-	}()
+	banner(stdout, m, cfg, scheme+"://"+ln.Addr().String(), in.bootstrap)
 
 	if cfg.AdminListen != "" {
 		stopAdmin, err := startAdmin(cfg.AdminListen, log)
@@ -318,26 +276,13 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	go func() { serveErr <- hs.Serve(ln) }()
 	select {
 	case err := <-serveErr:
-		stopJobs()
-		<-jobsDone
-		<-outboxDone
-		flushLastUsage(n.svc, log)
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down: finishing in-flight requests")
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	err = hs.Shutdown(shutCtx)
-	stopJobs()
-	<-jobsDone
-	<-outboxDone
-	flushLastUsage(n.svc, log)
-	if ferr := n.outbox.Flush(shutCtx); ferr != nil {
-		log.Error("audit outbox: delete delivered entries", "error", ferr)
-	}
-	log.Info("stopped")
-	return err
+	return hs.Shutdown(shutCtx)
 }
 
 // recoverOutbox ships, before the first request, the audit records of
@@ -345,6 +290,9 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 // (a crash between the two, or a failing log): the record of every
 // committed change reaches the log exactly once.
 func recoverOutbox(ctx context.Context, n *node, cfg Config, log *slog.Logger) error {
+	if cfg.ephemeral() {
+		return nil // a fresh store in memory: no earlier run left anything
+	}
 	_, _, auditPath := dataPaths(cfg.DataDir)
 	shipped, err := n.outbox.Recover(ctx, func(ids map[string]bool, since time.Time) error {
 		return outbox.FindInLog(auditPath, ids, since)
@@ -427,7 +375,14 @@ func bootstrapAccessKey(ctx context.Context, ids *identity.Store, account string
 func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
 	db, key, auditLog := dataPaths(cfg.DataDir)
 	fmt.Fprintf(w, "kmsd %s %s listening on %s\n", m, version, url)
-	fmt.Fprintf(w, "  data:  %s (store %s, root key %s, audit log %s)\n", cfg.DataDir, filepath.Base(db), filepath.Base(key), strings.TrimPrefix(auditLog, filepath.Clean(cfg.DataDir)+"/"))
+	if cfg.ephemeral() {
+		fmt.Fprintf(w, "  data:  in memory only, nothing on disk; gone when kmsd stops (audit: the newest %d records, at GET %s/kmsd/audit)\n", memAuditRecords, url)
+	} else {
+		fmt.Fprintf(w, "  data:  %s (store %s, root key %s, audit log %s)\n", cfg.DataDir, filepath.Base(db), filepath.Base(key), strings.TrimPrefix(auditLog, filepath.Clean(cfg.DataDir)+"/"))
+	}
+	if m == modeDev {
+		fmt.Fprintf(w, "  reset: curl -X POST %s/kmsd/reset   (a fresh state without a restart; also /moto-api/reset and /_localstack/state/reset)\n", url)
+	}
 	switch {
 	case !cfg.Enforce:
 		fmt.Fprintf(w, "  auth:  permissive: any credentials are accepted and act as the root of account %s\n", cfg.AccountID)
