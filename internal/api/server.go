@@ -111,6 +111,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if fromPerson(r) {
+		serveLanding(w, r)
+		return
+	}
 	s.serveAPI(w, r)
 }
 
