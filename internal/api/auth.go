@@ -3,6 +3,8 @@ package api
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
 	"strings"
 
@@ -23,32 +25,53 @@ type Authenticator interface {
 type Permissive struct {
 	AccountID     string
 	DefaultRegion string
+	// Regions reports whether a request may be scoped to a Region; nil
+	// accepts any name of a Region's form. A scope naming another Region is
+	// refused as AWS refuses it, so that a misspelt Region does not open an
+	// empty namespace of its own.
+	Regions func(region string) bool
 }
 
 // Authenticate reads the scope without verifying the signature.
 func (p Permissive) Authenticate(_ context.Context, r *http.Request, _ []byte) (kms.Caller, error) {
 	akid, region := scopeOf(r.Header.Get("Authorization"))
-	if region == "" {
+	switch {
+	case region == "":
 		region = p.DefaultRegion
+	case !validRegion(region) || (p.Regions != nil && !p.Regions(region)):
+		return kms.Caller{}, errInvalidRegion(region)
 	}
 	c := kms.RootCaller(p.AccountID, region)
 	c.AccessKeyID = akid
 	return c, nil
 }
 
+// errInvalidRegion is AWS's answer to a request whose credential scope
+// names a Region its endpoint does not serve.
+func errInvalidRegion(region string) error {
+	return kmserr.New(kmserr.InvalidSignature, "Credential should be scoped to a valid region, not '%s'. ", printable(region))
+}
+
+// printable makes a client-supplied value safe to repeat in a message:
+// printable ASCII, at most 64 bytes.
+func printable(s string) string {
+	if len(s) > 64 {
+		s = s[:64]
+	}
+	b := []byte(s)
+	for i, c := range b {
+		if c < 0x20 || c > 0x7e {
+			b[i] = '?'
+		}
+	}
+	return string(b)
+}
+
 // scopeOf extracts the access key id and Region from a SigV4 Authorization
-// header, or returns empty strings.
+// header, or returns empty strings when it has no credential scope.
 func scopeOf(auth string) (akid, region string) {
-	i := strings.Index(auth, "Credential=")
-	if i < 0 {
-		return "", ""
-	}
-	cred := auth[i+len("Credential="):]
-	if j := strings.IndexAny(cred, ", "); j >= 0 {
-		cred = cred[:j]
-	}
-	parts := strings.Split(cred, "/")
-	if len(parts) != 5 || !validRegion(parts[2]) {
+	parts := strings.Split(credentialOf(auth), "/")
+	if len(parts) != 5 {
 		return "", ""
 	}
 	return parts[0], parts[2]
@@ -66,19 +89,80 @@ type Strict struct {
 	Principals Principals
 }
 
-// Authenticate verifies the signature, then looks up the principal.
+// Authenticate verifies the signature, then looks up the principal. A
+// refusal carries AWS's exception and text for the client and, for the
+// server's log only, which access key and scope it was about and why.
 func (s Strict) Authenticate(ctx context.Context, r *http.Request, body []byte) (kms.Caller, error) {
 	res, err := s.Verifier.Verify(ctx, r, body)
 	if err != nil {
-		return kms.Caller{}, err
+		return kms.Caller{}, s.explain(ctx, r, err)
 	}
 	c, err := s.Principals.Principal(ctx, res.AccessKeyID)
 	if err != nil {
-		return kms.Caller{}, kmserr.New(kmserr.UnrecognizedClient, "The security token included in the request is invalid.")
+		return kms.Caller{}, &kmserr.Error{Code: kmserr.UnrecognizedClient, Message: msgInvalidToken,
+			Cause: fmt.Errorf("authentication failed: access key %s verified but has no principal: %w", res.AccessKeyID, err)}
 	}
 	c.Region = res.Region
 	c.AccessKeyID = res.AccessKeyID
 	return c, nil
+}
+
+const msgInvalidToken = "The security token included in the request is invalid."
+
+// explain adds to a refused signature the reason an operator needs: the
+// access key and credential scope, and whether the key is unknown, the
+// session token wrong, or which check of the signature failed (AWS's own
+// text says which for the date, the scope and a mismatch). It never holds
+// the secret or the signature.
+func (s Strict) explain(ctx context.Context, r *http.Request, err error) error {
+	e := kmserr.As(err)
+	if e.Cause != nil {
+		return e
+	}
+	cred := credentialOf(r.Header.Get("Authorization"))
+	akid, _, _ := strings.Cut(cred, "/")
+	reason := e.Message
+	if e.Code == kmserr.UnrecognizedClient && akid != "" && s.Verifier.Credentials != nil {
+		// The lookup is repeated on this failure path only, so a verified
+		// request pays nothing for the explanation.
+		_, lerr := s.Verifier.Credentials.SigningSecret(ctx, akid)
+		switch {
+		case errors.Is(lerr, sigv4.ErrUnknownAccessKey):
+			reason = "the access key is not known to this server (never created, or deleted)"
+		case lerr == nil:
+			reason = "the X-Amz-Security-Token header is missing, or is not the session token issued with this access key"
+		}
+	}
+	if cred == "" {
+		cred = "(none)"
+	}
+	return &kmserr.Error{Code: e.Code, Message: e.Message,
+		Cause: fmt.Errorf("authentication failed: credential %s: %s: %s", printable(cred), e.Code, reason)}
+}
+
+// credentialOf returns the Credential parameter of a SigV4 Authorization
+// header (access key id and scope), or "".
+func credentialOf(auth string) string {
+	i := strings.Index(auth, "Credential=")
+	if i < 0 {
+		return ""
+	}
+	cred := auth[i+len("Credential="):]
+	if j := strings.IndexAny(cred, ", "); j >= 0 {
+		cred = cred[:j]
+	}
+	return cred
+}
+
+// causeLevel is the level at which a failed request's cause is logged: a
+// client's failed authentication is a warning, anything else an error.
+func causeLevel(code string) slog.Level {
+	switch code {
+	case kmserr.InvalidSignature, kmserr.IncompleteSignature, kmserr.UnrecognizedClient,
+		kmserr.ExpiredToken, kmserr.MissingAuthenticationToken:
+		return slog.LevelWarn
+	}
+	return slog.LevelError
 }
 
 // validRegion accepts Region names of AWS's shape (us-east-1, eu-central-2,

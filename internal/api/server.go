@@ -229,7 +229,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
 		ev.ResponseElements = nil
 		if e.Cause != nil {
-			s.cfg.Logger.Error("request failed", "requestId", reqID, "operation", opName, "error", e.Cause)
+			s.cfg.Logger.Log(r.Context(), causeLevel(e.Code), "request failed", "requestId", reqID, "operation", opName, "error", e.Cause)
 		}
 	}
 	aerr := s.cfg.Audit.Append(ev)
