@@ -49,7 +49,7 @@ func TestAliasLifecycle(t *testing.T) {
 	// TargetKeyId may be a key ID or a key ARN.
 	s.createAlias("alias/app", k1)
 	s.createAlias("alias/App", keyARN(testRegion, k1)) // names are case-sensitive
-	s.createAlias("alias/other_one-1:x/y", k2)
+	s.createAlias("alias/other_one-1/x/y", k2)
 
 	all := s.listAliases("")
 	if len(all) != 3 {
@@ -62,7 +62,7 @@ func TestAliasLifecycle(t *testing.T) {
 	if a.CreationDate == nil || !a.CreationDate.Equal(created) || a.LastUpdatedDate == nil || !a.LastUpdatedDate.Equal(created) {
 		t.Errorf("alias/app dates: created %v, updated %v, want %v", a.CreationDate, a.LastUpdatedDate, created)
 	}
-	if got := s.listAliases(k2); len(got) != 1 || aws.ToString(got["alias/other_one-1:x/y"].TargetKeyId) != k2 {
+	if got := s.listAliases(k2); len(got) != 1 || aws.ToString(got["alias/other_one-1/x/y"].TargetKeyId) != k2 {
 		t.Errorf("ListAliases KeyId=%s: %v", k2, got)
 	}
 	if got := s.listAliases(keyARN(testRegion, k1)); len(got) != 2 {

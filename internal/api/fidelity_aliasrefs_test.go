@@ -218,3 +218,40 @@ func TestAliasNameCharacters(t *testing.T) {
 		t.Fatalf("aliases %v, want alias/keep and the 4 accepted names", got)
 	}
 }
+
+// TestUpdateAliasKeepsTypeAndUsage: UpdateAlias moves an alias to a key of
+// the same type (symmetric, asymmetric or HMAC) and key usage, whatever its
+// key spec, as AWS documents, and refuses any other.
+func TestUpdateAliasKeepsTypeAndUsage(t *testing.T) {
+	s := newServer(t)
+	newKey := func(spec types.KeySpec, usage types.KeyUsageType) string {
+		t.Helper()
+		out, err := s.Client.CreateKey(bg, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage})
+		if err != nil {
+			t.Fatalf("CreateKey %s %s: %v", spec, usage, err)
+		}
+		return aws.ToString(out.KeyMetadata.KeyId)
+	}
+	rsaSign := newKey(types.KeySpecRsa2048, types.KeyUsageTypeSignVerify)
+	s.createAlias("alias/signer", rsaSign)
+	for _, next := range []string{newKey(types.KeySpecEccNistP256, types.KeyUsageTypeSignVerify), newKey(types.KeySpecRsa4096, types.KeyUsageTypeSignVerify)} {
+		if _, err := s.Client.UpdateAlias(bg, &kms.UpdateAliasInput{AliasName: aws.String("alias/signer"), TargetKeyId: aws.String(next)}); err != nil {
+			t.Fatalf("UpdateAlias to another asymmetric signing key: %v", err)
+		}
+		if got := aws.ToString(s.describe("alias/signer").KeyId); got != next {
+			t.Fatalf("alias/signer points at %s, want %s", got, next)
+		}
+	}
+	last := aws.ToString(s.describe("alias/signer").KeyId)
+	for _, other := range []string{
+		newKey(types.KeySpecRsa2048, types.KeyUsageTypeEncryptDecrypt),
+		newKey(types.KeySpecSymmetricDefault, types.KeyUsageTypeEncryptDecrypt),
+		newKey(types.KeySpecHmac256, types.KeyUsageTypeGenerateVerifyMac),
+	} {
+		_, err := s.Client.UpdateAlias(bg, &kms.UpdateAliasInput{AliasName: aws.String("alias/signer"), TargetKeyId: aws.String(other)})
+		wantCode(t, err, "ValidationException")
+	}
+	if got := aws.ToString(s.describe("alias/signer").KeyId); got != last {
+		t.Fatalf("a refused UpdateAlias moved the alias to %s", got)
+	}
+}

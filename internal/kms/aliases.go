@@ -168,8 +168,11 @@ func (s *Service) UpdateAlias(ctx context.Context, c *Call, in *kmsapi.UpdateAli
 		}
 		if old, err := loadKey(tx, acct, region, a.TargetKeyID); err == nil {
 			c.touch(old.arn())
-			if old.KeySpec != r.KeySpec || old.KeyUsage != r.KeyUsage {
-				return kmserr.New(kmserr.Validation, "Alias %s is associated with a %s key with key usage %s. The new target key %s must have the same key spec and key usage.", in.AliasName, old.KeySpec, old.KeyUsage, k.arn)
+			// AWS requires the same type (symmetric, asymmetric or HMAC)
+			// and key usage, not the same key spec: RSA_2048 to
+			// ECC_NIST_P256 signing keys is allowed.
+			if keyType(old.KeySpec) != keyType(r.KeySpec) || old.KeyUsage != r.KeyUsage {
+				return kmserr.New(kmserr.Validation, "Alias %s is associated with %s key with key usage %s. The new target key %s must be of the same type (symmetric, asymmetric or HMAC) and have the same key usage.", in.AliasName, keyType(old.KeySpec), old.KeyUsage, k.arn)
 			}
 		}
 		if a.TargetKeyID == r.KeyID {

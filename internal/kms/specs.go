@@ -16,6 +16,19 @@ func isHMACSpec(spec string) bool { return strings.HasPrefix(spec, "HMAC_") }
 // isAsymmetric reports whether a key's material is a private key.
 func isAsymmetric(spec string) bool { return spec != specSymmetric && !isHMACSpec(spec) }
 
+// keyType is the type of a key as AWS distinguishes them where it asks for
+// keys of the same type (UpdateAlias), with its article, as a message reads.
+func keyType(spec string) string {
+	switch {
+	case spec == specSymmetric:
+		return "a symmetric"
+	case isHMACSpec(spec):
+		return "an HMAC"
+	default:
+		return "an asymmetric"
+	}
+}
+
 // checkSpecUsage refuses KeySpec/KeyUsage pairs AWS refuses, the specs
 // AWS does not offer in the Region, and, in FIPS 140-only mode, the specs
 // kmsd cannot serve from the Go Cryptographic Module.
