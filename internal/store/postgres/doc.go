@@ -23,8 +23,10 @@
 // failing a serialization check. REPEATABLE READ would start sooner but
 // could show a state that no serial order of the Updates ever produced (the
 // read-only anomaly of snapshot isolation); the embedded store never does,
-// and code above the store relies on that. The wait is bounded by the
-// longest running Update, which is short.
+// and code above the store relies on that. SERIALIZABLE READ ONLY without
+// DEFERRABLE would be serializable too, but its predicate locks would make
+// Updates fail and retry because of concurrent readers. The wait is bounded
+// by the Updates running when the View starts, which are short.
 //
 // Nothing is cached in the process: every Get and Scan reads the database,
 // so Views on one node see every Update committed by any node before they
