@@ -47,7 +47,8 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 	if err := n.ids.Init(ctx, cfg.AccountID); err != nil {
 		return nil, fmt.Errorf("prepare identities: %w", err)
 	}
-	var auth api.Authenticator = api.Permissive{AccountID: cfg.AccountID, DefaultRegion: cfg.Region}
+	regions := cfg.regionsAccepted()
+	var auth api.Authenticator = api.Permissive{AccountID: cfg.AccountID, DefaultRegion: cfg.Region, Regions: regions}
 	queryAuth := auth
 	if cfg.Enforce {
 		if cfg.RootAccessKey != "" && cfg.RootSecretKey != "" {
@@ -59,11 +60,11 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 		}
 		ids := api.Identities{Store: n.ids}
 		auth = api.Strict{
-			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"kms"}},
+			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"kms"}, Regions: regions},
 			Principals: ids,
 		}
 		queryAuth = api.Strict{
-			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"iam", "sts"}},
+			Verifier:   &sigv4.Verifier{Credentials: ids, MaxSkew: cfg.MaxSkew, Services: []string{"iam", "sts"}, Regions: regions},
 			Principals: ids,
 		}
 	}
