@@ -1,6 +1,7 @@
 package postgres
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"sync"
@@ -8,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/kmsd/kmsd/internal/store"
 )
 
@@ -178,5 +180,83 @@ func TestNothingCached(t *testing.T) {
 			t.Fatalf("node b reads %d right after node a committed %d", got, i)
 		}
 		a, b = b, a
+	}
+}
+
+// TestContextEndsLockWait gives up on an Update that waits for a row another
+// node holds: it fails with the context's error in time, and its statement
+// stops waiting on the server too (pgx cancels it when it drops the
+// connection) instead of queueing behind the lock after its caller has gone.
+func TestContextEndsLockWait(t *testing.T) {
+	ctx := budget(t, 30*time.Second)
+	dsn := freshDSN(t, server)
+	a, b := openTest(t, dsn), openTest(t, dsn)
+	key := []byte("k")
+	if err := a.Update(ctx, func(tx store.Tx) error { return tx.Put([]byte("b"), key, []byte("0")) }); err != nil {
+		t.Fatal(err)
+	}
+
+	locked, release := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		err := a.Update(ctx, func(tx store.Tx) error {
+			if err := tx.Put([]byte("b"), key, []byte("a")); err != nil {
+				return err
+			}
+			close(locked)
+			<-release
+			return nil
+		})
+		if err != nil {
+			t.Errorf("node a: Update: %v", err)
+		}
+	})
+	defer wg.Wait()
+	defer close(release)
+	<-locked
+
+	short, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := b.Update(short, func(tx store.Tx) error { return tx.Put([]byte("b"), key, []byte("b")) })
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Update waiting for a lock past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Update took %v to give up after a 200ms deadline", d)
+	}
+
+	// A View waits for a safe snapshot until the Updates running when it
+	// began are over, and gives up on its context's deadline too.
+	short, cancel = context.WithTimeout(ctx, 200*time.Millisecond)
+	defer cancel()
+	err = b.View(short, func(tx store.Tx) error {
+		_, err := tx.Get([]byte("b"), key)
+		return err
+	})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("View waiting for a safe snapshot past its deadline: %v, want context.DeadlineExceeded", err)
+	}
+
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	// pgx cancels the abandoned statements in the background: give the
+	// cancel requests a moment to land.
+	var waiting int
+	for deadline := time.Now().Add(2 * time.Second); ; {
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE wait_event_type = 'Lock' OR wait_event = 'SafeSnapshot'`).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting == 0 || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if waiting != 0 {
+		t.Errorf("%d backends still wait for a lock or a snapshot 2s after their callers gave up", waiting)
 	}
 }
