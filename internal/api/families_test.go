@@ -105,7 +105,7 @@ func TestEveryKeySpecAndUsage(t *testing.T) {
 			out, err := client.CreateKey(bg, &kms.CreateKeyInput{KeySpec: spec, KeyUsage: usage})
 			want, ok := specAlgorithms[spec][usage]
 			if !ok {
-				wantError(t, err, "ValidationException", "KeyUsage "+string(usage)+" is not compatible with KeySpec "+string(spec)+".")
+				wantError(t, err, "ValidationException", "KeyUsage "+string(usage)+" is not compatible with KeySpec "+string(spec))
 				continue
 			}
 			if fips140.Enforced() && !keys.FIPSApproved(string(spec)) {

@@ -103,7 +103,8 @@ func (s *Service) DeriveSharedSecret(ctx context.Context, c *Call, in *kmsapi.De
 	}
 	shared, err := k.asym.DeriveSharedSecret(in.PublicKey)
 	if errors.Is(err, keys.ErrInvalidPublicKey) {
-		return nil, kmserr.New(kmserr.Validation, "PublicKey is not a DER-encoded SubjectPublicKeyInfo of a %s public key.", k.rec.KeySpec)
+		// AWS answers a public key it cannot use without a message.
+		return nil, kmserr.New(kmserr.Validation, "")
 	}
 	if err != nil {
 		return nil, kmserr.Internalf("derive with %s: %w", k.rec.KeyID, err)

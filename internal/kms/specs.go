@@ -38,7 +38,7 @@ func checkSpecUsage(spec, usage, region string) error {
 		return kmserr.New(kmserr.Validation, "KeySpec %s is not valid.", spec)
 	}
 	if !slices.Contains(usages, usage) {
-		return kmserr.New(kmserr.Validation, "KeyUsage %s is not compatible with KeySpec %s.", usage, spec)
+		return kmserr.New(kmserr.Validation, "KeyUsage %s is not compatible with KeySpec %s", usage, spec)
 	}
 	if err := checkSpecRegion(spec, region); err != nil {
 		return err
