@@ -42,6 +42,19 @@ func validKeyID(id string) bool {
 	return uuid.Valid(id)
 }
 
+// validAccountID reports whether s is an AWS account ID: 12 digits.
+func validAccountID(s string) bool {
+	if len(s) != 12 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
 // parseKeyRef parses a KeyId the way AWS does, in the caller's partition
 // unless an ARN names another account.
 func parseKeyRef(c *Caller, id string, allowAlias bool) (keyRef, error) {
@@ -49,7 +62,7 @@ func parseKeyRef(c *Caller, id string, allowAlias bool) (keyRef, error) {
 	switch {
 	case strings.HasPrefix(id, "arn:"):
 		parts := strings.SplitN(id, ":", 6)
-		if len(parts) != 6 || parts[1] == "" || parts[2] != "kms" || len(parts[4]) != 12 {
+		if len(parts) != 6 || parts[1] == "" || parts[2] != "kms" || !validAccountID(parts[4]) {
 			return ref, kmserr.New(kmserr.NotFound, "Invalid arn %s", id)
 		}
 		if parts[3] != c.Region {
