@@ -123,25 +123,26 @@ func (c *Cluster) Start(ctx context.Context) error {
 	if c.cmd != nil {
 		return errors.New("pgtest: cluster already running")
 	}
-	log, err := os.OpenFile(filepath.Join(c.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
+	logFile, err := os.OpenFile(filepath.Join(c.dir, "postgres.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o644)
 	if err != nil {
 		return fmt.Errorf("pgtest: %w", err)
 	}
 	// Not exec.CommandContext: the server outlives ctx, and Stop ends it.
 	cmd := c.command(context.Background(), "postgres", "-D", c.dataDir())
-	cmd.Stdout, cmd.Stderr = log, log
+	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// If the test binary dies (a test timeout, a kill), the server shuts
 	// down instead of outliving it.
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGINT
 	if err := cmd.Start(); err != nil {
-		log.Close()
+		logFile.Close()
 		return fmt.Errorf("pgtest: start postgres: %w", err)
 	}
-	c.cmd, c.exited = cmd, make(chan struct{})
+	exited := make(chan struct{})
+	c.cmd, c.exited = cmd, exited
 	go func() {
 		c.err = cmd.Wait()
-		log.Close()
-		close(c.exited)
+		logFile.Close()
+		close(exited)
 	}()
 	if err := c.waitReady(ctx); err != nil {
 		_ = c.Stop()
