@@ -58,7 +58,7 @@ func Start(ctx context.Context) (*Cluster, error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "kmsd-pg-")
+	dir, err := os.MkdirTemp(baseDir(), "kmsd-pg-")
 	if err != nil {
 		return nil, fmt.Errorf("pgtest: %w", err)
 	}
@@ -224,6 +224,25 @@ func (c *Cluster) logTail() string {
 		b = b[len(b)-4000:]
 	}
 	return string(b)
+}
+
+// baseDir returns where to make clusters: the temporary directory, unless
+// the tests run as root and the unprivileged user could not reach it (a
+// TMPDIR under root's home), then /tmp.
+func baseDir() string {
+	d := os.TempDir()
+	if os.Geteuid() != 0 {
+		return d
+	}
+	for p := d; ; p = filepath.Dir(p) {
+		fi, err := os.Stat(p)
+		if err != nil || fi.Mode().Perm()&0o001 == 0 {
+			return "/tmp"
+		}
+		if p == filepath.Dir(p) {
+			return d
+		}
+	}
 }
 
 // unprivileged returns the credentials of runAs.

@@ -1,6 +1,8 @@
 package pgtest
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
@@ -37,5 +39,26 @@ func TestMajorOf(t *testing.T) {
 		if got := majorOf(dir); got != want {
 			t.Errorf("majorOf(%q) = %d, want %d", dir, got, want)
 		}
+	}
+}
+
+// TestBaseDirReachable checks that, as root, clusters are not made where
+// the unprivileged server user cannot reach them.
+func TestBaseDirReachable(t *testing.T) {
+	private := filepath.Join(t.TempDir(), "private")
+	if err := os.Mkdir(private, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	tmp := filepath.Join(private, "tmp")
+	if err := os.Mkdir(tmp, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("TMPDIR", tmp)
+	want := tmp
+	if os.Geteuid() == 0 {
+		want = "/tmp"
+	}
+	if got := baseDir(); got != want {
+		t.Errorf("baseDir() with TMPDIR under a private directory = %q, want %q", got, want)
 	}
 }
