@@ -749,7 +749,7 @@ func TestListGrantsPages(t *testing.T) {
 	_, err = h.svc.ListGrants(bg, asPrincipal(gRootA), &kmsapi.ListGrantsInput{KeyId: key, GrantId: "nope"})
 	wantGrantCode(t, err, kmserr.InvalidGrantID)
 	_, err = h.svc.ListGrants(bg, asPrincipal(gRootA), &kmsapi.ListGrantsInput{KeyId: "alias/x"})
-	wantGrantCode(t, err, kmserr.NotFound)
+	wantGrantCode(t, err, kmserr.InvalidArn) // ListGrants takes no alias
 }
 
 func TestListRetirableGrantsAcrossKeysAndAccounts(t *testing.T) {

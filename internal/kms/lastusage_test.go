@@ -67,7 +67,7 @@ func TestLastUsageNeverUsedKey(t *testing.T) {
 		t.Fatalf("tracking start %v, want %v", time.Time(*out.TrackingStartDate), started)
 	}
 	_, err := h.svc.GetKeyLastUsage(context.Background(), call(), &kmsapi.GetKeyLastUsageInput{KeyId: "alias/x"})
-	wantCode(t, err, kmserr.NotFound)
+	wantCode(t, err, kmserr.InvalidArn) // GetKeyLastUsage takes no alias
 }
 
 func TestLastUsageRecordsSuccessOnly(t *testing.T) {
