@@ -73,7 +73,7 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 	}
 	in.auth = auth
 	if cfg.Seed != "" {
-		if err := applySeed(ctx, n.svc, cfg, stdout); err != nil {
+		if err := applySeed(ctx, n, cfg, stdout); err != nil {
 			return nil, err
 		}
 	}
