@@ -82,7 +82,7 @@ func loadConfig(m mode, args []string, stderr io.Writer, getenv func(string) str
 		}
 	}
 	warnSecretFlags(fs, stderr)
-	warnRegionNames(cfg, stderr)
+	warnConfig(cfg, stderr)
 	return cfg, *printConfig, cfg.validateFor(m)
 }
 
