@@ -62,8 +62,8 @@ func TestServeLogsWhyAuthenticationFailed(t *testing.T) {
 	const unknown = "AKIAZZZZZZZZZZZZZZZZ"
 	for _, tc := range []struct {
 		name, akid, secret, service, region string
-		at                         time.Time
-		code, clientMsg, logReason string
+		at                                  time.Time
+		code, clientMsg, logReason          string
 	}{
 		{"unknown access key", unknown, secret, "kms", "us-east-1", now, "UnrecognizedClientException",
 			"The security token included in the request is invalid.", "the access key is not known to this server"},
