@@ -274,7 +274,7 @@ func TestGrantErrorsOnTheWire(t *testing.T) {
 		{"no grantee", &kms.CreateGrantInput{KeyId: &key, Operations: enc},
 			"ValidationException", "You must specify either GranteePrincipal or GranteeServicePrincipal, but not both."},
 		{"alias", &kms.CreateGrantInput{KeyId: aws.String("alias/x"), GranteePrincipal: aws.String(bobB), Operations: enc},
-			"NotFoundException", "Invalid keyId 'alias/x'"},
+			"InvalidArnException", "Key Aliases are not supported for this operation."},
 		{"dry run", &kms.CreateGrantInput{KeyId: &key, GranteePrincipal: aws.String(bobB), Operations: enc, DryRun: aws.Bool(true)},
 			"DryRunOperationException", "The request would have succeeded, but the DryRun option is set."},
 	}
