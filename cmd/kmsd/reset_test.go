@@ -1,11 +1,21 @@
 package main
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/kmsd/kmsd/internal/identity"
+	"github.com/kmsd/kmsd/internal/secret"
 )
 
 // TestResetAllowedFrom checks who may reset a dev server: anyone without
@@ -54,5 +64,63 @@ func TestResetRouteOf(t *testing.T) {
 		if got := routeOf(path); got != want {
 			t.Errorf("routeOf(%q) = %v, want %v", path, got, want)
 		}
+	}
+}
+
+// TestSignedResetFromAnotherMachine resets an --enforce server from a
+// non-loopback peer: a request signed (SigV4, kms) with the root's
+// credentials, as curl --aws-sigv4 sends it, resets; one signed with a
+// wrong secret, or by another principal, is refused and changes nothing.
+func TestSignedResetFromAnotherMachine(t *testing.T) {
+	ctx := t.Context()
+	cfg := defaultConfig()
+	cfg.DataDir, cfg.Enforce = memoryData, true
+	log := slog.New(slog.DiscardHandler)
+	in, err := startInstance(ctx, cfg, log, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newResetter(ctx, cfg, log, io.Discard, in)
+	t.Cleanup(func() {
+		if in := r.current(); in != nil {
+			in.stop(log)
+		}
+	})
+	if _, err := in.n.ids.CreateUser(ctx, cfg.AccountID, identity.CreateUserInput{UserName: "bob"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := in.n.ids.EnsureAccessKey(ctx, cfg.AccountID, "bob", "AKIABOBBOBBOB0000001", secret.Bytes("bob-secret-00000000000000000000000000")); err != nil {
+		t.Fatal(err)
+	}
+	reset := func(akid, sec string) int {
+		req := httptest.NewRequest(http.MethodPost, "http://kmsd.example:8080/kmsd/reset", nil)
+		req.RemoteAddr = "192.0.2.7:40000"
+		sum := sha256.Sum256(nil)
+		req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+		creds := aws.Credentials{AccessKeyID: akid, SecretAccessKey: sec}
+		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "kms", "us-east-1", time.Now()); err != nil {
+			t.Fatal(err)
+		}
+		w := httptest.NewRecorder()
+		r.ServeHTTP(w, req)
+		return w.Code
+	}
+	if code := reset(docKey, docSecret+"x"); code != http.StatusForbidden {
+		t.Fatalf("wrong secret: %d, want 403", code)
+	}
+	if code := reset("AKIABOBBOBBOB0000001", "bob-secret-00000000000000000000000000"); code != http.StatusForbidden {
+		t.Fatalf("an IAM user: %d, want 403", code)
+	}
+	if r.current() != in {
+		t.Fatal("a refused reset replaced the state")
+	}
+	if code := reset(docKey, docSecret); code != http.StatusOK {
+		t.Fatalf("signed by the root: %d, want 200", code)
+	}
+	if r.current() == in {
+		t.Fatal("the reset kept the old state")
+	}
+	if _, _, err := r.current().n.ids.Lookup(ctx, "AKIABOBBOBBOB0000001"); err == nil {
+		t.Fatal("bob's access key survived the reset")
 	}
 }
