@@ -3,6 +3,7 @@ package api_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -131,6 +132,40 @@ func TestMessagesRecordedFromAWS(t *testing.T) {
 			return err
 		}},
 	}
+	longValue, longKey := strings.Repeat("v", 257), strings.Repeat("a", 129)
+	cases = append(cases, []struct {
+		name, code, msg string
+		call            func() error
+	}{
+		{"tag value too long", "ValidationException", "1 validation error detected: Value '" + longValue + "' at 'tags.1.member.tagValue' failed to satisfy constraint: Member must have length less than or equal to 256", func() error {
+			_, err := c.CreateKey(bg, &kms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String("k"), TagValue: aws.String(longValue)}}})
+			return err
+		}},
+		{"tag key too long", "ValidationException", "1 validation error detected: Value '" + longKey + "' at 'tags.1.member.tagKey' failed to satisfy constraint: Member must have length less than or equal to 128", func() error {
+			_, err := c.CreateKey(bg, &kms.CreateKeyInput{Tags: []types.Tag{{TagKey: aws.String(longKey), TagValue: aws.String("v")}}})
+			return err
+		}},
+		{"GenerateRandom 0 bytes", "ValidationException", "1 validation error detected: Value '0' at 'numberOfBytes' failed to satisfy constraint: Member must have value greater than or equal to 1", func() error {
+			_, err := c.GenerateRandom(bg, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(0)})
+			return err
+		}},
+		{"GenerateRandom 1025 bytes", "ValidationException", "1 validation error detected: Value '1025' at 'numberOfBytes' failed to satisfy constraint: Member must have value less than or equal to 1024", func() error {
+			_, err := c.GenerateRandom(bg, &kms.GenerateRandomInput{NumberOfBytes: aws.Int32(1025)})
+			return err
+		}},
+		{"plaintext too long", "ValidationException", "1 validation error detected: Value at 'plaintext' failed to satisfy constraint: Member must have length less than or equal to 4096", func() error {
+			_, err := c.Encrypt(bg, &kms.EncryptInput{KeyId: sym.KeyId, Plaintext: make([]byte, 4097)})
+			return err
+		}},
+		{"unknown MAC algorithm", "ValidationException", "1 validation error detected: Value 'INVALID' at 'macAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [HMAC_SHA_384, HMAC_SHA_256, HMAC_SHA_224, HMAC_SHA_512]", func() error {
+			_, err := c.GenerateMac(bg, &kms.GenerateMacInput{KeyId: hmac224.KeyId, Message: []byte("m"), MacAlgorithm: "INVALID"})
+			return err
+		}},
+		{"unknown key agreement algorithm", "ValidationException", "1 validation error detected: Value 'INVALID' at 'keyAgreementAlgorithm' failed to satisfy constraint: Member must satisfy enum value set: [ECDH]", func() error {
+			_, err := c.DeriveSharedSecret(bg, &kms.DeriveSharedSecretInput{KeyId: sym.KeyId, KeyAgreementAlgorithm: "INVALID", PublicKey: []byte("k")})
+			return err
+		}},
+	}...)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) { wantError(t, tc.call(), tc.code, tc.msg) })
 	}
