@@ -108,6 +108,15 @@ type Options struct {
 	// refuses a log or digests file that ends before it.
 	Anchor Anchor
 
+	// Durable, when set, is called on the writer goroutine after each batch
+	// is written and fsynced, before it is acknowledged (with FailClosed,
+	// before its Appends return): firstSeq is the seq of the batch's first
+	// record, offset where its lines start in the file at path, and lines
+	// the bytes written, each line ending in '\n'. It must return quickly
+	// and must not keep lines, which the writer reuses: an index copies the
+	// batch and does its work elsewhere.
+	Durable func(firstSeq uint64, offset int64, lines []byte)
+
 	// openFile opens the log file; tests replace it to inject failures.
 	openFile func(name string, flag int, perm fs.FileMode) (logFile, error)
 }

@@ -294,9 +294,13 @@ func (w *writer) commit(batch []*pending) {
 			next.seq++
 			w.buf, next.hash = w.hasher.appendLine(w.buf, p.body, next.seq, &next.hash)
 		}
+		first, offset := w.last.seq+1, w.size
 		if err = w.write(w.buf); err == nil {
 			wrote = true
 			w.last = next
+			if l.opts.Durable != nil {
+				l.opts.Durable(first, offset, w.buf)
+			}
 			if w.dig != nil {
 				w.dig.note(w.retry)
 				w.dig.note(batch)
