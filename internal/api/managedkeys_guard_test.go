@@ -264,7 +264,9 @@ func TestAWSManagedKeyUnderEnforcedPolicies(t *testing.T) {
 	ebsARN := "arn:aws:kms:" + testRegion + ":" + testAccount + ":alias/aws/ebs"
 
 	_, err := bob.DescribeKey(bg, &kms.DescribeKeyInput{KeyId: &ebsARN})
-	wantError(t, err, "NotFoundException", "Alias "+ebsARN+" is not found.")
+	// As for any key of another account bob may not use: AccessDenied,
+	// whether or not it exists.
+	wantError(t, err, "AccessDeniedException", "User: "+bobB+" is not authorized to perform: kms:DescribeKey on resource: "+ebsARN+" because no resource-based policy allows the kms:DescribeKey action")
 	if keys, err := root.ListKeys(bg, &kms.ListKeysInput{}); err != nil || len(keys.Keys) != 0 {
 		t.Fatalf("another account's DescribeKey created a key: %+v, %v", keys, err)
 	}

@@ -149,7 +149,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *kmsapi.ReEncryptIn
 	if err != nil {
 		return nil, err
 	}
-	dst, err := s.resolve(ctx, ref)
+	dst, err := s.resolveFor(ctx, c, ref, "kms:ReEncryptTo")
 	if err != nil {
 		return nil, err
 	}

@@ -21,7 +21,7 @@ func (s *Service) ListGrants(ctx context.Context, c *Call, in *kmsapi.ListGrants
 	if in.GranteePrincipal != "" && in.GranteeServicePrincipal != "" {
 		return nil, kmserr.New(kmserr.Validation, "You can specify either GranteePrincipal or GranteeServicePrincipal, but not both.")
 	}
-	k, err := s.findKey(ctx, c, in.KeyId)
+	k, err := s.findKey(ctx, c, in.KeyId, "kms:ListGrants")
 	if err != nil {
 		return nil, err
 	}

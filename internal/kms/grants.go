@@ -34,7 +34,7 @@ func (s *Service) CreateGrant(ctx context.Context, c *Call, in *kmsapi.CreateGra
 	if err := checkGrantTokens(in.GrantTokens); err != nil {
 		return nil, err
 	}
-	k, err := s.findKey(ctx, c, in.KeyId)
+	k, err := s.findKey(ctx, c, in.KeyId, "kms:CreateGrant")
 	if err != nil {
 		return nil, err
 	}
@@ -326,6 +326,8 @@ func (s *Service) RetireGrant(ctx context.Context, c *Call, in *kmsapi.RetireGra
 				return nil, errInvalidGrantToken
 			}
 		}
+		// The token names the key, so its holder learns nothing from a
+		// NotFoundException about a key that was deleted since.
 		if k, err = s.resolve(ctx, ref); err != nil {
 			return nil, err
 		}
@@ -335,7 +337,7 @@ func (s *Service) RetireGrant(ctx context.Context, c *Call, in *kmsapi.RetireGra
 			return nil, errInvalidGrantID(grantID)
 		}
 		var err error
-		if k, err = s.findKey(ctx, c, in.KeyId); err != nil {
+		if k, err = s.findKey(ctx, c, in.KeyId, "kms:RetireGrant"); err != nil {
 			return nil, err
 		}
 	default:
@@ -380,7 +382,7 @@ func (s *Service) RevokeGrant(ctx context.Context, c *Call, in *kmsapi.RevokeGra
 	if !validGrantID(in.GrantId) {
 		return nil, errInvalidGrantID(in.GrantId)
 	}
-	k, err := s.findKey(ctx, c, in.KeyId)
+	k, err := s.findKey(ctx, c, in.KeyId, "kms:RevokeGrant")
 	if err != nil {
 		return nil, err
 	}
@@ -423,12 +425,12 @@ func (s *Service) removeGrant(ctx context.Context, g *grantRecord) error {
 
 // findKey parses and resolves a key ID or key ARN, and records the key
 // for the audit record; the caller authorizes.
-func (s *Service) findKey(ctx context.Context, c *Call, keyID string) (*cachedKey, error) {
+func (s *Service) findKey(ctx context.Context, c *Call, keyID, action string) (*cachedKey, error) {
 	ref, err := parseKeyRef(&c.Caller, keyID, keyOnly)
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolve(ctx, ref)
+	k, err := s.resolveFor(ctx, c, ref, action)
 	if err != nil {
 		return nil, err
 	}

@@ -109,7 +109,7 @@ func (s *Service) lookupForImport(ctx context.Context, c *Call, keyID, action st
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolve(ctx, ref)
+	k, err := s.resolveFor(ctx, c, ref, action)
 	if err != nil {
 		return nil, err
 	}

@@ -98,7 +98,7 @@ func (s *Service) mutateUnused(ctx context.Context, c *Call, keyIDInput, action 
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolve(ctx, ref)
+	k, err := s.resolveFor(ctx, c, ref, action)
 	if err != nil {
 		return nil, err
 	}

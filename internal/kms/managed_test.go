@@ -92,8 +92,10 @@ func TestAWSManagedKeyNotCreatedForAnotherAccount(t *testing.T) {
 	h := newHarness(t)
 	other := &Call{Caller: RootCaller("444455556666", "us-east-1")}
 	_, err := h.svc.DescribeKey(ctx, other, &kmsapi.DescribeKeyInput{KeyId: "arn:aws:kms:us-east-1:111122223333:alias/aws/s3"})
-	if kmserr.CodeOf(err) != kmserr.NotFound {
-		t.Fatalf("DescribeKey of another account's alias/aws/s3: %v, want NotFoundException", err)
+	// As for any key of another account that the caller may not use:
+	// AccessDenied, whether or not it exists.
+	if kmserr.CodeOf(err) != kmserr.AccessDenied {
+		t.Fatalf("DescribeKey of another account's alias/aws/s3: %v, want AccessDeniedException", err)
 	}
 	keys, err := h.svc.ListKeys(ctx, call(), &kmsapi.ListKeysInput{})
 	if err != nil || len(keys.Keys) != 0 {

@@ -111,7 +111,7 @@ func (s *Service) lookupFor(ctx context.Context, c *Call, keyID, action string, 
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolve(ctx, ref)
+	k, err := s.resolveFor(ctx, c, ref, action)
 	if err != nil {
 		return nil, err
 	}

@@ -122,6 +122,22 @@ func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
 	return k, nil
 }
 
+// resolveFor is resolve for a caller about to be authorized for action. A
+// caller of another account who names a key that does not exist gets what
+// it would get for an existing key it may not use, AccessDeniedException,
+// so the answer reveals nothing about which keys another account holds.
+func (s *Service) resolveFor(ctx context.Context, c *Call, ref keyRef, action string) (*cachedKey, error) {
+	k, err := s.resolve(ctx, ref)
+	if err != nil && ref.account != c.Caller.AccountID && kmserr.CodeOf(err) == kmserr.NotFound {
+		arn := keyARN(ref.region, ref.account, ref.keyID)
+		if ref.alias != "" {
+			arn = aliasARN(ref.region, ref.account, ref.alias)
+		}
+		return nil, AccessDenied(&c.Caller, action, arn, "because no resource-based policy allows the "+action+" action")
+	}
+	return k, err
+}
+
 // lookup parses, resolves and authorizes in one step, and records the key
 // in the call's audit resources and for last-usage tracking.
 func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias bool, action string, ec map[string]string, grantTokens []string) (*cachedKey, error) {
@@ -129,7 +145,7 @@ func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias 
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolve(ctx, ref)
+	k, err := s.resolveFor(ctx, c, ref, action)
 	if err != nil {
 		return nil, err
 	}
