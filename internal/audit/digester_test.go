@@ -29,10 +29,14 @@ func TestDigestEveryIntervalWhileOpen(t *testing.T) {
 	if n, most := l.Stats().Digests, uint64(time.Since(start)/opts.DigestInterval)+1; n > most {
 		t.Errorf("%d digests in %v, want at most %d", n, time.Since(start), most)
 	}
-	st, err := s.anchor.Load(t.Context())
-	if err != nil || st.LastSeq != 200 || st.DigestSeq != l.Stats().Digests {
-		t.Errorf("anchor %+v, %v", st, err)
-	}
+	// The anchor is saved after the digest is durable: wait for it too.
+	waitFor(t, func() bool {
+		st, err := s.anchor.Load(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.LastSeq == 200 && st.DigestSeq == l.Stats().Digests
+	})
 }
 
 func mustVerifySigned(t *testing.T, s *signedTrail) Report {
