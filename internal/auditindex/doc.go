@@ -1,0 +1,48 @@
+// Package auditindex finds records of the audit log by CloudTrail's lookup
+// attributes without reading the log: it keeps an index in a bbolt file
+// beside it, so that LookupEvents answers from a handful of page reads
+// and one read of the log per event returned, whatever the log's size.
+//
+// # What is indexed
+//
+// Events are grouped by trail — the account (recipientAccountId) and
+// Region (awsRegion) they belong to — and found by one attribute: every
+// event of a trail, or its EventName, EventSource, ReadOnly ("true" or
+// "false"), Username ("root", an IAM user's name, or an assumed role's
+// session name), AccessKeyId, or a ResourceType or ResourceName (the ARN)
+// of its resources; or by EventId. An event without an account is in no
+// trail and is not found.
+//
+// # The file
+//
+// Four buckets. "terms" maps a term — trail, attribute, value — to a
+// number. "postings" holds a key per event and term: uvarint(term) |
+// be32(event time in Unix seconds) | be64(seq), whose value is where the
+// record's line lies in the log (uvarint offset, uvarint length). A
+// lookup seeks to the newest posting of its term at or before its end
+// time (or after its page position) and walks backwards. "events" maps an
+// event ID to its seq, time and location. "meta" holds the state: the
+// last record indexed (seq, chain hash, location) and the next term
+// number.
+//
+// # Following the log
+//
+// The log reports each batch once it is durable (audit.Options.Durable);
+// the index copies it and one goroutine indexes the batches in one
+// transaction per Options.CommitInterval, or at once when a lookup waits
+// for them: a lookup first waits until the records durable when it
+// started are indexed, so a caller finds the records of its own requests.
+// A batch that does not continue the index exactly (the writer moved to a
+// new file, or batches were dropped because the indexer fell more than
+// Options.MaxQueue behind) makes the indexer read the log file instead.
+//
+// The index is derived data: the log stays the record, and lookups read
+// each event from it, checking that the line at the location holds the
+// expected seq. At Start the index reads whatever records the log has
+// beyond its last one; if that record is not where the index says (the
+// log was rotated, truncated or replaced) the index is emptied and the
+// current file indexed anew. A file that does not open, is of another
+// version, or was being bulk-loaded (without fsync) when the process
+// stopped is deleted and rebuilt. Records of a log file rotated away are
+// no longer found.
+package auditindex

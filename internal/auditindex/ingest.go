@@ -1,0 +1,382 @@
+package auditindex
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"slices"
+	"time"
+
+	"go.etcd.io/bbolt"
+
+	"github.com/kmsd/kmsd/internal/audit"
+)
+
+const (
+	// retryInterval is how soon a failed index update is tried again when
+	// no new record prompts it.
+	retryInterval = time.Second
+	// chunkRecords is how many records read back from the log one
+	// transaction indexes.
+	chunkRecords = 16384
+	// bulkBytes is how much of the log a catch-up must read to load the
+	// index without an fsync per transaction (one at the end instead).
+	bulkBytes = 16 << 20
+	// maxTermValue bounds the attribute values indexed: LookupEvents
+	// takes values of at most 2,000 characters, some counted twice.
+	maxTermValue = 4000
+	// postingsFill is the fill of the postings bucket's pages: each term's
+	// postings grow at their end, so pages split late.
+	postingsFill = 0.9
+)
+
+// pending is a record read from the log, to be indexed.
+type pending struct {
+	line line
+	loc  location
+}
+
+// run is the indexer goroutine: catch up with the file, then index the
+// batches the log reports, a round at a time.
+func (ix *Index) run() {
+	defer close(ix.done)
+	ix.fail(ix.catchUp(-1))
+	ix.publish()
+	for {
+		select {
+		case <-ix.kick:
+		case <-ix.stop:
+			ix.round()
+			return
+		}
+		if ix.waiters.Load() == 0 {
+			// Nobody is waiting: gather more batches into this round.
+			t := time.NewTimer(ix.opts.CommitInterval)
+			select {
+			case <-t.C:
+			case <-ix.hurry:
+			case <-ix.stop:
+			}
+			t.Stop()
+		}
+		ix.round()
+	}
+}
+
+// round indexes what is queued, reading from the log whatever the queue
+// lacks.
+func (ix *Index) round() {
+	ix.mu.Lock()
+	batches, overflow, end := ix.queue, ix.overflow, ix.durableEnd
+	ix.queue, ix.queued, ix.overflow = nil, 0, false
+	ix.mu.Unlock()
+	err := ix.apply(batches, overflow, end)
+	ix.fail(err)
+	if err != nil {
+		// What was dropped is read from the log on the next round.
+		ix.mu.Lock()
+		ix.overflow = true
+		ix.mu.Unlock()
+		time.AfterFunc(retryInterval, func() {
+			select {
+			case ix.kick <- struct{}{}:
+			default:
+			}
+		})
+	}
+	ix.publish()
+}
+
+// apply indexes batches that continue the index exactly; on the first
+// that does not (a gap, a rotated or rewritten file), or after an
+// overflow, it reads the log up to end instead.
+func (ix *Index) apply(batches []batch, overflow bool, end int64) error {
+	var recs []pending
+	tipSeq, tipEnd := ix.st.LastSeq, ix.st.end()
+	for _, b := range batches {
+		if !collect(b, &recs, &tipSeq, &tipEnd) {
+			overflow = true
+			break
+		}
+	}
+	if err := ix.commit(recs); err != nil {
+		return err
+	}
+	if overflow {
+		return ix.catchUp(end)
+	}
+	return nil
+}
+
+// collect appends the records of b after the tip, and reports false if b
+// does not continue it (seq or offset).
+func collect(b batch, recs *[]pending, tipSeq *uint64, tipEnd *int64) bool {
+	off, seq, rest := b.offset, b.first, b.lines
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			return false
+		}
+		if seq > *tipSeq {
+			if (*tipSeq != 0 && seq != *tipSeq+1) || off != *tipEnd {
+				return false
+			}
+			l, err := parseLine(rest[:i])
+			if err != nil || l.seq != seq {
+				return false
+			}
+			*recs = append(*recs, pending{line: l, loc: location{offset: off, length: i}})
+			*tipSeq, *tipEnd = seq, off+int64(i)+1
+		}
+		off += int64(i) + 1
+		seq++
+		rest = rest[i+1:]
+	}
+	return true
+}
+
+// commit indexes recs in one transaction.
+func (ix *Index) commit(recs []pending) error {
+	if len(recs) == 0 {
+		return nil
+	}
+	st := ix.st
+	err := ix.db.Update(func(tx *bbolt.Tx) error { return ix.index(tx, &st, recs) })
+	if err != nil {
+		clear(ix.terms) // it may hold ids the failed transaction assigned
+		return fmt.Errorf("auditindex: index records %d to %d: %w", recs[0].line.seq, recs[len(recs)-1].line.seq, err)
+	}
+	ix.st = st
+	return nil
+}
+
+// index writes the postings and event IDs of recs and moves st past them.
+func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
+	terms, postings, events := tx.Bucket(bucketTerms), tx.Bucket(bucketPostings), tx.Bucket(bucketEvents)
+	postings.FillPercent = postingsFill
+	type kv struct{ k, v []byte }
+	puts := make([]kv, 0, 9*len(recs))
+	var arena []byte // one allocation for many small keys
+	alloc := func(n int) []byte {
+		if cap(arena)-len(arena) < n {
+			arena = make([]byte, 0, max(64<<10, n))
+		}
+		s := arena[len(arena) : len(arena) : len(arena)+n]
+		arena = arena[:len(arena)+n]
+		return s
+	}
+	var tk []byte
+	for _, r := range recs {
+		st.LastSeq, st.LastHash, st.LastOffset, st.LastLength = r.line.seq, r.line.hash, r.loc.offset, r.loc.length
+		ev, err := decodeEvent(r.line.seq, r.line.body)
+		if err != nil || ev.Account == "" {
+			continue // not an event of any account's trail: nothing finds it
+		}
+		t := unixSeconds(ev.Time)
+		loc := r.loc.append(alloc(2 * binary.MaxVarintLen64)[:0])
+		for _, tm := range ev.terms() {
+			if len(tm.value) > maxTermValue {
+				continue
+			}
+			tk = termKey(tk[:0], ev.Account, ev.Region, tm)
+			id, err := ix.termID(terms, st, tk)
+			if err != nil {
+				return err
+			}
+			puts = append(puts, kv{postingKey(alloc(binary.MaxVarintLen64 + postingSuffix)[:0], id, t, r.line.seq), loc})
+		}
+		if ev.EventID != "" && len(ev.EventID) <= maxTermValue {
+			if err := events.Put(eventKey(nil, ev.EventID), eventValue(nil, r.line.seq, t, r.loc)); err != nil {
+				return err
+			}
+		}
+	}
+	// In key order, bbolt walks its tree once instead of jumping about.
+	slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+	for _, p := range puts {
+		if err := postings.Put(p.k, p.v); err != nil {
+			return err
+		}
+	}
+	return putState(tx, st)
+}
+
+// termID returns the id of the term with key k, assigning the next one to
+// a new term.
+func (ix *Index) termID(terms *bbolt.Bucket, st *state, k []byte) (uint64, error) {
+	if id, ok := ix.terms[string(k)]; ok {
+		return id, nil
+	}
+	var id uint64
+	if v := terms.Get(k); v != nil {
+		var n int
+		if id, n = binary.Uvarint(v); n <= 0 {
+			return 0, errors.New("auditindex: malformed term id")
+		}
+	} else {
+		id = st.NextTerm
+		st.NextTerm++
+		if err := terms.Put(k, binary.AppendUvarint(nil, id)); err != nil {
+			return 0, err
+		}
+	}
+	if len(ix.terms) >= maxCachedTerms {
+		clear(ix.terms)
+	}
+	ix.terms[string(k)] = id
+	return id, nil
+}
+
+// catchUp indexes the log's records after the index's last one, reading
+// the file up to limit (its end if negative). A log that is not the one
+// indexed — rotated, truncated, or replaced — is indexed anew.
+func (ix *Index) catchUp(limit int64) error {
+	f, err := os.Open(ix.logPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("auditindex: %w", err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return fmt.Errorf("auditindex: %w", err)
+	}
+	size := fi.Size()
+	if limit >= 0 && limit < size {
+		size = limit
+	}
+	from, err := ix.resume(f)
+	if err != nil || from >= size {
+		return err
+	}
+	if size-from > bulkBytes {
+		start := time.Now()
+		ix.opts.Logger.Info("audit index: indexing the log", "path", ix.logPath, "bytes", size-from)
+		if err := ix.bulk(func() error { return ix.scan(f, from, size) }); err != nil {
+			return err
+		}
+		ix.opts.Logger.Info("audit index: up to date with the log", "path", ix.logPath, "seq", ix.st.LastSeq, "took", time.Since(start).Round(time.Millisecond))
+		return nil
+	}
+	return ix.scan(f, from, size)
+}
+
+// resume returns where in f the records after the index's last one start.
+// If that record is not where the index says, the index is emptied and
+// f read from its start.
+func (ix *Index) resume(f *os.File) (int64, error) {
+	st := &ix.st
+	if st.LastSeq == 0 {
+		return 0, nil
+	}
+	buf := make([]byte, st.LastLength+1)
+	if _, err := f.ReadAt(buf, st.LastOffset); err == nil && buf[st.LastLength] == '\n' {
+		if l, err := parseLine(buf[:st.LastLength]); err == nil && l.seq == st.LastSeq && l.hash == st.LastHash {
+			return st.end(), nil
+		}
+	}
+	ix.opts.Logger.Warn("audit index: the log is not the one indexed (rotated, truncated or replaced); indexing it anew",
+		"path", ix.logPath, "indexedSeq", st.LastSeq)
+	return 0, ix.reset()
+}
+
+// reset empties the index.
+func (ix *Index) reset() error {
+	st := state{Version: formatVersion, Synced: ix.st.Synced, NextTerm: 1}
+	err := ix.db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketTerms, bucketPostings, bucketEvents} {
+			if err := tx.DeleteBucket(b); err != nil {
+				return err
+			}
+			if _, err := tx.CreateBucket(b); err != nil {
+				return err
+			}
+		}
+		return putState(tx, &st)
+	})
+	if err != nil {
+		return fmt.Errorf("auditindex: empty the index: %w", err)
+	}
+	ix.st = st
+	clear(ix.terms)
+	ix.publish()
+	return nil
+}
+
+// bulk runs load with the file marked unsynced and without an fsync per
+// transaction, then makes it durable and marks it synced: a crash in
+// between leaves a file Open rebuilds.
+func (ix *Index) bulk(load func() error) error {
+	if err := ix.setSynced(false); err != nil {
+		return err
+	}
+	ix.db.NoSync = true
+	err := load()
+	ix.db.NoSync = false
+	if serr := ix.db.Sync(); serr != nil {
+		return errors.Join(err, fmt.Errorf("auditindex: sync: %w", serr))
+	}
+	return errors.Join(err, ix.setSynced(true))
+}
+
+func (ix *Index) setSynced(synced bool) error {
+	st := ix.st
+	st.Synced = synced
+	if err := ix.db.Update(func(tx *bbolt.Tx) error { return putState(tx, &st) }); err != nil {
+		return fmt.Errorf("auditindex: %w", err)
+	}
+	ix.st = st
+	return nil
+}
+
+// scan indexes the complete records of f between from and to, a chunk per
+// transaction, and stops early (with what it has committed) on Close.
+func (ix *Index) scan(f *os.File, from, to int64) error {
+	r := bufio.NewReaderSize(io.NewSectionReader(f, from, to-from), audit.MaxRecordSize+4096)
+	off, tip := from, ix.st.LastSeq
+	recs := make([]pending, 0, chunkRecords)
+	for {
+		b, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Longer than any record: skip the line.
+			n := int64(len(b))
+			for errors.Is(err, bufio.ErrBufferFull) {
+				b, err = r.ReadSlice('\n')
+				n += int64(len(b))
+			}
+			if err != nil {
+				break
+			}
+			off += n
+			continue
+		}
+		if err != nil {
+			break // the end, or a line still being written
+		}
+		if l, perr := parseLine(b[:len(b)-1]); perr == nil && l.seq > tip {
+			recs = append(recs, pending{line: l, loc: location{offset: off, length: len(b) - 1}})
+			tip = l.seq
+		}
+		off += int64(len(b))
+		if len(recs) == chunkRecords {
+			if err := ix.commit(recs); err != nil {
+				return err
+			}
+			ix.publish()
+			recs = recs[:0]
+			select {
+			case <-ix.stop:
+				return nil // the rest is read at the next start
+			default:
+			}
+		}
+	}
+	return ix.commit(recs)
+}

@@ -1,0 +1,176 @@
+package auditindex
+
+import (
+	"encoding/binary"
+	"encoding/hex"
+	"math"
+	"time"
+)
+
+// Attr is an attribute events are looked up by; the names are CloudTrail's
+// LookupAttributeKey values.
+type Attr string
+
+// The attributes of LookupEvents.
+const (
+	EventID      Attr = "EventId"
+	EventName    Attr = "EventName"
+	ReadOnly     Attr = "ReadOnly"
+	Username     Attr = "Username"
+	ResourceType Attr = "ResourceType"
+	ResourceName Attr = "ResourceName"
+	EventSource  Attr = "EventSource"
+	AccessKeyID  Attr = "AccessKeyId"
+
+	// all is the attribute every event of a trail has: a lookup by no
+	// attribute reads its postings.
+	all Attr = ""
+)
+
+// code is an attribute's byte in term keys. Codes are part of the file
+// format: never renumber them.
+func (a Attr) code() (byte, bool) {
+	switch a {
+	case all:
+		return 0, true
+	case EventName:
+		return 1, true
+	case EventSource:
+		return 2, true
+	case ReadOnly:
+		return 3, true
+	case Username:
+		return 4, true
+	case AccessKeyID:
+		return 5, true
+	case ResourceType:
+		return 6, true
+	case ResourceName:
+		return 7, true
+	}
+	return 0, false
+}
+
+// term is one attribute value of one event.
+type term struct {
+	attr  Attr
+	value string
+}
+
+// termKey names a term within a trail (account and Region) in the terms
+// bucket: uvarint(len(account)) account uvarint(len(region)) region code
+// value.
+func termKey(dst []byte, account, region string, t term) []byte {
+	c, _ := t.attr.code()
+	dst = binary.AppendUvarint(dst, uint64(len(account)))
+	dst = append(dst, account...)
+	dst = binary.AppendUvarint(dst, uint64(len(region)))
+	dst = append(dst, region...)
+	dst = append(dst, c)
+	return append(dst, t.value...)
+}
+
+// A posting key is uvarint(term id) | be32(event time, Unix seconds) |
+// be64(seq): a term's postings sort by time and then by log order, and a
+// uvarint prefix never is a prefix of another, so one term's postings are
+// one contiguous range.
+const postingSuffix = 4 + 8
+
+func postingKey(dst []byte, termID uint64, t uint32, seq uint64) []byte {
+	dst = binary.AppendUvarint(dst, termID)
+	dst = binary.BigEndian.AppendUint32(dst, t)
+	return binary.BigEndian.AppendUint64(dst, seq)
+}
+
+// splitPosting returns a posting key's time and seq.
+func splitPosting(k []byte) (t uint32, seq uint64) {
+	s := k[len(k)-postingSuffix:]
+	return binary.BigEndian.Uint32(s), binary.BigEndian.Uint64(s[4:])
+}
+
+// unixSeconds is t as a posting stores it, clamped to the 32-bit range
+// (1970 to 2106).
+func unixSeconds(t time.Time) uint32 {
+	s := t.Unix()
+	switch {
+	case s < 0:
+		return 0
+	case s > math.MaxUint32:
+		return math.MaxUint32
+	}
+	return uint32(s)
+}
+
+// location is where a record lies in the log file: enough to read it
+// without a search. A posting's value, and part of an event ID's.
+type location struct {
+	offset int64
+	length int // without the newline
+}
+
+func (l location) append(dst []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(l.offset))
+	return binary.AppendUvarint(dst, uint64(l.length))
+}
+
+func parseLocation(b []byte) (location, []byte, bool) {
+	off, n := binary.Uvarint(b)
+	if n <= 0 || off > math.MaxInt64 {
+		return location{}, nil, false
+	}
+	b = b[n:]
+	length, n := binary.Uvarint(b)
+	if n <= 0 || length > math.MaxInt32 {
+		return location{}, nil, false
+	}
+	return location{offset: int64(off), length: int(length)}, b[n:], true
+}
+
+// eventKey is an event ID's key in the events bucket: 0 and the 16 bytes
+// of a canonical UUID (as kmsd writes them), or 1 and the ID as written.
+func eventKey(dst []byte, id string) []byte {
+	if u, ok := lowerUUID(id); ok {
+		return append(append(dst, 0), u[:]...)
+	}
+	return append(append(dst, 1), id...)
+}
+
+// lowerUUID returns the bytes of a UUID in canonical lower-case form
+// (8-4-4-4-12 hex digits); any other spelling is another ID.
+func lowerUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	var digits [32]byte
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case i == 8 || i == 13 || i == 18 || i == 23:
+			continue
+		case '0' <= c && c <= '9' || 'a' <= c && c <= 'f':
+			digits[n] = c
+			n++
+		default:
+			return u, false
+		}
+	}
+	_, err := hex.Decode(u[:], digits[:])
+	return u, err == nil
+}
+
+// An event ID's value is be64(seq) | be32(time) | location.
+func eventValue(dst []byte, seq uint64, t uint32, loc location) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, seq)
+	dst = binary.BigEndian.AppendUint32(dst, t)
+	return loc.append(dst)
+}
+
+func parseEventValue(b []byte) (seq uint64, t uint32, loc location, ok bool) {
+	if len(b) < 12 {
+		return 0, 0, location{}, false
+	}
+	seq, t = binary.BigEndian.Uint64(b), binary.BigEndian.Uint32(b[8:])
+	loc, _, ok = parseLocation(b[12:])
+	return seq, t, loc, ok
+}

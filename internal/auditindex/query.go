@@ -1,0 +1,208 @@
+package auditindex
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"go.etcd.io/bbolt"
+)
+
+// Query selects the events of one trail (an account's events in one
+// Region) by at most one attribute and a time range, newest first.
+type Query struct {
+	Account, Region string
+	// Attr and Value select events by one attribute; an empty Attr
+	// selects every event of the trail.
+	Attr  Attr
+	Value string
+	// Start and End bound the event time, both included; zero leaves a
+	// side open.
+	Start, End time.Time
+	// Limit is the most events a page holds (at least 1).
+	Limit int
+	// After continues a previous page: only events older than it.
+	After *Position
+}
+
+// Position is an event's place in the newest-first order: its event time
+// (Unix seconds) and then its seq.
+type Position struct {
+	Time uint32
+	Seq  uint64
+}
+
+// Page is one page of a lookup, newest first. Next is where the next page
+// starts; nil when there is none.
+type Page struct {
+	Events []*Event
+	Next   *Position
+}
+
+// ErrUnknownAttr is returned for an attribute LookupEvents does not have.
+var ErrUnknownAttr = errors.New("auditindex: unknown lookup attribute")
+
+// Lookup returns a page of the events q selects. It first waits, up to
+// Options.FreshnessTimeout, until every record durable when it was called
+// is indexed, so a caller finds the record of a request it made.
+func (ix *Index) Lookup(ctx context.Context, q Query) (Page, error) {
+	if q.Limit < 1 {
+		return Page{}, fmt.Errorf("auditindex: limit %d", q.Limit)
+	}
+	if _, ok := q.Attr.code(); !ok && q.Attr != EventID {
+		return Page{}, ErrUnknownAttr
+	}
+	ix.waitFresh(ctx)
+	lo, hi := uint32(0), uint32(math.MaxUint32)
+	if !q.Start.IsZero() {
+		lo = ceilSeconds(q.Start)
+	}
+	if !q.End.IsZero() {
+		hi = unixSeconds(q.End)
+	}
+	var page Page
+	err := ix.db.View(func(tx *bbolt.Tx) error {
+		if q.Attr == EventID {
+			return ix.lookupEventID(ctx, tx, &q, lo, hi, &page)
+		}
+		return ix.scanTerm(ctx, tx, &q, lo, hi, &page)
+	})
+	return page, err
+}
+
+// scanTerm pages through the postings of q's term from the newest at or
+// before the upper bound (End, or After exclusive).
+func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi uint32, page *Page) error {
+	tv := tx.Bucket(bucketTerms).Get(termKey(nil, q.Account, q.Region, term{q.Attr, q.Value}))
+	if tv == nil {
+		return nil
+	}
+	id, n := binary.Uvarint(tv)
+	if n <= 0 {
+		return errors.New("auditindex: malformed term id")
+	}
+	prefix := binary.AppendUvarint(nil, id)
+	seek, exclusive := postingKey(nil, id, hi, math.MaxUint64), false
+	if q.After != nil && q.After.Time <= hi {
+		seek, exclusive = postingKey(nil, id, q.After.Time, q.After.Seq), true
+	}
+	c := tx.Bucket(bucketPostings).Cursor()
+	k, v := c.Seek(seek)
+	switch {
+	case k == nil:
+		k, v = c.Last()
+	case !bytes.Equal(k, seek) || exclusive:
+		k, v = c.Prev()
+	}
+	for ; k != nil && len(k) == len(prefix)+postingSuffix && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
+		t, seq := splitPosting(k)
+		if t < lo {
+			break
+		}
+		if len(page.Events) == q.Limit {
+			last := page.Events[len(page.Events)-1]
+			page.Next = &Position{Time: unixSeconds(last.Time), Seq: last.Seq}
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		loc, _, ok := parseLocation(v)
+		if !ok {
+			return errors.New("auditindex: malformed posting")
+		}
+		ev, err := ix.event(seq, loc, q)
+		if err != nil {
+			return err
+		}
+		if ev != nil {
+			page.Events = append(page.Events, ev)
+		}
+	}
+	return nil
+}
+
+// lookupEventID finds the one event with q.Value as its event ID.
+func (ix *Index) lookupEventID(_ context.Context, tx *bbolt.Tx, q *Query, lo, hi uint32, page *Page) error {
+	v := tx.Bucket(bucketEvents).Get(eventKey(nil, q.Value))
+	if v == nil {
+		return nil
+	}
+	seq, t, loc, ok := parseEventValue(v)
+	if !ok {
+		return errors.New("auditindex: malformed event entry")
+	}
+	if t < lo || t > hi || (q.After != nil && (t > q.After.Time || t == q.After.Time && seq >= q.After.Seq)) {
+		return nil
+	}
+	ev, err := ix.event(seq, loc, q)
+	if err != nil || ev == nil || ev.EventID != q.Value {
+		return err
+	}
+	page.Events = append(page.Events, ev)
+	return nil
+}
+
+// event reads the record with seq at loc; nil if it is gone from the log
+// or is not of q's trail.
+func (ix *Index) event(seq uint64, loc location, q *Query) (*Event, error) {
+	ln, err := ix.log.read(seq, loc)
+	if errors.Is(err, errGone) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("auditindex: read the log: %w", err)
+	}
+	ev, err := decodeEvent(seq, ln.body)
+	if err != nil || ev.Account != q.Account || ev.Region != q.Region {
+		return nil, nil
+	}
+	return ev, nil
+}
+
+// ceilSeconds is the first whole second at or after t, as postings store
+// it: an event at 10s is not "at or after" 10.5s.
+func ceilSeconds(t time.Time) uint32 {
+	s := unixSeconds(t)
+	if t.Nanosecond() != 0 && s < math.MaxUint32 && t.Unix() >= 0 {
+		s++
+	}
+	return s
+}
+
+// waitFresh waits until the records durable now are indexed, at most
+// Options.FreshnessTimeout or until ctx ends.
+func (ix *Index) waitFresh(ctx context.Context) {
+	target := ix.noticed.Load()
+	if ix.applied.Load() >= target {
+		return
+	}
+	ix.waiters.Add(1)
+	defer ix.waiters.Add(-1)
+	select {
+	case ix.hurry <- struct{}{}:
+	default:
+	}
+	timer := time.NewTimer(ix.opts.FreshnessTimeout)
+	defer timer.Stop()
+	for {
+		ix.mu.Lock()
+		progress := ix.progress
+		ix.mu.Unlock()
+		if ix.applied.Load() >= target {
+			return
+		}
+		select {
+		case <-progress:
+		case <-timer.C:
+			ix.opts.Logger.Warn("audit index behind the log; answering from what is indexed", "indexedSeq", ix.applied.Load(), "durableSeq", target)
+			return
+		case <-ctx.Done():
+			return
+		}
+	}
+}
