@@ -185,6 +185,15 @@ type Stats struct {
 	Digests      uint64 // signed digests written
 	DigestFailed uint64 // digests that could not be signed or written
 	AnchorFailed uint64 // failed Anchor.Save calls
+	// Queued counts records taken by Append and neither durable nor
+	// given up on yet: in the queue, in a batch being written, or kept
+	// for a retry after a failed write.
+	Queued int64
+	// DurableLag sums, over the Records written, the time from Append
+	// to the end of the fsync that made each durable; divided by Records
+	// it is the mean lag. LastDurableLag is the longest lag of the last
+	// batch written.
+	DurableLag, LastDurableLag time.Duration
 }
 
 // Log appends events to a hash-chained JSON-lines file. Append is safe for
@@ -202,6 +211,7 @@ type Log struct {
 	records, batches, failed, dropped, reopened atomic.Uint64
 	timedOut, headFailed                        atomic.Uint64
 	digests, digestFailed, anchorFailed         atomic.Uint64
+	unwritten, lagSum, lastLag                  atomic.Int64
 	torn                                        int64
 	health                                      health
 
@@ -210,9 +220,10 @@ type Log struct {
 
 // pending is one record on its way to the writer.
 type pending struct {
-	body []byte
-	at   time.Time  // eventTime, for the digest's event time range
-	ack  chan error // nil unless FailClosed
+	body   []byte
+	at     time.Time  // eventTime, for the digest's event time range
+	queued time.Time  // when Append took it, for Stats.DurableLag
+	ack    chan error // nil unless FailClosed
 }
 
 // OpenFile opens (creating it 0600, its directory 0700, if needed) the log
@@ -274,7 +285,7 @@ func (l *Log) Append(ev *Event) error {
 	if len(body) > MaxRecordSize {
 		return l.drop(ev, fmt.Errorf("audit: event %s is %d bytes, over the %d-byte limit", ev.EventID, len(body), MaxRecordSize))
 	}
-	p := &pending{body: body, at: ev.EventTime}
+	p := &pending{body: body, at: ev.EventTime, queued: time.Now()}
 	if l.opts.FailClosed {
 		p.ack = make(chan error, 1)
 	}
@@ -285,6 +296,7 @@ func (l *Log) Append(ev *Event) error {
 		l.senders.Add(-1)
 		return l.drop(ev, ErrClosed)
 	}
+	l.unwritten.Add(1) // before the send: the writer may finish it at once
 	select {
 	case l.queue <- p:
 	default:
@@ -293,6 +305,7 @@ func (l *Log) Append(ev *Event) error {
 		case l.queue <- p:
 		case <-timer.C:
 			l.senders.Add(-1)
+			l.unwritten.Add(-1)
 			return l.drop(ev, fmt.Errorf("%w: audit queue full for %v (event %s)", ErrTimeout, l.opts.Timeout, ev.EventID))
 		}
 	}
@@ -344,17 +357,20 @@ func (l *Log) Close() error {
 // Stats returns counters of the Log's activity.
 func (l *Log) Stats() Stats {
 	return Stats{
-		Records:      l.records.Load(),
-		Batches:      l.batches.Load(),
-		Failed:       l.failed.Load(),
-		Dropped:      l.dropped.Load(),
-		TimedOut:     l.timedOut.Load(),
-		Reopened:     l.reopened.Load(),
-		TornBytes:    l.torn,
-		HeadFailed:   l.headFailed.Load(),
-		Digests:      l.digests.Load(),
-		DigestFailed: l.digestFailed.Load(),
-		AnchorFailed: l.anchorFailed.Load(),
+		Records:        l.records.Load(),
+		Batches:        l.batches.Load(),
+		Failed:         l.failed.Load(),
+		Dropped:        l.dropped.Load(),
+		TimedOut:       l.timedOut.Load(),
+		Reopened:       l.reopened.Load(),
+		TornBytes:      l.torn,
+		HeadFailed:     l.headFailed.Load(),
+		Digests:        l.digests.Load(),
+		DigestFailed:   l.digestFailed.Load(),
+		AnchorFailed:   l.anchorFailed.Load(),
+		Queued:         l.unwritten.Load(),
+		DurableLag:     time.Duration(l.lagSum.Load()),
+		LastDurableLag: time.Duration(l.lastLag.Load()),
 	}
 }
 

@@ -305,8 +305,10 @@ func (w *writer) commit(batch []*pending) {
 				w.dig.note(w.retry)
 				w.dig.note(batch)
 			}
+			w.noteLag(batch)
 			clear(w.retry)
 			w.retry = w.retry[:0]
+			l.unwritten.Add(-int64(n))
 			l.records.Add(uint64(n))
 			l.batches.Add(1)
 			w.headStale = true
@@ -320,7 +322,9 @@ func (w *writer) commit(batch []*pending) {
 		l.opts.Logger.Error("audit write failed", "path", w.path, "records", n, "error", err)
 		l.failed.Add(1)
 		w.retryDue = time.Now().Add(retryInterval)
-		if !l.opts.FailClosed {
+		if l.opts.FailClosed {
+			l.unwritten.Add(-int64(len(batch))) // each caller is told
+		} else {
 			w.keepForRetry(batch)
 		}
 	} else {
@@ -333,6 +337,22 @@ func (w *writer) commit(batch []*pending) {
 	}
 }
 
+// noteLag adds the time each record of the retried records and batch
+// waited, from Append to now that it is durable, to the Log's stats.
+func (w *writer) noteLag(batch []*pending) {
+	now := time.Now()
+	var sum, longest time.Duration
+	for _, ps := range [][]*pending{w.retry, batch} {
+		for _, p := range ps {
+			lag := now.Sub(p.queued)
+			sum += lag
+			longest = max(longest, lag)
+		}
+	}
+	w.log.lagSum.Add(int64(sum))
+	w.log.lastLag.Store(int64(longest))
+}
+
 // keepForRetry keeps the bodies of an unwritten batch, up to QueueSize
 // records in all; the rest are dropped and counted.
 func (w *writer) keepForRetry(batch []*pending) {
@@ -341,6 +361,7 @@ func (w *writer) keepForRetry(batch []*pending) {
 	if room < len(batch) {
 		dropped := len(batch) - max(room, 0)
 		l.dropped.Add(uint64(dropped))
+		l.unwritten.Add(-int64(dropped))
 		l.opts.Logger.Error("audit records dropped after repeated write failures", "path", w.path, "records", dropped)
 		batch = batch[:max(room, 0)]
 	}
@@ -453,6 +474,7 @@ func (w *writer) shutdown() error {
 		}
 		if n := len(w.retry); n > 0 {
 			l.dropped.Add(uint64(n))
+			l.unwritten.Add(-int64(n))
 			l.opts.Logger.Error("audit records dropped at close after repeated write failures", "path", w.path, "records", n)
 			err = fmt.Errorf("audit: %d records could not be written", n)
 		}
