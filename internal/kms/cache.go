@@ -58,11 +58,27 @@ type keyCache struct {
 	mu   sync.Mutex // orders add against invalidate; guards size
 	size int
 	max  int
+
+	hits, misses atomic.Uint64 // lookups of keys and aliases, for metrics
 }
 
 func newKeyCache(max int) *keyCache { return &keyCache{max: max} }
 
-func (c *keyCache) get(k string) (any, bool) { return c.m.Load(k) }
+func (c *keyCache) get(k string) (any, bool) {
+	v, ok := c.m.Load(k)
+	if ok {
+		c.hits.Add(1)
+	} else {
+		c.misses.Add(1)
+	}
+	return v, ok
+}
+
+// CacheStats counts the lookups of keys and aliases in the in-memory
+// cache that found their entry (hits) and those that read the store.
+func (s *Service) CacheStats() (hits, misses uint64) {
+	return s.cache.hits.Load(), s.cache.misses.Load()
+}
 
 // add stores v unless a write invalidated anything since gen was read.
 func (c *keyCache) add(k string, v any, gen uint64) {
