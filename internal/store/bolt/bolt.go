@@ -24,30 +24,54 @@ const lockTimeout = time.Second
 // Store is a store.Store backed by one bbolt file. It is safe for concurrent
 // use.
 type Store struct {
-	db *bbolt.DB
+	db   *bbolt.DB
+	note string // what Open noticed about a file it still accepted
 }
 
 var _ store.Store = (*Store)(nil)
 
 // Open opens the bbolt file at path, creating it with mode 0600 (and its
 // parent directory with mode 0700) if missing. If another process has the
-// file open, Open fails with an error wrapping ErrLocked.
+// file open, Open fails with an error wrapping ErrLocked. A file that is
+// not an intact store (truncated, overwritten, empty) is refused with a
+// *CorruptError before bbolt maps it, so that it can neither crash the
+// process nor be taken for a new store.
 func Open(path string) (*Store, error) {
-	return open(path, lockTimeout)
+	return open(path, lockTimeout, false)
 }
 
-func open(path string, timeout time.Duration) (*Store, error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return nil, fmt.Errorf("create data directory for %s: %w", path, err)
+// OpenReadOnly opens an existing store for reading only, beside any other
+// reader (kmsd admin check, a backup being verified). It waits for the
+// lock as Open does, so it fails with ErrLocked while a server has the
+// file open: bbolt takes a shared lock for readers and an exclusive one
+// for the writer, and they exclude each other.
+func OpenReadOnly(path string) (*Store, error) {
+	return open(path, lockTimeout, true)
+}
+
+func open(path string, timeout time.Duration, readOnly bool) (*Store, error) {
+	if !readOnly {
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			return nil, fmt.Errorf("create data directory for %s: %w", path, err)
+		}
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
-	if errors.Is(err, bolterrors.ErrTimeout) {
+	var note string
+	openFile := func(name string, flag int, perm os.FileMode) (f *os.File, err error) {
+		f, note, err = openDataFile(name, flag, perm, !readOnly, timeout)
+		return f, err
+	}
+	db, err := safeOpen(path, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, OpenFile: openFile})
+	switch {
+	case errors.Is(err, bolterrors.ErrTimeout), errors.Is(err, ErrLocked):
 		return nil, fmt.Errorf("data file %s is %w", path, ErrLocked)
-	}
-	if err != nil {
+	case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrChecksum), errors.Is(err, bolterrors.ErrVersionMismatch):
+		return nil, &CorruptError{Path: path, Problem: err.Error()}
+	case errors.As(err, new(*CorruptError)):
+		return nil, err
+	case err != nil:
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	return &Store{db: db}, nil
+	return &Store{db: db, note: note}, nil
 }
 
 // View runs fn on a consistent read-only snapshot. Put and Delete inside fn

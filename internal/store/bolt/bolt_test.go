@@ -62,7 +62,7 @@ func TestOpenLocked(t *testing.T) {
 	// flock conflicts between open files even within one process, so this
 	// stands in for a second kmsd process.
 	start := time.Now()
-	_, err = open(path, 100*time.Millisecond)
+	_, err = open(path, 100*time.Millisecond, false)
 	if !errors.Is(err, ErrLocked) {
 		t.Fatalf("second open = %v, want ErrLocked", err)
 	}
@@ -76,7 +76,7 @@ func TestOpenLocked(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	s, err = open(path, 100*time.Millisecond)
+	s, err = open(path, 100*time.Millisecond, false)
 	if err != nil {
 		t.Fatalf("open after the holder closed: %v", err)
 	}

@@ -19,4 +19,15 @@
 //
 // The file is locked against other processes while open; Open gives up after
 // a short wait instead of hanging behind a second kmsd on the same data.
+//
+// bbolt trusts its file: a page id or an offset read from a damaged file
+// becomes a pointer into the memory map, and following it can kill the
+// process with a fault no recover catches. So Open, holding the lock,
+// first walks the file's structure with plain reads (header pages, the
+// pages in use against the file's length, every tree page, element and
+// inline bucket, the freelist) and refuses a damaged file with a
+// *CorruptError that names it and the damage; an existing empty file is
+// refused too, instead of being made a new store. Check then runs bbolt's
+// own consistency check, and Backup copies a consistent snapshot with
+// Tx.WriteTo while writers go on.
 package bolt
