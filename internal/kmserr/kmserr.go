@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+
+	"github.com/kmsd/kmsd/internal/store"
 )
 
 // Exception names, exactly as AWS sends them in "__type".
@@ -91,25 +93,26 @@ func Internalf(format string, args ...any) *Error {
 	return &Error{Code: Internal, Message: "An internal error occurred.", Cause: fmt.Errorf(format, args...)}
 }
 
-// CodeOf returns the exception code of err, or KMSInternalException for an
-// error that is not an *Error.
-func CodeOf(err error) string {
-	var e *Error
-	if errors.As(err, &e) {
-		return e.Code
-	}
-	return Internal
-}
+// CodeOf returns the exception code the wire shows for err (see As).
+func CodeOf(err error) string { return As(err).Code }
 
 // As returns err as an *Error, turning any other error into a
-// KMSInternalException that keeps it as the cause.
+// KMSInternalException that keeps it as the cause. An internal error
+// caused by an unreachable store is AWS's dependency failure,
+// DependencyTimeoutException, which clients retry.
 func As(err error) *Error {
 	var e *Error
-	if errors.As(err, &e) {
-		return e
+	if !errors.As(err, &e) {
+		e = &Error{Code: Internal, Message: "An internal error occurred.", Cause: err}
 	}
-	return &Error{Code: Internal, Message: "An internal error occurred.", Cause: err}
+	if e.Code == Internal && errors.Is(err, store.ErrUnavailable) {
+		return &Error{Code: DependencyTimeout, Message: dependencyTimeoutMessage, Cause: err}
+	}
+	return e
 }
+
+// dependencyTimeoutMessage is AWS's description of the exception.
+const dependencyTimeoutMessage = "The system timed out while trying to fulfill the request. You can retry the request."
 
 // HTTPStatus is the status AWS sends with the exception: 500 for server
 // faults, 403 for a request without credentials, 503 for unavailability, 400
