@@ -54,6 +54,9 @@ type Config struct {
 	// reported by /readyz until a record is written again. Off, such a
 	// request gets KMSInternalException.
 	BestEffortAudit bool
+	// Observer, when set, is told each KMS request's operation, outcome
+	// and latency.
+	Observer Observer
 }
 
 // QueryAPI serves IAM and STS requests. service is the SigV4 credential
@@ -76,7 +79,7 @@ func New(cfg Config) (*Server, error) {
 		return nil, errors.New("api: Service, Auth and Audit are required")
 	}
 	if cfg.Logger == nil {
-		cfg.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
@@ -167,6 +170,7 @@ func scopeService(auth string) string {
 // signature, a panic — exactly one audit record is written, with the same
 // request ID the client sees.
 func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
+	begin := time.Now() // monotonic, for the latency; start may be a test's clock
 	start := s.cfg.Clock.Now()
 	reqID := uuid.New()
 	w.Header()["X-Amzn-Requestid"] = []string{reqID}
@@ -177,6 +181,8 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	var views auditViews
 	var readOnly bool
 	var entry *outbox.Entry
+	outcome := outcomeOK // or the exception the caller gets
+	defer func() { s.finish(r, call, opName, outcome, begin) }()
 
 	resp, err := func() (resp any, err error) {
 		defer func() {
@@ -227,6 +233,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		e := kmserr.As(err)
 		ev.ErrorCode, ev.ErrorMessage = e.Code, e.Message
+		outcome = e.Code
 		ev.ResponseElements = nil
 		if e.Cause != nil {
 			s.cfg.Logger.Log(r.Context(), causeLevel(e.Code), "request failed", "requestId", reqID, "operation", opName, "error", e.Cause)
@@ -253,6 +260,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.BestEffortAudit {
 			// No audit record, no answer: never hand out plaintext unaudited.
 			s.cfg.Logger.Error("audit write failed; refusing the request", "requestId", reqID, "operation", opName, "error", aerr)
+			outcome = kmserr.Internal
 			writeError(w, kmserr.New(kmserr.Internal, "An internal error occurred."))
 			return
 		}
