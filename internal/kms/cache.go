@@ -60,11 +60,19 @@ type keyCache struct {
 	max  int
 
 	hits, misses atomic.Uint64 // lookups of keys and aliases, for metrics
+
+	// fresh, when set, must report true for entries to be served or
+	// added (clustercache.go); set before the cache is used.
+	fresh func() bool
 }
 
 func newKeyCache(max int) *keyCache { return &keyCache{max: max} }
 
 func (c *keyCache) get(k string) (any, bool) {
+	if c.fresh != nil && !c.fresh() {
+		c.misses.Add(1)
+		return nil, false
+	}
 	v, ok := c.m.Load(k)
 	if ok {
 		c.hits.Add(1)
@@ -84,7 +92,7 @@ func (s *Service) CacheStats() (hits, misses uint64) {
 func (c *keyCache) add(k string, v any, gen uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.gen.Load() != gen {
+	if c.gen.Load() != gen || (c.fresh != nil && !c.fresh()) {
 		return
 	}
 	if c.size >= c.max {
