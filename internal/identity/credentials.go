@@ -61,7 +61,7 @@ type Credential struct {
 // so verifying a request normally touches no disk; deleting a key, a
 // session or its role drops the entry.
 func (s *Store) Credential(ctx context.Context, akid string) (*Credential, error) {
-	if v, ok := s.creds.Load(akid); ok {
+	if v, ok := s.creds.Load(akid); ok && s.cacheFresh() {
 		return v.(*Credential), nil
 	}
 	gen := s.gen.Load()

@@ -94,6 +94,9 @@ type Store struct {
 	nCreds   atomic.Int64
 	policyOf sync.Map // principal ARN -> []string
 	nPolicy  atomic.Int64
+	// fresh, when set, must report true for entries to be served or
+	// filled (clustercache.go); set before the Store is used.
+	fresh func() bool
 }
 
 // maxCached bounds each cache; when it is passed the cache is emptied.
@@ -147,7 +150,7 @@ func (s *Store) invalidate(akids ...string) {
 func (s *Store) fill(m *sync.Map, n *atomic.Int64, gen uint64, k string, v any) {
 	s.cacheMu.Lock()
 	defer s.cacheMu.Unlock()
-	if s.gen.Load() != gen {
+	if s.gen.Load() != gen || !s.cacheFresh() {
 		return
 	}
 	if n.Load() >= maxCached {

@@ -266,7 +266,7 @@ func (s *Store) listPolicies(ctx context.Context, k kind, account, owner string,
 // An ARN of a user or role that does not exist is NoSuchEntity. Results are
 // cached until a policy, user or role changes through this Store.
 func (s *Store) IdentityPolicies(ctx context.Context, callerARN string) ([]string, error) {
-	if v, ok := s.policyOf.Load(callerARN); ok {
+	if v, ok := s.policyOf.Load(callerARN); ok && s.cacheFresh() {
 		return v.([]string), nil
 	}
 	p, ok := ParseARN(callerARN)
