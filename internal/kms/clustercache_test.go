@@ -161,7 +161,9 @@ func TestCacheKeysOfStalesWhatAnotherNodeCached(t *testing.T) {
 
 func hasGrant(k *cachedKey, id string) bool { return k.grants != nil && k.grants.byID[id] != nil }
 
-func containsKeyID(arn, keyID string) bool { return len(arn) >= len(keyID) && arn[len(arn)-len(keyID):] == keyID }
+func containsKeyID(arn, keyID string) bool {
+	return len(arn) >= len(keyID) && arn[len(arn)-len(keyID):] == keyID
+}
 
 // TestGateBypassesTheCache: with the gate shut, every lookup reads the
 // store, so a change nobody announced is seen at once; FlushCache drops
