@@ -63,7 +63,7 @@ func runCreateAccessKey(ctx context.Context, args []string, stdout, stderr io.Wr
 	if err := cfg.validate(); err != nil {
 		return err
 	}
-	n, err := openNode(cfg, nil)
+	n, err := openNode(cfg, nil, nil)
 	if err != nil {
 		return err
 	}
@@ -140,7 +140,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	caller := kms.Caller{AccountID: account, Region: region, ARN: *principal, Type: callerType(typ)}
 	cfg.Enforce = true
-	n, err := openNode(cfg, nil)
+	n, err := openNode(cfg, nil, nil)
 	if err != nil {
 		return err
 	}

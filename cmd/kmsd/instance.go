@@ -12,6 +12,7 @@ import (
 	"github.com/kmsd/kmsd/internal/api/sigv4"
 	"github.com/kmsd/kmsd/internal/iamapi"
 	"github.com/kmsd/kmsd/internal/jobs"
+	"github.com/kmsd/kmsd/internal/metrics"
 	"github.com/kmsd/kmsd/internal/secret"
 )
 
@@ -30,9 +31,9 @@ type instance struct {
 
 // startInstance opens the node cfg names, prepares its identities and
 // seed, ships audit records left by an earlier run, and starts its jobs.
-// The seed's summary goes to stdout.
-func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer) (_ *instance, err error) {
-	n, err := openNode(cfg, log)
+// The seed's summary goes to stdout. mx, when not nil, measures it.
+func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, mx *metrics.Metrics) (_ *instance, err error) {
+	n, err := openNode(cfg, log, mx)
 	if err != nil {
 		return nil, err
 	}
@@ -88,11 +89,18 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 	if err := recoverOutbox(ctx, n, cfg, log); err != nil {
 		return nil, err
 	}
-	in.handler, err = api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query,
-		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.audit.Health})
+	var observer api.Observer
+	if mx != nil {
+		observer = mx
+	}
+	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query,
+		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.audit.Health, Observer: observer})
 	if err != nil {
 		return nil, err
 	}
+	in.handler = srv
+	auditLog, _ := n.audit.(metrics.AuditLog) // an ephemeral node's memory log has no stats
+	mx.Attach(metrics.Node{Audit: auditLog, Keys: n.svc, Unaudited: srv.UnauditedResponses})
 	in.startJobs(ctx, cfg, log)
 	return in, nil
 }

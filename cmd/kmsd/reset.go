@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/kmsd/kmsd/internal/identity"
+	"github.com/kmsd/kmsd/internal/metrics"
 )
 
 // resetter is the handler of a dev server. It serves each request on the
@@ -29,14 +30,15 @@ type resetter struct {
 	cfg    Config
 	log    *slog.Logger
 	stdout io.Writer
+	mx     *metrics.Metrics // nil without an admin listener
 
 	mu  sync.RWMutex // held shared by each request, exclusively by a reset
 	in  *instance    // nil after a reset that failed
 	err error        // why the last reset failed
 }
 
-func newResetter(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, in *instance) *resetter {
-	return &resetter{ctx: ctx, cfg: cfg, log: log, stdout: stdout, in: in}
+func newResetter(ctx context.Context, cfg Config, log *slog.Logger, stdout io.Writer, in *instance, mx *metrics.Metrics) *resetter {
+	return &resetter{ctx: ctx, cfg: cfg, log: log, stdout: stdout, in: in, mx: mx}
 }
 
 // current returns the instance serving requests, or nil after a reset
@@ -181,7 +183,7 @@ func (r *resetter) reset() error {
 		}
 	}
 	fmt.Fprintln(r.stdout, "kmsd: reset to a fresh state")
-	in, err := startInstance(r.ctx, r.cfg, r.log, r.stdout)
+	in, err := startInstance(r.ctx, r.cfg, r.log, r.stdout, r.mx)
 	if err != nil {
 		r.err = err
 		return err

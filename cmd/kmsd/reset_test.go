@@ -35,7 +35,7 @@ func TestResetAllowedFrom(t *testing.T) {
 	} {
 		cfg := defaultConfig()
 		cfg.Enforce = tc.enforce
-		r := newResetter(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard, nil)
+		r := newResetter(t.Context(), cfg, slog.New(slog.DiscardHandler), io.Discard, nil, nil)
 		req := httptest.NewRequest("POST", "/kmsd/reset", strings.NewReader(""))
 		req.RemoteAddr = tc.peer
 		err := r.allowed(req, nil)
@@ -76,11 +76,11 @@ func TestSignedResetFromAnotherMachine(t *testing.T) {
 	cfg := defaultConfig()
 	cfg.DataDir, cfg.Enforce = memoryData, true
 	log := slog.New(slog.DiscardHandler)
-	in, err := startInstance(ctx, cfg, log, io.Discard)
+	in, err := startInstance(ctx, cfg, log, io.Discard, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := newResetter(ctx, cfg, log, io.Discard, in)
+	r := newResetter(ctx, cfg, log, io.Discard, in, nil)
 	t.Cleanup(func() {
 		if in := r.current(); in != nil {
 			in.stop(log)

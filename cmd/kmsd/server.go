@@ -22,6 +22,7 @@ import (
 	"github.com/kmsd/kmsd/internal/authz"
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/metrics"
 	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/store"
@@ -135,8 +136,9 @@ func dataPaths(dir string) (db, rootKey, auditLog string) {
 }
 
 // openNode opens the data directory; with a logger it also opens the audit
-// log (for serving), without one it leaves it closed (admin commands).
-func openNode(cfg Config, log *slog.Logger) (*node, error) {
+// log (for serving), without one it leaves it closed (admin commands). mx,
+// when not nil, times the store transactions of the serving node.
+func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) {
 	withAudit := log != nil
 	dbPath, keyPath, auditPath := dataPaths(cfg.DataDir)
 	var st *sealed.Store
@@ -187,7 +189,7 @@ func openNode(cfg Config, log *slog.Logger) (*node, error) {
 		}
 	}
 	if withAudit {
-		n.outbox = outbox.New(st, n.audit, log)
+		n.outbox = outbox.New(mx.Store(st), n.audit, log)
 		svcStore = n.outbox.Store()
 	}
 	n.ids = identity.New(identity.Config{Store: svcStore, Sealer: sl, Policies: pol, Trust: pol, RootMayAssumeRoles: !cfg.Enforce})
@@ -223,7 +225,11 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		return nil
 	}
 	log := newLogger(cfg, stderr)
-	in, err := startInstance(ctx, cfg, log, stdout)
+	var mx *metrics.Metrics // measured only where an admin listener can serve it
+	if cfg.AdminListen != "" {
+		mx = metrics.New(log)
+	}
+	in, err := startInstance(ctx, cfg, log, stdout, mx)
 	if err != nil {
 		return err
 	}
@@ -231,7 +237,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	current := func() *instance { return in }
 	if m == modeDev {
 		// Only dev can be reset to a fresh state; serve never.
-		r := newResetter(ctx, cfg, log, stdout, in)
+		r := newResetter(ctx, cfg, log, stdout, in, mx)
 		handler, current = r, r.current
 	}
 	defer func() {
@@ -267,7 +273,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	banner(stdout, m, cfg, scheme+"://"+ln.Addr().String(), in.bootstrap)
 
 	if cfg.AdminListen != "" {
-		stopAdmin, err := startAdmin(cfg.AdminListen, log)
+		stopAdmin, err := startAdmin(cfg.AdminListen, log, mx)
 		if err != nil {
 			return err
 		}
@@ -423,9 +429,11 @@ func firstNonEmpty(a, b string) string {
 	return b
 }
 
-// startAdmin serves pprof on its own listener, never on the API port.
-func startAdmin(addr string, log *slog.Logger) (func(), error) {
+// startAdmin serves pprof and the Prometheus metrics on its own listener,
+// never on the API port.
+func startAdmin(addr string, log *slog.Logger, mx *metrics.Metrics) (func(), error) {
 	mux := http.NewServeMux()
+	mux.Handle("/metrics", mx.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
@@ -440,7 +448,7 @@ func startAdmin(addr string, log *slog.Logger) (func(), error) {
 			log.Error("admin listener", "error", err)
 		}
 	}()
-	log.Info("admin listener (pprof)", "addr", ln.Addr().String())
+	log.Info("admin listener (pprof, metrics)", "addr", ln.Addr().String())
 	return func() { _ = srv.Close() }, nil
 }
 
