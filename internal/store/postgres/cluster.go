@@ -37,12 +37,21 @@ func (t *tx) Notify(name, payload string) error {
 	return nil
 }
 
-// dedicated opens a connection of its own, outside the pool, that calls
-// on for every notification it reads. Its server session notices a dead
-// peer within about ten seconds on TCP (keepalives and a user timeout),
-// so the locks it holds do not outlive a vanished node for long.
-func (s *Store) dedicated(ctx context.Context, on func(payload string)) (*pgconn.PgConn, error) {
+// Application names of the dedicated sessions, as pg_stat_activity shows
+// them.
+const (
+	ListenerApplication = "kmsd listener"
+	LockApplication     = "kmsd lock"
+)
+
+// dedicated opens a connection of its own, outside the pool, named app,
+// that calls on for every notification it reads. Its server session
+// notices a dead peer within about ten seconds on TCP (keepalives and a
+// user timeout), so the locks it holds do not outlive a vanished node for
+// long.
+func (s *Store) dedicated(ctx context.Context, app string, on func(payload string)) (*pgconn.PgConn, error) {
 	cfg := s.pool.Config().ConnConfig.Config.Copy()
+	cfg.RuntimeParams["application_name"] = app
 	if on != nil {
 		cfg.OnNotification = func(_ *pgconn.PgConn, n *pgconn.Notification) { on(n.Payload) }
 	}
@@ -71,7 +80,7 @@ type Listener struct {
 // every notification. If the database cannot be reached, the error wraps
 // store.ErrUnavailable.
 func (s *Store) Listen(ctx context.Context, name string, on func(payload string)) (*Listener, error) {
-	conn, err := s.dedicated(ctx, on)
+	conn, err := s.dedicated(ctx, ListenerApplication, on)
 	if err != nil {
 		return nil, err
 	}
@@ -145,7 +154,7 @@ type Lock struct {
 // nil, nil when another session holds it. If the database cannot be
 // reached, the error wraps store.ErrUnavailable.
 func (s *Store) TryLock(ctx context.Context, name string) (*Lock, error) {
-	conn, err := s.dedicated(ctx, nil)
+	conn, err := s.dedicated(ctx, LockApplication, nil)
 	if err != nil {
 		return nil, err
 	}
