@@ -66,11 +66,14 @@ func (m *Metrics) Handler() http.Handler {
 }
 
 // SetLeader sets kmsd_leader: a cluster node calls it as it gains or loses
-// the jobs lease. A node that never calls it reports 1.
+// the jobs lease. A node that never calls it reports 1. A nil Metrics (no
+// admin listener) does nothing.
 func (m *Metrics) SetLeader(leader bool) {
-	if leader {
+	switch {
+	case m == nil:
+	case leader:
 		m.leader.Set(1)
-	} else {
+	default:
 		m.leader.Set(0)
 	}
 }

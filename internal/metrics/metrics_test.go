@@ -63,6 +63,11 @@ func TestLeaderGauge(t *testing.T) {
 	if v := scrape(t, m)["kmsd_leader"]; v != 1 {
 		t.Errorf("kmsd_leader = %v after SetLeader(true), want 1", v)
 	}
+	// A node without an admin listener has no Metrics; the lease code
+	// calls the setter all the same.
+	var none *Metrics
+	none.SetLeader(false)
+	none.Attach(Node{})
 }
 
 // Every kmsd series follows Prometheus naming: the kmsd_ prefix, _total
