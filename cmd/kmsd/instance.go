@@ -78,7 +78,7 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 			return nil, err
 		}
 	}
-	qcfg := iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log, Outbox: n.outbox}
+	qcfg := iamapi.Config{Identities: n.ids, Auth: queryAuth, Audit: n.audit, Logger: log, Outbox: n.outbox, Keys: n.svc}
 	if cfg.Enforce {
 		qcfg.Authorizer = n.policies
 	}

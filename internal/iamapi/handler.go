@@ -48,15 +48,19 @@ type Config struct {
 	Outbox *outbox.Outbox
 	// Authorizer decides who may call which action; nil means SameAccount.
 	Authorizer Authorizer
-	Logger     *slog.Logger
-	Clock      kms.Clock
-	MaxBody    int64
+	// Keys decides on kmsd keys for SimulatePrincipalPolicy; nil decides
+	// every resource by identity policies alone.
+	Keys    KeyExplainer
+	Logger  *slog.Logger
+	Clock   kms.Clock
+	MaxBody int64
 }
 
 // Handler serves IAM and STS query requests.
 type Handler struct {
 	cfg Config
 	ids *identity.Store
+	sim *Simulator
 }
 
 // New returns a Handler.
@@ -76,7 +80,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.MaxBody <= 0 {
 		cfg.MaxBody = DefaultMaxBody
 	}
-	return &Handler{cfg: cfg, ids: cfg.Identities}, nil
+	return &Handler{cfg: cfg, ids: cfg.Identities, sim: &Simulator{Identities: cfg.Identities, Keys: cfg.Keys}}, nil
 }
 
 // call is one request on its way through the handler.

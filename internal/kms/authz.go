@@ -231,14 +231,38 @@ type Explanation struct {
 	Message  string // AccessDeniedException's text when refused
 	// GrantID and GrantName name the grant that allowed, when one did.
 	GrantID, GrantName string
+	// KeyPolicy is the key policy document the decision read, as it was
+	// put, so that a statement index can be shown where it stands.
+	KeyPolicy string
+	// Identity is what the caller's identity policies alone say, the
+	// caller's side of a cross-account decision.
+	Identity policy.Decision
+}
+
+// ExplainRequest is a request to explain: who, what, on which key, and the
+// request's context.
+type ExplainRequest struct {
+	Caller            Caller
+	Action            string
+	KeyID             string // key id, key ARN, alias name or alias ARN
+	EncryptionContext map[string]string
+	// Conditions are lower-cased condition keys that replace the ones the
+	// request would carry (aws:SourceIp…); a key with no values is absent.
+	Conditions map[string][]string
 }
 
 // Explain decides, as PolicyAuthorizer would for a real request, whether
 // caller may perform action on keyID with the encryption context ec, and
 // says which statement or grant decided. Nothing is changed or audited.
 func (s *Service) Explain(ctx context.Context, a PolicyAuthorizer, caller Caller, action, keyID string, ec map[string]string) (*Explanation, error) {
-	c := &Call{Caller: caller}
-	ref, err := parseKeyRef(&c.Caller, keyID, keyOrAlias)
+	return s.ExplainRequest(ctx, a, &ExplainRequest{Caller: caller, Action: action, KeyID: keyID, EncryptionContext: ec})
+}
+
+// ExplainRequest is Explain with the request's condition keys given.
+func (s *Service) ExplainRequest(ctx context.Context, a PolicyAuthorizer, in *ExplainRequest) (*Explanation, error) {
+	c := &Call{Caller: in.Caller, conditions: in.Conditions}
+	action, ec := in.Action, in.EncryptionContext
+	ref, err := parseKeyRef(&c.Caller, in.KeyID, keyOrAlias)
 	if err != nil {
 		return nil, err
 	}
@@ -254,7 +278,12 @@ func (s *Service) Explain(ctx context.Context, a PolicyAuthorizer, caller Caller
 	if err != nil {
 		return nil, err
 	}
-	ex := &Explanation{KeyARN: k.arn, Decision: d, Message: d.AccessDeniedMessage(caller.ARN, action, k.arn)}
+	ids, err := a.IdentityPoliciesOf(ctx, r.Caller)
+	if err != nil {
+		return nil, kmserr.Internalf("identity policies of %s: %w", r.Caller.ARN, err)
+	}
+	ex := &Explanation{KeyARN: k.arn, Decision: d, Message: d.AccessDeniedMessage(c.Caller.ARN, action, k.arn),
+		KeyPolicy: k.rec.Policy, Identity: policy.DecideIdentity(policyRequest(r, a.Clock), ids)}
 	if d.Reason == policy.GrantAllows {
 		if g := k.grants.allowing(&c.Caller, action, ec); g != nil {
 			ex.GrantID, ex.GrantName = g.rec.GrantID, g.rec.Name
