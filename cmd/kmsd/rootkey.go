@@ -22,7 +22,7 @@ import (
 // the keyring is checked or created.
 func openStore(dbPath, keyPath string, log *slog.Logger) (*sealed.Store, *seal.FileSeal, error) {
 	ctx := context.Background()
-	st, err := bolt.Open(dbPath)
+	st, err := openBoltStore(ctx, dbPath, log)
 	if err != nil {
 		if errors.Is(err, bolt.ErrLocked) {
 			return nil, nil, fmt.Errorf("%w (stop the running kmsd, or use another --data)", err)
@@ -45,6 +45,10 @@ func openStore(dbPath, keyPath string, log *slog.Logger) (*sealed.Store, *seal.F
 	if err != nil {
 		st.Close()
 		return nil, nil, fmt.Errorf("open store %s: %w", dbPath, err)
+	}
+	if err := prepareStore(ctx, ss, dbPath, log); err != nil {
+		ss.Close()
+		return nil, nil, err
 	}
 	return ss, sl, nil
 }
