@@ -12,12 +12,14 @@ import (
 	"github.com/kmsd/kmsd/internal/audit"
 )
 
-const auditUsage = `usage: kmsd audit verify --data DIR
+const auditUsage = `usage: kmsd audit verify --data DIR [--store postgres://…]
        kmsd audit verify [--file LOG] [--public-key PEM] [--digests FILE]
                          [--anchor-seq N --anchor-hash HEX | --anchor-file FILE]
 
 With --data (the server stopped), the digest public key and the anchor
 come from the data directory's store, authenticated under its root key.
+A cluster node's store is the cluster's PostgreSQL database: give it with
+--store; the node need not be stopped, and its own log and anchor are used.
 `
 
 // runAudit verifies an audit log: its hash chain and head file, and with
@@ -33,6 +35,7 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	setHelp(fs)
 	data := fs.String("data", "", "data directory of a stopped kmsd: verify its log with the public key and anchor kept in its store")
+	shared := fs.String("store", "", "with --data of a cluster node: the cluster's postgres:// store")
 	file := fs.String("file", "./kmsd-data/audit/kmsd-audit.jsonl", "audit log to verify")
 	pubFile := fs.String("public-key", "", "PEM file of the digest public key(s), from a copy you trust; checks the signed digests")
 	digests := fs.String("digests", "", "signed digests file (default: FILE"+".digests; give the current log's for a rotated file)")
@@ -59,9 +62,9 @@ func runAudit(args []string, stdout, stderr io.Writer) error {
 	opts.Anchor = anchor
 	if *data != "" {
 		if !flagSet(fs, "file") {
-			_, _, *file = dataPaths(*data)
+			*file = nodeAuditPath(*data)
 		}
-		if err := trustFromStore(*data, &opts); err != nil {
+		if err := trustFromStore(*data, *shared, &opts); err != nil {
 			return err
 		}
 	}
@@ -151,10 +154,13 @@ func flagSet(fs *flag.FlagSet, name string) bool {
 // directory's store, where they are authenticated under its root keyring:
 // unlike the PEM beside the log, a writer of the log directory cannot
 // replace them. Keys and anchors given as flags are kept.
-func trustFromStore(dir string, opts *audit.VerifyOptions) error {
+func trustFromStore(dir, sharedStore string, opts *audit.VerifyOptions) error {
 	ctx := context.Background()
-	db, keyPath, _ := dataPaths(dir)
-	st, sl, err := openStore(db, keyPath, nil)
+	db, _, _ := dataPaths(dir)
+	if sharedStore != "" {
+		db = redactDSN(sharedStore)
+	}
+	st, sl, node, err := openTrustStore(dir, sharedStore)
 	if err != nil {
 		return err
 	}
@@ -167,7 +173,7 @@ func trustFromStore(dir string, opts *audit.VerifyOptions) error {
 		opts.PublicKeys = []crypto.PublicKey{key.Public()}
 	}
 	if opts.Anchor == nil {
-		a, err := storeAnchor{st}.Load(ctx)
+		a, err := storeAnchor{st: st, node: node}.Load(ctx)
 		if err != nil {
 			return fmt.Errorf("read the audit anchor from %s: %w", db, err)
 		}

@@ -77,14 +77,25 @@ func loadAuditSigner(ctx context.Context, st store.Store, sl sealer, create bool
 
 // storeAnchor keeps the audit anchor in the store, beside the state the
 // audit trail describes, so removing the end of the log directory (the log
-// and its digests together) is detected at the next start.
-type storeAnchor struct{ st store.Store }
+// and its digests together) is detected at the next start. Each node of a
+// cluster writes its own log, so each has its own anchor, keyed by node.
+type storeAnchor struct {
+	st   store.Store
+	node string // "" outside a cluster
+}
+
+func (a storeAnchor) key() []byte {
+	if a.node == "" {
+		return auditAnchorState
+	}
+	return []byte(string(auditAnchorState) + "/" + a.node)
+}
 
 // Load returns the anchored state, or the zero state.
 func (a storeAnchor) Load(ctx context.Context) (audit.AnchorState, error) {
 	var s audit.AnchorState
 	err := a.st.View(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(bucketAudit, auditAnchorState)
+		b, err := tx.Get(bucketAudit, a.key())
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
@@ -102,5 +113,5 @@ func (a storeAnchor) Save(ctx context.Context, s audit.AnchorState) error {
 	if err != nil {
 		return err
 	}
-	return a.st.Update(ctx, func(tx store.Tx) error { return tx.Put(bucketAudit, auditAnchorState, b) })
+	return a.st.Update(ctx, func(tx store.Tx) error { return tx.Put(bucketAudit, a.key(), b) })
 }

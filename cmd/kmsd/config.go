@@ -26,6 +26,14 @@ import (
 type Config struct {
 	Listen    string `yaml:"listen" env:"KMSD_LISTEN"`
 	DataDir   string `yaml:"data" env:"KMSD_DATA"`
+	// Store is a postgres:// URL for a cluster of nodes sharing one
+	// PostgreSQL database (serve only); empty keeps the bbolt file in
+	// DataDir. NodeID names this node (default: made at first start and
+	// kept in DataDir); OutboxGrace is how old an audit outbox entry must
+	// be before the leader ships it for a node that did not (cluster.go).
+	Store       string        `yaml:"store" env:"KMSD_STORE"`
+	NodeID      string        `yaml:"node_id" env:"KMSD_NODE_ID"`
+	OutboxGrace time.Duration `yaml:"outbox_grace" env:"KMSD_OUTBOX_GRACE"`
 	AccountID string `yaml:"account_id" env:"KMSD_ACCOUNT_ID"`
 	Region    string `yaml:"region" env:"KMSD_REGION"`
 	// Regions lists the Regions served, taken from each request's SigV4
@@ -77,6 +85,7 @@ func defaultConfig() Config {
 		RootSecretKey: docSecretKey,
 		MaxSkew:       5 * time.Minute,
 		JobsInterval:  time.Minute,
+		OutboxGrace:   time.Minute,
 		LogLevel:      "info",
 		LogFormat:     "text",
 		Quotas:        "off",
@@ -284,6 +293,9 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	setHelp(fs)
 	fs.StringVar(&c.Listen, "listen", c.Listen, "address to listen on")
 	fs.StringVar(&c.DataDir, "data", c.DataDir, "data directory (store, root key, audit log)")
+	fs.StringVar(&c.Store, "store", c.Store, "serve: postgres://user:password@host/db to run as one node of a cluster sharing that database (default: the bbolt file in --data)")
+	fs.StringVar(&c.NodeID, "node-id", c.NodeID, "cluster: this node's id (default: made at first start and kept in --data)")
+	fs.DurationVar(&c.OutboxGrace, "outbox-grace", c.OutboxGrace, "cluster: age after which the leader ships to its own log the audit records another node left in the store's outbox")
 	fs.StringVar(&c.AccountID, "account-id", c.AccountID, "AWS account id of the default account")
 	fs.StringVar(&c.Region, "region", c.Region, "Region for requests that name none")
 	fs.Var(&c.Regions, "regions", "comma-separated Regions to serve, e.g. us-east-1,us-west-2,eu-west-1 (default: any)")
@@ -357,6 +369,9 @@ func (c *Config) validateFor(m mode) error {
 	if err := c.validate(); err != nil {
 		return err
 	}
+	if err := c.validateStore(m); err != nil {
+		return err
+	}
 	if loopback(c.Listen) {
 		return nil
 	}
@@ -399,6 +414,7 @@ func (c Config) printable() string {
 	if c.RootSecretKey != "" {
 		c.RootSecretKey = "[redacted]"
 	}
+	c.Store = redactDSN(c.Store)
 	b, _ := yaml.Marshal(c)
 	return string(b)
 }

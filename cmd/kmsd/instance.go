@@ -94,7 +94,7 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 		observer = mx
 	}
 	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query,
-		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.audit.Health, Observer: observer})
+		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.ready, Observer: observer})
 	if err != nil {
 		return nil, err
 	}
@@ -106,6 +106,10 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 }
 
 func (in *instance) startJobs(ctx context.Context, cfg Config, log *slog.Logger) {
+	if in.n.shared != nil {
+		in.startSharedJobs(ctx, cfg, log)
+		return
+	}
 	n := in.n
 	jobCtx, stop := context.WithCancel(ctx)
 	in.stopJobs = stop

@@ -121,6 +121,7 @@ type node struct {
 	policies *authz.Policies
 	svc      *kms.Service
 	outbox   *outbox.Outbox
+	shared   *shared // its part in a cluster (cluster.go); nil on bbolt
 }
 
 // nodeAudit is where a node's audit records go: the log file in the data
@@ -143,11 +144,15 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 	dbPath, keyPath, auditPath := dataPaths(cfg.DataDir)
 	var st *sealed.Store
 	var sl *seal.FileSeal
+	var sh *shared
 	var err error
 	if cfg.ephemeral() {
 		st, sl, err = openMemoryStore(log)
 	} else if err = os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		err = fmt.Errorf("create data directory: %w", err)
+	} else if cfg.Store != "" {
+		st, sl, sh, err = openShared(cfg, keyPath, log)
+		auditPath = nodeAuditPath(cfg.DataDir)
 	} else {
 		st, sl, err = openStore(dbPath, keyPath, log)
 	}
@@ -161,7 +166,7 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 	// requests only when signatures are enforced, since without that every
 	// caller is the root anyway.
 	pol := &authz.Policies{}
-	n := &node{store: st, seal: sl, policies: pol}
+	n := &node{store: st, seal: sl, policies: pol, shared: sh}
 	svcStore := store.Store(st)
 	if withAudit && cfg.ephemeral() {
 		n.audit = newMemAudit(memAuditRecords)
@@ -182,7 +187,7 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 			st.Close()
 			return nil, fmt.Errorf("audit digest signing key: %w", err)
 		}
-		opts.Anchor = storeAnchor{st}
+		opts.Anchor = storeAnchor{st: st, node: sh.nodeName()}
 		if n.audit, err = audit.OpenFile(auditPath, opts); err != nil {
 			st.Close()
 			return nil, fmt.Errorf("open audit log: %w", err)
@@ -202,6 +207,9 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 	if err != nil {
 		n.close()
 		return nil, err
+	}
+	if sh != nil && withAudit {
+		sh.attach(n, mx, log)
 	}
 	return n, nil
 }
@@ -300,6 +308,9 @@ func recoverOutbox(ctx context.Context, n *node, cfg Config, log *slog.Logger) e
 	if cfg.ephemeral() {
 		return nil // a fresh store in memory: no earlier run left anything
 	}
+	if n.shared != nil {
+		return recoverSharedOutbox(ctx, n, cfg, log)
+	}
 	_, _, auditPath := dataPaths(cfg.DataDir)
 	shipped, err := n.outbox.Recover(ctx, func(ids map[string]bool, since time.Time) error {
 		return outbox.FindInLog(auditPath, ids, since)
@@ -382,7 +393,9 @@ func bootstrapAccessKey(ctx context.Context, ids *identity.Store, account string
 func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
 	db, key, auditLog := dataPaths(cfg.DataDir)
 	fmt.Fprintf(w, "kmsd %s %s listening on %s\n", m, version, url)
-	if cfg.ephemeral() {
+	if cfg.Store != "" {
+		fmt.Fprint(w, clusterBanner(cfg))
+	} else if cfg.ephemeral() {
 		fmt.Fprintf(w, "  data:  in memory only, nothing on disk; gone when kmsd stops (audit: the newest %d records, at GET %s/kmsd/audit)\n", memAuditRecords, url)
 	} else {
 		fmt.Fprintf(w, "  data:  %s (store %s, root key %s, audit log %s)\n", cfg.DataDir, filepath.Base(db), filepath.Base(key), strings.TrimPrefix(auditLog, filepath.Clean(cfg.DataDir)+"/"))

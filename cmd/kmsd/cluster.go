@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/cluster"
+	"github.com/kmsd/kmsd/internal/identity"
+	"github.com/kmsd/kmsd/internal/jobs"
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/metrics"
+	"github.com/kmsd/kmsd/internal/outbox"
+	"github.com/kmsd/kmsd/internal/seal"
+	"github.com/kmsd/kmsd/internal/store/postgres"
+	"github.com/kmsd/kmsd/internal/store/sealed"
+)
+
+// A node of a cluster: any number of kmsd serve processes on one
+// PostgreSQL store (--store postgres://…), each with its own data
+// directory holding a copy of the cluster's root keyring (root.key), its
+// node id (node-id) and its own audit log.
+
+// nodeIDFile holds a cluster node's id in its data directory.
+const nodeIDFile = "node-id"
+
+// jobsLease is the lease whose holder runs the background jobs.
+const jobsLease = "jobs"
+
+// clusterLayouts says which records each cache of a node holds; the
+// names travel between nodes.
+func clusterLayouts() cluster.Layouts {
+	return cluster.Layouts{"kms": kms.CacheKeysOf, "iam": identity.CacheKeysOf}
+}
+
+// shared is a node's part in a cluster.
+type shared struct {
+	pg       *postgres.Store
+	node     string
+	mx       *metrics.Metrics
+	notifier *cluster.Notifier // set by attach, for serving nodes
+	lease    *cluster.Lease
+}
+
+// nodeName is the node id, "" outside a cluster.
+func (sh *shared) nodeName() string {
+	if sh == nil {
+		return ""
+	}
+	return sh.node
+}
+
+// isPostgresDSN reports whether a --store value names PostgreSQL.
+func isPostgresDSN(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// validateStore checks the --store setting for mode m.
+func (c *Config) validateStore(m mode) error {
+	switch {
+	case c.Store == "":
+		return nil
+	case !isPostgresDSN(c.Store):
+		return errors.New("--store (KMSD_STORE, store) takes a postgres://user:password@host/db URL; leave it empty for the bbolt file in --data")
+	case m == modeDev:
+		return errors.New("kmsd dev keeps its data in --data; a PostgreSQL store (--store) is for kmsd serve")
+	case c.ephemeral():
+		return errors.New("--store and an in-memory data directory exclude each other: a cluster node needs a data directory for its root key, node id and audit log")
+	case c.NodeID != "" && !validNodeID(c.NodeID):
+		return fmt.Errorf("node id %q: use 1 to 64 letters, digits, dots, dashes and underscores", c.NodeID)
+	case c.OutboxGrace < time.Second:
+		return fmt.Errorf("outbox grace %v is under a second: it must outlast any request", c.OutboxGrace)
+	}
+	return nil
+}
+
+func validNodeID(id string) bool {
+	if id == "" || len(id) > 64 {
+		return false
+	}
+	for _, r := range id {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("._-", r)) {
+			return false
+		}
+	}
+	return true
+}
+
+// redactDSN hides the password of a store URL, for --print-config.
+func redactDSN(s string) string {
+	u, err := url.Parse(s)
+	if err != nil || u.User == nil {
+		return s
+	}
+	if _, ok := u.User.Password(); ok {
+		u.User = url.UserPassword(u.User.Username(), "[redacted]")
+	}
+	return u.String()
+}
+
+// resolveNodeID returns the node id of the data directory dir: the one it
+// recorded, which a configured id must match, or the configured id, or a
+// new random one; a new id is recorded.
+func resolveNodeID(dir, configured string) (string, error) {
+	path := filepath.Join(dir, nodeIDFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		id := strings.TrimSpace(string(b))
+		if !validNodeID(id) {
+			return "", fmt.Errorf("%s does not hold a node id; remove it to get a new one", path)
+		}
+		if configured != "" && configured != id {
+			return "", fmt.Errorf("data directory %s belongs to node %s, not %s: give each node its own data directory", dir, id, configured)
+		}
+		return id, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return "", err
+	}
+	id := configured
+	if id == "" {
+		id = "node-" + strings.ToLower(rand.Text()[:10])
+	}
+	if err := os.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("record the node id: %w", err)
+	}
+	return id, nil
+}
+
+// recordedNodeID returns the node id a data directory recorded, "" when it
+// is not a cluster node's.
+func recordedNodeID(dir string) string {
+	b, err := os.ReadFile(filepath.Join(dir, nodeIDFile))
+	if err != nil {
+		return ""
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// nodeAuditPath is the audit log of the data directory dir: a cluster
+// node's log file carries its node id, so the logs of all nodes can be
+// gathered in one place.
+func nodeAuditPath(dir string) string {
+	_, _, log := dataPaths(dir)
+	if id := recordedNodeID(dir); id != "" {
+		return filepath.Join(dir, "audit", "kmsd-audit-"+id+".jsonl")
+	}
+	return log
+}
+
+// openShared opens the PostgreSQL store cfg.Store names, with the root
+// keyring at keyPath, as a node of a cluster. Like openStore it makes a
+// keyring only for a store without records, and refuses a keyring that is
+// not the one that sealed the store, saying how nodes share it.
+func openShared(cfg Config, keyPath string, log *slog.Logger) (*sealed.Store, *seal.FileSeal, *shared, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	node, err := resolveNodeID(cfg.DataDir, cfg.NodeID)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	pg, err := postgres.Open(ctx, cfg.Store)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("open the PostgreSQL store: %w", err)
+	}
+	cs := cluster.NewStore(pg, clusterLayouts())
+	created := false
+	sl, err := seal.Open(keyPath)
+	if errors.Is(err, fs.ErrNotExist) {
+		if err = sealed.CanCreateKeyring(ctx, cs, keyPath); err == nil {
+			sl, err = seal.Create(keyPath)
+			created = err == nil
+		}
+	}
+	var ss *sealed.Store
+	if err == nil {
+		ss, err = sealed.Open(ctx, cs, sealed.Config{Keyring: sl, KeyringPath: keyPath, Probe: probeSealed(sl), Logger: log})
+	}
+	if err != nil {
+		pg.Close()
+		if created {
+			// Made for this start, and refused: another node won the race
+			// to the empty store. Leave room for the copy the message asks for.
+			_ = os.Remove(keyPath)
+		}
+		var ke *sealed.KeyringError
+		if errors.As(err, &ke) {
+			err = fmt.Errorf("%w. Every node of a cluster holds the same root keyring: copy root.key from the data directory of the node that created it into %s (mode 0600)", err, filepath.Dir(keyPath))
+		}
+		return nil, nil, nil, fmt.Errorf("open the PostgreSQL store: %w", err)
+	}
+	return ss, sl, &shared{pg: pg, node: node}, nil
+}
+
+// clusterBanner is the startup banner's line about a cluster node's data.
+func clusterBanner(cfg Config) string {
+	_, key, _ := dataPaths(cfg.DataDir)
+	dir := filepath.Clean(cfg.DataDir) + "/"
+	return fmt.Sprintf("  data:  store %s, shared by every node of the cluster; node %s, root key %s, audit log %s\n",
+		redactDSN(cfg.Store), recordedNodeID(cfg.DataDir), key, strings.TrimPrefix(nodeAuditPath(cfg.DataDir), dir))
+}
+
+// openTrustStore opens the store of data directory dir for kmsd audit
+// verify: its bbolt file, or for a cluster node the cluster's store at
+// dsn. It also returns the node id whose anchor to check ("" outside a
+// cluster). It never makes a root keyring.
+func openTrustStore(dir, dsn string) (*sealed.Store, *seal.FileSeal, string, error) {
+	db, keyPath, _ := dataPaths(dir)
+	node := recordedNodeID(dir)
+	switch {
+	case dsn == "" && node != "":
+		return nil, nil, "", fmt.Errorf("%s is the data directory of cluster node %s, whose store is the cluster's PostgreSQL database: give it with --store postgres://…", dir, node)
+	case dsn == "":
+		st, sl, err := openStore(db, keyPath, nil)
+		return st, sl, "", err
+	case node == "":
+		return nil, nil, "", fmt.Errorf("%s is not the data directory of a cluster node (it has no %s file)", dir, nodeIDFile)
+	case !isPostgresDSN(dsn):
+		return nil, nil, "", errors.New("--store takes a postgres://user:password@host/db URL")
+	}
+	if _, err := os.Stat(keyPath); err != nil {
+		return nil, nil, "", fmt.Errorf("root keyring: %w", err)
+	}
+	st, sl, _, err := openShared(Config{DataDir: dir, Store: dsn}, keyPath, nil)
+	return st, sl, node, err
+}
+
+// attach gates the node's caches on the cache invalidation channel and
+// prepares the jobs lease; mx (may be nil) hears of leadership.
+func (sh *shared) attach(n *node, mx *metrics.Metrics, log *slog.Logger) {
+	sh.mx = mx
+	sh.notifier = cluster.NewNotifier(sh.pg, cluster.Caches{"kms": n.svc, "iam": n.ids}, cluster.NotifierOptions{Logger: log})
+	sh.lease = cluster.NewLease(sh.pg, jobsLease, sh.node, cluster.LeaseOptions{Logger: log})
+	if mx != nil {
+		mx.SetLeader(false)
+	}
+}
+
+// ready is the node's readiness: its audit log, and in a cluster its
+// connection to PostgreSQL (no proof of hearing every write, no caches).
+func (n *node) ready() error {
+	err := n.audit.Health()
+	if n.shared != nil && n.shared.notifier != nil {
+		err = errors.Join(err, n.shared.notifier.Health())
+	}
+	return err
+}
+
+// recoverSharedOutbox drops, at start, the outbox entries whose record
+// this node's log already holds. It ships nothing: the rest may be other
+// nodes' requests in flight; the leader ships what outlives the grace.
+func recoverSharedOutbox(ctx context.Context, n *node, cfg Config, log *slog.Logger) error {
+	path := nodeAuditPath(cfg.DataDir)
+	dropped, err := n.outbox.DropDelivered(ctx, func(ids map[string]bool, since time.Time) error {
+		return outbox.FindInLog(path, ids, since)
+	})
+	if err != nil {
+		log.Error("audit outbox: could not look for this node's delivered records; the leader ships what remains after the grace period", "error", err)
+	} else if dropped > 0 {
+		log.Info("audit outbox: dropped entries this node had delivered before it stopped", "records", dropped)
+	}
+	return nil
+}
+
+// startSharedJobs runs a cluster node's background work until ctx ends:
+// the cache invalidation listener, the deletion of its delivered outbox
+// entries and the flush of its own key usage on every node, and the jobs
+// on the one node that holds the lease.
+func (in *instance) startSharedJobs(ctx context.Context, cfg Config, log *slog.Logger) {
+	n, sh := in.n, in.n.shared
+	jobCtx, stop := context.WithCancel(ctx)
+	in.stopJobs = stop
+	in.shipDone, in.jobsDone = make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(in.shipDone)
+		t := time.NewTicker(outboxInterval)
+		defer t.Stop()
+		for {
+			select {
+			case <-jobCtx.Done():
+				return
+			case <-t.C:
+			}
+			if err := n.outbox.Flush(jobCtx); err != nil && jobCtx.Err() == nil {
+				log.Error("audit outbox: delete delivered entries", "error", err)
+			}
+		}
+	}()
+	leaderTasks := []jobs.Task{
+		{Name: "scheduled-deletion", Run: n.svc.DeletionJob(n.outbox)},
+		{Name: "key-rotation", Run: n.svc.RotationJob(n.outbox)},
+		{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.outbox)},
+		{Name: "expired-sessions", Run: n.ids.PruneSessions},
+		{Name: "stranded-audit-records", Run: func(ctx context.Context) (int, error) {
+			return n.outbox.ShipOlder(ctx, time.Now().Add(-cfg.OutboxGrace))
+		}},
+	}
+	done := make(chan struct{}, 3)
+	go func() { defer func() { done <- struct{}{} }(); sh.notifier.Run(jobCtx) }()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		// Each node records the uses of keys it served in memory.
+		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
+			{Name: "key-last-usage", Run: n.svc.FlushLastUsage},
+		}}).Run(jobCtx)
+	}()
+	go func() {
+		defer func() { done <- struct{}{} }()
+		sh.lease.Run(jobCtx, func(lctx context.Context) {
+			sh.setLeader(true)
+			defer sh.setLeader(false)
+			(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: leaderTasks}).Run(lctx)
+		})
+	}()
+	go func() {
+		for range 3 {
+			<-done
+		}
+		close(in.jobsDone)
+	}()
+}
+
+func (sh *shared) setLeader(leading bool) {
+	if sh.mx != nil {
+		sh.mx.SetLeader(leading)
+	}
+}
