@@ -1,12 +1,15 @@
 package storetest
 
 import (
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kmsd/kmsd/internal/store"
 )
@@ -71,22 +74,40 @@ func testConcurrentCounter(t *testing.T, f Factory) {
 // testSnapshotView runs Views while a writer commits, and checks that every
 // View sees one committed state: two keys always written together read
 // equal, a re-read returns what the first read did, and a Scan agrees with
-// the row count written in the same transactions.
+// the row count written in the same transactions. A View overlapped a
+// commit when it read x while Update x+1 had already returned by its end;
+// the writer waits for a View to be open before each commit and goes on
+// until enough Views overlapped one, so the checks run against a moving
+// store on any machine.
 func testSnapshotView(t *testing.T, f Factory) {
 	s := openFresh(t, f)
-	const writes = 60
+	const minWrites, minOverlaps = 60, 20
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
 
+	var committed, overlaps atomic.Uint64
+	viewOpen := make(chan struct{}, 1)
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		defer close(stop)
 		// Write i sets x and y to i and adds the i-th row.
-		for i := uint64(1); i <= writes; i++ {
+		for i := uint64(1); i <= minWrites || overlaps.Load() < minOverlaps; i++ {
+			select { // a View that has ended may have left a stale signal
+			case <-viewOpen:
+			default:
+			}
+			select {
+			case <-viewOpen:
+			case <-ctx.Done():
+				t.Errorf("after %d commits, %d Views overlapped one, want %d: %v", i-1, overlaps.Load(), minOverlaps, ctx.Err())
+				return
+			}
 			err := s.Update(t.Context(), func(tx store.Tx) error {
 				if err := writeUint(tx, "b", "x", i); err != nil {
 					return err
 				}
-				if err := tx.Put([]byte("rows"), fmt.Appendf(nil, "%03d", i), nil); err != nil {
+				if err := tx.Put([]byte("rows"), fmt.Appendf(nil, "%06d", i), nil); err != nil {
 					return err
 				}
 				return writeUint(tx, "b", "y", i)
@@ -95,12 +116,14 @@ func testSnapshotView(t *testing.T, f Factory) {
 				t.Errorf("Update %d: %v", i, err)
 				return
 			}
+			committed.Store(i)
 		}
 	})
 
 	var views [2]int
 	for r := range views {
 		wg.Go(func() {
+			defer cancel() // a failed View must not leave the writer waiting
 			for {
 				select {
 				case <-stop:
@@ -112,6 +135,10 @@ func testSnapshotView(t *testing.T, f Factory) {
 					x, err := readUint(tx, "b", "x")
 					if err != nil {
 						return err
+					}
+					select {
+					case viewOpen <- struct{}{}:
+					default:
 					}
 					runtime.Gosched() // let the writer commit between reads
 					rows, err := tx.Scan([]byte("rows"), nil, nil, 0)
@@ -133,6 +160,9 @@ func testSnapshotView(t *testing.T, f Factory) {
 					if uint64(len(rows)) != x {
 						return fmt.Errorf("torn snapshot: %d rows with x=%d", len(rows), x)
 					}
+					if committed.Load() > x {
+						overlaps.Add(1)
+					}
 					return nil
 				})
 				if err != nil {
@@ -143,7 +173,7 @@ func testSnapshotView(t *testing.T, f Factory) {
 		})
 	}
 	wg.Wait()
-	t.Logf("%v views during %d writes", views, writes)
+	t.Logf("%v views during %d writes, %d of them overlapped a commit", views, committed.Load(), overlaps.Load())
 }
 
 // testWriteSkew catches snapshot isolation passed off as serializable: two
