@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -227,36 +228,142 @@ func TestAccessKeysResolveToTheirPrincipal(t *testing.T) {
 	}
 }
 
+// unsealGate parks every Unseal of a gatedSealer while it is set: a
+// credential lookup then waits between its store read and its cache fill.
+type unsealGate struct{ entered, release chan struct{} }
+
+type gatedSealer struct {
+	identity.Sealer
+	mu   sync.Mutex
+	gate *unsealGate
+}
+
+func (g *gatedSealer) set(gate *unsealGate) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.gate = gate
+}
+
+func (g *gatedSealer) Unseal(sealed, aad []byte) (secret.Bytes, error) {
+	g.mu.Lock()
+	gate := g.gate
+	g.mu.Unlock()
+	if gate != nil {
+		gate.entered <- struct{}{}
+		<-gate.release
+	}
+	return g.Sealer.Unseal(sealed, aad)
+}
+
 // TestDeletedKeyNeverResurrectedByARacingLookup runs lookups beside a
-// deletion: once DeleteAccessKey returns, no lookup may succeed.
+// deletion: a lookup resolves to alice's key or finds nothing, and once
+// DeleteAccessKey has returned, no lookup that starts may succeed. In even
+// rounds every racer has resolved (and cached) the key before the deletion;
+// in odd rounds the cache is cold and a racer's lookup is parked between
+// reading the key and caching it until the deletion has returned, so its
+// late fill must not bring the key back. Each round stops its racers only
+// after each has looked the key up again since the deletion.
 func TestDeletedKeyNeverResurrectedByARacingLookup(t *testing.T) {
-	e := newEnv(t)
+	gs := &gatedSealer{}
+	e := newEnv(t, func(c *identity.Config) { gs.Sealer, c.Sealer = c.Sealer, gs })
 	ok(e.ids.CreateUser(bg, acct, identity.CreateUserInput{UserName: "alice"}))(t)
-	for round := 0; round < 20; round++ {
-		k, _ := must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
-		stop := make(chan struct{})
-		var wg sync.WaitGroup
-		for g := 0; g < 4; g++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
+	const racers = 4
+	for round := range 20 {
+		k, sec := must2(t)(e.ids.IssueAccessKey(bg, acct, "alice"))
+		parked := round%2 == 1
+		gate := &unsealGate{entered: make(chan struct{}, racers), release: make(chan struct{})}
+		if parked {
+			gs.set(gate)
+		}
+		ctx, cancel := context.WithTimeout(bg, 30*time.Second)
+		var (
+			deleted                 atomic.Bool
+			before, spanned, after  atomic.Int64
+			resolved, recheck, stop = make(chan struct{}, racers), make(chan struct{}, racers), make(chan struct{})
+			wg                      sync.WaitGroup
+		)
+		for range racers {
+			wg.Go(func() {
+				defer cancel() // a racer that gives up must not leave the round waiting
+				var sawKey, sawGone bool
 				for {
 					select {
 					case <-stop:
 						return
 					default:
-						_, _ = e.ids.Credential(bg, k.AccessKeyID)
+					}
+					gone := deleted.Load()
+					c, err := e.ids.Credential(bg, k.AccessKeyID)
+					switch {
+					case err == nil && gone:
+						t.Errorf("round %d: a lookup started after DeleteAccessKey returned resolved the key", round)
+						return
+					case err == nil:
+						if c.Principal.UserName != "alice" || !c.Secret.Equal(sec) {
+							t.Errorf("round %d: lookup resolved to %s with another secret", round, c.Principal.ARN)
+							return
+						}
+						before.Add(1)
+						if deleted.Load() {
+							spanned.Add(1)
+						}
+						if !sawKey {
+							sawKey = true
+							resolved <- struct{}{}
+						}
+					case !errors.Is(err, identity.ErrUnknownAccessKey):
+						t.Errorf("round %d: lookup: %v", round, err)
+						return
+					case gone:
+						after.Add(1)
+						if !sawGone {
+							sawGone = true
+							recheck <- struct{}{}
+						}
 					}
 				}
-			}()
+			})
 		}
-		time.Sleep(time.Millisecond)
-		if err := e.ids.DeleteAccessKey(bg, acct, "alice", k.AccessKeyID); err != nil {
-			t.Fatal(err)
+		wait := func(ch chan struct{}, n int, what string) bool {
+			for range n {
+				select {
+				case <-ch:
+				case <-ctx.Done():
+					t.Errorf("round %d: gave up waiting for %s: %v", round, what, ctx.Err())
+					return false
+				}
+			}
+			return true
 		}
-		time.Sleep(time.Millisecond)
+		var ready bool
+		if parked {
+			ready = wait(gate.entered, 1, "a lookup to read the key")
+		} else {
+			ready = wait(resolved, racers, "every racer to resolve the key")
+		}
+		if ready {
+			if err := e.ids.DeleteAccessKey(bg, acct, "alice", k.AccessKeyID); err != nil {
+				t.Error(err)
+			} else {
+				deleted.Store(true)
+				gs.set(nil)
+				close(gate.release)
+				wait(recheck, racers, "every racer to look the key up after the deletion")
+			}
+		}
+		gs.set(nil)
+		if !deleted.Load() {
+			close(gate.release)
+		}
 		close(stop)
 		wg.Wait()
+		cancel()
+		if t.Failed() {
+			t.FailNow()
+		}
+		if before.Load() == 0 || after.Load() < racers || parked && spanned.Load() == 0 {
+			t.Fatalf("round %d: %d lookups resolved before the deletion (%d of them ended after it) and %d were refused after it", round, before.Load(), spanned.Load(), after.Load())
+		}
 		if _, err := e.ids.Credential(bg, k.AccessKeyID); !errors.Is(err, identity.ErrUnknownAccessKey) {
 			t.Fatalf("round %d: deleted key still resolves: %v", round, err)
 		}
