@@ -569,25 +569,37 @@ func TestShortSecret(t *testing.T) {
 	}
 }
 
+// TestConcurrentVerify verifies requests from 8 goroutines at once. The
+// requests are signed first, since the signing helpers may call t.Fatal,
+// which only the test's own goroutine may do.
 func TestConcurrentVerify(t *testing.T) {
 	v := newVerifier(testStore(), testNow)
+	const workers, perWorker = 8, 50
+	var reqs [workers][perWorker]*http.Request
+	for g := range workers {
+		for i := range perWorker {
+			op := "Encrypt"
+			if (g+i)%2 == 0 {
+				op = "ListKeys"
+			}
+			reqs[g][i] = kmsRequest(t, op, encryptBody)
+			sign(t, reqs[g][i], encryptBody, longTermCreds(), "kms", testRegion, testNow.Add(-time.Duration(i)*time.Second))
+		}
+	}
+	start := make(chan struct{})
 	var wg sync.WaitGroup
-	for g := range 8 {
+	for g := range workers {
 		wg.Go(func() {
-			for i := range 50 {
-				op := "Encrypt"
-				if (g+i)%2 == 0 {
-					op = "ListKeys"
-				}
-				req := kmsRequest(t, op, encryptBody)
-				sign(t, req, encryptBody, longTermCreds(), "kms", testRegion, testNow.Add(-time.Duration(i)*time.Second))
+			<-start
+			for i, req := range reqs[g] {
 				if _, err := v.Verify(context.Background(), req, []byte(encryptBody)); err != nil {
-					t.Errorf("Verify: %v", err)
+					t.Errorf("Verify of request %d/%d: %v", g, i, err)
 					return
 				}
 			}
 		})
 	}
+	close(start)
 	wg.Wait()
 }
 
