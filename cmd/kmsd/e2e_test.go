@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/fips140"
@@ -379,19 +378,17 @@ func TestSeedAtStart(t *testing.T) {
 	p.stop()
 }
 
-// waitFor polls a process's output until it contains s (or gives up).
+// waitFor polls a process's output until it contains s and returns the
+// output; after 30 seconds it fails the test with what it waited for and
+// the output so far.
 func waitFor(t *testing.T, buf *syncBuffer, s string) string {
 	t.Helper()
-	for i := 0; i < 200; i++ {
-		if strings.Contains(buf.String(), s) {
-			break
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(buf.String(), s) {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up after 30s waiting for %q in the output:\n%s", s, buf)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	sc := bufio.NewScanner(strings.NewReader(buf.String()))
-	var b strings.Builder
-	for sc.Scan() {
-		b.WriteString(sc.Text() + "\n")
-	}
-	return b.String()
+	return buf.String()
 }
