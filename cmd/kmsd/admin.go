@@ -13,11 +13,14 @@ import (
 	"github.com/kmsd/kmsd/internal/policy"
 )
 
-const adminUsage = `kmsd admin — work on the data directory of a stopped server
+const adminUsage = `kmsd admin — work on a server's data directory (most commands need the server stopped)
 
 Usage:
   kmsd admin create-access-key [--config FILE] [--data DIR] [--account-id ID] [--user NAME]
   kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--data DIR]
+  kmsd admin backup --data DIR --out FILE     (the server may be running)
+  kmsd admin restore --data DIR --in FILE     (server stopped)
+  kmsd admin check --data DIR [--in FILE]     (the server may be running)
 
 Run 'kmsd admin <command> --help' for its flags and examples.
 `
@@ -39,6 +42,12 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return helpShown(runExplain(ctx, args[1:], stdout, stderr, getenv))
 	case "create-access-key":
 		return helpShown(runCreateAccessKey(ctx, args[1:], stdout, stderr, getenv))
+	case "backup":
+		return helpShown(runBackup(ctx, args[1:], stdout, stderr, getenv))
+	case "restore":
+		return helpShown(runRestore(ctx, args[1:], stdout, stderr, getenv))
+	case "check":
+		return helpShown(runCheck(ctx, args[1:], stdout, stderr, getenv))
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])

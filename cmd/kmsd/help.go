@@ -107,7 +107,7 @@ it, since only liveness is asked and nothing secret is sent).`,
 			},
 		}
 	}
-	return command{}
+	return storeCommandHelp(name)
 }
 
 // flagExample is an example value for a flag whose usage text has none.

@@ -254,6 +254,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		}
 		log.Info("stopped")
 	}()
+	defer startAdminSocket(cfg, log, current)() // online backups; closed before the store
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
