@@ -8,16 +8,17 @@ import (
 	"io"
 	"strings"
 
+	"github.com/kmsd/kmsd/internal/iamapi"
 	"github.com/kmsd/kmsd/internal/identity"
-	"github.com/kmsd/kmsd/internal/kms"
-	"github.com/kmsd/kmsd/internal/policy"
 )
 
 const adminUsage = `kmsd admin — work on a server's data directory (most commands need the server stopped)
 
 Usage:
   kmsd admin create-access-key [--config FILE] [--data DIR] [--account-id ID] [--user NAME]
+  kmsd admin create-access-key --endpoint URL [--user NAME]     (a running server)
   kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--data DIR]
+  kmsd admin explain --endpoint URL --principal ARN --action kms:ACTION --key KEY ...  (a running server)
   kmsd admin backup --data DIR --out FILE     (the server may be running)
   kmsd admin restore --data DIR --in FILE     (server stopped)
   kmsd admin check --data DIR [--in FILE]     (the server may be running)
@@ -53,7 +54,8 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	return fmt.Errorf("unknown admin command %q", args[0])
 }
 
-// runCreateAccessKey makes an access key in a stopped server's store.
+// runCreateAccessKey makes an access key in a stopped server's store, or
+// with --endpoint through a running server's IAM API.
 func runCreateAccessKey(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg, err := fileAndEnvConfig(args, getenv)
 	if err != nil {
@@ -66,8 +68,19 @@ func runCreateAccessKey(ctx context.Context, args []string, stdout, stderr io.Wr
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	fs.StringVar(&cfg.AccountID, "account-id", cfg.AccountID, "account the key belongs to")
 	user := fs.String("user", "", "IAM user name, created if it does not exist (default: the account root)")
+	endpoint := fs.String("endpoint", "", "URL of a running server: make the key through its IAM API, signed with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS SDK's default credentials (e.g. --endpoint http://127.0.0.1:8080)")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *endpoint != "" {
+		if flagGiven(fs, "data") || flagGiven(fs, "account-id") {
+			return errors.New("--endpoint makes the key on a running server, in the account of the credentials it signs with: leave out --data and --account-id")
+		}
+		c, err := iamClient(ctx, *endpoint, "", getenv)
+		if err != nil {
+			return err
+		}
+		return createAccessKeyOnline(ctx, c, *user, stdout)
 	}
 	if err := cfg.validate(); err != nil {
 		return err
@@ -100,6 +113,13 @@ func runCreateAccessKey(ctx context.Context, args []string, stdout, stderr io.Wr
 	return nil
 }
 
+// flagGiven reports whether the command line set the flag.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
+}
+
 // contextFlag collects repeated --context k=v pairs.
 type contextFlag map[string]string
 
@@ -115,8 +135,10 @@ func (f contextFlag) Set(v string) error {
 }
 
 // runExplain prints whether a principal may perform an action on a key,
-// and the statement or grant that decides, as kmsd serve (or dev --enforce)
-// would answer. It reads the data directory of a stopped server.
+// and the statement or grant that decides, as kmsd serve (or dev
+// --enforce) would answer: on the data directory of a stopped server, or
+// with --endpoint by asking a running one (SimulatePrincipalPolicy). Both
+// decide through the same simulator.
 func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
 	cfg, err := fileAndEnvConfig(args, getenv)
 	if err != nil {
@@ -128,67 +150,59 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory")
 	fs.StringVar(&cfg.Region, "region", cfg.Region, "Region of the key, when --key is not an ARN")
-	principal := fs.String("principal", "", "the caller: arn:aws:iam::ACCT:root, arn:aws:iam::ACCT:user/NAME or arn:aws:sts::ACCT:assumed-role/ROLE/SESSION")
+	principal := fs.String("principal", "", "the caller: arn:aws:iam::ACCT:root, arn:aws:iam::ACCT:user/NAME, arn:aws:iam::ACCT:role/NAME or arn:aws:sts::ACCT:assumed-role/ROLE/SESSION")
 	action := fs.String("action", "", "the action, such as kms:Decrypt")
 	keyID := fs.String("key", "", "key id, key ARN, alias name or alias ARN")
 	ec := contextFlag{}
 	fs.Var(ec, "context", "an encryption context pair k=v (repeatable)")
+	conds := contextFlag{}
+	fs.Var(conds, "condition", "another condition key of the request, key=value (repeatable; e.g. --condition aws:SourceIp=192.0.2.10)")
+	endpoint := fs.String("endpoint", "", "URL of a running server: ask it through SimulatePrincipalPolicy, signed with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS SDK's default credentials (e.g. --endpoint http://127.0.0.1:8080)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if *principal == "" || *action == "" || *keyID == "" {
 		return errors.New("give --principal, --action and --key (see kmsd admin explain --help)")
 	}
-	typ, account, ok := policy.ParsePrincipal(*principal)
-	if !ok || typ == policy.Service {
-		return fmt.Errorf("--principal %q is not the ARN of an account root, an IAM user or a role session", *principal)
+	p, ok := identity.ParseARN(*principal)
+	if !ok {
+		return fmt.Errorf("--principal %q is not the ARN of an account root, an IAM user, a role or a role session", *principal)
 	}
-	region := cfg.Region
-	if parts := strings.Split(*keyID, ":"); len(parts) == 6 && parts[0] == "arn" {
-		region = parts[3]
+	resource := keyResourceARN(*keyID, cfg.Region, p.Account)
+	entries := contextEntries(ec, conds)
+	if *endpoint != "" {
+		region := ""
+		if flagGiven(fs, "region") {
+			region = cfg.Region
+		}
+		c, err := iamClient(ctx, *endpoint, region, getenv)
+		if err != nil {
+			return err
+		}
+		return explainOnline(ctx, c, *principal, *action, resource, sdkContextEntries(entries), stdout)
 	}
-	caller := kms.Caller{AccountID: account, Region: region, ARN: *principal, Type: callerType(typ)}
 	cfg.Enforce = true
 	n, err := openNode(cfg, nil, nil)
 	if err != nil {
 		return err
 	}
 	defer n.close()
-	// The caller carries its unique id, which a key policy binds to.
-	if id, ok, err := n.ids.UniqueIDOf(ctx, *principal); err != nil {
-		return err
-	} else if ok {
-		caller.PrincipalID = id
-	}
-	ex, err := n.svc.Explain(ctx, kms.PolicyAuthorizer{Identities: n.policies}, caller, *action, *keyID, ec)
+	sim := &iamapi.Simulator{Identities: n.ids, Keys: n.svc}
+	res, err := sim.Simulate(ctx, &iamapi.SimulationInput{PolicySourceArn: *principal, ActionNames: []string{*action},
+		ResourceArns: []string{resource}, ContextEntries: entries})
 	if err != nil {
 		return err
 	}
-	verdict := "DENIED"
-	if ex.Decision.Allowed {
-		verdict = "ALLOWED"
+	r := &res[0]
+	if r.KeyError != "" {
+		return fmt.Errorf("%s (in %s)", r.KeyError, cfg.DataDir)
 	}
-	fmt.Fprintf(stdout, "%s: %s %s on %s\n", verdict, *principal, *action, ex.KeyARN)
-	fmt.Fprintf(stdout, "  %s\n", ex.Decision)
-	if ex.GrantID != "" {
-		fmt.Fprintf(stdout, "  grant %s", ex.GrantID)
-		if ex.GrantName != "" {
-			fmt.Fprintf(stdout, " (%q)", ex.GrantName)
-		}
-		fmt.Fprintln(stdout)
-	}
-	if !ex.Decision.Allowed {
-		fmt.Fprintf(stdout, "  AccessDeniedException: %s\n", ex.Message)
+	v := viewOf(*principal, r)
+	v.writeVerdict(stdout)
+	fmt.Fprintf(stdout, "  %s\n", r.Decision)
+	v.writeStatements(stdout, r.GrantName)
+	if r.EvalDecision != "allowed" {
+		fmt.Fprintf(stdout, "  AccessDeniedException: %s\n", r.Message)
 	}
 	return nil
-}
-
-func callerType(t policy.PrincipalType) string {
-	switch t {
-	case policy.Root:
-		return identity.TypeRoot
-	case policy.AssumedRole:
-		return identity.TypeAssumedRole
-	}
-	return identity.TypeIAMUser
 }

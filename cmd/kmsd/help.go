@@ -58,23 +58,38 @@ gracefully: in-flight requests finish and key usage is flushed.`,
 	case "kmsd admin create-access-key":
 		return command{
 			synopsis: "make an access key for the account root or an IAM user",
-			usage:    []string{"kmsd admin create-access-key [--config FILE] [--data DIR] [--account-id ID] [--user NAME]"},
-			about:    "Works on the data directory of a stopped server and prints the secret once.",
+			usage: []string{
+				"kmsd admin create-access-key [--config FILE] [--data DIR] [--account-id ID] [--user NAME]",
+				"kmsd admin create-access-key --endpoint URL [--user NAME]",
+			},
+			about: `Works on the data directory of a stopped server and prints the secret once.
+With --endpoint it asks a running server instead, through IAM CreateUser and
+CreateAccessKey, signed with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or the
+AWS SDK's default credentials): the key is made in the signer's account, the
+call is authorized and audited like any other, and the key works at once.`,
 			examples: []string{
 				"kmsd admin create-access-key --data /var/lib/kmsd",
 				"kmsd admin create-access-key --config /etc/kmsd/kmsd.yaml --user ci-deployer",
+				"kmsd admin create-access-key --endpoint https://kms.internal:8443 --user ci-deployer",
 			},
 		}
 	case "kmsd admin explain":
 		return command{
 			synopsis: "say whether a principal may do an action on a key, and why",
-			usage:    []string{"kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--data DIR]"},
+			usage: []string{
+				"kmsd admin explain --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--condition k=v]... [--data DIR]",
+				"kmsd admin explain --endpoint URL --principal ARN --action kms:ACTION --key KEY [--context k=v]... [--condition k=v]...",
+			},
 			about: `Evaluates the key policy, the caller's identity policies and the grants as
-kmsd serve (or dev --enforce) would, on the data directory of a stopped server,
-and names the statement or grant that decides.`,
+kmsd serve (or dev --enforce) would, and names the statement or grant that
+decides: on the data directory of a stopped server, or with --endpoint by
+asking a running one through IAM SimulatePrincipalPolicy (signed with
+AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY or the AWS SDK's default
+credentials; the signer needs iam:SimulatePrincipalPolicy on the principal).`,
 			examples: []string{
 				"kmsd admin explain --principal arn:aws:iam::111122223333:user/bob --action kms:Decrypt --key alias/orders",
 				"kmsd admin explain --config kmsd.yaml --principal arn:aws:sts::111122223333:assumed-role/App/worker --action kms:Encrypt --key alias/orders --context tenant=acme",
+				"kmsd admin explain --endpoint http://127.0.0.1:8080 --principal arn:aws:iam::111122223333:role/App --action kms:Decrypt --key alias/orders --context tenant=acme",
 			},
 		}
 	case "kmsd audit verify":

@@ -67,6 +67,8 @@ type EvaluationResult struct {
 	KeyARN             string
 	GrantID, GrantName string
 	Message            string
+	// KeyError says why a kms ARN named no key kmsd holds, when it did not.
+	KeyError string
 }
 
 // MatchedStatement is a statement, or a grant, that decided.
@@ -235,6 +237,7 @@ func (s *Simulator) evaluate(ctx context.Context, p *simPrincipal, rc *requestCo
 			// policy nothing allows.
 			req := s.request(p, rc, conds, action, resource, account)
 			fromIdentity(&res, p, policy.Decide(req, nil, p.parsed, false), action)
+			res.KeyError = kmserr.As(err).Message
 			res.MissingContextValues = p.missing(action, nil, rc, false, true)
 			res.EvalDecisionDetails = details(p.caller.AccountID, account, res.Decision)
 			return res, nil
