@@ -189,7 +189,8 @@ func TestReadmeExamples(t *testing.T) {
 	}
 	cmd := exec.Command("bash", "-c", script.String())
 	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=")
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=",
+		"PATH="+filepath.Dir(kmsdBin)+string(os.PathListSeparator)+os.Getenv("PATH")) // the README calls kmsd too
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("README examples failed: %v\n%s", err, out)
@@ -204,6 +205,8 @@ func TestReadmeExamples(t *testing.T) {
 		"User: arn:aws:iam::111122223333:user/bob is not authorized to perform: kms:GenerateDataKey",
 		"EXTERNAL\tPendingImport", "is pending import.", "imported and in use", "ON_DEMAND",
 		"payment 42", "REPLICA\tus-west-2", "PendingReplicaDeletion\t7", `"KmsRequestId": "`,
+		"kms:Decrypt\tallowed\t10\nkms:ScheduleKeyDeletion\texplicitDeny\t13\n",
+		"  allowed\n  statement: key policy, line 10, column 5\n", "lacks: kms:EncryptionContext:tenant\n",
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README run output lacks %q:\n%s", want, out)
