@@ -11,8 +11,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // TestSIGKILLDuringRotation kills kmsd while callers rotate keys on demand
@@ -40,6 +42,17 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 		rotated = map[string]map[string]bool{} // per key, the material ids callers saw become current
 		acked   []string                       // request ids of acknowledged calls
 	)
+	// ack records an acknowledged call's request id; the caller holds mu.
+	// The goroutines use it, so it reports with t.Errorf, not t.Fatal.
+	ack := func(md middleware.Metadata) bool {
+		id, ok := awsmiddleware.GetRequestIDMetadata(md)
+		if !ok || id == "" {
+			t.Errorf("response carries no request id")
+			return false
+		}
+		acked = append(acked, id)
+		return true
+	}
 	for round := range 4 {
 		// A fresh key each round: AWS allows 25 on-demand rotations a key.
 		ck, err := c.CreateKey(ctx, &kms.CreateKeyInput{Description: aws.String("rotated while killed")})
@@ -68,16 +81,22 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 					return
 				}
 				mu.Lock()
-				acked = append(acked, requestID(t, r.ResultMetadata))
+				ok := ack(r.ResultMetadata)
 				mu.Unlock()
+				if !ok {
+					return
+				}
 				d, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: keyID})
 				if err != nil {
 					return
 				}
 				mu.Lock()
 				rotated[*keyID][*d.KeyMetadata.CurrentKeyMaterialId] = true
-				acked = append(acked, requestID(t, d.ResultMetadata))
+				ok = ack(d.ResultMetadata)
 				mu.Unlock()
+				if !ok {
+					return
+				}
 			}
 		}()
 		go func() { // encrypt, keeping every acknowledged ciphertext
@@ -95,8 +114,11 @@ func TestSIGKILLDuringRotation(t *testing.T) {
 				}
 				mu.Lock()
 				blobs = append(blobs, sealed{out.CiphertextBlob, pt})
-				acked = append(acked, requestID(t, out.ResultMetadata))
+				ok := ack(out.ResultMetadata)
 				mu.Unlock()
+				if !ok {
+					return
+				}
 			}
 		}()
 		// Kill once the load is under way: at least one acknowledged
