@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"runtime"
 	"strings"
@@ -19,52 +20,100 @@ type sealed struct {
 	pt, blob []byte
 }
 
+// firstError keeps the first error that goroutines report, and cancels
+// the test's context so that nobody waits on a goroutine that gave up.
+type firstError struct {
+	once   sync.Once
+	err    error
+	cancel context.CancelFunc
+}
+
+func (f *firstError) set(err error) {
+	f.once.Do(func() { f.err = err })
+	f.cancel()
+}
+
 // TestBarEncryptDuringRotation is part of check 26: Encrypts from several
 // goroutines while the key is rotated on demand 25 times never fail, and
 // every ciphertext decrypts to what was sent, under the version it names.
+// Each rotation waits for an Encrypt that started after the previous one
+// was acknowledged to succeed, so every one of the 26 versions encrypts
+// while the rotations go on.
 func TestBarEncryptDuringRotation(t *testing.T) {
 	s := newServer(t)
 	id := aws.ToString(s.createKey("rotating").KeyId)
-	var done atomic.Bool
-	rotErr := make(chan error, 1)
-	go func() {
-		defer done.Store(true)
-		for range 25 {
-			if _, err := s.Client.RotateKeyOnDemand(bg, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)}); err != nil {
-				rotErr <- err
-				return
-			}
-		}
-		rotErr <- nil
-	}()
-	const workers, most = 6, 300
+	const workers, rotations = 6, 25
+	ctx, cancel := context.WithTimeout(bg, time.Minute)
+	defer cancel()
+	failure := &firstError{cancel: cancel}
 	var (
-		wg      sync.WaitGroup
-		mu      sync.Mutex
-		made    []sealed
-		failure atomic.Value
+		rotated atomic.Int64 // rotations acknowledged
+		// encrypted carries, for each successful Encrypt, the number of
+		// rotations acknowledged when it started; a full channel drops it.
+		encrypted = make(chan int64, 1024)
+		stop      = make(chan struct{})
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		made      []sealed
 	)
 	for w := range workers {
 		wg.Go(func() {
-			for i := 0; i < most && !done.Load(); i++ {
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				case <-ctx.Done():
+					return
+				default:
+				}
+				r := rotated.Load()
 				pt := fmt.Appendf(nil, "worker %d message %d", w, i)
 				out, err := s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: aws.String(id), Plaintext: pt})
 				if err != nil {
-					failure.Store(err)
+					failure.set(fmt.Errorf("Encrypt during rotation: %w", err))
 					return
 				}
 				mu.Lock()
 				made = append(made, sealed{pt, out.CiphertextBlob})
 				mu.Unlock()
+				select {
+				case encrypted <- r:
+				default:
+				}
 			}
 		})
 	}
-	wg.Wait()
-	if err := <-rotErr; err != nil {
-		t.Fatalf("RotateKeyOnDemand: %v", err)
+	// awaitEncrypt waits for an Encrypt that started after r rotations.
+	awaitEncrypt := func(r int64) {
+		for {
+			select {
+			case got := <-encrypted:
+				if got == r {
+					return
+				}
+			case <-ctx.Done():
+				failure.set(fmt.Errorf("gave up waiting for an Encrypt after %d rotations: %w", r, ctx.Err()))
+				return
+			}
+		}
 	}
-	if err, _ := failure.Load().(error); err != nil {
-		t.Fatalf("Encrypt during rotation: %v", err)
+	for r := range int64(rotations) {
+		if awaitEncrypt(r); ctx.Err() != nil {
+			break
+		}
+		if _, err := s.Client.RotateKeyOnDemand(bg, &kms.RotateKeyOnDemandInput{KeyId: aws.String(id)}); err != nil {
+			failure.set(fmt.Errorf("RotateKeyOnDemand: %w", err))
+			break
+		}
+		rotated.Add(1)
+	}
+	if ctx.Err() == nil {
+		awaitEncrypt(rotations)
+	}
+	close(stop)
+	wg.Wait()
+	if failure.err != nil {
+		t.Fatal(failure.err)
 	}
 	versions := map[string]bool{}
 	for _, m := range made {
@@ -78,46 +127,61 @@ func TestBarEncryptDuringRotation(t *testing.T) {
 		versions[aws.ToString(dec.KeyMaterialId)] = true
 	}
 	t.Logf("%d ciphertexts under %d versions", len(made), len(versions))
-	if len(made) == 0 {
-		t.Fatal("no Encrypt ran during the rotations")
+	if len(versions) != rotations+1 {
+		t.Fatalf("ciphertexts under %d versions, want %d: one encrypted after each rotation", len(versions), rotations+1)
 	}
 }
 
 // TestBarScheduleDeletionRacingEncrypt is part of check 26: once
 // ScheduleKeyDeletion is acknowledged, no Encrypt that starts afterwards
 // succeeds; the ones that ran before it decrypt after CancelKeyDeletion.
+// The deletion is scheduled once every worker has encrypted, and each
+// worker goes on until an Encrypt it started after the acknowledgement
+// was refused, so the check never passes with the race not run.
 func TestBarScheduleDeletionRacingEncrypt(t *testing.T) {
 	s := newServer(t)
 	id := aws.ToString(s.createKey("doomed").KeyId)
-	var acked atomic.Bool
-	const workers, each = 8, 40
+	const workers = 8
+	ctx, cancel := context.WithTimeout(bg, time.Minute)
+	defer cancel()
+	failure := &firstError{cancel: cancel}
 	var (
-		wg        sync.WaitGroup
-		mu        sync.Mutex
-		made      []sealed
-		violation atomic.Value
-		succeeded atomic.Int64
+		acked            atomic.Bool
+		refusedAfter     atomic.Int64
+		wg               sync.WaitGroup
+		mu               sync.Mutex
+		made             []sealed
+		start, encrypted = make(chan struct{}), make(chan struct{}, workers)
 	)
-	start := make(chan struct{})
 	for w := range workers {
 		wg.Go(func() {
 			<-start
-			for i := range each {
-				before := acked.Load()
+			for i := 0; ctx.Err() == nil; i++ {
+				after := acked.Load()
 				pt := fmt.Appendf(nil, "w%d-%d", w, i)
 				out, err := s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: aws.String(id), Plaintext: pt})
 				switch {
-				case err == nil && before:
-					violation.Store(fmt.Errorf("Encrypt %d of worker %d succeeded after the deletion was acknowledged", i, w))
+				case err == nil && after:
+					failure.set(fmt.Errorf("Encrypt %d of worker %d succeeded after the deletion was acknowledged", i, w))
 					return
 				case err == nil:
-					succeeded.Add(1)
 					mu.Lock()
 					made = append(made, sealed{pt, out.CiphertextBlob})
 					mu.Unlock()
+					if i == 0 {
+						encrypted <- struct{}{}
+					}
 				default:
 					if code, msg := apiErrorParts(err); code != "KMSInvalidStateException" || !strings.HasSuffix(msg, " is pending deletion.") {
-						violation.Store(fmt.Errorf("Encrypt: %s %q", code, msg))
+						failure.set(fmt.Errorf("Encrypt: %s %q", code, msg))
+						return
+					}
+					if i == 0 {
+						failure.set(fmt.Errorf("worker %d's first Encrypt was refused before the deletion", w))
+						return
+					}
+					if after {
+						refusedAfter.Add(1)
 						return
 					}
 				}
@@ -125,17 +189,29 @@ func TestBarScheduleDeletionRacingEncrypt(t *testing.T) {
 		})
 	}
 	close(start)
-	// Schedule the deletion while the workers are busy.
-	for deadline := time.Now().Add(10 * time.Second); succeeded.Load() < workers && time.Now().Before(deadline); {
-		time.Sleep(time.Millisecond)
+	// Schedule the deletion while the workers are busy: each has encrypted
+	// once and goes on.
+	for range workers {
+		select {
+		case <-encrypted:
+		case <-ctx.Done():
+		}
 	}
-	if _, err := s.Client.ScheduleKeyDeletion(bg, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
-		t.Fatal(err)
+	if ctx.Err() == nil {
+		if _, err := s.Client.ScheduleKeyDeletion(bg, &kms.ScheduleKeyDeletionInput{KeyId: aws.String(id), PendingWindowInDays: aws.Int32(7)}); err != nil {
+			failure.set(fmt.Errorf("ScheduleKeyDeletion: %w", err))
+		}
+		acked.Store(true)
 	}
-	acked.Store(true)
 	wg.Wait()
-	if err, _ := violation.Load().(error); err != nil {
-		t.Fatal(err)
+	if failure.err != nil {
+		t.Fatal(failure.err)
+	}
+	if ctx.Err() != nil {
+		t.Fatalf("gave up after a minute: %d of %d workers saw the deletion", refusedAfter.Load(), workers)
+	}
+	if got := refusedAfter.Load(); got != workers {
+		t.Fatalf("%d of %d workers saw an Encrypt refused after the deletion", got, workers)
 	}
 	if _, err := s.Client.CancelKeyDeletion(bg, &kms.CancelKeyDeletionInput{KeyId: aws.String(id)}); err != nil {
 		t.Fatal(err)
@@ -153,7 +229,8 @@ func TestBarScheduleDeletionRacingEncrypt(t *testing.T) {
 
 // TestBarConcurrentPutKeyPolicy is part of check 26: concurrent
 // PutKeyPolicy calls leave one whole policy (the last writer's), and
-// readers meanwhile only ever see whole policies.
+// readers meanwhile only ever see whole policies. The writers go on until
+// the reader has seen two of their policies, so reads overlap the writes.
 func TestBarConcurrentPutKeyPolicy(t *testing.T) {
 	s := newServer(t)
 	id := aws.ToString(s.createKey("contested").KeyId)
@@ -171,38 +248,65 @@ func TestBarConcurrentPutKeyPolicy(t *testing.T) {
 	for n := range writers {
 		whole[policyN(n)] = true
 	}
+	ctx, cancel := context.WithTimeout(bg, time.Minute)
+	defer cancel()
+	failure := &firstError{cancel: cancel}
 	var (
-		wg      sync.WaitGroup
-		failure atomic.Value
-		stop    atomic.Bool
+		wg       sync.WaitGroup
+		seen     atomic.Int64 // distinct writers' policies the reader saw
+		start    = make(chan struct{})
+		stop     = make(chan struct{})
+		readDone = make(chan struct{})
 	)
 	for n := range writers {
 		wg.Go(func() {
-			for range rounds {
+			<-start
+			for r := 0; r < rounds || seen.Load() < 2; r++ {
+				if ctx.Err() != nil {
+					failure.set(fmt.Errorf("gave up after a minute: the reader saw %d writers' policies", seen.Load()))
+					return
+				}
 				if _, err := s.Client.PutKeyPolicy(bg, &kms.PutKeyPolicyInput{KeyId: aws.String(id), Policy: aws.String(policyN(n))}); err != nil {
-					failure.Store(err)
+					failure.set(fmt.Errorf("PutKeyPolicy: %w", err))
 					return
 				}
 			}
 		})
 	}
-	readerDone := make(chan struct{})
 	go func() {
-		defer close(readerDone)
-		for !stop.Load() {
-			got, err := s.Client.GetKeyPolicy(bg, &kms.GetKeyPolicyInput{KeyId: aws.String(id)})
-			if err != nil || !whole[aws.ToString(got.Policy)] {
-				failure.Store(fmt.Errorf("GetKeyPolicy during the writes: %v, a policy no writer sent: %.80q", err, aws.ToString(got.Policy)))
+		defer close(readDone)
+		<-start
+		distinct := map[string]bool{}
+		for {
+			select {
+			case <-stop:
 				return
+			default:
+			}
+			got, err := s.Client.GetKeyPolicy(bg, &kms.GetKeyPolicyInput{KeyId: aws.String(id)})
+			if err != nil {
+				failure.set(fmt.Errorf("GetKeyPolicy during the writes: %w", err))
+				return
+			}
+			p := aws.ToString(got.Policy)
+			if !whole[p] {
+				failure.set(fmt.Errorf("GetKeyPolicy during the writes: a policy no writer sent: %.80q", p))
+				return
+			}
+			if p != aws.ToString(def.Policy) && !distinct[p] {
+				distinct[p] = true
+				seen.Add(1)
 			}
 		}
 	}()
+	close(start)
 	wg.Wait()
-	stop.Store(true)
-	<-readerDone
-	if err, _ := failure.Load().(error); err != nil {
-		t.Fatal(err)
+	close(stop)
+	<-readDone
+	if failure.err != nil {
+		t.Fatal(failure.err)
 	}
+	t.Logf("the reader saw %d of the %d writers' policies", seen.Load(), writers)
 	// The last write wins.
 	final := policyN(writers + 1)
 	if _, err := s.Client.PutKeyPolicy(bg, &kms.PutKeyPolicyInput{KeyId: aws.String(id), Policy: aws.String(final)}); err != nil {
