@@ -13,6 +13,9 @@ import (
 	"github.com/kmsd/kmsd/internal/store/bolt"
 )
 
+// errPostgresBackup sends a cluster's operator to PostgreSQL's own tools.
+var errPostgresBackup = errors.New("this server's store is a PostgreSQL database: back it up with pg_dump and restore it with pg_restore, then run kmsd admin check --store (README: Backup, restore and checks)")
+
 // runBackup writes a verified copy of a data directory's store to --out:
 // from the running server through its admin socket, or from the file
 // when no server runs.
@@ -38,6 +41,9 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	if cfg.ephemeral() {
 		return errors.New("an ephemeral server keeps its store in its own memory: there is nothing to back up")
+	}
+	if cfg.Store != "" {
+		return errPostgresBackup
 	}
 	if _, err := os.Lstat(*out); err == nil {
 		return fmt.Errorf("%s already exists: give a new file name, or remove it first", *out)
@@ -109,7 +115,9 @@ func snapshot(ctx context.Context, dataDir string, w io.Writer) (online bool, er
 
 // printStoreReport says what a store file holds, for backup, restore and check.
 func printStoreReport(w io.Writer, r storeReport) {
-	fmt.Fprintf(w, "  store:     %d pages of %d bytes, bbolt's consistency check passed\n", r.Pages, r.PageSize)
+	if r.PageSize > 0 {
+		fmt.Fprintf(w, "  store:     %d pages of %d bytes, bbolt's consistency check passed\n", r.Pages, r.PageSize)
+	}
 	if r.Note != "" {
 		fmt.Fprintf(w, "  note:      %s\n", r.Note)
 	}

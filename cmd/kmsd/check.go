@@ -27,6 +27,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: its store is checked against its root.key")
 	in := fs.String("in", "", "check this backup file instead of the data directory's store (e.g. --in /backups/kmsd-2025-01-31.db)")
+	fs.StringVar(&cfg.Store, "store", cfg.Store, "a cluster's PostgreSQL store, checked against the root.key in --data (e.g. --store postgres://kmsd@db.internal/kmsd)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -37,6 +38,9 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return errors.New("an ephemeral server keeps its store in its own memory: there is nothing to check")
 	}
 	dbPath, keyPath, _ := dataPaths(cfg.DataDir)
+	if cfg.Store != "" {
+		return checkShared(ctx, cfg.Store, keyPath, *in, stdout)
+	}
 	target, how := dbPath, "the server is stopped"
 	if *in != "" {
 		target, how = *in, "a backup, against "+keyPath
@@ -62,12 +66,39 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		}
 		return fmt.Errorf("check failed: %w", err)
 	}
+	return checkVerdict(stdout, firstNonEmpty(*in, dbPath), r, failed)
+}
+
+// checkShared checks a cluster's PostgreSQL store.
+func checkShared(ctx context.Context, dsn, keyPath, in string, stdout io.Writer) error {
+	if in != "" {
+		return errors.New("--in checks a backup file of a bbolt store; a PostgreSQL backup is checked once pg_restore has put it in a database: give that database with --store")
+	}
+	if !isPostgresDSN(dsn) {
+		return errors.New("--store takes a postgres://user:password@host/db URL")
+	}
+	name := redactDSN(dsn)
+	fmt.Fprintf(stdout, "Checking %s (a cluster's PostgreSQL store, against %s)\n", name, keyPath)
+	failed := 0
+	r, err := inspectShared(ctx, dsn, keyPath, func(err error) {
+		failed++
+		fmt.Fprintf(stdout, "  NOT AUTHENTIC: %v\n", err)
+	})
+	if err != nil {
+		return fmt.Errorf("check failed: %w", err)
+	}
+	return checkVerdict(stdout, name, r, failed)
+}
+
+// checkVerdict prints what was found and fails if a record did not
+// authenticate.
+func checkVerdict(stdout io.Writer, name string, r storeReport, failed int) error {
 	printStoreReport(stdout, r)
 	if failed > 0 {
-		return fmt.Errorf("%s failed its check: %d of %d records fail authentication (listed above): they were altered, or written without its root keyring, and kmsd refuses them. Restore a backup taken before the change (kmsd admin restore), or delete what they hold",
-			firstNonEmpty(*in, dbPath), failed, r.Verified.Records)
+		return fmt.Errorf("%s failed its check: %d of %d records fail authentication (listed above): they were altered, or written without its root keyring, and kmsd refuses them. Restore a backup taken before the change, or delete what they hold",
+			name, failed, r.Verified.Records)
 	}
-	fmt.Fprintf(stdout, "OK: %s is intact.\n", firstNonEmpty(*in, dbPath))
+	fmt.Fprintf(stdout, "OK: %s is intact.\n", name)
 	return nil
 }
 

@@ -42,6 +42,9 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	if cfg.ephemeral() {
 		return errors.New("an ephemeral server keeps its store in its own memory: there is nothing to restore into")
 	}
+	if cfg.Store != "" {
+		return errPostgresBackup
+	}
 	dbPath, keyPath, _ := dataPaths(cfg.DataDir)
 	if _, err := os.Stat(keyPath); errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w. Nothing was changed", missingKeyring(ctx, *in, keyPath))

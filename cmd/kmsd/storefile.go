@@ -9,7 +9,9 @@ import (
 	"path/filepath"
 
 	"github.com/kmsd/kmsd/internal/seal"
+	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/store/bolt"
+	"github.com/kmsd/kmsd/internal/store/postgres"
 	"github.com/kmsd/kmsd/internal/store/schema"
 	"github.com/kmsd/kmsd/internal/store/sealed"
 )
@@ -48,11 +50,12 @@ func openBoltStore(ctx context.Context, dbPath string, log *slog.Logger) (*bolt.
 	return st, err
 }
 
-// prepareStore runs once the store is open and its root keyring matched,
-// before anything else reads it: it authenticates every record (one that
-// fails is logged by bucket and key and refused whenever it is read, so
-// the rest keeps working) and runs the schema migrations (a store of a
-// newer kmsd is refused). log may be nil (admin commands).
+// prepareStore runs once the store (dbPath names it, for messages) is open
+// and its root keyring matched, before anything else reads it: it
+// authenticates every record (one that fails is logged by bucket and key
+// and refused whenever it is read, so the rest keeps working) and runs the
+// schema migrations (a store of a newer kmsd is refused). log may be nil
+// (admin commands). Both backends use it.
 func prepareStore(ctx context.Context, st *sealed.Store, dbPath string, log *slog.Logger) error {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -67,7 +70,7 @@ func prepareStore(ctx context.Context, st *sealed.Store, dbPath string, log *slo
 		return fmt.Errorf("store %s: authenticate its records: %w", dbPath, err)
 	}
 	if v.Failed > 0 {
-		log.Error(fmt.Sprintf("store: %d of %d records failed authentication; the keys, aliases or identities they hold are refused. Run kmsd admin check --data %s, and restore a backup if they matter", v.Failed, v.Records, filepath.Dir(dbPath)))
+		log.Error(fmt.Sprintf("store: %d of %d records failed authentication; the keys, aliases or identities they hold are refused. Run kmsd admin check for the full list, and restore a backup if they matter", v.Failed, v.Records), "store", dbPath)
 	}
 	res, err := storeSchema().Migrate(ctx, st)
 	if err != nil {
@@ -91,10 +94,8 @@ type storeReport struct {
 }
 
 // inspectStore examines the store file at dbPath without changing it:
-// its structure, bbolt's consistency check, the root keyring check value
-// it records against the keyring at keyPath, every record's
-// authentication (bad hears of each record that fails) and its schema
-// version. It fails at the first finding that makes the file unusable;
+// its structure and bbolt's consistency check, then what inspectSealed
+// checks. It fails at the first finding that makes the file unusable;
 // records that fail authentication are counted, not fatal.
 func inspectStore(ctx context.Context, dbPath, keyPath string, bad func(error)) (storeReport, error) {
 	var r storeReport
@@ -110,11 +111,32 @@ func inspectStore(ctx context.Context, dbPath, keyPath string, bad func(error)) 
 	if err := raw.Check(ctx); err != nil {
 		return r, err
 	}
+	return inspectSealed(ctx, raw, dbPath, keyPath, r, bad)
+}
+
+// inspectShared examines a cluster's PostgreSQL store as inspectSealed
+// does. The database's own consistency is PostgreSQL's to keep (its WAL,
+// pg_amcheck).
+func inspectShared(ctx context.Context, dsn, keyPath string, bad func(error)) (storeReport, error) {
+	pg, err := postgres.Open(ctx, dsn)
+	if err != nil {
+		return storeReport{}, fmt.Errorf("open the PostgreSQL store: %w", err)
+	}
+	defer pg.Close()
+	return inspectSealed(ctx, pg, redactDSN(dsn), keyPath, storeReport{}, bad)
+}
+
+// inspectSealed checks, without writing, the root keyring check value
+// that raw records against the keyring at keyPath, every record's
+// authentication (bad hears of each record that fails) and the schema
+// version. name says which store raw is, for messages.
+func inspectSealed(ctx context.Context, raw store.Store, name, keyPath string, r storeReport, bad func(error)) (storeReport, error) {
+	var err error
 	if r.Fingerprints, err = sealed.Fingerprints(ctx, raw); err != nil {
 		if errors.Is(err, sealed.ErrNoCheck) {
-			return r, fmt.Errorf("%s: %w; a store written by a kmsd before 0.1.0 gets one when a server starts on it", dbPath, err)
+			return r, fmt.Errorf("%s: %w; a store written by a kmsd before 0.1.0 gets one when a server starts on it", name, err)
 		}
-		return r, fmt.Errorf("%s: %w", dbPath, err)
+		return r, fmt.Errorf("%s: %w", name, err)
 	}
 	ring, err := seal.Open(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -130,8 +152,7 @@ func inspectStore(ctx context.Context, dbPath, keyPath string, bad func(error)) 
 	if r.Verified, err = st.Verify(ctx, bad); err != nil {
 		return r, err
 	}
-	r.Version, r.WrittenBy, err = schema.Read(ctx, st)
-	if err != nil {
+	if r.Version, r.WrittenBy, err = schema.Read(ctx, st); err != nil {
 		return r, err
 	}
 	_, err = storeSchema().Check(ctx, st)
