@@ -187,7 +187,7 @@ func runExplain(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 		return err
 	}
 	defer n.close()
-	sim := &iamapi.Simulator{Identities: n.ids, Keys: n.svc}
+	sim := &iamapi.Simulator{Identities: n.ids, Keys: n.svc, Operator: true}
 	res, err := sim.Simulate(ctx, &iamapi.SimulationInput{PolicySourceArn: *principal, ActionNames: []string{*action},
 		ResourceArns: []string{resource}, ContextEntries: entries})
 	if err != nil {

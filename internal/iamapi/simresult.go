@@ -28,7 +28,11 @@ func fromKey(res *EvaluationResult, p *simPrincipal, ex *kms.Explanation, keyStm
 			res.MatchedStatements = append(res.MatchedStatements, p.statement(d.Policy, d.Statement))
 		}
 	case policy.GrantAllows:
-		res.MatchedStatements = []MatchedStatement{{SourcePolicyID: ex.GrantID, SourcePolicyType: "resource"}}
+		id := ex.GrantID
+		if id == "" {
+			id = "grant" // of a key of another account
+		}
+		res.MatchedStatements = []MatchedStatement{{SourcePolicyID: id, SourcePolicyType: "resource"}}
 	}
 	keyAccount := arnAccount(ex.KeyARN)
 	res.EvalDecisionDetails = map[string]string{}

@@ -2,6 +2,7 @@ package iamapi_test
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -310,9 +311,51 @@ func TestSimulatePrincipalPolicyCrossAccount(t *testing.T) {
 			t.Errorf("%s: %s %v, want %s %v", aws.ToString(r.EvalActionName), r.EvalDecision, r.EvalDecisionDetails, want.decision, want.details)
 		}
 	}
+	// Of another account's key the simulation tells the decision, not where
+	// in its policy the statement stands.
+	if m := res[0].MatchedStatements; len(m) != 2 || aws.ToString(m[0].SourcePolicyId) != "default" || m[0].StartPosition != nil ||
+		aws.ToString(m[1].SourcePolicyId) != "shared" || m[1].StartPosition == nil {
+		t.Errorf("matched statements across accounts: %+v", m)
+	}
+	// A key that does not exist answers as one whose policy allows
+	// nothing: no answer tells which keys another account holds.
+	private := w.s.newKey(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"kms:*","Resource":"*"}]}`)
+	missing := "arn:aws:kms:us-east-1:" + account + ":key/00000000-0000-0000-0000-000000000000"
+	doc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:Encrypt","kms:Decrypt"],"Resource":"*"},
+ {"Effect":"Deny","Action":"kms:Decrypt","Resource":"*","Condition":{"Null":{"aws:MultiFactorAuthPresent":"true"}}}]}`
+	if _, err := cB.PutUserPolicy(bg, &iam.PutUserPolicyInput{UserName: aws.String("partner"), PolicyName: aws.String("shared"), PolicyDocument: aws.String(doc)}); err != nil {
+		t.Fatal(err)
+	}
+	res = simulate(t, cB, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::" + accountB + ":user/partner"),
+		ActionNames: []string{"kms:Encrypt", "kms:Decrypt"}, ResourceArns: []string{private, missing}})
+	for i := 0; i < len(res); i += 2 {
+		if a, b := answer(res[i]), answer(res[i+1]); a != b {
+			t.Errorf("an existing key\n%s\na missing one\n%s", a, b)
+		}
+	}
+	if res[2].EvalDecision != types.PolicyEvaluationDecisionTypeExplicitDeny || res[2].EvalDecisionDetails["IAM Policy"] != "explicitDeny" {
+		t.Errorf("Decrypt without MFA: %s %v", res[2].EvalDecision, res[2].EvalDecisionDetails)
+	}
+
 	// Another account's principals are not this account's to simulate.
 	_, err := w.s.iam(root).SimulatePrincipalPolicy(bg, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::" + accountB + ":user/partner"), ActionNames: []string{"kms:Encrypt"}})
 	wantErr(t, err, "AccessDenied", http.StatusForbidden)
+}
+
+// answer renders what a result says, whatever resource it is about.
+func answer(r types.EvaluationResult) string {
+	b := fmt.Sprintf("%s %s %v %v", aws.ToString(r.EvalActionName), r.EvalDecision, r.EvalDecisionDetails, r.MissingContextValues)
+	stmts := func(ss []types.Statement) {
+		for _, st := range ss {
+			b += fmt.Sprintf(" [%s %s %v %v]", aws.ToString(st.SourcePolicyId), st.SourcePolicyType, st.StartPosition, st.EndPosition)
+		}
+	}
+	stmts(r.MatchedStatements)
+	for _, rs := range r.ResourceSpecificResults {
+		b += fmt.Sprintf(" | %s %v %v", rs.EvalResourceDecision, rs.EvalDecisionDetails, rs.MissingContextValues)
+		stmts(rs.MatchedStatements)
+	}
+	return b
 }
 
 func mapsEqual[K comparable, V comparable](a, b map[K]V) bool {

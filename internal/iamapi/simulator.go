@@ -28,6 +28,12 @@ type Simulator struct {
 	Identities *identity.Store
 	Keys       KeyExplainer // nil: kmsd keys are decided without their policy
 	Clock      kms.Clock    // nil: the key service's clock, or the system's
+	// Operator shows everything about every key: where in another
+	// account's key policy the deciding statement stands, its condition
+	// keys, the grant's id. Without it a key of another account than the
+	// principal's tells only its decision, as a real request would, and
+	// one that does not exist answers exactly as one that allows nothing.
+	Operator bool
 }
 
 // SimulationInput is a simulation request, with AWS's member names.
@@ -239,7 +245,11 @@ func (s *Simulator) evaluate(ctx context.Context, p *simPrincipal, rc *requestCo
 			fromIdentity(&res, p, policy.Decide(req, nil, p.parsed, false), action)
 			res.KeyError = kmserr.As(err).Message
 			res.MissingContextValues = p.missing(action, nil, rc, false, true)
-			res.EvalDecisionDetails = details(p.caller.AccountID, account, res.Decision)
+			res.EvalDecisionDetails = map[string]string{}
+			if account != p.caller.AccountID {
+				res.EvalDecisionDetails["IAM Policy"] = decisionOf(policy.DecideIdentity(req, p.parsed))
+				res.EvalDecisionDetails["Resource Policy"] = decisionImplicitDeny
+			}
 			return res, nil
 		case code == kmserr.Internal:
 			return res, err
@@ -247,6 +257,10 @@ func (s *Simulator) evaluate(ctx context.Context, p *simPrincipal, rc *requestCo
 			return res, &identity.Error{Code: identity.CodeInvalidInput, Message: kmserr.As(err).Message}
 		}
 		keyStmts := readStatements(ex.KeyPolicy)
+		if !s.Operator && arnAccount(ex.KeyARN) != p.caller.AccountID {
+			keyStmts = nil // another account's policy: its decision, nothing more
+			ex.GrantID, ex.GrantName = "", ""
+		}
 		fromKey(&res, p, ex, keyStmts)
 		res.MissingContextValues = p.missing(action, keyStmts, rc, true, true)
 		return res, nil
