@@ -66,7 +66,7 @@ func (p *simPrincipal) statement(i, j int) MatchedStatement {
 	if i < 0 || i >= len(p.policies) {
 		return MatchedStatement{}
 	}
-	return located(p.policies[i].name, p.policies[i].typ, readStatements(p.policies[i].doc), j)
+	return located(p.policies[i].name, p.policies[i].typ, p.policies[i].stmts, j)
 }
 
 func located(id, typ string, stmts []docStatement, i int) MatchedStatement {
@@ -115,7 +115,7 @@ func (p *simPrincipal) missing(action string, keyStmts []docStatement, rc *reque
 	}
 	add(keyStmts)
 	for _, ip := range p.policies {
-		add(readStatements(ip.doc))
+		add(ip.stmts)
 	}
 	slices.Sort(out)
 	return out

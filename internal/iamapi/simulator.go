@@ -112,7 +112,7 @@ func (s *Simulator) SimulatePage(ctx context.Context, in *SimulationInput, from,
 		if err != nil {
 			return nil, 0, invalidInput("PolicyInputList.%d is not a valid policy: %v", i+1, err)
 		}
-		p.policies = append(p.policies, simPolicy{name: fmt.Sprintf("PolicyInputList.%d", i+1), typ: "none", doc: doc})
+		p.policies = append(p.policies, simPolicy{name: fmt.Sprintf("PolicyInputList.%d", i+1), typ: "none", stmts: readStatements(doc)})
 		p.parsed = append(p.parsed, pol)
 	}
 	rc, err := readContextEntries(in.ContextEntries)
@@ -142,11 +142,26 @@ type simPrincipal struct {
 	roleARN  string   // for a role session
 	policies []simPolicy
 	parsed   []*policy.Policy // policies, parsed; nil for one that does not parse
+	keyDocs  map[string][]docStatement
 }
 
 // simPolicy is an identity policy, named as MatchedStatements names it.
 type simPolicy struct {
-	name, typ, doc string // typ: user, role or none (PolicyInputList)
+	name, typ string // typ: user, role or none (PolicyInputList)
+	stmts     []docStatement
+}
+
+// statementsOf reads a key policy's statements once per simulation.
+func (p *simPrincipal) statementsOf(doc string) []docStatement {
+	if st, ok := p.keyDocs[doc]; ok {
+		return st
+	}
+	if p.keyDocs == nil {
+		p.keyDocs = map[string][]docStatement{}
+	}
+	st := readStatements(doc)
+	p.keyDocs[doc] = st
+	return st
 }
 
 // IdentityPolicies implements kms.IdentityPolicies with the policies read
@@ -217,7 +232,7 @@ func (p *simPrincipal) add(typ string, ps []identity.InlinePolicy) {
 		if err != nil {
 			pol = nil // a stored policy that no longer parses grants nothing
 		}
-		p.policies = append(p.policies, simPolicy{name: ip.Name, typ: typ, doc: ip.Document})
+		p.policies = append(p.policies, simPolicy{name: ip.Name, typ: typ, stmts: readStatements(ip.Document)})
 		p.parsed = append(p.parsed, pol)
 	}
 }
@@ -256,7 +271,7 @@ func (s *Simulator) evaluate(ctx context.Context, p *simPrincipal, rc *requestCo
 		default:
 			return res, &identity.Error{Code: identity.CodeInvalidInput, Message: kmserr.As(err).Message}
 		}
-		keyStmts := readStatements(ex.KeyPolicy)
+		keyStmts := p.statementsOf(ex.KeyPolicy)
 		if !s.Operator && arnAccount(ex.KeyARN) != p.caller.AccountID {
 			keyStmts = nil // another account's policy: its decision, nothing more
 			ex.GrantID, ex.GrantName = "", ""
