@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -181,16 +182,38 @@ func TestResetRoutes(t *testing.T) {
 
 // TestResetFinishesRequestsInFlight resets a server while clients create
 // keys and encrypt with them: every request either succeeds or meets the
-// fresh state (a key that no longer exists), none fails inside kmsd.
+// fresh state (a key that no longer exists), none fails inside kmsd. Each
+// reset waits for a client to succeed with requests begun since the
+// previous one; the resets go on until a request was sent before a reset
+// and answered after it, and requests begun after the last reset succeed.
 func TestResetFinishesRequestsInFlight(t *testing.T) {
 	ctx := context.Background()
 	p := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
 	c := p.client(docKey, docSecret)
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var failures []string
-	var done int
+	var (
+		sent, answered atomic.Int64 // resets sent, resets answered
+		spanned        atomic.Int64 // requests a whole reset happened within
+		// succeeded carries, for each client round that succeeded, the
+		// resets answered when it began; a full channel drops it.
+		succeeded = make(chan int64, 64)
+		stop      = make(chan struct{})
+		wg        sync.WaitGroup
+		mu        sync.Mutex
+		failures  []string
+		done      int
+	)
+	halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer halt()
+	// call runs one request and counts it if a reset was sent after it
+	// began and answered before it ended.
+	call := func(f func() error) error {
+		before := sent.Load()
+		err := f()
+		if answered.Load() > before {
+			spanned.Add(1)
+		}
+		return err
+	}
 	for range 4 {
 		wg.Go(func() {
 			for {
@@ -199,9 +222,14 @@ func TestResetFinishesRequestsInFlight(t *testing.T) {
 					return
 				default:
 				}
-				k, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
+				began := answered.Load()
+				var k *kms.CreateKeyOutput
+				err := call(func() (err error) { k, err = c.CreateKey(ctx, &kms.CreateKeyInput{}); return err })
 				if err == nil {
-					_, err = c.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("x")})
+					err = call(func() error {
+						_, err := c.Encrypt(ctx, &kms.EncryptInput{KeyId: k.KeyMetadata.KeyId, Plaintext: []byte("x")})
+						return err
+					})
 				}
 				var ae smithy.APIError
 				mu.Lock()
@@ -213,23 +241,43 @@ func TestResetFinishesRequestsInFlight(t *testing.T) {
 					failures = append(failures, err.Error())
 				}
 				mu.Unlock()
+				if err == nil {
+					select {
+					case succeeded <- began:
+					default:
+					}
+				}
 			}
 		})
 	}
-	for range 3 {
-		time.Sleep(150 * time.Millisecond)
-		if status, body := post(t, p.url+"/kmsd/reset"); status != http.StatusOK {
-			t.Errorf("reset = %d %s", status, body)
+	deadline := time.Now().Add(time.Minute)
+	awaitSuccess := func(resets int64) {
+		t.Helper()
+		timeout := time.After(time.Until(deadline))
+		for {
+			select {
+			case got := <-succeeded:
+				if got == resets {
+					return
+				}
+			case <-timeout:
+				t.Fatalf("gave up after a minute waiting for requests begun after %d resets to succeed (%d requests spanned a reset)", resets, spanned.Load())
+			}
 		}
 	}
-	time.Sleep(100 * time.Millisecond)
-	close(stop)
-	wg.Wait()
+	for n := int64(0); n < 3 || spanned.Load() == 0; n++ {
+		awaitSuccess(n)
+		sent.Add(1)
+		if status, body := post(t, p.url+"/kmsd/reset"); status != http.StatusOK {
+			t.Fatalf("reset = %d %s", status, body)
+		}
+		answered.Add(1)
+	}
+	awaitSuccess(answered.Load())
+	halt()
+	t.Logf("%d resets, %d requests spanned one, %d rounds succeeded", answered.Load(), spanned.Load(), done)
 	if len(failures) > 0 {
 		t.Fatalf("%d requests failed across resets, first: %s", len(failures), failures[0])
-	}
-	if done == 0 {
-		t.Fatal("no request succeeded")
 	}
 	if strings.Contains(p.stderr.String(), "panic") {
 		t.Fatalf("kmsd panicked:\n%s", p.stderr)
