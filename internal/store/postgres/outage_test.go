@@ -65,6 +65,23 @@ func TestRestart(t *testing.T) {
 	var mu sync.Mutex
 	var acked, failed int
 	var wg sync.WaitGroup
+	halt := sync.OnceFunc(func() { close(stop); wg.Wait() })
+	defer halt()
+	// acks has a token after a writer's Update was acknowledged.
+	acks := make(chan struct{}, 1)
+	// awaitAck waits for a writer's Update acknowledged after it is called.
+	awaitAck := func(when string) {
+		t.Helper()
+		select {
+		case <-acks: // from before the call
+		default:
+		}
+		select {
+		case <-acks:
+		case <-ctx.Done():
+			t.Fatalf("no writer's Update was acknowledged %s: %v", when, ctx.Err())
+		}
+	}
 	for range 3 {
 		wg.Go(func() {
 			for {
@@ -87,6 +104,12 @@ func TestRestart(t *testing.T) {
 					failed++
 				}
 				mu.Unlock()
+				if err == nil {
+					select {
+					case acks <- struct{}{}:
+					default:
+					}
+				}
 				if err != nil && !errors.Is(err, store.ErrUnavailable) {
 					t.Errorf("Update during the restart: %v, want ErrUnavailable", err)
 					return
@@ -97,7 +120,7 @@ func TestRestart(t *testing.T) {
 			}
 		})
 	}
-	time.Sleep(100 * time.Millisecond)
+	awaitAck("before the outage")
 
 	if err := srv.Cluster.Stop(); err != nil {
 		t.Fatal(err)
@@ -144,9 +167,8 @@ func TestRestart(t *testing.T) {
 	if err := put(ctx, "k", 3); err != nil {
 		t.Fatalf("Update after the restart: %v", err)
 	}
-	time.Sleep(200 * time.Millisecond) // let the writers commit again
-	close(stop)
-	wg.Wait()
+	awaitAck("after the restart")
+	halt()
 
 	var counter uint64
 	if err := s.View(ctx, func(tx store.Tx) (err error) {
