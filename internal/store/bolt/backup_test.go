@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -83,7 +84,10 @@ func TestLockKeepsWritersOut(t *testing.T) {
 
 // TestBackupIsConsistentWhileWriting takes backups while a writer changes
 // two records together and grows the file: every backup opens, passes
-// bbolt's check, and holds both records at the same value.
+// bbolt's check, holds both records at the same value and every write
+// acknowledged before it began. Each backup waits for a commit since the
+// previous one, and backups go on until three had commits land while they
+// ran.
 func TestBackupIsConsistentWhileWriting(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(filepath.Join(t.TempDir(), "kmsd.db"))
@@ -92,6 +96,9 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 	}
 	defer s.Close()
 	stop := make(chan struct{})
+	var committed atomic.Int64 // the last write acknowledged
+	committed.Store(-1)
+	commits := make(chan struct{}, 1) // a token after each acknowledged write
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for i := 0; ; i++ {
@@ -114,15 +121,35 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 				t.Error(err)
 				return
 			}
+			committed.Store(int64(i))
+			select {
+			case commits <- struct{}{}:
+			default:
+			}
 		}
 	})
 	defer func() { close(stop); wg.Wait() }()
 
-	for i := range 10 {
-		time.Sleep(20 * time.Millisecond)
+	const minBackups, minOverlapped = 10, 3
+	overlapped := 0
+	deadline := time.After(time.Minute)
+	for i := 0; i < minBackups || overlapped < minOverlapped; i++ {
+		select {
+		case <-commits: // from before the last backup ended
+		default:
+		}
+		select {
+		case <-commits:
+		case <-deadline:
+			t.Fatalf("gave up after a minute and %d backups, %d of them with commits while they ran", i, overlapped)
+		}
 		var buf bytes.Buffer
 		var size int64
+		before := committed.Load()
 		n, err := s.Backup(ctx, func(sz int64) (io.Writer, error) { size = sz; return &buf, nil })
+		if committed.Load() > before {
+			overlapped++
+		}
 		if err != nil || n != size || int64(buf.Len()) != size {
 			t.Fatalf("backup %d: %d bytes of %d (buffer %d): %v", i, n, size, buf.Len(), err)
 		}
@@ -142,6 +169,9 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 			if !bytes.Equal(a, bv) {
 				return fmt.Errorf("a=%s b=%s: the backup caught a transaction half done", a, bv)
 			}
+			if got, err := strconv.ParseInt(string(a), 10, 64); err != nil || got < before {
+				return fmt.Errorf("a=%s, but write %d was acknowledged before the backup began", a, before)
+			}
 			return nil
 		})
 		b.Close()
@@ -149,6 +179,7 @@ func TestBackupIsConsistentWhileWriting(t *testing.T) {
 			t.Fatalf("backup %d: %v", i, err)
 		}
 	}
+	t.Logf("%d of the backups had commits land while they ran", overlapped)
 }
 
 func TestBackupStopsWhenTheCallerGoes(t *testing.T) {
