@@ -2,7 +2,6 @@ package iamapi_test
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"net/http/httptest"
 	"path/filepath"
@@ -37,8 +36,9 @@ var rootB = creds{rootKeyB, rootSecretB, ""}
 
 // startEnforced runs the IAM, STS and KMS APIs as `kmsd dev --enforce`
 // wires them: signatures verified, key and identity policies enforced,
-// and SimulatePrincipalPolicy deciding on keys with the key service.
-func startEnforced(t *testing.T) *server {
+// and SimulatePrincipalPolicy deciding on keys with the key service, or
+// with keys when given.
+func startEnforced(t *testing.T, keys ...iamapi.KeyExplainer) *server {
 	t.Helper()
 	dir := t.TempDir()
 	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
@@ -72,8 +72,13 @@ func startEnforced(t *testing.T) *server {
 	cr := api.Identities{Store: ids}
 	auth := api.Strict{Verifier: &sigv4.Verifier{Credentials: cr, Services: []string{"kms"}}, Principals: cr}
 	queryAuth := api.Strict{Verifier: &sigv4.Verifier{Credentials: cr, Services: []string{"iam", "sts"}}, Principals: cr}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	query, err := iamapi.New(iamapi.Config{Identities: ids, Auth: queryAuth, Audit: al, Logger: log, Authorizer: pol, Keys: svc})
+	var explainer iamapi.KeyExplainer = svc
+	if len(keys) > 0 {
+		explainer = keys[0]
+	}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, nil))
+	query, err := iamapi.New(iamapi.Config{Identities: ids, Auth: queryAuth, Audit: al, Logger: log, Authorizer: pol, Keys: explainer})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +87,7 @@ func startEnforced(t *testing.T) *server {
 		t.Fatal(err)
 	}
 	hs := httptest.NewServer(srv)
-	s := &server{t: t, URL: hs.URL, IDs: ids, AuditPath: auditPath, Logs: &syncBuffer{}}
+	s := &server{t: t, URL: hs.URL, IDs: ids, AuditPath: auditPath, Logs: logs}
 	s.stop = func() {
 		hs.Close()
 		if err := al.Close(); err != nil {

@@ -1,6 +1,7 @@
 package iamapi_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
@@ -9,6 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
+
+	kmscore "github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/kmserr"
 )
 
 // TestSimulatePrincipalPolicyErrors checks AWS's error codes and statuses:
@@ -154,5 +158,29 @@ func TestSimulatePrincipalPolicyAudited(t *testing.T) {
 	}
 	if !ok || !denied {
 		t.Errorf("records: simulation %v, refusal %v", ok, denied)
+	}
+}
+
+// failingKeys is a key service that cannot answer.
+type failingKeys struct{}
+
+func (failingKeys) ExplainRequest(context.Context, kmscore.PolicyAuthorizer, *kmscore.ExplainRequest) (*kmscore.Explanation, error) {
+	return nil, kmserr.Internalf("store: database is down")
+}
+
+// TestSimulatePrincipalPolicyEvaluationFails checks AWS's PolicyEvaluation
+// error (HTTP 500) when the key service fails, with the cause in the log
+// and not in the answer.
+func TestSimulatePrincipalPolicyEvaluationFails(t *testing.T) {
+	s := startEnforced(t, failingKeys{})
+	key := "arn:aws:kms:us-east-1:" + account + ":key/1234abcd-12ab-34cd-56ef-1234567890ab"
+	_, err := s.iam(root).SimulatePrincipalPolicy(bg, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: aws.String("arn:aws:iam::" + account + ":root"),
+		ActionNames: []string{"kms:Decrypt"}, ResourceArns: []string{key}})
+	msg := wantErr(t, err, "PolicyEvaluation", http.StatusInternalServerError)
+	if want := "The policies of arn:aws:iam::" + account + ":root could not be evaluated for kms:Decrypt on " + key + "."; msg != want || strings.Contains(msg, "database") {
+		t.Errorf("message %q, want %q", msg, want)
+	}
+	if !strings.Contains(s.Logs.String(), "database is down") {
+		t.Errorf("the log does not hold the cause:\n%s", s.Logs.String())
 	}
 }

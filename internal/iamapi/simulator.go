@@ -267,7 +267,11 @@ func (s *Simulator) evaluate(ctx context.Context, p *simPrincipal, rc *requestCo
 			}
 			return res, nil
 		case code == kmserr.Internal:
-			return res, err
+			cause := err
+			if c := kmserr.As(err).Cause; c != nil {
+				cause = c // what failed, for the log
+			}
+			return res, &identity.Error{Code: codePolicyEvaluation, Message: "The policies of " + p.caller.ARN + " could not be evaluated for " + action + " on " + resource + ".", Cause: cause}
 		default:
 			return res, &identity.Error{Code: identity.CodeInvalidInput, Message: kmserr.As(err).Message}
 		}

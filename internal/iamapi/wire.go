@@ -50,6 +50,7 @@ const (
 	codeThrottling          = "Throttling"
 	codeServiceFailure      = "ServiceFailure" // IAM's internal error
 	codeInternalFailure     = "InternalFailure"
+	codePolicyEvaluation    = "PolicyEvaluation" // a simulation that failed inside
 )
 
 // httpStatus is the status AWS sends with an error code.
@@ -61,7 +62,7 @@ func httpStatus(code string) int {
 		return http.StatusConflict
 	case identity.CodeAccessDenied, codeInvalidClientToken, codeSignatureMismatch, codeMissingAuthToken:
 		return http.StatusForbidden
-	case codeServiceFailure, codeInternalFailure:
+	case codeServiceFailure, codeInternalFailure, codePolicyEvaluation:
 		return http.StatusInternalServerError
 	default:
 		return http.StatusBadRequest
