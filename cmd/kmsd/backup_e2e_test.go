@@ -222,3 +222,18 @@ func openToAll(t *testing.T, dir string, mode os.FileMode) {
 		t.Fatal(err)
 	}
 }
+
+// A store that records no check value of its root keyring (written by a
+// kmsd before stores kept one, and never started since) cannot be matched
+// to a root.key later, so backup refuses it instead of writing it silently,
+// and says how it gets one. It is left as it was.
+func TestBackupRefusesAStoreWithoutItsRootKeyCheck(t *testing.T) {
+	dir, _, _ := legacyDataDir(t)
+	out, code := kmsdAdmin(t, "backup", "--data", dir, "--out", filepath.Join(t.TempDir(), "b.db"))
+	if code == 0 || !strings.Contains(out, "the store holds no check value of the root keyring that sealed it") || !strings.Contains(out, "gets one when a server starts on it") {
+		t.Fatalf("backup of a store without a check value (exit %d):\n%s", code, out)
+	}
+	if hasCheckRecord(t, dir) {
+		t.Fatal("the refused backup wrote a check record")
+	}
+}
