@@ -2,7 +2,7 @@
 //
 //	kmsd dev          run a local server (permissive auth unless --enforce)
 //	kmsd serve        run a server that verifies every signature
-//	kmsd admin        manage access keys of a stopped server's data directory
+//	kmsd admin        access keys, decisions, backups and checks of a data directory
 //	kmsd audit        verify an audit log
 //	kmsd healthcheck  ask a running server's /healthz (for containers)
 //	kmsd version      print the version, commit and Go version
@@ -60,6 +60,8 @@ Commands:
                make an access key for the account root or an IAM user (server stopped)
   admin explain
                say whether a principal may do an action on a key, and which statement or grant decides
+  admin backup, admin restore, admin check
+               copy the store while it runs, put a copy back, verify the store's integrity
   audit verify check an audit log's hash chain, signed digests and anchor
   healthcheck  exit 0 if the configured server answers /healthz, 1 if not (for containers)
   version      print the version, VCS commit and Go version (also --version)
