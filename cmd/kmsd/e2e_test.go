@@ -152,7 +152,8 @@ func errCode(err error) string {
 }
 
 // TestReadmeExamples runs every ```bash block of the README, in order, in
-// one shell, against a fresh dev server: the examples work as written.
+// one shell, against a fresh dev server: the examples work as written, and
+// leave no file in the checkout or the temporary directory.
 func TestReadmeExamples(t *testing.T) {
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
@@ -187,13 +188,28 @@ func TestReadmeExamples(t *testing.T) {
 	for i, b := range blocks {
 		fmt.Fprintf(&script, "echo '--- block %d'\n%s\n", i+1, strings.ReplaceAll(b[1], "http://127.0.0.1:8080", p.url))
 	}
+	// The shell starts where a reader's would, in the checkout (here an
+	// empty directory), and its mktemp makes the scratch directory in tmp.
+	checkout, tmp := t.TempDir(), t.TempDir()
 	cmd := exec.Command("bash", "-c", script.String())
-	cmd.Dir = t.TempDir()
-	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=",
+	cmd.Dir = checkout
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "TMPDIR="+tmp,
 		"PATH="+filepath.Dir(kmsdBin)+string(os.PathListSeparator)+os.Getenv("PATH")) // the README calls kmsd too
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("README examples failed: %v\n%s", err, out)
+	}
+	// Plaintexts, data keys and private keys stay out of the checkout, and
+	// the walkthrough deletes its scratch directory at the end.
+	for dir, where := range map[string]string{checkout: "in the checkout", tmp: "in the temporary directory"} {
+		entries, err := os.ReadDir(dir)
+		var left []string
+		for _, e := range entries {
+			left = append(left, e.Name())
+		}
+		if err != nil || len(left) > 0 {
+			t.Errorf("the README examples left %v %s (%v)", left, where, err)
+		}
 	}
 	for _, want := range []string{
 		"card 4111 1111 1111 1111", `"AliasName": "alias/orders"`, `"TagKey": "env"`, "PendingDeletion",
