@@ -73,7 +73,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 		return fmt.Errorf("the backup of %s was not kept: %d of its %d records fail authentication (%s); run kmsd admin check --data %s",
 			dbPath, len(bad), r.Verified.Records, strings.Join(bad[:min(len(bad), 3)], "; "), cfg.DataDir)
 	}
-	if err := os.Link(tmp.Name(), *out); err != nil { // never replaces a file that appeared meanwhile
+	if err := keepAs(tmp.Name(), *out); err != nil {
 		return fmt.Errorf("keep the backup as %s: %w", *out, err)
 	}
 	if err := syncDir(filepath.Dir(*out)); err != nil {
@@ -132,6 +132,20 @@ func printStoreReport(w io.Writer, r storeReport) {
 	}
 	fmt.Fprintf(w, "  schema:    version %d%s; this kmsd reads up to %d\n", r.Version, by, storeSchema().Current)
 	fmt.Fprintf(w, "  records:   %d in %d buckets, %d failing authentication\n", r.Verified.Records, r.Verified.Buckets, r.Verified.Failed)
+}
+
+// keepAs gives the finished file tmp its name: by a hard link, which never
+// replaces a file that appeared meanwhile, or by a rename where the file
+// system has no hard links.
+func keepAs(tmp, name string) error {
+	err := os.Link(tmp, name)
+	if err == nil || errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if _, serr := os.Lstat(name); !errors.Is(serr, os.ErrNotExist) {
+		return err
+	}
+	return os.Rename(tmp, name)
 }
 
 // syncDir makes a rename or link in dir durable.
