@@ -65,7 +65,7 @@ func checkDataFile(f *os.File, existed, exclusive bool, timeout time.Duration) (
 	}
 	if fi.Size() == 0 {
 		if existed {
-			return "", &CorruptError{Path: f.Name(), Problem: "it is empty (0 bytes), and kmsd never leaves its store empty, so it was truncated; if this data directory never held anything, delete the file"}
+			return "", &CorruptError{Path: f.Name(), Problem: "it is empty (0 bytes), and kmsd never leaves its store empty: it was truncated (or the very first start was cut short; then delete it)"}
 		}
 		return "", nil
 	}
