@@ -184,6 +184,12 @@ func openShared(cfg Config, keyPath string, log *slog.Logger) (*sealed.Store, *s
 	if err == nil {
 		ss, err = sealed.Open(ctx, cs, sealed.Config{Keyring: sl, KeyringPath: keyPath, Probe: probeSealed(sl), Logger: log})
 	}
+	if err == nil {
+		if err = prepareStore(ctx, ss, redactDSN(cfg.Store), log); err != nil {
+			ss.Close()
+			return nil, nil, nil, err
+		}
+	}
 	if err != nil {
 		pg.Close()
 		if created {
@@ -239,9 +245,7 @@ func (sh *shared) attach(n *node, mx *metrics.Metrics, log *slog.Logger) {
 	sh.mx = mx
 	sh.notifier = cluster.NewNotifier(sh.pg, cluster.Caches{"kms": n.svc, "iam": n.ids}, cluster.NotifierOptions{Logger: log})
 	sh.lease = cluster.NewLease(sh.pg, jobsLease, sh.node, cluster.LeaseOptions{Logger: log})
-	if mx != nil {
-		mx.SetLeader(false)
-	}
+	mx.SetLeader(false)
 }
 
 // ready is the node's readiness: its audit log, and in a cluster its
@@ -328,8 +332,4 @@ func (in *instance) startSharedJobs(ctx context.Context, cfg Config, log *slog.L
 	}()
 }
 
-func (sh *shared) setLeader(leading bool) {
-	if sh.mx != nil {
-		sh.mx.SetLeader(leading)
-	}
-}
+func (sh *shared) setLeader(leading bool) { sh.mx.SetLeader(leading) }

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,13 +24,19 @@ const staleBound = time.Second
 // the AWS SDK, as a user would: they act as one KMS, survive the loss of a
 // node, of the jobs leader and of PostgreSQL itself.
 func TestCluster(t *testing.T) {
+	// A binary built with -race sleeps a second at exit by default; the
+	// nodes and commands stopped here need not.
+	t.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	pg := startPostgres(t)
 	t.Run("ThreeNodesAreOneKMS", func(t *testing.T) { testThreeNodes(t, pg) })
 	t.Run("ChangesReachEveryNodeWithinTheBound", func(t *testing.T) { testStaleness(t, pg) })
+	t.Run("CachedCryptoMakesNoRoundTrip", func(t *testing.T) { testCachedCryptoMakesNoRoundTrip(t, pg) })
+	t.Run("EachNodeHasItsOwnVerifiableTrail", func(t *testing.T) { testEachNodeVerifies(t, pg) })
 	t.Run("AnotherRootKeyIsRefused", func(t *testing.T) { testAnotherRootKey(t, pg) })
 	t.Run("NodeKilledUnderWriteLoad", func(t *testing.T) { testNodeKilled(t, pg) })
 	t.Run("JobsMoveWhenTheLeaderDies", func(t *testing.T) { testLeaderKilled(t, pg) })
 	t.Run("PostgresRestartUnderLoad", func(t *testing.T) { testPostgresRestart(t, pg) })
+	t.Run("ReadmeClusterBlock", func(t *testing.T) { testReadmeCluster(t, pg) })
 }
 
 // testThreeNodes: a key made on A is used on B and C; aliases, grants,

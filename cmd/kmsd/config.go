@@ -24,8 +24,8 @@ import (
 // defaultConfig; a YAML file, then KMSD_* environment variables, then flags
 // override them, in that order.
 type Config struct {
-	Listen    string `yaml:"listen" env:"KMSD_LISTEN"`
-	DataDir   string `yaml:"data" env:"KMSD_DATA"`
+	Listen  string `yaml:"listen" env:"KMSD_LISTEN"`
+	DataDir string `yaml:"data" env:"KMSD_DATA"`
 	// Store is a postgres:// URL for a cluster of nodes sharing one
 	// PostgreSQL database (serve only); empty keeps the bbolt file in
 	// DataDir. NodeID names this node (default: made at first start and
@@ -34,8 +34,8 @@ type Config struct {
 	Store       string        `yaml:"store" env:"KMSD_STORE"`
 	NodeID      string        `yaml:"node_id" env:"KMSD_NODE_ID"`
 	OutboxGrace time.Duration `yaml:"outbox_grace" env:"KMSD_OUTBOX_GRACE"`
-	AccountID string `yaml:"account_id" env:"KMSD_ACCOUNT_ID"`
-	Region    string `yaml:"region" env:"KMSD_REGION"`
+	AccountID   string        `yaml:"account_id" env:"KMSD_ACCOUNT_ID"`
+	Region      string        `yaml:"region" env:"KMSD_REGION"`
 	// Regions lists the Regions served, taken from each request's SigV4
 	// scope; empty serves any. Multi-Region keys replicate among them.
 	Regions regionList `yaml:"regions,omitempty" env:"KMSD_REGIONS"`
