@@ -4,7 +4,7 @@ STATICCHECK := $(shell $(GO) env GOPATH)/bin/staticcheck
 STATICCHECK_VERSION := v0.8.2
 BIN         := bin/kmsd
 
-.PHONY: run build test deps vet lint unit fips bench fuzz clean
+.PHONY: run build test deps vet lint unit fips bench bench-cluster fuzz clean
 
 run: build
 	./$(BIN) dev
@@ -41,6 +41,11 @@ test: deps vet lint unit fips
 # bench starts a real kmsd and drives it through the AWS SDK.
 bench: build
 	$(GO) run ./cmd/kmsbench -bin $(BIN)
+
+# bench-cluster compares kmsd serve on its bbolt file with one and two
+# nodes on one PostgreSQL (a throwaway server, or KMSD_BENCH_POSTGRES).
+bench-cluster: build
+	$(GO) run ./cmd/kmsbench -bin $(BIN) -cluster "$${KMSD_BENCH_POSTGRES:-auto}"
 
 # fuzz runs every fuzz target of the module for FUZZTIME each; CI runs only
 # their seed corpora (in make test). go test -fuzz takes one target per run,

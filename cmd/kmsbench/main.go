@@ -46,9 +46,17 @@ func main() {
 	auditCost := flag.Bool("audit", true, "also compare Encrypt with durable audit (the default) against records acknowledged when queued (--audit-async)")
 	ops := flag.Bool("ops", true, "measure each operation (off: only the baseline and the authorization comparison)")
 	extra := flag.String("kmsd-args", "", "extra space-separated arguments for kmsd (e.g. --admin-listen 127.0.0.1:6060)")
+	clusterDSN := flag.String("cluster", "", "only compare serve on bbolt with 1 and 2 nodes on PostgreSQL: a PostgreSQL DSN to use, or auto to start a throwaway server")
 	flag.Parse()
 	if *baseline != "" {
 		serveBaseline(*baseline)
+		return
+	}
+	if *clusterDSN != "" {
+		if err := runCluster(*bin, *dur, *levels, *clusterDSN); err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: cluster:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if *compare {
