@@ -21,6 +21,11 @@ import (
 const (
 	contentType  = "application/x-amz-json-1.1"
 	targetPrefix = "TrentService."
+	// cloudTrailTargetPrefix starts the X-Amz-Target of CloudTrail's
+	// operations as botocore sends it; the Smithy-based SDKs send the
+	// short form.
+	cloudTrailTargetPrefix = "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101."
+	cloudTrailShortPrefix  = "CloudTrail_20131101."
 	// DefaultMaxBody bounds a request body. The largest legal KMS request
 	// (a 32 KB policy, or 6144-byte blobs in base64) is far below it.
 	DefaultMaxBody = 1 << 20
@@ -45,6 +50,9 @@ type Config struct {
 	// Query serves the AWS query-protocol services that share the endpoint
 	// (IAM and STS); nil serves KMS alone.
 	Query QueryAPI
+	// CloudTrail serves the CloudTrail API (LookupEvents), which shares the
+	// endpoint too; nil leaves it out.
+	CloudTrail http.Handler
 	// Outbox, when set, writes the audit record of every state-changing
 	// call in the same store transaction as the change (the Service's
 	// store must be Outbox.Store()).
@@ -108,6 +116,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ready\n")
 		return
 	}
+	if s.cfg.CloudTrail != nil && cloudTrailRequest(r) {
+		s.cfg.CloudTrail.ServeHTTP(w, r)
+		return
+	}
 	if s.cfg.Query != nil {
 		if service, ok := queryService(r); ok {
 			s.cfg.Query.ServeQuery(w, r, service)
@@ -139,6 +151,17 @@ func queryService(r *http.Request) (string, bool) {
 	}
 	ct := r.Header["Content-Type"]
 	return "", len(ct) == 1 && strings.HasPrefix(ct[0], "application/x-www-form-urlencoded")
+}
+
+// cloudTrailRequest reports whether r is a call of the CloudTrail API: its
+// X-Amz-Target names a CloudTrail operation or, without one, its SigV4
+// credential scope's service is cloudtrail.
+func cloudTrailRequest(r *http.Request) bool {
+	if t := r.Header["X-Amz-Target"]; len(t) > 0 {
+		return strings.HasPrefix(t[0], cloudTrailTargetPrefix) || strings.HasPrefix(t[0], cloudTrailShortPrefix)
+	}
+	auth := r.Header["Authorization"]
+	return len(auth) > 0 && scopeService(auth[0]) == "cloudtrail"
 }
 
 // scopeService returns the service of a SigV4 Authorization header's
