@@ -105,8 +105,9 @@ type Outbox struct {
 	logger *slog.Logger
 
 	mu        sync.Mutex
-	inflight  map[string]struct{} // committed, request not finished
+	inflight  map[string]struct{} // committed or committing, request not finished
 	delivered [][]byte            // in the log; delete from the outbox
+	deleting  map[string]struct{} // delivered, in a delete not yet committed
 }
 
 // New returns the outbox of st, shipping to log.
@@ -114,7 +115,7 @@ func New(st store.Store, log Log, logger *slog.Logger) *Outbox {
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Outbox{st: st, log: log, logger: logger, inflight: map[string]struct{}{}}
+	return &Outbox{st: st, log: log, logger: logger, inflight: map[string]struct{}{}, deleting: map[string]struct{}{}}
 }
 
 // Store returns the store to give to the code that serves requests: its
@@ -135,6 +136,7 @@ func (w wrapped) Update(ctx context.Context, fn func(store.Tx) error) error {
 		return w.Store.Update(ctx, fn)
 	}
 	written := false
+	var marked [][]byte // ids set in flight by the attempts
 	err := w.Store.Update(ctx, func(tx store.Tx) error {
 		written = false
 		if e != nil && e.build == nil {
@@ -154,6 +156,10 @@ func (w wrapped) Update(ctx context.Context, fn func(store.Tx) error) error {
 					return err
 				}
 				written = true
+				// In flight from before the commit: a Ship looking
+				// between the commit and the return must not ship it.
+				w.o.setInflight(e.id)
+				marked = append(marked, e.id)
 			}
 		}
 		for _, id := range done {
@@ -165,33 +171,73 @@ func (w wrapped) Update(ctx context.Context, fn func(store.Tx) error) error {
 	})
 	if err != nil {
 		w.o.giveBack(done)
-		return err
+	} else {
+		w.o.deleted(done)
+		if written {
+			e.kept = e.staged
+			e.committed.Store(true)
+		}
 	}
-	if written {
-		e.kept = e.staged
-	}
-	if written && !e.committed.Swap(true) {
-		w.o.mu.Lock()
-		w.o.inflight[string(e.id)] = struct{}{}
-		w.o.mu.Unlock()
-	}
-	return nil
+	w.o.unmark(marked, e)
+	return err
 }
 
+func (o *Outbox) setInflight(id []byte) {
+	o.mu.Lock()
+	o.inflight[string(id)] = struct{}{}
+	o.mu.Unlock()
+}
+
+// unmark takes the ids an Update's attempts set in flight out again,
+// except e's own once one of its transactions committed (a retried job
+// may have staged another record, with another id, in an earlier attempt).
+func (o *Outbox) unmark(marked [][]byte, e *Entry) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, id := range marked {
+		if !e.Committed() || string(id) != string(e.id) {
+			delete(o.inflight, string(id))
+		}
+	}
+}
+
+// takeDelivered hands the delivered entries to a transaction that deletes
+// them; until it ends (deleted or giveBack) they are neither stranded nor
+// delivered.
 func (o *Outbox) takeDelivered() [][]byte {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	d := o.delivered
 	o.delivered = nil
+	for _, id := range d {
+		o.deleting[string(id)] = struct{}{}
+	}
 	return d
 }
 
+// deleted notes that the transaction deleting ids committed.
+func (o *Outbox) deleted(ids [][]byte) {
+	if len(ids) == 0 {
+		return
+	}
+	o.mu.Lock()
+	for _, id := range ids {
+		delete(o.deleting, string(id))
+	}
+	o.mu.Unlock()
+}
+
+// giveBack returns entries to delivered: the transaction meant to delete
+// them failed, or they were shipped and await their delete.
 func (o *Outbox) giveBack(ids [][]byte) {
 	if len(ids) == 0 {
 		return
 	}
 	o.mu.Lock()
 	o.delivered = append(o.delivered, ids...)
+	for _, id := range ids {
+		delete(o.deleting, string(id))
+	}
 	o.mu.Unlock()
 }
 
@@ -230,6 +276,8 @@ func (o *Outbox) Flush(ctx context.Context) error {
 	})
 	if err != nil {
 		o.giveBack(done)
+	} else {
+		o.deleted(done)
 	}
 	return err
 }
@@ -259,7 +307,9 @@ func (o *Outbox) stranded(ctx context.Context) ([]store.KV, error) {
 	}
 	out := kvs[:0]
 	for _, kv := range kvs {
-		if _, busy := o.inflight[string(kv.Key)]; !busy && !skip[string(kv.Key)] {
+		_, busy := o.inflight[string(kv.Key)]
+		_, deleting := o.deleting[string(kv.Key)]
+		if !busy && !deleting && !skip[string(kv.Key)] {
 			out = append(out, kv)
 		}
 	}
