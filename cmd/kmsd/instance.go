@@ -93,7 +93,11 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 	if mx != nil {
 		observer = mx
 	}
-	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query,
+	trail, err := trailHandler(cfg, n, log)
+	if err != nil {
+		return nil, err
+	}
+	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query, CloudTrail: trail,
 		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.ready, Observer: observer})
 	if err != nil {
 		return nil, err

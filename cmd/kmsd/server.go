@@ -19,6 +19,7 @@ import (
 
 	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/auditindex"
 	"github.com/kmsd/kmsd/internal/authz"
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/kms"
@@ -121,7 +122,8 @@ type node struct {
 	policies *authz.Policies
 	svc      *kms.Service
 	outbox   *outbox.Outbox
-	shared   *shared // its part in a cluster (cluster.go); nil on bbolt
+	shared   *shared           // its part in a cluster (cluster.go); nil on bbolt
+	index    *auditindex.Index // the audit log's index for LookupEvents; nil in memory
 }
 
 // nodeAudit is where a node's audit records go: the log file in the data
@@ -188,10 +190,18 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 			return nil, fmt.Errorf("audit digest signing key: %w", err)
 		}
 		opts.Anchor = storeAnchor{st: st, node: sh.nodeName()}
+		// LookupEvents reads an index that follows the log's durable batches.
+		if n.index, err = auditindex.Open(auditPath, auditindex.Options{Logger: log}); err != nil {
+			st.Close()
+			return nil, fmt.Errorf("open audit index: %w", err)
+		}
+		opts.Durable = n.index.Durable
 		if n.audit, err = audit.OpenFile(auditPath, opts); err != nil {
+			n.index.Close()
 			st.Close()
 			return nil, fmt.Errorf("open audit log: %w", err)
 		}
+		n.index.Start()
 	}
 	if withAudit {
 		n.outbox = outbox.New(mx.Store(st), n.audit, log)
@@ -218,6 +228,9 @@ func (n *node) close() error {
 	var errs []error
 	if n.audit != nil {
 		errs = append(errs, n.audit.Close())
+	}
+	if n.index != nil {
+		errs = append(errs, n.index.Close())
 	}
 	errs = append(errs, n.store.Close())
 	return errors.Join(errs...)

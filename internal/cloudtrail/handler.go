@@ -41,10 +41,13 @@ type Events interface {
 	Lookup(ctx context.Context, q auditindex.Query) (auditindex.Page, error)
 }
 
-// Config wires a Handler. Auth, Audit and Events are required.
+// Config wires a Handler. Auth and Audit are required.
 type Config struct {
-	Auth   Authenticator
-	Audit  Auditor
+	Auth  Authenticator
+	Audit Auditor
+	// Events finds the records LookupEvents returns; nil answers it with
+	// UnsupportedOperationException (a server without an audit log on
+	// disk).
 	Events Events
 	// Identities supplies the identity policies that decide who may call
 	// which operation; nil allows every caller (a server where every
@@ -66,8 +69,8 @@ type Handler struct {
 
 // New returns a Handler.
 func New(cfg Config) (*Handler, error) {
-	if cfg.Auth == nil || cfg.Audit == nil || cfg.Events == nil {
-		return nil, errors.New("cloudtrail: Auth, Audit and Events are required")
+	if cfg.Auth == nil || cfg.Audit == nil {
+		return nil, errors.New("cloudtrail: Auth and Audit are required")
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

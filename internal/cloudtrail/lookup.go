@@ -32,6 +32,9 @@ func (h *Handler) LookupEvents(ctx context.Context, c *call, in *LookupEventsReq
 	if in.EventCategory == EventCategoryInsight {
 		return out, nil // kmsd records no Insights events
 	}
+	if h.cfg.Events == nil {
+		return nil, kmserr.New(CodeUnsupportedOperation, "This server keeps no audit log on disk to look events up in.")
+	}
 	page, err := h.cfg.Events.Lookup(ctx, q)
 	if err != nil {
 		return nil, kmserr.Internalf("look up events: %w", err)
