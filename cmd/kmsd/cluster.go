@@ -171,7 +171,16 @@ func openShared(cfg Config, keyPath string, log *slog.Logger) (*sealed.Store, *s
 	if err != nil {
 		return nil, nil, nil, fmt.Errorf("open the PostgreSQL store: %w", err)
 	}
-	cs := cluster.NewStore(pg, clusterLayouts())
+	// Two processes with one node id would write one audit anchor.
+	running, err := pg.TryLock(ctx, "node/"+node)
+	if err == nil && running == nil {
+		err = fmt.Errorf("node %s (recorded in %s) is already running on this store: give each node its own data directory and node id", node, filepath.Join(cfg.DataDir, nodeIDFile))
+	}
+	if err != nil {
+		pg.Close()
+		return nil, nil, nil, err
+	}
+	cs := nodeStore{cluster.NewStore(pg, clusterLayouts()), running}
 	created := false
 	sl, err := seal.Open(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -191,7 +200,7 @@ func openShared(cfg Config, keyPath string, log *slog.Logger) (*sealed.Store, *s
 		}
 	}
 	if err != nil {
-		pg.Close()
+		cs.Close()
 		if created {
 			// Made for this start, and refused: another node won the race
 			// to the empty store. Leave room for the copy the message asks for.
@@ -237,6 +246,18 @@ func openTrustStore(dir, dsn string) (*sealed.Store, *seal.FileSeal, string, err
 	}
 	st, sl, _, err := openShared(Config{DataDir: dir, Store: dsn}, keyPath, nil)
 	return st, sl, node, err
+}
+
+// nodeStore is the shared store as one node holds it: closing it also
+// ends the session that marks the node id as running.
+type nodeStore struct {
+	*cluster.Store
+	running *postgres.Lock
+}
+
+func (s nodeStore) Close() error {
+	s.running.Release()
+	return s.Store.Close()
 }
 
 // attach gates the node's caches on the cache invalidation channel and

@@ -26,10 +26,11 @@ import (
 
 // testAnotherRootKey: a node whose data directory holds no root keyring, or
 // another one, is refused at start with a message that says to copy the
-// cluster's root.key, and nothing is written.
+// cluster's root.key, and nothing is written. So is a second process with
+// the node id of a running node.
 func testAnotherRootKey(t *testing.T, pg *pgServer) {
 	store := pg.store(t)
-	startCluster(t, store, 1)
+	first := startCluster(t, store, 1)[0]
 	run := func(dir string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(t.Context(), 30*time.Second)
@@ -59,6 +60,14 @@ func testAnotherRootKey(t *testing.T, pg *pgServer) {
 		if !strings.Contains(out, want) {
 			t.Errorf("start with another root.key:\n%s\nwant %q", out, want)
 		}
+	}
+	twin := copyRootKey(t, first)
+	id := first.nodeID(t)
+	if err := os.WriteFile(filepath.Join(twin, nodeIDFile), []byte(id+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out := run(twin); !strings.Contains(out, "node "+id+" (recorded in") || !strings.Contains(out, "is already running on this store") {
+		t.Errorf("a second process with a running node's id:\n%s", out)
 	}
 }
 
