@@ -172,9 +172,15 @@ func openShared(cfg Config, keyPath string, log *slog.Logger) (*sealed.Store, *s
 		return nil, nil, nil, fmt.Errorf("open the PostgreSQL store: %w", err)
 	}
 	// Two processes with one node id would write one audit anchor.
-	running, err := pg.TryLock(ctx, "node/"+node)
-	if err == nil && running == nil {
-		err = fmt.Errorf("node %s (recorded in %s) is already running on this store: give each node its own data directory and node id", node, filepath.Join(cfg.DataDir, nodeIDFile))
+	running, err := pg.Session(ctx)
+	if err == nil {
+		var ok bool
+		if ok, err = running.TryLock(ctx, "node/"+node); err == nil && !ok {
+			err = fmt.Errorf("node %s (recorded in %s) is already running on this store: give each node its own data directory and node id", node, filepath.Join(cfg.DataDir, nodeIDFile))
+		}
+		if err != nil {
+			running.Close()
+		}
 	}
 	if err != nil {
 		pg.Close()
@@ -252,11 +258,11 @@ func openTrustStore(dir, dsn string) (*sealed.Store, *seal.FileSeal, string, err
 // ends the session that marks the node id as running.
 type nodeStore struct {
 	*cluster.Store
-	running *postgres.Lock
+	running *postgres.Session
 }
 
 func (s nodeStore) Close() error {
-	s.running.Release()
+	s.running.Close()
 	return s.Store.Close()
 }
 

@@ -61,15 +61,36 @@ func (l *Lease) Leading() bool { return l.leading.Load() }
 
 // Run campaigns until ctx ends. Whenever this node holds the lease, lead
 // runs with a context that ends when the lease is lost (or ctx ends); Run
-// waits for lead to return before it campaigns again.
+// waits for lead to return before it campaigns again. It campaigns on one
+// connection, made again only when it fails.
 func (l *Lease) Run(ctx context.Context, lead func(context.Context)) {
+	var sess *postgres.Session
+	defer func() {
+		if sess != nil {
+			sess.Close()
+		}
+	}()
 	for ctx.Err() == nil {
-		lock, err := l.st.TryLock(ctx, l.name)
+		var err error
+		if sess == nil {
+			sess, err = l.st.Session(ctx)
+		}
+		got := false
+		if err == nil {
+			if got, err = sess.TryLock(ctx, l.name); err != nil {
+				sess.Close()
+				sess = nil
+			}
+		}
 		if err != nil && ctx.Err() == nil {
 			l.opt.Logger.Debug("cluster: cannot campaign for the lease", "lease", l.name, "error", err)
 		}
-		if lock != nil {
-			l.hold(ctx, lock, lead)
+		if got {
+			l.hold(ctx, sess, lead)
+			// A fresh session for the next term: this one may still
+			// hold the lock if only ctx ended.
+			sess.Close()
+			sess = nil
 			continue
 		}
 		if !sleep(ctx, l.opt.Attempt) {
@@ -78,9 +99,8 @@ func (l *Lease) Run(ctx context.Context, lead func(context.Context)) {
 	}
 }
 
-// hold leads while lock's session lives.
-func (l *Lease) hold(ctx context.Context, lock *postgres.Lock, lead func(context.Context)) {
-	defer lock.Release()
+// hold leads while sess, which holds the lease, lives.
+func (l *Lease) hold(ctx context.Context, sess *postgres.Session, lead func(context.Context)) {
 	lctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	done := make(chan struct{})
@@ -100,7 +120,7 @@ func (l *Lease) hold(ctx context.Context, lock *postgres.Lock, lead func(context
 			break
 		}
 		cctx, ccancel := context.WithTimeout(ctx, l.opt.CheckTimeout)
-		err := lock.Check(cctx)
+		err := sess.Check(cctx)
 		ccancel()
 		if err != nil {
 			if ctx.Err() == nil {

@@ -144,48 +144,51 @@ func (l *Listener) Close() {
 	_ = l.conn.Close(ctx)
 }
 
-// Lock is a session advisory lock held by a connection of its own: it is
-// held exactly as long as that connection's session lives.
-type Lock struct {
+// Session is a connection of its own for session advisory locks: the
+// locks it takes are held exactly as long as it lives. It is not safe for
+// concurrent use.
+type Session struct {
 	conn *pgconn.PgConn
 }
 
-// TryLock takes the store's advisory lock name without waiting. It returns
-// nil, nil when another session holds it. If the database cannot be
+// Session opens a connection for advisory locks. If the database cannot be
 // reached, the error wraps store.ErrUnavailable.
-func (s *Store) TryLock(ctx context.Context, name string) (*Lock, error) {
+func (s *Store) Session(ctx context.Context) (*Session, error) {
 	conn, err := s.dedicated(ctx, LockApplication, nil)
 	if err != nil {
 		return nil, err
 	}
-	res := conn.ExecParams(ctx, "SELECT pg_try_advisory_lock(hashtextextended("+scopedName+", 0))",
+	return &Session{conn: conn}, nil
+}
+
+// TryLock takes the store's advisory lock name for the session without
+// waiting, and reports whether it got it (false: another session holds
+// it). Taking a lock the session holds again succeeds. If the connection
+// fails, the error wraps store.ErrUnavailable and the session is useless.
+func (s *Session) TryLock(ctx context.Context, name string) (bool, error) {
+	res := s.conn.ExecParams(ctx, "SELECT pg_try_advisory_lock(hashtextextended("+scopedName+", 0))",
 		[][]byte{[]byte(name)}, nil, nil, nil).Read()
 	if res.Err == nil && (len(res.Rows) != 1 || len(res.Rows[0]) != 1) {
 		res.Err = errors.New("store/postgres: pg_try_advisory_lock returned no value")
 	}
 	if res.Err != nil {
-		conn.Close(context.Background())
-		return nil, classify(ctx, "try advisory lock", res.Err)
+		return false, classify(ctx, "try advisory lock", res.Err)
 	}
-	if string(res.Rows[0][0]) != "t" {
-		conn.Close(context.Background())
-		return nil, nil
-	}
-	return &Lock{conn: conn}, nil
+	return string(res.Rows[0][0]) == "t", nil
 }
 
-// Check makes a round trip on the lock's connection: nil means the session,
-// and so the lock, is still alive.
-func (l *Lock) Check(ctx context.Context) error {
-	if err := l.conn.Exec(ctx, "SELECT 1").Close(); err != nil {
+// Check makes a round trip on the session: nil means it, and so the locks
+// it holds, are still alive.
+func (s *Session) Check(ctx context.Context) error {
+	if err := s.conn.Exec(ctx, "SELECT 1").Close(); err != nil {
 		return fmt.Errorf("store/postgres: advisory lock session: %w", unavailable(err))
 	}
 	return nil
 }
 
-// Release ends the lock's session, which releases the lock.
-func (l *Lock) Release() {
+// Close ends the session, which releases its locks.
+func (s *Session) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = l.conn.Close(ctx)
+	_ = s.conn.Close(ctx)
 }

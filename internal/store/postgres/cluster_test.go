@@ -126,40 +126,60 @@ func TestWaitReturnsNilWhenContextEnds(t *testing.T) {
 	}
 }
 
-// TestTryLock: one session holds the lock; others get nil until it is
-// released, and another schema's lock of the same name is independent.
+// session opens a lock session on s, closed when t ends.
+func session(t *testing.T, ctx context.Context, s *Store) *Session {
+	t.Helper()
+	sess, err := s.Session(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sess.Close)
+	return sess
+}
+
+func tryLock(t *testing.T, ctx context.Context, s *Session, name string) bool {
+	t.Helper()
+	ok, err := s.TryLock(ctx, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ok
+}
+
+// TestTryLock: one session holds the lock; others, trying again and again
+// on one connection, get it only once it is released; another schema's
+// lock of the same name is independent.
 func TestTryLock(t *testing.T) {
 	ctx := budget(t, 30*time.Second)
 	dsn := freshDSN(t, server)
-	a, b := openTest(t, dsn), openTest(t, dsn)
-	other := openTest(t, freshDSN(t, server))
+	a := session(t, ctx, openTest(t, dsn))
+	b := session(t, ctx, openTest(t, dsn))
+	other := session(t, ctx, openTest(t, freshDSN(t, server)))
 
-	la, err := a.TryLock(ctx, "leader")
-	if err != nil || la == nil {
-		t.Fatalf("first TryLock = %v, %v; want the lock", la, err)
+	if !tryLock(t, ctx, a, "leader") {
+		t.Fatal("the first TryLock did not get the lock")
 	}
-	if lb, err := b.TryLock(ctx, "leader"); err != nil || lb != nil {
-		t.Fatalf("TryLock while held = %v, %v; want nil, nil", lb, err)
+	if !tryLock(t, ctx, a, "leader") {
+		t.Fatal("the holder's second TryLock did not get the lock")
 	}
-	lo, err := other.TryLock(ctx, "leader")
-	if err != nil || lo == nil {
-		t.Fatalf("TryLock in another schema = %v, %v; want the lock", lo, err)
+	for range 3 {
+		if tryLock(t, ctx, b, "leader") {
+			t.Fatal("TryLock got a lock another session holds")
+		}
 	}
-	lo.Release()
-	if lc, err := b.TryLock(ctx, "follower"); err != nil || lc == nil {
-		t.Fatalf("TryLock of another name = %v, %v; want the lock", lc, err)
-	} else {
-		lc.Release()
+	if !tryLock(t, ctx, other, "leader") {
+		t.Fatal("TryLock in another schema did not get its lock")
 	}
-	if err := la.Check(ctx); err != nil {
-		t.Fatalf("Check of a held lock: %v", err)
+	if !tryLock(t, ctx, b, "follower") {
+		t.Fatal("TryLock of another name did not get the lock")
 	}
-	la.Release()
-	lb, err := b.TryLock(ctx, "leader")
-	if err != nil || lb == nil {
-		t.Fatalf("TryLock after release = %v, %v; want the lock", lb, err)
+	if err := a.Check(ctx); err != nil {
+		t.Fatalf("Check of a live session: %v", err)
 	}
-	lb.Release()
+	a.Close()
+	if !tryLock(t, ctx, b, "leader") {
+		t.Fatal("TryLock after the holder closed did not get the lock")
+	}
 }
 
 // TestLockReleasedWhenSessionEnds: a session killed on the server (as a
@@ -168,34 +188,28 @@ func TestLockReleasedWhenSessionEnds(t *testing.T) {
 	ctx := budget(t, 30*time.Second)
 	dsn := freshDSN(t, server)
 	a, b := openTest(t, dsn), openTest(t, dsn)
-	la, err := a.TryLock(ctx, "leader")
-	if err != nil || la == nil {
-		t.Fatalf("TryLock = %v, %v", la, err)
+	sa, sb := session(t, ctx, a), session(t, ctx, b)
+	if !tryLock(t, ctx, sa, "leader") {
+		t.Fatal("TryLock did not get the lock")
 	}
-	pid := la.conn.PID()
+	pid := sa.conn.PID()
 	if err := b.Update(ctx, func(stx store.Tx) error {
 		_, err := stx.(*tx).ptx.Exec(ctx, "SELECT pg_terminate_backend($1)", pid)
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := la.Check(ctx); !errors.Is(err, store.ErrUnavailable) {
+	if err := sa.Check(ctx); !errors.Is(err, store.ErrUnavailable) {
 		t.Fatalf("Check after the session ended = %v, want ErrUnavailable", err)
 	}
+	if _, err := sa.TryLock(ctx, "leader"); !errors.Is(err, store.ErrUnavailable) {
+		t.Fatalf("TryLock on an ended session = %v, want ErrUnavailable", err)
+	}
 	deadline := time.Now().Add(5 * time.Second)
-	for {
-		lb, err := b.TryLock(ctx, "leader")
-		if err != nil {
-			t.Fatal(err)
-		}
-		if lb != nil {
-			lb.Release()
-			break
-		}
+	for !tryLock(t, ctx, sb, "leader") {
 		if time.Now().After(deadline) {
 			t.Fatal("the lock of a terminated session was not released within 5s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	la.Release()
 }
