@@ -2,9 +2,11 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -166,5 +168,51 @@ func TestLookupEventsWithTheCLI(t *testing.T) {
 	}
 	if out, err := exec.Command(kmsdBin, "audit", "verify", "--file", filepath.Clean(auditLog)).CombinedOutput(); err != nil {
 		t.Errorf("audit verify after lookups: %v\n%s", err, out)
+	}
+}
+
+// TestReadmeAuditTrailSection runs the README's audit trail section as
+// written against `kmsd dev --enforce`, with the walkthrough's root
+// credentials, and checks what it shows.
+func TestReadmeAuditTrailSection(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const heading = "## Audit trail: `aws cloudtrail lookup-events`"
+	_, md, ok := strings.Cut(string(readme), heading)
+	if !ok {
+		t.Fatalf("README has no section %q", heading)
+	}
+	if i := strings.Index(md, "\n## "); i >= 0 {
+		md = md[:i]
+	}
+	blocks := regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(md, -1)
+	if len(blocks) != 3 {
+		t.Fatalf("found %d bash blocks in the section, want 3", len(blocks))
+	}
+	p := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
+	var script strings.Builder
+	script.WriteString("set -euo pipefail\nexport AWS_ACCESS_KEY_ID=" + docKey + " AWS_SECRET_ACCESS_KEY=" + docSecret + " AWS_DEFAULT_REGION=us-east-1\n")
+	for i, b := range blocks {
+		fmt.Fprintf(&script, "echo '--- block %d'\n%s\n", i+1, strings.ReplaceAll(b[1], "http://127.0.0.1:8080", p.url))
+	}
+	cmd := exec.Command("bash", "-c", script.String())
+	cmd.Dir = t.TempDir()
+	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "AWS_SESSION_TOKEN=")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("README section failed: %v\n%s", err, out)
+	}
+	for _, want := range []string{
+		"DisableKey\troot\tfalse\nDecrypt\troot\ttrue\nEncrypt\troot\ttrue\nCreateKey\troot\tfalse\n",
+		"--- block 2\nEncrypt\tCreateKey\n",
+		`"eventName":"Decrypt"`,
+		"AccessDeniedException) when calling the LookupEvents operation: User: arn:aws:iam::111122223333:user/auditor is not authorized to perform: cloudtrail:LookupEvents because no identity-based policy allows the cloudtrail:LookupEvents action",
+		"\nLookupEvents\tcloudtrail.amazonaws.com\ttrue\n",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("README section output lacks %q:\n%s", want, out)
+		}
 	}
 }
