@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -237,4 +238,63 @@ func terminateListeners(ctx context.Context, srv *pgtest.Server) error {
 	defer conn.Close(context.Background())
 	_, err = conn.Exec(ctx, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = $1", postgres.ListenerApplication)
 	return err
+}
+
+// TestGateShutsWhenTheConnectionStalls freezes the server process of a
+// node's listening session (SIGSTOP): the connection stays open but
+// delivers nothing, as behind a silent network partition. The node must
+// stop serving from its caches within the window of its last proof, then
+// listen on a new session and flush what it cached before.
+func TestGateShutsWhenTheConnectionStalls(t *testing.T) {
+	ctx := budget(t, 30*time.Second)
+	srv := server
+	if srv.Cluster == nil { // a server elsewhere: its processes are out of reach
+		c, err := pgtest.Start(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { _ = c.Close() })
+		srv = &pgtest.Server{DSN: c.DSN("postgres"), Cluster: c}
+	}
+	dsn := freshDSN(t, srv)
+	opt := NotifierOptions{Heartbeat: 50 * time.Millisecond, Window: 300 * time.Millisecond, Retry: 50 * time.Millisecond}
+	b := startNode(t, ctx, openNode(t, dsn), opt)
+	pid, err := listenerPID(ctx, srv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, flushes := b.cache.state()
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		t.Fatal(err)
+	}
+	frozen := time.Now()
+	t.Cleanup(func() { _ = syscall.Kill(pid, syscall.SIGCONT) })
+	if !waitFor(opt.Window+2*time.Second, func() bool { return !b.n.Fresh() }) {
+		t.Fatal("the gate stayed open while the listening session delivered nothing")
+	}
+	shut := time.Since(frozen)
+	t.Logf("gate shut %v after the listening session froze (window %v)", shut, opt.Window)
+	if shut > opt.Window+200*time.Millisecond {
+		t.Errorf("the gate shut %v after the session froze, more than the window %v", shut, opt.Window)
+	}
+	if !waitFor(5*time.Second, b.n.Fresh) {
+		t.Fatalf("the node did not listen again on a new session: %v", b.n.Health())
+	}
+	if _, f := b.cache.state(); f <= flushes {
+		t.Fatal("the caches were not flushed after the stall")
+	}
+}
+
+// listenerPID returns the server process of the newest listening session
+// (those of earlier tests' nodes may not have exited yet).
+func listenerPID(ctx context.Context, srv *pgtest.Server) (int, error) {
+	conn, err := pgx.Connect(ctx, srv.DSN)
+	if err != nil {
+		return 0, err
+	}
+	defer conn.Close(context.Background())
+	var pid int
+	err = conn.QueryRow(ctx, "SELECT pid FROM pg_stat_activity WHERE application_name = $1 ORDER BY backend_start DESC LIMIT 1",
+		postgres.ListenerApplication).Scan(&pid)
+	return pid, err
 }
