@@ -46,6 +46,7 @@ func main() {
 	auditCost := flag.Bool("audit", true, "also compare Encrypt with durable audit (the default) against records acknowledged when queued (--audit-async)")
 	ops := flag.Bool("ops", true, "measure each operation (off: only the baseline and the authorization comparison)")
 	extra := flag.String("kmsd-args", "", "extra space-separated arguments for kmsd (e.g. --admin-listen 127.0.0.1:6060)")
+	lookups := flag.Int("lookup-events", 1000000, "also measure CloudTrail LookupEvents over an audit trail of this many records (0: skip)")
 	clusterDSN := flag.String("cluster", "", "only compare serve on bbolt with 1 and 2 nodes on PostgreSQL: a PostgreSQL DSN to use, or auto to start a throwaway server")
 	flag.Parse()
 	if *baseline != "" {
@@ -80,6 +81,12 @@ func main() {
 	if *authz {
 		if err := runAuthz(*bin, *dur, *levels, strings.Fields(*extra)); err != nil {
 			fmt.Fprintln(os.Stderr, "kmsbench: authorization:", err)
+			os.Exit(1)
+		}
+	}
+	if *lookups > 0 {
+		if err := runLookup(*bin, *lookups, strings.Fields(*extra)); err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: lookup-events:", err)
 			os.Exit(1)
 		}
 	}

@@ -133,6 +133,7 @@ type Index struct {
 	noticed atomic.Uint64 // newest seq reported durable
 	applied atomic.Uint64 // newest seq indexed and committed
 	waiters atomic.Int32  // lookups waiting for applied to reach noticed
+	loading atomic.Bool   // a bulk load from the log is under way
 
 	st    state             // owned by the indexer goroutine
 	terms map[string]uint64 // term ids already looked up, by term key

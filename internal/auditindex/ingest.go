@@ -317,6 +317,8 @@ func (ix *Index) bulk(load func() error) error {
 	if err := ix.setSynced(false); err != nil {
 		return err
 	}
+	ix.loading.Store(true)
+	defer ix.loading.Store(false)
 	ix.db.NoSync = true
 	err := load()
 	ix.db.NoSync = false

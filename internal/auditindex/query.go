@@ -48,7 +48,9 @@ var ErrUnknownAttr = errors.New("auditindex: unknown lookup attribute")
 
 // Lookup returns a page of the events q selects. It first waits, up to
 // Options.FreshnessTimeout, until every record durable when it was called
-// is indexed, so a caller finds the record of a request it made.
+// is indexed, so a caller finds the record of a request it made; while
+// the index is being rebuilt from the log, it answers from what is
+// indexed at once.
 func (ix *Index) Lookup(ctx context.Context, q Query) (Page, error) {
 	if q.Limit < 1 {
 		return Page{}, fmt.Errorf("auditindex: limit %d", q.Limit)
@@ -175,11 +177,12 @@ func ceilSeconds(t time.Time) uint32 {
 }
 
 // waitFresh waits until the records durable now are indexed, at most
-// Options.FreshnessTimeout or until ctx ends.
+// Options.FreshnessTimeout or until ctx ends; not at all while the index
+// is bulk-loaded from the log.
 func (ix *Index) waitFresh(ctx context.Context) {
 	target := ix.noticed.Load()
-	if ix.applied.Load() >= target {
-		return
+	if ix.applied.Load() >= target || ix.loading.Load() {
+		return // up to date, or loading the log for longer than a lookup may wait
 	}
 	ix.waiters.Add(1)
 	defer ix.waiters.Add(-1)
