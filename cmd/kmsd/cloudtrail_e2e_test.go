@@ -126,7 +126,9 @@ func TestLookupEventsWithTheCLI(t *testing.T) {
 
 	// An IAM user needs cloudtrail:LookupEvents.
 	p.rootCLI(t, "iam", "create-user", "--user-name", "dana")
-	var key struct{ AccessKey struct{ AccessKeyId, SecretAccessKey string } }
+	var key struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
 	if err := json.Unmarshal([]byte(p.rootCLI(t, "iam", "create-access-key", "--user-name", "dana")), &key); err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +216,28 @@ func TestReadmeAuditTrailSection(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("README section output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestLookupEventsOnAnEphemeralServer finds calls among the records an
+// ephemeral server keeps in memory, as a server with a log on disk finds
+// them, a page at a time.
+func TestLookupEventsOnAnEphemeralServer(t *testing.T) {
+	p := startKMSD(t, "dev", "--ephemeral", "--enforce")
+	arn := strings.TrimSpace(p.rootCLI(t, "kms", "create-key", "--query", "KeyMetadata.Arn", "--output", "text"))
+	p.rootCLI(t, "kms", "encrypt", "--key-id", arn, "--plaintext", "aGVsbG8=")
+	p.rootCLI(t, "kms", "disable-key", "--key-id", arn)
+	byKey := []string{"cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=ResourceName,AttributeValue=" + arn}
+	want := []string{"DisableKey", "Encrypt", "CreateKey"}
+	if got := lookupJSON(t, p.rootCLI(t, append(byKey, "--page-size", "2")...)).names(); !slices.Equal(got, want) {
+		t.Fatalf("lookup by ResourceName: %v, want %v", got, want)
+	}
+	first := lookupJSON(t, p.rootCLI(t, append(byKey, "--no-paginate", "--max-results", "1")...))
+	if first.NextToken == "" || !slices.Equal(first.names(), want[:1]) {
+		t.Fatalf("first page: %v, NextToken %q", first.names(), first.NextToken)
+	}
+	out, err := p.cli(t, docKey, docSecret, "cloudtrail", "lookup-events", "--max-results", "51")
+	if err == nil || !strings.Contains(out, "(InvalidMaxResultsException)") {
+		t.Errorf("MaxResults 51: %v\n%s", err, out)
 	}
 }

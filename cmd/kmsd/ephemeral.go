@@ -105,6 +105,24 @@ func (m *memAudit) WriteTo(w io.Writer) (int64, error) {
 	return buf.WriteTo(w)
 }
 
+// Records yields the kept records newest first, each with its number
+// since the server started; CloudTrail lookups read them
+// (auditindex.Records). A kept record is never modified.
+func (m *memAudit) Records(yield func(seq uint64, record []byte) bool) {
+	m.mu.Lock()
+	kept := append([][]byte(nil), m.recs[:m.next]...)
+	if m.full {
+		kept = append(append([][]byte(nil), m.recs[m.next:]...), kept...)
+	}
+	first := m.dropped + 1
+	m.mu.Unlock()
+	for i := len(kept) - 1; i >= 0; i-- {
+		if !yield(first+uint64(i), kept[i]) {
+			return
+		}
+	}
+}
+
 // Health is always nil: keeping a record in memory cannot fail.
 func (m *memAudit) Health() error { return nil }
 

@@ -5,6 +5,7 @@ import (
 
 	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/api/sigv4"
+	"github.com/kmsd/kmsd/internal/auditindex"
 	"github.com/kmsd/kmsd/internal/cloudtrail"
 )
 
@@ -27,7 +28,9 @@ func trailHandler(cfg Config, n *node, log *slog.Logger) (*cloudtrail.Handler, e
 	}
 	tcfg := cloudtrail.Config{Auth: auth, Audit: n.audit, Identities: n.policies, Logger: log, BestEffortAudit: !cfg.AuditFailClosed}
 	if n.index != nil {
-		tcfg.Events = n.index // an ephemeral node keeps its records in memory, unindexed
+		tcfg.Events = n.index
+	} else if m, ok := n.audit.(*memAudit); ok {
+		tcfg.Events = auditindex.Records(m.Records) // an ephemeral node's, read whole
 	}
 	return cloudtrail.New(tcfg)
 }

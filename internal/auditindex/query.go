@@ -59,13 +59,7 @@ func (ix *Index) Lookup(ctx context.Context, q Query) (Page, error) {
 		return Page{}, ErrUnknownAttr
 	}
 	ix.waitFresh(ctx)
-	lo, hi := uint32(0), uint32(math.MaxUint32)
-	if !q.Start.IsZero() {
-		lo = ceilSeconds(q.Start)
-	}
-	if !q.End.IsZero() {
-		hi = unixSeconds(q.End)
-	}
+	lo, hi := bounds(&q)
 	var page Page
 	err := ix.db.View(func(tx *bbolt.Tx) error {
 		if q.Attr == EventID {
@@ -74,6 +68,19 @@ func (ix *Index) Lookup(ctx context.Context, q Query) (Page, error) {
 		return ix.scanTerm(ctx, tx, &q, lo, hi, &page)
 	})
 	return page, err
+}
+
+// bounds returns q's time range in the seconds postings store, both
+// ends included.
+func bounds(q *Query) (lo, hi uint32) {
+	lo, hi = 0, math.MaxUint32
+	if !q.Start.IsZero() {
+		lo = ceilSeconds(q.Start)
+	}
+	if !q.End.IsZero() {
+		hi = unixSeconds(q.End)
+	}
+	return lo, hi
 }
 
 // scanTerm pages through the postings of q's term from the newest at or
@@ -138,7 +145,7 @@ func (ix *Index) lookupEventID(_ context.Context, tx *bbolt.Tx, q *Query, lo, hi
 	if !ok {
 		return errors.New("auditindex: malformed event entry")
 	}
-	if t < lo || t > hi || (q.After != nil && (t > q.After.Time || t == q.After.Time && seq >= q.After.Seq)) {
+	if t < lo || t > hi || (q.After != nil && !older(t, seq, *q.After)) {
 		return nil
 	}
 	ev, err := ix.event(seq, loc, q)
