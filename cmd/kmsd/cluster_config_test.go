@@ -48,9 +48,17 @@ func TestStoreSetting(t *testing.T) {
 			t.Errorf("%s: store %q, want %q", c.name, cfg.Store, c.want)
 		}
 	}
-	cfg, _, err := loadConfig(modeServe, []string{"--store", url}, io.Discard, env(nil))
+	var stderr strings.Builder
+	cfg, _, err := loadConfig(modeServe, []string{"--store", url}, &stderr, env(nil))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), "--store shows the database password in the process list") {
+		t.Errorf("no warning about a password on the command line:\n%s", stderr.String())
+	}
+	stderr.Reset()
+	if _, _, err := loadConfig(modeServe, nil, &stderr, env(map[string]string{"KMSD_STORE": url})); err != nil || stderr.Len() > 0 {
+		t.Errorf("KMSD_STORE with a password: %v, warned %q", err, stderr.String())
 	}
 	if p := cfg.printable(); strings.Contains(p, "s3cret") || !strings.Contains(p, "kmsd:%5Bredacted%5D@db.internal") {
 		t.Errorf("--print-config shows:\n%s\nwant the password redacted", p)

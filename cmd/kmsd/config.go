@@ -406,6 +406,9 @@ func warnSecretFlags(fs *flag.FlagSet, stderr io.Writer) {
 		if f.Name == "root-secret-key" {
 			fmt.Fprintln(stderr, "kmsd: warning: --root-secret-key shows the secret in the process list and the shell history; set KMSD_ROOT_SECRET_KEY, or root_secret_key in the --config file, instead")
 		}
+		if f.Name == "store" && redactDSN(f.Value.String()) != f.Value.String() {
+			fmt.Fprintln(stderr, "kmsd: warning: --store shows the database password in the process list and the shell history; set KMSD_STORE, or store in the --config file, or keep the password in a PGPASSFILE, instead")
+		}
 	})
 }
 

@@ -156,6 +156,12 @@ func flagExample(name string) string {
 		return "--audit-async"
 	case "jobs-interval":
 		return "--jobs-interval 10s"
+	case "store":
+		return "KMSD_STORE='postgres://kmsd:PASSWORD@db.internal:5432/kmsd?sslmode=verify-full' (a flag shows the password in the process list)"
+	case "node-id":
+		return "--node-id kms-a"
+	case "outbox-grace":
+		return "--outbox-grace 2m"
 	case "admin-listen":
 		return "--admin-listen 127.0.0.1:6060 (then go tool pprof http://127.0.0.1:6060/debug/pprof/profile)"
 	case "log-level":
