@@ -45,4 +45,9 @@
 // version, or was being bulk-loaded (without fsync) when the process
 // stopped is deleted and rebuilt. Records of a log file rotated away are
 // no longer found.
+//
+// # Without a log file
+//
+// Records answers the same lookups over records held in memory (an
+// ephemeral server's) by reading them all.
 package auditindex

@@ -9,6 +9,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"runtime/debug"
 	"slices"
 	"time"
 
@@ -45,6 +46,14 @@ type pending struct {
 // batches the log reports, a round at a time.
 func (ix *Index) run() {
 	defer close(ix.done)
+	defer func() {
+		// A corrupt index file must not take the server down: the index
+		// stops following the log, and says how to rebuild it.
+		if p := recover(); p != nil {
+			ix.fail(fmt.Errorf("auditindex: indexer stopped: %v; stop kmsd and delete %s to rebuild the index from the log", p, ix.opts.Path))
+			ix.opts.Logger.Error("audit index stopped", "stack", string(debug.Stack()))
+		}
+	}()
 	ix.fail(ix.catchUp(-1))
 	ix.publish()
 	for {

@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"math"
 	"time"
+
+	"github.com/kmsd/kmsd/internal/audit"
 )
 
 // Attr is an attribute events are looked up by; the names are CloudTrail's
@@ -101,6 +103,10 @@ func unixSeconds(t time.Time) uint32 {
 	return uint32(s)
 }
 
+// maxRecordLine bounds a record's line, so that a damaged index never
+// makes a lookup read (and allocate) more.
+const maxRecordLine = audit.MaxRecordSize + 4096
+
 // location is where a record lies in the log file: enough to read it
 // without a search. A posting's value, and part of an event ID's.
 type location struct {
@@ -120,7 +126,7 @@ func parseLocation(b []byte) (location, []byte, bool) {
 	}
 	b = b[n:]
 	length, n := binary.Uvarint(b)
-	if n <= 0 || length > math.MaxInt32 {
+	if n <= 0 || length > maxRecordLine {
 		return location{}, nil, false
 	}
 	return location{offset: int64(off), length: int(length)}, b[n:], true
