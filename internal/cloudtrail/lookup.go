@@ -11,10 +11,10 @@ import (
 	"github.com/kmsd/kmsd/internal/kmserr"
 )
 
-// LookupEvents returns the events of the caller's trail — its account, in
+// lookupEvents returns the events of the caller's trail — its account, in
 // the Region the request is signed for — that match at most one lookup
 // attribute and the time range, newest first, a page at a time.
-func (h *Handler) LookupEvents(ctx context.Context, c *call, in *LookupEventsRequest) (*LookupEventsResponse, error) {
+func (h *Handler) lookupEvents(ctx context.Context, c *call, in *LookupEventsRequest) (*LookupEventsResponse, error) {
 	c.params = lookupParams(in)
 	q, err := lookupQuery(c, in)
 	if err != nil {

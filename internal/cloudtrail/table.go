@@ -2,10 +2,8 @@ package cloudtrail
 
 import "context"
 
-const (
-	readOnly = true
-	mutating = false
-)
+// readOnly marks an operation CloudTrail records as read-only.
+const readOnly = true
 
 // operation is one entry of the table: how to run it, and whether
 // CloudTrail counts it as read-only.
@@ -19,7 +17,7 @@ type operation struct {
 // UnsupportedOperationException.
 func operations() map[string]operation {
 	return map[string]operation{
-		"LookupEvents": op((*Handler).LookupEvents, readOnly),
+		"LookupEvents": op((*Handler).lookupEvents, readOnly),
 	}
 }
 
