@@ -2,7 +2,6 @@ package outbox
 
 import (
 	"context"
-	"fmt"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/audit"
@@ -47,21 +46,9 @@ func (o *Outbox) ShipOlder(ctx context.Context, cutoff time.Time) (int, error) {
 // ships nothing: the others may belong to requests other nodes are
 // finishing. inLog is as for Recover. It returns how many it deleted.
 func (o *Outbox) DropDelivered(ctx context.Context, inLog func(ids map[string]bool, since time.Time) error) (int, error) {
-	kvs, err := o.stranded(ctx)
+	kvs, ids, err := o.strandedInLog(ctx, inLog)
 	if err != nil || len(kvs) == 0 {
 		return 0, err
-	}
-	ids := make(map[string]bool, len(kvs))
-	var since time.Time
-	for _, kv := range kvs {
-		ids[string(kv.Key)] = false
-		var ev audit.Event
-		if ev.UnmarshalJSON(kv.Value) == nil && (since.IsZero() || ev.EventTime.Before(since)) {
-			since = ev.EventTime
-		}
-	}
-	if err := inLog(ids, since); err != nil {
-		return 0, fmt.Errorf("outbox: look for records in the log: %w", err)
 	}
 	var found [][]byte
 	for _, kv := range kvs {

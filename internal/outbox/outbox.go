@@ -357,9 +357,28 @@ func (o *Outbox) ship(ctx context.Context, kvs []store.KV) (int, error) {
 // delete) are deleted; the rest are shipped. inLog marks which of the
 // given eventIDs the log holds; none of them has an eventTime before since.
 func (o *Outbox) Recover(ctx context.Context, inLog func(ids map[string]bool, since time.Time) error) (int, error) {
-	kvs, err := o.stranded(ctx)
+	kvs, ids, err := o.strandedInLog(ctx, inLog)
 	if err != nil || len(kvs) == 0 {
 		return 0, err
+	}
+	var ship []store.KV
+	for _, kv := range kvs {
+		if ids[string(kv.Key)] {
+			o.giveBack([][]byte{kv.Key})
+		} else {
+			ship = append(ship, kv)
+		}
+	}
+	return o.ship(ctx, ship)
+}
+
+// strandedInLog returns the stranded entries and which of them, by
+// eventID, inLog finds in the log; it tells inLog the oldest eventTime among
+// them, so the log is read back no further than that.
+func (o *Outbox) strandedInLog(ctx context.Context, inLog func(ids map[string]bool, since time.Time) error) ([]store.KV, map[string]bool, error) {
+	kvs, err := o.stranded(ctx)
+	if err != nil || len(kvs) == 0 {
+		return nil, nil, err
 	}
 	ids := make(map[string]bool, len(kvs))
 	var since time.Time
@@ -371,15 +390,7 @@ func (o *Outbox) Recover(ctx context.Context, inLog func(ids map[string]bool, si
 		}
 	}
 	if err := inLog(ids, since); err != nil {
-		return 0, fmt.Errorf("outbox: look for records in the log: %w", err)
+		return nil, nil, fmt.Errorf("outbox: look for records in the log: %w", err)
 	}
-	var ship []store.KV
-	for _, kv := range kvs {
-		if ids[string(kv.Key)] {
-			o.giveBack([][]byte{kv.Key})
-		} else {
-			ship = append(ship, kv)
-		}
-	}
-	return o.ship(ctx, ship)
+	return kvs, ids, nil
 }
