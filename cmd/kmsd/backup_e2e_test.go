@@ -148,7 +148,7 @@ func TestBackupOfARunningServerRestores(t *testing.T) {
 func TestBackupOfAStoppedServer(t *testing.T) {
 	data := t.TempDir()
 	p := startKMSD(t, "dev", "--data", data)
-	createKey(t, p.client(docKey, "x"), "k")
+	createKey(t, p.client(docKey, docSecret), "k")
 	p.stop()
 	backup := filepath.Join(t.TempDir(), "b.db")
 	out, code := kmsdAdmin(t, "backup", "--data", data, "--out", backup)

@@ -44,7 +44,7 @@ func TestReadmeBackupCommands(t *testing.T) {
 	}
 
 	p := startKMSD(t, "dev", "--data", data)
-	createKey(t, p.client(docKey, "x"), "from the README")
+	createKey(t, p.client(docKey, docSecret), "from the README")
 	for _, c := range cmds {
 		if c[1] == "restore" && p != nil {
 			p.stop() // "with the server stopped"

@@ -69,7 +69,7 @@ func populated(t *testing.T) string {
 	t.Helper()
 	data := t.TempDir()
 	p := startKMSD(t, "dev", "--data", data)
-	c := p.client(docKey, "x")
+	c := p.client(docKey, docSecret)
 	for i := range 40 {
 		id := createKey(t, c, fmt.Sprintf("key %d of the damage tests", i))
 		if _, err := c.CreateAlias(context.Background(), &awskms.CreateAliasInput{AliasName: aws.String(fmt.Sprintf("alias/k%d", i)), TargetKeyId: aws.String(id)}); err != nil {
@@ -159,7 +159,7 @@ func TestCheckNamesAlteredRecords(t *testing.T) {
 	ctx := context.Background()
 	data := t.TempDir()
 	p := startKMSD(t, "dev", "--data", data)
-	c := p.client(docKey, "x")
+	c := p.client(docKey, docSecret)
 	const canary = "canary-description-4f2a"
 	altered := createKey(t, c, canary)
 	intact := createKey(t, c, "an intact key")
@@ -197,7 +197,7 @@ func TestCheckNamesAlteredRecords(t *testing.T) {
 	}
 
 	p = startKMSD(t, "dev", "--data", data)
-	c = p.client(docKey, "x")
+	c = p.client(docKey, docSecret)
 	if _, err := c.DescribeKey(ctx, &awskms.DescribeKeyInput{KeyId: aws.String(altered)}); errCode(err) != "KMSInternalException" {
 		t.Errorf("the altered key: %v, want KMSInternalException", err)
 	}
