@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/ecdsa"
+	"crypto/fips140"
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/asn1"
@@ -110,17 +111,9 @@ keys:
     key_spec: ECC_NIST_P256
     private_key: |
 ` + indent(openssl(t, "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256")) + `
-  - id: ` + seedK1 + `
-    key_spec: ECC_SECG_P256K1
-    private_key: |
-` + indent(openssl(t, "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1")) + `
-  - id: ` + seedEd + `
+` + nonFIPSKeys(t, mldsa) + `  - id: ` + seedEd + `
     key_spec: ECC_NIST_EDWARDS25519
     private_key_file: ed25519.pem
-  - id: ` + seedMLDSA + `
-    key_spec: ML_DSA_65
-    private_key: |
-` + indent(mldsaSeedPEM(t, mldsa)) + `
   - id: ` + seedHMAC + `
     key_spec: HMAC_256
     material: ` + hmacKey + `
@@ -145,6 +138,43 @@ keys:
 	return path
 }
 
+// nonFIPSKeys is the seed's secp256k1 and ML-DSA keys, which FIPS 140-only
+// mode refuses (TestSeedRefusesNonFIPSKeysInFIPSMode): none in that mode.
+func nonFIPSKeys(t *testing.T, mldsa []byte) string {
+	if fips140.Enforced() {
+		return ""
+	}
+	return `  - id: ` + seedK1 + `
+    key_spec: ECC_SECG_P256K1
+    private_key: |
+` + indent(openssl(t, "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:secp256k1")) + `
+  - id: ` + seedMLDSA + `
+    key_spec: ML_DSA_65
+    private_key: |
+` + indent(mldsaSeedPEM(t, mldsa)) + `
+`
+}
+
+// TestSeedRefusesNonFIPSKeysInFIPSMode: in FIPS 140-only mode a seed naming
+// a key spec outside the Go Cryptographic Module stops the start with the
+// spec and the file line; in other modes the same seed is accepted.
+func TestSeedRefusesNonFIPSKeysInFIPSMode(t *testing.T) {
+	seed := filepath.Join(t.TempDir(), "seed.yaml")
+	if err := os.WriteFile(seed, []byte("keys:\n  - id: "+seedK1+"\n    key_spec: ECC_SECG_P256K1\n    key_usage: SIGN_VERIFY\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(kmsdBin, "dev", "--ephemeral", "--seed", seed, "--listen", freeAddr(t))
+	if !fips140.Enforced() {
+		p := startKMSD(t, "dev", "--ephemeral", "--seed", seed)
+		p.stop()
+		return
+	}
+	out, err := cmd.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "seed.yaml line ") || !strings.Contains(string(out), "KeySpec ECC_SECG_P256K1 is not available in FIPS 140-only mode.") {
+		t.Fatalf("seed of a secp256k1 key in FIPS 140-only mode: %v\n%s", err, out)
+	}
+}
+
 // TestSeedEveryKeyType seeds two ephemeral `kmsd dev --enforce` servers
 // from one file and checks through the SDK that each kind of key is
 // there as seeded, and that what one server makes with a key (a blob, a
@@ -157,7 +187,11 @@ func TestSeedEveryKeyType(t *testing.T) {
 	seed := writeFullSeed(t, dir)
 	a := startKMSD(t, "dev", "--enforce", "--ephemeral", "--seed", seed)
 	b := startKMSD(t, "dev", "--enforce", "--ephemeral", "--seed", seed)
-	if !strings.Contains(a.stdout.String(), "10 keys, 10 created now; 1 users, 1 roles") {
+	want := "10 keys, 10 created now; 1 users, 1 roles"
+	if fips140.Enforced() {
+		want = "8 keys, 8 created now; 1 users, 1 roles"
+	}
+	if !strings.Contains(a.stdout.String(), want) {
 		t.Errorf("seed summary:\n%s", a.stdout)
 	}
 	ca, cb := a.client(docKey, docSecret), b.client(docKey, docSecret)
@@ -182,6 +216,9 @@ func TestSeedEveryKeyType(t *testing.T) {
 		{seedEd, types.SigningAlgorithmSpecEd25519Sha512},
 		{seedMLDSA, types.SigningAlgorithmSpecMlDsaShake256},
 	} {
+		if fips140.Enforced() && (tc.id == seedK1 || tc.id == seedMLDSA) {
+			continue // not seeded in FIPS 140-only mode
+		}
 		sig, err := ca.Sign(ctx, &kms.SignInput{KeyId: aws.String(tc.id), Message: msg, MessageType: types.MessageTypeRaw, SigningAlgorithm: tc.alg})
 		if err != nil {
 			t.Fatalf("Sign with %s: %v", tc.id, err)

@@ -177,8 +177,12 @@ func TestTryLock(t *testing.T) {
 		t.Fatalf("Check of a live session: %v", err)
 	}
 	a.Close()
-	if !tryLock(t, ctx, b, "leader") {
-		t.Fatal("TryLock after the holder closed did not get the lock")
+	// The server releases the lock once it has ended the closed session,
+	// which may be a moment after Close returns.
+	for deadline := time.Now().Add(10 * time.Second); !tryLock(t, ctx, b, "leader"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("TryLock after the holder closed did not get the lock within 10s")
+		}
 	}
 }
 
