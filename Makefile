@@ -49,8 +49,8 @@ bench-cluster: build
 
 # fuzz runs every fuzz target of the module for FUZZTIME each; CI runs only
 # their seed corpora (in make test). go test -fuzz takes one target per run,
-# so the targets are listed package by package (go test -list). FUZZTIMEOUT
-# bounds each run and must exceed FUZZTIME.
+# so the targets are listed package by package (with -list, under -timeout
+# too). FUZZTIMEOUT bounds each run and must exceed FUZZTIME.
 FUZZTIME    ?= 30s
 FUZZTIMEOUT ?= 15m
 fuzz:
