@@ -26,8 +26,10 @@ type storePage struct {
 	typ string // "branch", "leaf", "freelist"
 }
 
-// pagesOf lists the pages in use of the stopped store in data.
-func pagesOf(t *testing.T, data string) (pageSize int, pages []storePage) {
+// pagesOf lists the pages in use of the stopped store in data, and the
+// size its pages span (its high-water mark; the file may be longer, since
+// bbolt grows it ahead of use).
+func pagesOf(t *testing.T, data string) (pageSize int, pages []storePage, used int) {
 	t.Helper()
 	db, err := bbolt.Open(filepath.Join(data, "kmsd.db"), 0o600, &bbolt.Options{ReadOnly: true, PreLoadFreelist: true})
 	if err != nil {
@@ -36,6 +38,7 @@ func pagesOf(t *testing.T, data string) (pageSize int, pages []storePage) {
 	defer db.Close()
 	pageSize = db.Info().PageSize
 	err = db.View(func(tx *bbolt.Tx) error {
+		used = int(tx.Size())
 		for id := 2; int64(id) < tx.Size()/int64(pageSize); id++ {
 			p, err := tx.Page(id)
 			if err != nil || p == nil {
@@ -49,7 +52,7 @@ func pagesOf(t *testing.T, data string) (pageSize int, pages []storePage) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return pageSize, pages
+	return pageSize, pages, used
 }
 
 func pageOfType(t *testing.T, pages []storePage, typ string) int {
@@ -88,7 +91,7 @@ func populated(t *testing.T) string {
 // keys), and crashed on pages it could not read.
 func TestDamagedStoreIsRefusedAtStart(t *testing.T) {
 	orig := populated(t)
-	ps, pages := pagesOf(t, orig)
+	ps, pages, used := pagesOf(t, orig)
 	leaf, free := pageOfType(t, pages, "leaf"), pageOfType(t, pages, "freelist")
 	ne := binary.NativeEndian
 	for _, tc := range []struct {
@@ -97,7 +100,7 @@ func TestDamagedStoreIsRefusedAtStart(t *testing.T) {
 		want   string
 	}{
 		{"emptied", func([]byte) []byte { return nil }, "it is empty (0 bytes)"},
-		{"truncated to half", func(b []byte) []byte { return b[:len(b)/2] }, "it was truncated"},
+		{"truncated to half", func(b []byte) []byte { return b[:used/2] }, "it was truncated"},
 		{"cut to 1000 bytes", func(b []byte) []byte { return b[:1000] }, "too short to be a kmsd store"},
 		{"both header pages zeroed", func(b []byte) []byte { clear(b[:2*ps]); return b }, "neither of its two header pages is intact"},
 		{"page type bytes flipped", func(b []byte) []byte { b[leaf*ps+8] ^= 0xFF; b[leaf*ps+9] ^= 0xFF; return b }, "not a branch or leaf page"},
