@@ -65,6 +65,13 @@ type Config struct {
 	// Observer, when set, is told each KMS request's operation, outcome
 	// and latency.
 	Observer Observer
+	// Console serves the web console at /console/; nil leaves it out.
+	Console http.Handler
+	// XKSProxy serves the XKS Proxy API at XKSPrefix + "/kms/xks/v1/";
+	// nil leaves it out. XKSPrefix is "" or starts with "/" and has no
+	// trailing "/".
+	XKSProxy  http.Handler
+	XKSPrefix string
 }
 
 // QueryAPI serves IAM and STS requests. service is the SigV4 credential
@@ -114,6 +121,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
+		return
+	}
+	if s.cfg.Console != nil && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
+		s.cfg.Console.ServeHTTP(w, r)
+		return
+	}
+	if s.cfg.XKSProxy != nil && strings.HasPrefix(r.URL.Path, s.cfg.XKSPrefix+"/kms/xks/v1/") {
+		s.cfg.XKSProxy.ServeHTTP(w, r)
 		return
 	}
 	if s.cfg.CloudTrail != nil && cloudTrailRequest(r) {
