@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what kmsd's tests need when it is missing, so `make test` works on
 # a fresh machine: staticcheck (Go module proxy), the AWS CLI, openssl,
-# valgrind and the PostgreSQL server (Debian packages). The PostgreSQL
+# valgrind, the PostgreSQL server, SoftHSM2 (a PKCS#11 token for the HSM
+# tests) and Chromium (the console's browser tests) (Debian packages). The PostgreSQL
 # store's tests start throwaway clusters with the server's initdb and
 # postgres, run as the unprivileged user postgres (which the package creates)
 # when the tests run as root.
@@ -18,6 +19,8 @@ missing=()
 command -v aws >/dev/null 2>&1 || missing+=(awscli)
 command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 command -v valgrind >/dev/null 2>&1 || missing+=(valgrind)
+command -v softhsm2-util >/dev/null 2>&1 || missing+=(softhsm2)
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
 if ! compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null && ! command -v initdb >/dev/null 2>&1; then
   missing+=(postgresql)
 fi
