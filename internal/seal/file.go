@@ -29,6 +29,7 @@ const (
 // It is safe for concurrent use. Only one process should Rotate a given file.
 type FileSeal struct {
 	path string
+	prot Protector // wraps the file's content; nil keeps it plaintext
 
 	mu     sync.RWMutex
 	active uint32
@@ -55,26 +56,38 @@ func OpenFile(path string) (*FileSeal, error) {
 // Open opens the existing root keyring at path. A missing file is an error
 // wrapping fs.ErrNotExist.
 func Open(path string) (*FileSeal, error) {
-	active, keys, err := readKeyring(path)
+	return OpenWith(path, nil)
+}
+
+// OpenWith opens the existing root keyring at path, wrapped by prot (nil:
+// a plaintext file). A file of the other kind is refused with a
+// *SealError naming the seal it needs.
+func OpenWith(path string, prot Protector) (*FileSeal, error) {
+	active, keys, err := readKeyring(path, prot)
 	if err != nil {
 		return nil, err
 	}
-	return newFileSeal(path, active, keys)
+	return newFileSeal(path, prot, active, keys)
 }
 
 // Create makes a new root keyring at path holding one fresh AES-256 root
 // key. It never overwrites: if path exists it fails with fs.ErrExist.
 func Create(path string) (*FileSeal, error) {
+	return CreateWith(path, nil)
+}
+
+// CreateWith is Create for a keyring wrapped by prot (nil: plaintext).
+func CreateWith(path string, prot Protector) (*FileSeal, error) {
 	active, keys := uint32(1), []rootKey{newRootKey(1)}
-	if err := createKeyring(path, active, keys); err != nil {
+	if err := createKeyring(path, active, keys, prot); err != nil {
 		wipe(keys)
 		return nil, err
 	}
-	return newFileSeal(path, active, keys)
+	return newFileSeal(path, prot, active, keys)
 }
 
-func newFileSeal(path string, active uint32, keys []rootKey) (*FileSeal, error) {
-	s := &FileSeal{path: path, active: active, keys: keys, aeads: make(map[uint32]cipher.AEAD, len(keys))}
+func newFileSeal(path string, prot Protector, active uint32, keys []rootKey) (*FileSeal, error) {
+	s := &FileSeal{path: path, prot: prot, active: active, keys: keys, aeads: make(map[uint32]cipher.AEAD, len(keys))}
 	for _, k := range keys {
 		a, err := newAEAD(k.key)
 		if err != nil {
@@ -165,7 +178,7 @@ func (s *FileSeal) Rotate() (uint32, error) {
 		return 0, err
 	}
 	keys := append(slices.Clip(s.keys), k)
-	if err := replaceKeyring(s.path, k.id, keys); err != nil {
+	if err := replaceKeyring(s.path, k.id, keys, s.prot); err != nil {
 		k.key.Wipe()
 		return 0, err
 	}

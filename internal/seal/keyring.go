@@ -46,8 +46,9 @@ func newRootKey(id uint32) rootKey {
 }
 
 // readKeyring loads and validates a keyring file, refusing one that group or
-// others can read.
-func readKeyring(path string) (active uint32, keys []rootKey, err error) {
+// others can read. prot unwraps a wrapped file; nil reads a plaintext one.
+// Either refuses the other kind, naming the seal the file needs.
+func readKeyring(path string, prot Protector) (active uint32, keys []rootKey, err error) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		return 0, nil, err
@@ -63,7 +64,16 @@ func readKeyring(path string) (active uint32, keys []rootKey, err error) {
 		return 0, nil, err
 	}
 	defer clear(data)
+	plain, err := unwrapKeyring(path, data, prot)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer clear(plain)
+	return parseKeyring(path, plain)
+}
 
+// parseKeyring decodes and validates the plaintext form of a keyring.
+func parseKeyring(path string, data []byte) (active uint32, keys []rootKey, err error) {
 	var f keyringFile
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -103,7 +113,9 @@ func readKeyring(path string) (active uint32, keys []rootKey, err error) {
 	return f.Active, keys, nil
 }
 
-func encodeKeyring(active uint32, keys []rootKey) []byte {
+// encodeKeyring returns the file content of a keyring: its plaintext form,
+// or that form wrapped by prot.
+func encodeKeyring(active uint32, keys []rootKey, prot Protector) ([]byte, error) {
 	f := keyringFile{Version: fileVersion, Active: active}
 	for _, k := range keys {
 		f.Keys = append(f.Keys, keyringKey{ID: k.id, Key: []byte(k.key), Created: k.created.UTC().Format(time.RFC3339)})
@@ -112,7 +124,12 @@ func encodeKeyring(active uint32, keys []rootKey) []byte {
 	if err != nil {
 		panic("seal: encoding keyring: " + err.Error()) // plain data cannot fail to marshal
 	}
-	return append(data, '\n')
+	data = append(data, '\n')
+	if prot == nil {
+		return data, nil
+	}
+	defer clear(data)
+	return wrapKeyring(data, prot)
 }
 
 // writeTemp writes data to a synced 0600 temp file beside path and returns
@@ -156,11 +173,14 @@ func syncDir(dir string) error {
 // createKeyring writes a new keyring only if path does not exist yet. It links
 // rather than renames the temp file so that two processes starting at once
 // cannot overwrite each other's root key; the loser gets fs.ErrExist.
-func createKeyring(path string, active uint32, keys []rootKey) error {
+func createKeyring(path string, active uint32, keys []rootKey, prot Protector) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("seal: create directory for root keyring: %w", err)
 	}
-	data := encodeKeyring(active, keys)
+	data, err := encodeKeyring(active, keys, prot)
+	if err != nil {
+		return err
+	}
 	defer clear(data)
 	tmp, err := writeTemp(path, data)
 	if err != nil {
@@ -180,8 +200,11 @@ func createKeyring(path string, active uint32, keys []rootKey) error {
 }
 
 // replaceKeyring atomically replaces the keyring at path.
-func replaceKeyring(path string, active uint32, keys []rootKey) error {
-	data := encodeKeyring(active, keys)
+func replaceKeyring(path string, active uint32, keys []rootKey, prot Protector) error {
+	data, err := encodeKeyring(active, keys, prot)
+	if err != nil {
+		return err
+	}
 	defer clear(data)
 	tmp, err := writeTemp(path, data)
 	if err != nil {

@@ -6,7 +6,7 @@ package seal
 // process ends. It cannot be rotated: Rotate fails, as there is no file to
 // keep the new key in.
 func NewMemory() *FileSeal {
-	s, err := newFileSeal("", 1, []rootKey{newRootKey(1)})
+	s, err := newFileSeal("", nil, 1, []rootKey{newRootKey(1)})
 	if err != nil {
 		// aes.NewCipher refuses only a key of the wrong size, and a
 		// fresh root key is always 32 bytes.
