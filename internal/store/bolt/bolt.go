@@ -24,8 +24,9 @@ const lockTimeout = time.Second
 // Store is a store.Store backed by one bbolt file. It is safe for concurrent
 // use.
 type Store struct {
-	db   *bbolt.DB
-	note string // what Open noticed about a file it still accepted
+	db    *bbolt.DB
+	note  string // what Open noticed about a file it still accepted
+	group *group // commits concurrent Updates together (group.go)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -71,7 +72,7 @@ func open(path string, timeout time.Duration, readOnly bool) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	return &Store{db: db, note: note}, nil
+	return &Store{db: db, note: note, group: &group{db: db}}, nil
 }
 
 // View runs fn on a consistent read-only snapshot. Put and Delete inside fn
@@ -94,34 +95,24 @@ func (s *Store) View(ctx context.Context, fn func(store.Tx) error) error {
 }
 
 // Update runs fn in a read-write transaction and commits it, fsynced, if fn
-// returns nil. Writers are serialized by bbolt, so fn runs exactly once.
-// If fn fails or panics, or ctx ends before the commit, nothing is written;
-// fn's (or ctx's) error is returned unchanged and a panic propagates. A ctx
-// that ends while Update waits for the writer lock is noticed only once the
-// lock is held: bbolt's lock cannot be abandoned.
+// returns nil. Writers are serialized, so fn runs exactly once; Updates
+// that arrive while another commits share the next transaction and its
+// fsync (group.go), each returning only once that fsync is done. If fn
+// fails or panics, or ctx ends before the commit, nothing it wrote is
+// kept; fn's (or ctx's) error is returned unchanged and a panic propagates.
+// A ctx that ends while Update waits for its turn is noticed only when its
+// fn would run.
 func (s *Store) Update(ctx context.Context, fn func(store.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	var fnErr error // fn's or ctx's error, returned as is
-	err := s.db.Update(func(btx *bbolt.Tx) error {
-		t := &tx{btx: btx}
-		defer t.end()
-		if fnErr = ctx.Err(); fnErr != nil {
-			return fnErr
-		}
-		if fnErr = fn(t); fnErr != nil {
-			return fnErr
-		}
-		// Don't commit work whose caller has given up: it would be told
-		// the Update failed.
-		fnErr = ctx.Err()
-		return fnErr
-	})
-	if err != nil && fnErr == nil {
-		return fmt.Errorf("store/bolt: update: %w", err)
-	}
-	return err
+	return s.group.update(ctx, fn)
+}
+
+// GroupStats reports how many write transactions were committed and how
+// many Updates they held: their ratio is the Updates answered per fsync.
+func (s *Store) GroupStats() (commits, updates uint64) {
+	return s.group.commits.Load(), s.group.updates.Load()
 }
 
 // Close waits for running transactions to finish, then releases the file

@@ -2,12 +2,14 @@
 // file, used by `kmsd dev` and by single-node deployments.
 //
 // Every bucket of the store is a top-level bbolt bucket, created by the first
-// Put into it. Transactions map one to one onto bbolt's: View runs on a
-// read-only snapshot (MVCC, never blocked by writers), Update runs inside
-// bbolt's single writer transaction and commits with fsync before it returns.
-// Because bbolt admits one writer at a time, Updates never conflict and never
-// need retrying: store.ErrConflict is not returned by this package, and an
-// Update's fn runs exactly once.
+// Put into it. View runs on a read-only bbolt snapshot (MVCC, never blocked
+// by writers). Update runs inside bbolt's single writer transaction and
+// returns only after that transaction is committed with fsync; Updates that
+// arrive while one commits share the next transaction (group commit), each
+// fn run once in turn with an undo log, so one that fails leaves no write
+// and the others still commit. Because writers run one at a time, Updates
+// never conflict and never need retrying: store.ErrConflict is not returned
+// by this package, and an Update's fn runs exactly once.
 //
 // The writer lock is not reentrant: an Update's fn must not call Update on
 // the same Store, or it deadlocks. A View that stays open while the file

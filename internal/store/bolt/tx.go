@@ -20,6 +20,9 @@ type tx struct {
 	// ended is set when fn returns. A bbolt Tx used after its end reads
 	// unmapped or recycled memory, so a leaked store.Tx must fail instead.
 	ended bool
+	// undo, in a group commit's Update, records what Put and Delete
+	// replace, so a failed fn's writes can be taken back (group.go).
+	undo *undoLog
 }
 
 func (t *tx) end() { t.ended = true }
@@ -45,9 +48,17 @@ func (t *tx) Put(bucket, key, value []byte) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	b, err := t.btx.CreateBucketIfNotExists(bucket)
-	if err != nil {
-		return fmt.Errorf("store/bolt: put in bucket %q: %w", bucket, err)
+	b := t.btx.Bucket(bucket)
+	if b == nil {
+		var err error
+		if b, err = t.btx.CreateBucket(bucket); err != nil {
+			return fmt.Errorf("store/bolt: put in bucket %q: %w", bucket, err)
+		}
+		if t.undo != nil {
+			t.undo.created = append(t.undo.created, clone(bucket))
+		}
+	} else if t.undo != nil {
+		t.undo.saw(bucket, b, key)
 	}
 	// bbolt keeps a reference to value until commit, and a nil value would
 	// read back as absent: store a private, non-nil copy.
@@ -64,6 +75,9 @@ func (t *tx) Delete(bucket, key []byte) error {
 	b := t.btx.Bucket(bucket)
 	if b == nil {
 		return nil
+	}
+	if t.undo != nil {
+		t.undo.saw(bucket, b, key)
 	}
 	if err := b.Delete(key); err != nil {
 		return fmt.Errorf("store/bolt: delete in bucket %q: %w", bucket, err)
