@@ -114,7 +114,9 @@ func newHarness(t *testing.T, edit func(*Config)) *harness {
 	return h
 }
 
-func (h *harness) caller() *kms.Call { return &kms.Call{Caller: kms.RootCaller(testAccount, testRegion)} }
+func (h *harness) caller() *kms.Call {
+	return &kms.Call{Caller: kms.RootCaller(testAccount, testRegion)}
+}
 
 func (h *harness) createKey(in *kmsapi.CreateKeyInput) string {
 	h.t.Helper()
