@@ -55,6 +55,7 @@ type Config struct {
 	AuditAsync   bool          `yaml:"audit_async" env:"KMSD_AUDIT_ASYNC"`
 	JobsInterval time.Duration `yaml:"jobs_interval" env:"KMSD_JOBS_INTERVAL"`
 	AdminListen  string        `yaml:"admin_listen" env:"KMSD_ADMIN_LISTEN"`
+	Console      string        `yaml:"console" env:"KMSD_CONSOLE"` // where the web console is served (console.go)
 	LogLevel     string        `yaml:"log_level" env:"KMSD_LOG_LEVEL"`
 	LogFormat    string        `yaml:"log_format" env:"KMSD_LOG_FORMAT"`
 
@@ -309,6 +310,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AuditAsync, "audit-async", c.AuditAsync, "dev only: answer before the audit record is fsynced (a crash loses the last few milliseconds of records)")
 	fs.DurationVar(&c.JobsInterval, "jobs-interval", c.JobsInterval, "how often background jobs (scheduled deletion) run")
 	fs.StringVar(&c.AdminListen, "admin-listen", c.AdminListen, "address for the admin listener (pprof); off when empty")
+	fs.StringVar(&c.Console, "console", c.Console, consoleHelp)
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.Var(&c.Quotas, "quotas", "request-rate quotas: aws (AWS's rates, answering ThrottlingException above them), off, or a scale of AWS's rates such as 0.1; then name=rate overrides, e.g. aws,CreateKey=1,symmetric=100 (default aws in serve, off in dev)")
@@ -370,6 +372,9 @@ func (c *Config) validateFor(m mode) error {
 		return err
 	}
 	if err := c.validateStore(m); err != nil {
+		return err
+	}
+	if err := c.validateConsole(m); err != nil {
 		return err
 	}
 	if loopback(c.Listen) {

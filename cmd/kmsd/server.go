@@ -293,9 +293,10 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		scheme = "https"
 	}
 	banner(stdout, m, cfg, scheme+"://"+ln.Addr().String(), in.bootstrap)
+	hs.Handler = mountConsole(stdout, m, cfg, hs.Handler, scheme+"://"+ln.Addr().String())
 
 	if cfg.AdminListen != "" {
-		stopAdmin, err := startAdmin(cfg.AdminListen, log, mx)
+		stopAdmin, err := startAdmin(cfg.AdminListen, log, mx, adminConsole(m, cfg, handler))
 		if err != nil {
 			return err
 		}
@@ -458,8 +459,11 @@ func firstNonEmpty(a, b string) string {
 
 // startAdmin serves pprof and the Prometheus metrics on its own listener,
 // never on the API port.
-func startAdmin(addr string, log *slog.Logger, mx *metrics.Metrics) (func(), error) {
+func startAdmin(addr string, log *slog.Logger, mx *metrics.Metrics, console http.Handler) (func(), error) {
 	mux := http.NewServeMux()
+	if console != nil {
+		mux.Handle("/", console) // --console admin
+	}
 	mux.Handle("/metrics", mx.Handler())
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
