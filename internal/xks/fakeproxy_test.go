@@ -1,0 +1,242 @@
+package xks
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	json "github.com/go-json-experiment/json"
+)
+
+const (
+	testAKID   = "AKIA4GBY3I6JCE5M2HPM"
+	testSecret = "FYtE5EFA5FT0mCc3DrGUe2sti527BitkQ0Zr9MO9fvE"
+	testRegion = "eu-west-3"
+	testPath   = "/example/prefix/kms/xks/v1"
+)
+
+// seen is one request as the fake proxy received it.
+type seen struct {
+	Path string
+	Body map[string]any
+}
+
+// fakeProxy is an XKS proxy with real AES-GCM keys. It verifies every
+// request's SigV4 signature by signing the same request again with the SDK
+// signer and the shared secret, and answers per the spec unless answer
+// overrides it.
+type fakeProxy struct {
+	t      *testing.T
+	srv    *httptest.Server
+	secret string
+	keys   map[string][]byte
+	health string // healthStatus of the single EKM
+
+	mu     sync.Mutex
+	seen   []seen
+	answer func(op string) (status int, body string, ok bool)
+}
+
+func newFakeProxy(t *testing.T) *fakeProxy {
+	t.Helper()
+	f := &fakeProxy{t: t, secret: testSecret, keys: map[string][]byte{}, health: "ACTIVE"}
+	f.keys["key-1"] = make([]byte, 32)
+	rand.Read(f.keys["key-1"])
+	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+func (f *fakeProxy) config() Config {
+	pool := f.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
+	return Config{
+		Endpoint: f.srv.URL, Path: testPath, AccessKeyID: testAKID, Secret: testSecret,
+		Region: testRegion, TLS: tlsWithRoots(pool), Timeout: 10 * time.Second,
+	}
+}
+
+func (f *fakeProxy) requests() []seen {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]seen(nil), f.seen...)
+}
+
+func (f *fakeProxy) setHealth(s string) {
+	f.mu.Lock()
+	f.health = s
+	f.mu.Unlock()
+}
+
+func (f *fakeProxy) setAnswer(a func(op string) (int, string, bool)) {
+	f.mu.Lock()
+	f.answer = a
+	f.mu.Unlock()
+}
+
+func writeErr(w http.ResponseWriter, status int, name string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	fmt.Fprintf(w, `{"errorName":%q}`, name)
+}
+
+func (f *fakeProxy) serve(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
+		writeErr(w, 400, "ValidationException")
+		return
+	}
+	if !f.verify(r, body) {
+		writeErr(w, 401, "AuthenticationFailedException")
+		return
+	}
+	var req map[string]any
+	if err := json.Unmarshal(body, &req); err != nil {
+		writeErr(w, 400, "ValidationException")
+		return
+	}
+	f.mu.Lock()
+	f.seen = append(f.seen, seen{Path: r.URL.Path, Body: req})
+	answer, health := f.answer, f.health
+	f.mu.Unlock()
+
+	rest, ok := strings.CutPrefix(r.URL.Path, testPath+"/")
+	if !ok {
+		writeErr(w, 404, "InvalidUriPathException")
+		return
+	}
+	op := "GetHealthStatus"
+	var key []byte
+	if rest != "health" {
+		parts := strings.Split(rest, "/")
+		if len(parts) != 3 || parts[0] != "keys" {
+			writeErr(w, 404, "InvalidUriPathException")
+			return
+		}
+		op = map[string]string{"metadata": "GetKeyMetadata", "encrypt": "Encrypt", "decrypt": "Decrypt"}[parts[2]]
+		if key = f.keys[parts[1]]; key == nil {
+			writeErr(w, 404, "KeyNotFoundException")
+			return
+		}
+	}
+	if answer != nil {
+		if status, out, ok := answer(op); ok {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			io.WriteString(w, out)
+			return
+		}
+	}
+	var out any
+	switch op {
+	case "GetHealthStatus":
+		out = map[string]any{"xksProxyFleetSize": 1, "xksProxyVendor": "kmsd tests", "xksProxyModel": "fake 1.0",
+			"ekmVendor": "kmsd tests", "ekmFleetDetails": []any{map[string]any{"id": "ekm-1", "model": "soft", "healthStatus": health}}}
+	case "GetKeyMetadata":
+		out = map[string]any{"keySpec": "AES_256", "keyUsage": []string{"ENCRYPT", "DECRYPT"}, "keyStatus": "ENABLED"}
+	case "Encrypt":
+		out, err = encryptGCM(key, req)
+	case "Decrypt":
+		out, err = decryptGCM(key, req)
+	default:
+		writeErr(w, 404, "InvalidUriPathException")
+		return
+	}
+	if err != nil {
+		writeErr(w, 400, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.MarshalWrite(w, out)
+}
+
+// verify checks the Authorization header the way a proxy does: the scope is
+// ours, the signed headers are host;x-amz-date as AWS signs them, and the
+// SDK signer over the same method, host, path, time and body hash yields
+// the same header.
+func (f *fakeProxy) verify(r *http.Request, body []byte) bool {
+	auth := r.Header.Get("Authorization")
+	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
+	if err != nil {
+		return false
+	}
+	scope := fmt.Sprintf("Credential=%s/%s/%s/kms-xks-proxy/aws4_request, SignedHeaders=host;x-amz-date, ",
+		testAKID, when.Format("20060102"), testRegion)
+	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 "+scope) {
+		return false
+	}
+	again, _ := http.NewRequest(http.MethodPost, "https://"+r.Host+r.URL.EscapedPath(), nil)
+	sum := sha256.Sum256(body)
+	creds := aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: f.secret}
+	if err := v4.NewSigner().SignHTTP(r.Context(), creds, again, hex.EncodeToString(sum[:]), "kms-xks-proxy", testRegion, when); err != nil {
+		return false
+	}
+	return hmac.Equal([]byte(again.Header.Get("Authorization")), []byte(auth))
+}
+
+func b64(req map[string]any, name string) []byte {
+	s, _ := req[name].(string)
+	b, _ := base64.StdEncoding.DecodeString(s)
+	return b
+}
+
+// gcmAAD is the spec's AAD for the key manager: 2-byte length || aad ||
+// 1-byte length || ciphertextMetadata.
+func gcmAAD(aad, meta []byte) []byte {
+	out := binary.BigEndian.AppendUint16(nil, uint16(len(aad)))
+	out = append(out, aad...)
+	out = append(out, byte(len(meta)))
+	return append(out, meta...)
+}
+
+func encryptGCM(key []byte, req map[string]any) (map[string]any, error) {
+	if req["encryptionAlgorithm"] != "AES_GCM" {
+		return nil, fmt.Errorf("ValidationException")
+	}
+	block, _ := aes.NewCipher(key)
+	gcm, _ := cipher.NewGCM(block)
+	iv := make([]byte, 12)
+	rand.Read(iv)
+	meta := []byte("v=1")
+	aad := b64(req, "additionalAuthenticatedData")
+	sealed := gcm.Seal(nil, iv, b64(req, "plaintext"), gcmAAD(aad, meta))
+	ct, tag := sealed[:len(sealed)-16], sealed[len(sealed)-16:]
+	out := map[string]any{"ciphertext": ct, "ciphertextMetadata": meta, "initializationVector": iv, "authenticationTag": tag}
+	if req["ciphertextDataIntegrityValueAlgorithm"] == "SHA_256" {
+		h := sha256.New()
+		for _, p := range [][]byte{aad, meta, iv, ct, tag} {
+			h.Write(p)
+		}
+		out["ciphertextDataIntegrityValue"] = h.Sum(nil)
+	}
+	return out, nil
+}
+
+func decryptGCM(key []byte, req map[string]any) (map[string]any, error) {
+	block, _ := aes.NewCipher(key)
+	gcm, _ := cipher.NewGCM(block)
+	iv := b64(req, "initializationVector")
+	if len(iv) != 12 {
+		return nil, fmt.Errorf("InvalidCiphertextException")
+	}
+	sealed := append(b64(req, "ciphertext"), b64(req, "authenticationTag")...)
+	pt, err := gcm.Open(nil, iv, sealed, gcmAAD(b64(req, "additionalAuthenticatedData"), b64(req, "ciphertextMetadata")))
+	if err != nil {
+		return nil, fmt.Errorf("InvalidCiphertextException")
+	}
+	return map[string]any{"plaintext": pt}, nil
+}
