@@ -298,8 +298,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		if !s.cfg.BestEffortAudit {
 			// No audit record, no answer: never hand out plaintext unaudited.
 			s.cfg.Logger.Error("audit write failed; refusing the request", "requestId", reqID, "operation", opName, "error", aerr)
-			outcome = kmserr.Internal
-			writeError(w, kmserr.New(kmserr.Internal, "An internal error occurred."))
+			refusal := kmserr.New(kmserr.Internal, "An internal error occurred.")
+			if errors.Is(aerr, audit.ErrTimeout) {
+				// Back-pressure past its deadline: a throttling error every
+				// AWS SDK retries after a backoff, not a server fault.
+				refusal = kmserr.New(kmserr.Throttling, "Rate exceeded")
+			}
+			outcome = refusal.Code
+			writeError(w, refusal)
 			return
 		}
 		s.audit.answeredUnaudited()

@@ -177,7 +177,7 @@ func TestHealthFollowsWrites(t *testing.T) {
 		ff := faultyFile{failWrites: new(atomic.Int32)}
 		var logBuf syncBuffer
 		opts := Options{FailClosed: true, Logger: slog.New(slog.NewTextHandler(&logBuf, nil))}
-		opts.openFile = faultyOpener(&ff)
+		opts.OpenLogFile = faultyOpener(&ff)
 		l := openLog(t, logPath(t), opts)
 		if err := l.Health(); err != nil {
 			t.Fatalf("fresh log: %v", err)
@@ -254,7 +254,7 @@ func TestDroppedRecordsAreCountedAndLogged(t *testing.T) {
 	ff := faultyFile{failWrites: new(atomic.Int32), block: make(chan struct{})}
 	defer close(ff.block)
 	opts := Options{QueueSize: 1, MaxBatch: 1, Timeout: 20 * time.Millisecond, Logger: logger}
-	opts.openFile = faultyOpener(&ff)
+	opts.OpenLogFile = faultyOpener(&ff)
 	l2 := openLog(t, logPath(t), opts)
 	var err error
 	for i := 0; i < 5 && err == nil; i++ {
@@ -268,7 +268,7 @@ func TestDroppedRecordsAreCountedAndLogged(t *testing.T) {
 	ff3 := faultyFile{failWrites: new(atomic.Int32), block: make(chan struct{})}
 	defer close(ff3.block)
 	opts = Options{FailClosed: true, Timeout: 20 * time.Millisecond, Logger: logger}
-	opts.openFile = faultyOpener(&ff3)
+	opts.OpenLogFile = faultyOpener(&ff3)
 	l3 := openLog(t, logPath(t), opts)
 	if err := l3.Append(testEvent("slow")); !errors.Is(err, ErrTimeout) || l3.Stats().TimedOut != 1 ||
 		!strings.Contains(logBuf.String(), "not durable in time") {

@@ -77,7 +77,7 @@ func TestDurableNotCalledForAFailedBatch(t *testing.T) {
 	ff := faultyFile{failWrites: new(atomic.Int32)}
 	ff.failWrites.Store(1)
 	opts := Options{FailClosed: true, Durable: func(uint64, int64, []byte) { calls++ }}
-	opts.openFile = faultyOpener(&ff)
+	opts.OpenLogFile = faultyOpener(&ff)
 	l := openLog(t, path, opts)
 	if err := l.Append(testEvent("lost")); err == nil {
 		t.Fatal("Append succeeded with a failing write")

@@ -23,7 +23,14 @@ const MaxRecordSize = 1 << 20
 const (
 	DefaultMaxBatch  = 256
 	DefaultQueueSize = 4096
-	DefaultTimeout   = 2 * time.Second
+	// DefaultTimeout is the stated deadline of back-pressure: how long a
+	// caller waits for room in the queue and, with FailClosed, for its
+	// record's fsync before Append gives up with ErrTimeout. It outlasts a
+	// slow fsync on a busy disk (seconds) and stays well inside the AWS
+	// SDKs' own timeouts (none by default in Go and JavaScript, 60 s read
+	// timeout in botocore), so a stall slows callers down instead of
+	// failing them.
+	DefaultTimeout = 10 * time.Second
 	// DefaultCommitDelay is Options.CommitDelay's default.
 	DefaultCommitDelay = 2 * time.Millisecond
 	// DefaultHeadInterval is how often the head file is brought up to date.
@@ -46,7 +53,9 @@ var (
 	ErrClosed = errors.New("audit: log closed")
 	// ErrTimeout is returned by Append when the writer did not take (or,
 	// with FailClosed, did not make durable) the record within
-	// Options.Timeout.
+	// Options.Timeout: back-pressure, not a failed write. A server answers
+	// it with a retriable throttling error; the record may still be
+	// written.
 	ErrTimeout = errors.New("audit: timed out")
 )
 
@@ -117,12 +126,13 @@ type Options struct {
 	// batch and does its work elsewhere.
 	Durable func(firstSeq uint64, offset int64, lines []byte)
 
-	// openFile opens the log file; tests replace it to inject failures.
-	openFile func(name string, flag int, perm fs.FileMode) (logFile, error)
+	// OpenLogFile opens the log file (default os.OpenFile); tests replace
+	// it to inject failures and slow disks.
+	OpenLogFile func(name string, flag int, perm fs.FileMode) (File, error)
 }
 
-// logFile is the part of *os.File the writer uses.
-type logFile interface {
+// File is the part of *os.File the writer uses.
+type File interface {
 	io.Writer
 	io.ReaderAt
 	Sync() error
@@ -159,8 +169,8 @@ func (o Options) withDefaults() Options {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
-	if o.openFile == nil {
-		o.openFile = func(name string, flag int, perm fs.FileMode) (logFile, error) {
+	if o.OpenLogFile == nil {
+		o.OpenLogFile = func(name string, flag int, perm fs.FileMode) (File, error) {
 			return os.OpenFile(name, flag, perm)
 		}
 	}
@@ -194,6 +204,13 @@ type Stats struct {
 	// it is the mean lag. LastDurableLag is the longest lag of the last
 	// batch written.
 	DurableLag, LastDurableLag time.Duration
+	// QueueHigh is the most records Queued at once: how much of
+	// Options.QueueSize the load has needed.
+	QueueHigh int64
+	// Waited counts Appends that found the queue full and waited for
+	// room (back-pressure); WaitTime sums how long they waited.
+	Waited   uint64
+	WaitTime time.Duration
 }
 
 // Log appends events to a hash-chained JSON-lines file. Append is safe for
@@ -212,6 +229,8 @@ type Log struct {
 	timedOut, headFailed                        atomic.Uint64
 	digests, digestFailed, anchorFailed         atomic.Uint64
 	unwritten, lagSum, lastLag                  atomic.Int64
+	queueHigh, waitSum                          atomic.Int64
+	waited                                      atomic.Uint64
 	torn                                        int64
 	health                                      health
 
@@ -296,14 +315,19 @@ func (l *Log) Append(ev *Event) error {
 		l.senders.Add(-1)
 		return l.drop(ev, ErrClosed)
 	}
-	l.unwritten.Add(1) // before the send: the writer may finish it at once
+	l.noteQueued(l.unwritten.Add(1)) // before the send: the writer may finish it at once
 	select {
 	case l.queue <- p:
 	default:
+		// Back-pressure: wait for room, within the same deadline that
+		// bounds the wait for durability.
 		timer = time.NewTimer(l.opts.Timeout)
+		waitStart := time.Now()
 		select {
 		case l.queue <- p:
+			l.noteWait(waitStart)
 		case <-timer.C:
+			l.noteWait(waitStart)
 			l.senders.Add(-1)
 			l.unwritten.Add(-1)
 			return l.drop(ev, fmt.Errorf("%w: audit queue full for %v (event %s)", ErrTimeout, l.opts.Timeout, ev.EventID))
@@ -371,6 +395,9 @@ func (l *Log) Stats() Stats {
 		Queued:         l.unwritten.Load(),
 		DurableLag:     time.Duration(l.lagSum.Load()),
 		LastDurableLag: time.Duration(l.lastLag.Load()),
+		QueueHigh:      l.queueHigh.Load(),
+		Waited:         l.waited.Load(),
+		WaitTime:       time.Duration(l.waitSum.Load()),
 	}
 }
 

@@ -331,8 +331,8 @@ func (f *faultyFile) Sync() error {
 	return f.File.Sync()
 }
 
-func faultyOpener(ff *faultyFile) func(string, int, fs.FileMode) (logFile, error) {
-	return func(name string, flag int, perm fs.FileMode) (logFile, error) {
+func faultyOpener(ff *faultyFile) func(string, int, fs.FileMode) (File, error) {
+	return func(name string, flag int, perm fs.FileMode) (File, error) {
 		f, err := os.OpenFile(name, flag, perm)
 		if err != nil {
 			return nil, err
@@ -358,7 +358,7 @@ func TestFailClosedReportsWriteErrors(t *testing.T) {
 			}
 			path := logPath(t)
 			opts := Options{FailClosed: true}
-			opts.openFile = faultyOpener(&c.ff)
+			opts.OpenLogFile = faultyOpener(&c.ff)
 			l := openLog(t, path, opts)
 			err := l.Append(testEvent("r1"))
 			if !errors.Is(err, c.want) {
@@ -380,7 +380,7 @@ func TestFailOpenRetriesWrites(t *testing.T) {
 	ff.failWrites.Store(2)
 	path := logPath(t)
 	opts := Options{}
-	opts.openFile = faultyOpener(&ff)
+	opts.OpenLogFile = faultyOpener(&ff)
 	l := openLog(t, path, opts)
 	appendN(t, l, "a", 5) // queued: FailClosed off does not wait
 	// The retry timer, not Close, writes them.
@@ -402,7 +402,7 @@ func TestFailOpenRetriesWrites(t *testing.T) {
 	// A failure that never ends is reported by Close.
 	ff2 := faultyFile{failWrites: new(atomic.Int32)}
 	ff2.failWrites.Store(1 << 30)
-	opts.openFile = faultyOpener(&ff2)
+	opts.OpenLogFile = faultyOpener(&ff2)
 	l2 := openLog(t, logPath(t), opts)
 	appendN(t, l2, "b", 3)
 	if err := l2.Close(); err == nil || !strings.Contains(err.Error(), "3 records could not be written") {
@@ -414,7 +414,7 @@ func TestBlockedSinkTimesOut(t *testing.T) {
 	ff := faultyFile{failWrites: new(atomic.Int32), block: make(chan struct{})}
 	path := logPath(t)
 	opts := Options{FailClosed: true, Timeout: 100 * time.Millisecond}
-	opts.openFile = faultyOpener(&ff)
+	opts.OpenLogFile = faultyOpener(&ff)
 	l := openLog(t, path, opts)
 	start := time.Now()
 	err := l.Append(testEvent("r1"))
@@ -428,7 +428,7 @@ func TestBlockedSinkTimesOut(t *testing.T) {
 	// Without FailClosed, a full queue blocks Append only up to the timeout.
 	opts = Options{QueueSize: 1, MaxBatch: 1, Timeout: 50 * time.Millisecond}
 	ff2 := faultyFile{failWrites: new(atomic.Int32), block: make(chan struct{})}
-	opts.openFile = faultyOpener(&ff2)
+	opts.OpenLogFile = faultyOpener(&ff2)
 	l2 := openLog(t, logPath(t), opts)
 	var got error
 	for i := 0; i < 5 && got == nil; i++ {

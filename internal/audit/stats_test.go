@@ -35,7 +35,7 @@ func TestStatsQueuedWhileRetrying(t *testing.T) {
 	ff := faultyFile{failWrites: new(atomic.Int32)}
 	ff.failWrites.Store(1 << 30)
 	opts := Options{}
-	opts.openFile = faultyOpener(&ff)
+	opts.OpenLogFile = faultyOpener(&ff)
 	l := openLog(t, logPath(t), opts)
 	appendN(t, l, "a", 2)
 	waitFor(t, func() bool { return l.Stats().Failed > 0 })
@@ -55,7 +55,7 @@ func TestStatsFailClosedFailureLeavesQueue(t *testing.T) {
 	ff := faultyFile{failWrites: new(atomic.Int32)}
 	ff.failWrites.Store(1 << 30)
 	opts := Options{FailClosed: true}
-	opts.openFile = faultyOpener(&ff)
+	opts.OpenLogFile = faultyOpener(&ff)
 	l := openLog(t, logPath(t), opts)
 	if err := l.Append(testEvent("r1")); err == nil {
 		t.Fatal("Append on a failing file succeeded")

@@ -20,7 +20,7 @@ type writer struct {
 	headDue   time.Time
 	headStale bool
 
-	f     logFile
+	f     File
 	fi    fs.FileInfo // identity of f, compared with os.Stat(path)
 	size  int64       // bytes of f known to be ours and durable
 	dirty bool        // f may hold bytes past size from a failed write
@@ -110,7 +110,7 @@ func (w *writer) recover() error {
 }
 
 // readRecordAt reads and checks the first or last complete line of f.
-func readRecordAt(f logFile, size int64, wantFirst bool) (parsedLine, error) {
+func readRecordAt(f File, size int64, wantFirst bool) (parsedLine, error) {
 	var line []byte
 	var err error
 	if wantFirst {
@@ -135,7 +135,7 @@ func readRecordAt(f logFile, size int64, wantFirst bool) (parsedLine, error) {
 func (w *writer) open() error {
 	_, statErr := os.Stat(w.path)
 	created := errors.Is(statErr, fs.ErrNotExist)
-	f, err := w.log.opts.openFile(w.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := w.log.opts.OpenLogFile(w.path, os.O_RDWR|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}
