@@ -21,6 +21,11 @@ import (
 // The store is opened first: its file lock keeps a second kmsd out while
 // the keyring is checked or created.
 func openStore(dbPath, keyPath string, log *slog.Logger) (*sealed.Store, *seal.FileSeal, error) {
+	return openStoreSealed(dbPath, keyPath, SealConfig{}, log)
+}
+
+// openStoreSealed is openStore with the root keyring wrapped as sc says.
+func openStoreSealed(dbPath, keyPath string, sc SealConfig, log *slog.Logger) (*sealed.Store, *seal.FileSeal, error) {
 	ctx := context.Background()
 	st, err := openBoltStore(ctx, dbPath, log)
 	if err != nil {
@@ -29,12 +34,16 @@ func openStore(dbPath, keyPath string, log *slog.Logger) (*sealed.Store, *seal.F
 		}
 		return nil, nil, err
 	}
-	sl, err := seal.Open(keyPath)
+	prot, _, err := sc.protector(ctx) // a token stays open while the process runs
+	var sl *seal.FileSeal
+	if err == nil {
+		sl, err = seal.OpenWith(keyPath, prot)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = sealed.CanCreateKeyring(ctx, st, keyPath); err != nil {
 			err = fmt.Errorf("open store %s: %w", dbPath, err)
 		} else {
-			sl, err = seal.Create(keyPath)
+			sl, err = seal.CreateWith(keyPath, prot)
 		}
 	}
 	if err != nil {

@@ -159,3 +159,27 @@ func (s *Store) checkBucket(t store.Tx, b []byte, id uint32, check func(bucket, 
 		after = kvs[len(kvs)-1].Key
 	}
 }
+
+// RecordKeyring adds to the store's record the root keys the keyring has
+// gained since the store was opened (a rotation), so that a keyring
+// without them is refused from now on rather than at the next start.
+func (s *Store) RecordKeyring(ctx context.Context) error {
+	found, err := keyringFingerprints(s.ring)
+	if err != nil {
+		return err
+	}
+	return s.inner.Update(ctx, func(t store.Tx) error {
+		c, err := readCheck(t)
+		if err != nil {
+			return err
+		}
+		ok, grew := c.match(found)
+		if !ok {
+			return errors.New("store/sealed: the root keyring no longer holds every root key the store records")
+		}
+		if grew {
+			return writeCheck(t, c)
+		}
+		return nil
+	})
+}

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/kmsd/kmsd/internal/seal"
+)
+
+// A sealedField is one value sealed under the root keyring inside a store
+// record, with the AAD its owner sealed it with (DESIGN.md §5).
+type sealedField struct {
+	blob []byte
+	aad  []byte
+}
+
+// sealedFields finds the sealed values of a record, by bucket, with the
+// AAD layouts of kms (key material, grant token keys), identity (access key
+// secrets, session credentials) and the audit digest signing key. A record
+// it cannot parse holds none that it knows of; the census at retirement
+// catches any sealed value it misses.
+func sealedFields(bucket, key, value []byte) []sealedField {
+	switch string(bucket) {
+	case "keys":
+		var r struct {
+			KeyID     string `json:"keyId"`
+			AccountID string `json:"accountId"`
+			Region    string `json:"region"`
+			Materials []struct {
+				ID     string `json:"id"`
+				Sealed []byte `json:"sealed"`
+			} `json:"materials"`
+		}
+		if json.Unmarshal(value, &r) != nil {
+			return nil
+		}
+		var out []sealedField
+		for _, m := range r.Materials {
+			out = append(out, sealedField{m.Sealed, []byte("kmsd/material/v1|" + r.AccountID + "/" + r.Region + "/|" + r.KeyID + "|" + m.ID)})
+		}
+		return out
+	case "grants":
+		var g struct {
+			GrantID   string `json:"grantId"`
+			KeyID     string `json:"keyId"`
+			AccountID string `json:"accountId"`
+			Region    string `json:"region"`
+			TokenKey  []byte `json:"tokenKey"`
+		}
+		if json.Unmarshal(value, &g) != nil {
+			return nil
+		}
+		return []sealedField{{g.TokenKey, []byte("kmsd/grant-token-key/v1|" + g.AccountID + "/" + g.Region + "/|" + g.KeyID + "|" + g.GrantID)}}
+	case "access-keys":
+		var k struct {
+			AccessKeyID string `json:"accessKeyId"`
+			Sealed      []byte `json:"sealedSecret"`
+		}
+		if json.Unmarshal(value, &k) != nil {
+			return nil
+		}
+		return []sealedField{{k.Sealed, []byte("kmsd/access-key/v1|" + k.AccessKeyID)}}
+	case "sessions":
+		var s struct {
+			AccessKeyID string `json:"accessKeyId"`
+			Sealed      []byte `json:"sealed"`
+		}
+		if json.Unmarshal(value, &s) != nil {
+			return nil
+		}
+		return []sealedField{{s.Sealed, []byte("kmsd/session/v1|" + s.AccessKeyID)}}
+	case string(bucketAudit):
+		if bytes.Equal(key, auditSigningKey) {
+			return []sealedField{{value, []byte(signingKeyAAD)}}
+		}
+	}
+	return nil
+}
+
+// sealedUnder returns the root key id a sealed value names, if it looks
+// like one (seal's format: version 0x01 | root key id | nonce | … | tag).
+func sealedUnder(b []byte) (uint32, bool) {
+	const minSealed = 1 + 4 + 12 + 16
+	if len(b) < minSealed || b[0] != 0x01 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint32(b[1:5]), true
+}
+
+// resealer returns the sealed.ResealFunc that moves every sealed value of a
+// record to sl's active root key. A JSON record keeps every other byte: the
+// value's base64 text is replaced in place.
+func resealer(sl *seal.FileSeal) func(bucket, key, value []byte) ([]byte, error) {
+	return func(bucket, key, value []byte) ([]byte, error) {
+		active := sl.ActiveID()
+		out, changed := value, false
+		for _, f := range sealedFields(bucket, key, value) {
+			if id, ok := sealedUnder(f.blob); !ok || id == active {
+				continue
+			}
+			pt, err := sl.Unseal(f.blob, f.aad)
+			if err != nil {
+				return nil, fmt.Errorf("a sealed value does not unseal with its root key: %w", err)
+			}
+			nb, err := sl.Seal(pt, f.aad)
+			pt.Wipe()
+			if err != nil {
+				return nil, err
+			}
+			changed = true
+			if bytes.Equal(out, f.blob) { // a raw sealed value (the audit signing key)
+				out = nb
+				continue
+			}
+			old := []byte(`"` + base64.StdEncoding.EncodeToString(f.blob) + `"`)
+			if bytes.Count(out, old) != 1 {
+				return nil, errors.New("cannot find the sealed value in the record to replace it")
+			}
+			out = bytes.Replace(out, old, []byte(`"`+base64.StdEncoding.EncodeToString(nb)+`"`), 1)
+		}
+		if !changed {
+			return nil, nil
+		}
+		return out, nil
+	}
+}
+
+// sealedUnderCensus returns a check that refuses a record still holding a
+// value sealed under root key id: a known sealed field, a raw sealed value,
+// or any base64 string of the JSON that decodes to one, so that a sealed
+// field this table does not know yet also keeps the old key from retiring.
+func sealedUnderCensus(id uint32) func(bucket, key, value []byte) error {
+	return func(bucket, key, value []byte) error {
+		refuse := fmt.Errorf("bucket %q, key %q still holds a value sealed under root key %d: run kmsd admin rotate-root again, and if it says this again, this kmsd cannot re-seal that value yet; keep the old root key", bucket, key, id)
+		for _, f := range sealedFields(bucket, key, value) {
+			if got, ok := sealedUnder(f.blob); ok && got == id {
+				return refuse
+			}
+		}
+		if got, ok := sealedUnder(value); ok && got == id && !json.Valid(value) {
+			return refuse
+		}
+		var doc any
+		if json.Unmarshal(value, &doc) != nil {
+			return nil
+		}
+		if anySealedUnder(doc, id) {
+			return refuse
+		}
+		return nil
+	}
+}
+
+// anySealedUnder walks a decoded JSON document for a base64 string that
+// decodes to a value sealed under root key id.
+func anySealedUnder(v any, id uint32) bool {
+	switch x := v.(type) {
+	case string:
+		b, err := base64.StdEncoding.DecodeString(x)
+		if err != nil {
+			return false
+		}
+		got, ok := sealedUnder(b)
+		return ok && got == id
+	case []any:
+		for _, e := range x {
+			if anySealedUnder(e, id) {
+				return true
+			}
+		}
+	case map[string]any:
+		for _, e := range x {
+			if anySealedUnder(e, id) {
+				return true
+			}
+		}
+	}
+	return false
+}
