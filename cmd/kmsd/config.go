@@ -67,6 +67,9 @@ type Config struct {
 	// there: serve without TLS, dev without signature verification.
 	InsecureAllowPlaintextListener  bool `yaml:"insecure_allow_plaintext_listener" env:"KMSD_INSECURE_ALLOW_PLAINTEXT_LISTENER"`
 	InsecureAllowPermissiveListener bool `yaml:"insecure_allow_permissive_listener" env:"KMSD_INSECURE_ALLOW_PERMISSIVE_LISTENER"`
+
+	// Seal is what protects the root keyring (seal.go); KMSD_SEAL_* variables.
+	Seal SealConfig `yaml:"seal,omitempty"`
 }
 
 // The AWS documentation's example credentials: well known on purpose, so a
@@ -141,7 +144,7 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
-	return nil
+	return c.Seal.loadEnv(getenv)
 }
 
 func setField(f reflect.Value, s string) error {
@@ -316,6 +319,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.Var(&c.Quotas, "quotas", "request-rate quotas: aws (AWS's rates, answering ThrottlingException above them), off, or a scale of AWS's rates such as 0.1; then name=rate overrides, e.g. aws,CreateKey=1,symmetric=100 (default aws in serve, off in dev)")
 	fs.BoolVar(&c.InsecureAllowPlaintextListener, "insecure-allow-plaintext-listener", c.InsecureAllowPlaintextListener, "serve: allow a listener beyond loopback without TLS (requests, data keys and plaintexts cross the network in the clear)")
 	fs.BoolVar(&c.InsecureAllowPermissiveListener, "insecure-allow-permissive-listener", c.InsecureAllowPermissiveListener, "dev: allow a listener beyond loopback without --enforce (anyone who reaches it acts as the account root)")
+	c.Seal.bindFlags(fs)
 }
 
 func (c *Config) validate() error {
@@ -338,6 +342,9 @@ func (c *Config) validate() error {
 		return fmt.Errorf("the root secret key is shorter than %d characters, which FIPS 140-only mode cannot use for SigV4", sigv4.MinFIPSSecretLen)
 	}
 	if _, err := quota.Parse(string(c.Quotas)); err != nil {
+		return err
+	}
+	if err := c.validateSeal(); err != nil {
 		return err
 	}
 	if _, err := c.logLevel(); err != nil {
