@@ -156,7 +156,7 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 		st, sl, sh, err = openShared(cfg, keyPath, log)
 		auditPath = nodeAuditPath(cfg.DataDir)
 	} else {
-		st, sl, err = openStore(dbPath, keyPath, log)
+		st, sl, err = openStoreSealed(dbPath, keyPath, cfg.Seal, log)
 	}
 	if err != nil {
 		return nil, err
