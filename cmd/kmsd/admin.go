@@ -22,6 +22,8 @@ Usage:
   kmsd admin backup --data DIR --out FILE     (the server may be running)
   kmsd admin restore --data DIR --in FILE     (server stopped)
   kmsd admin check --data DIR [--in FILE]     (the server may be running)
+  kmsd admin rotate-root --data DIR [--retire] (the server may be running)
+  kmsd admin migrate-seal --data DIR --to pkcs11|awskms|file [--seal-...]  (server stopped)
 
 Run 'kmsd admin <command> --help' for its flags and examples.
 `
@@ -49,6 +51,10 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return helpShown(runRestore(ctx, args[1:], stdout, stderr, getenv))
 	case "check":
 		return helpShown(runCheck(ctx, args[1:], stdout, stderr, getenv))
+	case "rotate-root":
+		return helpShown(runRotateRoot(ctx, args[1:], stdout, stderr, getenv))
+	case "migrate-seal":
+		return helpShown(runMigrateSeal(ctx, args[1:], stdout, stderr, getenv))
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])
