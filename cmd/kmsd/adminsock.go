@@ -66,6 +66,7 @@ func startAdminSocket(cfg Config, log *slog.Logger, current func() *instance) (s
 	mux.HandleFunc("GET /v1/backup", func(w http.ResponseWriter, r *http.Request) {
 		serveBackup(w, r, current, log)
 	})
+	mux.Handle("POST /v1/rotate-root", &rootRotator{current: current, log: log})
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ErrorLog: slog.NewLogLogger(log.Handler(), slog.LevelWarn)}
 	go func() {
 		if err := srv.Serve(peerChecked{ln, log}); err != nil && !errors.Is(err, http.ErrServerClosed) {
