@@ -1,6 +1,10 @@
 package xks
 
-import "github.com/kmsd/kmsd/internal/kmserr"
+import (
+	"errors"
+
+	"github.com/kmsd/kmsd/internal/kmserr"
+)
 
 // KMS exception names for keys in an external key store (KMS API model).
 const (
@@ -19,6 +23,7 @@ const (
 	ConnXksProxyInvalidTLSConfiguration = "XKS_PROXY_INVALID_TLS_CONFIGURATION"
 	ConnXksProxyNotReachable            = "XKS_PROXY_NOT_REACHABLE"
 	ConnXksProxyTimedOut                = "XKS_PROXY_TIMED_OUT"
+	ConnInternalError                   = "INTERNAL_ERROR"
 )
 
 // Messages AWS KMS uses for external key store failures that the KMS side
@@ -153,4 +158,15 @@ func (e *Error) ConnectionErrorCode() string { return e.outcome().connect }
 func (e *Error) KMSError(op string) *kmserr.Error {
 	name, msg := e.KMSException(op)
 	return &kmserr.Error{Code: name, Message: msg, Cause: e}
+}
+
+// ConnectionErrorCodeOf is the ConnectionErrorCode for any error a connect
+// attempt's Health call returned: the table's code for an *Error, and
+// INTERNAL_ERROR for anything else (a refused input, a cancelled caller).
+func ConnectionErrorCodeOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.ConnectionErrorCode()
+	}
+	return ConnInternalError
 }

@@ -2,6 +2,7 @@ package xks
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -73,5 +74,17 @@ func TestProxyErrorMapping(t *testing.T) {
 				t.Errorf("ConnectionErrorCode = %s, want %s", code, tc.connect)
 			}
 		})
+	}
+}
+
+func TestConnectionErrorCodeOf(t *testing.T) {
+	if got := ConnectionErrorCodeOf(fmt.Errorf("connect: %w", &Error{Kind: KindTLS})); got != "XKS_PROXY_INVALID_TLS_CONFIGURATION" {
+		t.Errorf("wrapped TLS error: %s", got)
+	}
+	if got := ConnectionErrorCodeOf(context.Canceled); got != "INTERNAL_ERROR" {
+		t.Errorf("cancelled: %s", got)
+	}
+	if got := ConnectionErrorCodeOf(errors.Join(ErrInvalidInput)); got != "INTERNAL_ERROR" {
+		t.Errorf("invalid input: %s", got)
 	}
 }
