@@ -196,6 +196,7 @@ func TestOpenErrors(t *testing.T) {
 		{"missing module", filepath.Join(t.TempDir(), "missing.so"), tokenLabel, pin, hsm.ErrModule},
 		{"module not a library", notLib, tokenLabel, pin, hsm.ErrModule},
 		{"empty module path", "", tokenLabel, pin, hsm.ErrModule},
+		{"bare name not on the loader path", "libkmsd-no-such-module.so", tokenLabel, pin, hsm.ErrModule},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -309,6 +310,35 @@ func TestConcurrentUse(t *testing.T) {
 	close(errs)
 	for err := range errs {
 		t.Error(err)
+	}
+}
+
+// Racing GenerateKey calls on one label make exactly one key.
+func TestConcurrentGenerateSameLabel(t *testing.T) {
+	t.Parallel()
+	tok, _, _, _ := openToken(t, "genrace")
+	const n = 8
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() { errs <- tok.GenerateKey("k") })
+	}
+	wg.Wait()
+	close(errs)
+	made := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			made++
+		case !errors.Is(err, hsm.ErrKeyExists):
+			t.Errorf("GenerateKey = %v", err)
+		}
+	}
+	if made != 1 {
+		t.Fatalf("%d of %d racing GenerateKey calls made a key, want 1", made, n)
+	}
+	if _, err := tok.Encrypt("k", []byte("x"), nil); err != nil {
+		t.Fatalf("Encrypt under the raced label: %v", err)
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/miekg/pkcs11"
@@ -71,10 +72,7 @@ func (r *registry) acquire(path string) (*module, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no module path given", ErrModule)
 	}
-	real, err := filepath.Abs(path)
-	if err == nil {
-		real, err = filepath.EvalSymlinks(real)
-	}
+	real, err := canonical(path)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", ErrModule, path, err)
 	}
@@ -103,6 +101,19 @@ func (r *registry) acquire(path string) (*module, error) {
 	}
 	m.refs++
 	return m, nil
+}
+
+// canonical names a library so that two spellings of one file share a
+// module. A bare file name is left to the dynamic loader's search path.
+func canonical(path string) (string, error) {
+	if !strings.ContainsRune(path, filepath.Separator) {
+		return path, nil
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "", err
+	}
+	return filepath.EvalSymlinks(abs)
 }
 
 // release counts one user fewer and finalises the library after the last.
