@@ -70,6 +70,8 @@ type Config struct {
 
 	// Seal is what protects the root keyring (seal.go); KMSD_SEAL_* variables.
 	Seal SealConfig `yaml:"seal,omitempty"`
+	// XKS serves the XKS Proxy API (xks.go); KMSD_XKS_* variables.
+	XKS xksConfig `yaml:"xks,omitempty"`
 }
 
 // The AWS documentation's example credentials: well known on purpose, so a
@@ -143,6 +145,9 @@ func (c *Config) loadEnv(getenv func(string) string) error {
 		if err := setField(v.Field(i), s); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
+	}
+	if err := c.XKS.loadEnv(getenv); err != nil {
+		return err
 	}
 	return c.Seal.loadEnv(getenv)
 }
@@ -320,6 +325,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.InsecureAllowPlaintextListener, "insecure-allow-plaintext-listener", c.InsecureAllowPlaintextListener, "serve: allow a listener beyond loopback without TLS (requests, data keys and plaintexts cross the network in the clear)")
 	fs.BoolVar(&c.InsecureAllowPermissiveListener, "insecure-allow-permissive-listener", c.InsecureAllowPermissiveListener, "dev: allow a listener beyond loopback without --enforce (anyone who reaches it acts as the account root)")
 	c.Seal.bindFlags(fs)
+	c.XKS.bindFlags(fs)
 }
 
 func (c *Config) validate() error {
@@ -352,6 +358,9 @@ func (c *Config) validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("log format %q is not text or json (--log-format, KMSD_LOG_FORMAT, log_format)", c.LogFormat)
+	}
+	if err := c.XKS.validate(c.TLSCert != ""); err != nil {
+		return err
 	}
 	return c.Regions.validate(c.Region)
 }
@@ -415,6 +424,7 @@ func loopback(addr string) bool {
 // process list and the shell history show it to others.
 func warnSecretFlags(fs *flag.FlagSet, stderr io.Writer) {
 	fs.Visit(func(f *flag.Flag) {
+		warnXKSSecretFlag(f, stderr)
 		if f.Name == "root-secret-key" {
 			fmt.Fprintln(stderr, "kmsd: warning: --root-secret-key shows the secret in the process list and the shell history; set KMSD_ROOT_SECRET_KEY, or root_secret_key in the --config file, instead")
 		}
@@ -430,6 +440,7 @@ func (c Config) printable() string {
 		c.RootSecretKey = "[redacted]"
 	}
 	c.Store = redactDSN(c.Store)
+	c.XKS = c.XKS.redacted()
 	b, _ := yaml.Marshal(c)
 	return string(b)
 }
