@@ -97,8 +97,12 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return nil, err
 	}
+	xks, xksPrefix, err := xksHandler(cfg, n, log)
+	if err != nil {
+		return nil, err
+	}
 	srv, err := api.New(api.Config{Service: n.svc, Auth: auth, Audit: n.audit, Logger: log, Query: query, CloudTrail: trail,
-		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.ready, Observer: observer})
+		Outbox: n.outbox, BestEffortAudit: !cfg.AuditFailClosed, Ready: n.ready, Observer: observer, XKSProxy: xks, XKSPrefix: xksPrefix})
 	if err != nil {
 		return nil, err
 	}
