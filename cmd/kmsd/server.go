@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/http/pprof"
 	"os"
+	"runtime/debug"
 	"path/filepath"
 	"strings"
 	"time"
@@ -213,7 +214,7 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 	if cfg.Enforce {
 		authorizer = kms.PolicyAuthorizer{Identities: pol}
 	}
-	n.svc, err = kms.New(kms.Config{Store: svcStore, Sealer: sl, Authorizer: authorizer, Regions: cfg.Regions, Limiter: cfg.limiter()})
+	n.svc, err = kms.New(kms.Config{Store: svcStore, Sealer: sl, Authorizer: authorizer, Regions: cfg.Regions, Limiter: cfg.limiter(), CacheSize: cfg.CacheSize})
 	if err != nil {
 		n.close()
 		return nil, err
@@ -246,6 +247,9 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		return nil
 	}
 	log := newLogger(cfg, stderr)
+	if cfg.MemoryLimit > 0 {
+		debug.SetMemoryLimit(int64(cfg.MemoryLimit) << 20)
+	}
 	var mx *metrics.Metrics // measured only where an admin listener can serve it
 	if cfg.AdminListen != "" {
 		mx = metrics.New(log)
@@ -289,6 +293,10 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 			return fmt.Errorf("load TLS certificate: %w", err)
 		}
 		hs.TLSConfig = &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+		if err := cfg.XKS.configureTLS(hs.TLSConfig); err != nil {
+			ln.Close()
+			return err
+		}
 		ln = tls.NewListener(ln, hs.TLSConfig)
 		scheme = "https"
 	}
@@ -428,6 +436,7 @@ func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
 	}
 	fmt.Fprint(w, bootstrap)
 	fmt.Fprintf(w, "  crypto: %s\n", fipsStatus())
+	fmt.Fprint(w, xksBanner(cfg, url))
 	if len(cfg.Regions) > 0 {
 		fmt.Fprintf(w, "  regions: %s (others are refused)\n", strings.Join(cfg.Regions, ", "))
 	} else {
