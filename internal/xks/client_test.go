@@ -15,9 +15,17 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/kmsd/kmsd/internal/xks/xkstest"
 )
 
 func tlsWithRoots(pool *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: pool} }
+
+// proxyConfig is a client configuration for the fake proxy p.
+func proxyConfig(p *xkstest.Proxy) Config {
+	return Config{Endpoint: p.URL, Path: xkstest.Path, AccessKeyID: xkstest.AccessKeyID, Secret: xkstest.Secret,
+		Region: xkstest.Region, TLS: p.TLS(), Timeout: 10 * time.Second}
+}
 
 func newClient(t *testing.T, cfg Config) *Client {
 	t.Helper()
@@ -50,9 +58,9 @@ var cryptoMD = RequestMetadata{
 // TestRoundTrip drives all four calls against the fake proxy, which checks
 // each signature, and asserts what the proxy received.
 func TestRoundTrip(t *testing.T) {
-	f := newFakeProxy(t)
+	f := xkstest.New(t)
 	signedAt := time.Now().UTC().Truncate(time.Second)
-	cfg := f.config()
+	cfg := proxyConfig(f)
 	cfg.Clock = func() time.Time { return signedAt }
 	c := newClient(t, cfg)
 	ctx := context.Background()
@@ -105,12 +113,12 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatalf("wrong AAD maps to %s %q", name, msg)
 	}
 
-	reqs := f.requests()
+	reqs := f.Requests()
 	if len(reqs) != 5 {
 		t.Fatalf("proxy saw %d requests, want 5", len(reqs))
 	}
-	wantPaths := []string{testPath + "/health", testPath + "/keys/key-1/metadata", testPath + "/keys/key-1/encrypt",
-		testPath + "/keys/key-1/decrypt", testPath + "/keys/key-1/decrypt"}
+	wantPaths := []string{xkstest.Path + "/health", xkstest.Path + "/keys/key-1/metadata", xkstest.Path + "/keys/key-1/encrypt",
+		xkstest.Path + "/keys/key-1/decrypt", xkstest.Path + "/keys/key-1/decrypt"}
 	wantMD := []map[string]any{
 		{"kmsOperation": "ConnectCustomKeyStore", "kmsRequestId": "r-1"},
 		{"awsPrincipalArn": cryptoMD.AWSPrincipalArn, "kmsOperation": "CreateKey", "kmsRequestId": "r-2"},
@@ -148,13 +156,13 @@ func TestRoundTrip(t *testing.T) {
 // TestEncryptWithoutAAD leaves additionalAuthenticatedData out, as the
 // spec makes it optional, and still round-trips.
 func TestEncryptWithoutAAD(t *testing.T) {
-	f := newFakeProxy(t)
-	c := newClient(t, f.config())
+	f := xkstest.New(t)
+	c := newClient(t, proxyConfig(f))
 	ct, err := c.Encrypt(context.Background(), "key-1", cryptoMD, []byte("x"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := f.requests()[0].Body["additionalAuthenticatedData"]; ok {
+	if _, ok := f.Requests()[0].Body["additionalAuthenticatedData"]; ok {
 		t.Fatal("empty AAD was sent")
 	}
 	pt, err := c.Decrypt(context.Background(), "key-1", cryptoMD, ct, nil)
@@ -166,8 +174,8 @@ func TestEncryptWithoutAAD(t *testing.T) {
 // TestWrongSecret: the fake proxy recomputes the signature, so a client
 // with another secret is refused, and the refusal maps as AWS documents.
 func TestWrongSecret(t *testing.T) {
-	f := newFakeProxy(t)
-	cfg := f.config()
+	f := xkstest.New(t)
+	cfg := proxyConfig(f)
 	cfg.Secret = strings.Repeat("A", 43)
 	c := newClient(t, cfg)
 	_, err := c.Health(context.Background(), RequestMetadata{KMSOperation: "CreateCustomKeyStore", KMSRequestID: "r"})
@@ -181,10 +189,10 @@ func TestWrongSecret(t *testing.T) {
 	if code := e.ConnectionErrorCode(); code != "INVALID_CREDENTIALS" {
 		t.Fatalf("ConnectionErrorCode = %s", code)
 	}
-	if strings.Contains(err.Error(), cfg.Secret) || strings.Contains(err.Error(), testSecret) {
+	if strings.Contains(err.Error(), cfg.Secret) || strings.Contains(err.Error(), xkstest.Secret) {
 		t.Fatal("error text holds a secret")
 	}
-	if len(f.requests()) != 0 {
+	if len(f.Requests()) != 0 {
 		t.Fatal("the proxy accepted a request signed with the wrong secret")
 	}
 }
@@ -202,7 +210,7 @@ func TestTimeout(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	cfg := Config{Endpoint: srv.URL, Path: "/kms/xks/v1", AccessKeyID: testAKID, Secret: testSecret, Region: testRegion,
+	cfg := Config{Endpoint: srv.URL, Path: "/kms/xks/v1", AccessKeyID: xkstest.AccessKeyID, Secret: xkstest.Secret, Region: xkstest.Region,
 		TLS: tlsWithRoots(srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs)}
 	c := newClient(t, cfg)
 	if c.timeout != DefaultTimeout || DefaultTimeout != 250*time.Millisecond {
@@ -258,7 +266,7 @@ func TestSilentListener(t *testing.T) {
 		}
 	}()
 	c := newClient(t, Config{Endpoint: "https://" + ln.Addr().String(), Path: "/kms/xks/v1",
-		AccessKeyID: testAKID, Secret: testSecret, Region: testRegion, Timeout: 300 * time.Millisecond})
+		AccessKeyID: xkstest.AccessKeyID, Secret: xkstest.Secret, Region: xkstest.Region, Timeout: 300 * time.Millisecond})
 	_, err = c.Health(context.Background(), RequestMetadata{KMSOperation: "KmsHealthCheck", KMSRequestID: "r"})
 	if e := asError(t, err); e.Kind != KindTimeout || e.ConnectionErrorCode() != "XKS_PROXY_TIMED_OUT" {
 		t.Fatalf("got %+v", e)
@@ -274,7 +282,7 @@ func TestUnreachable(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 	c := newClient(t, Config{Endpoint: "https://" + addr, Path: "/kms/xks/v1",
-		AccessKeyID: testAKID, Secret: testSecret, Region: testRegion, Timeout: 5 * time.Second})
+		AccessKeyID: xkstest.AccessKeyID, Secret: xkstest.Secret, Region: xkstest.Region, Timeout: 5 * time.Second})
 	_, err = c.Health(context.Background(), RequestMetadata{KMSOperation: "KmsHealthCheck", KMSRequestID: "r"})
 	e := asError(t, err)
 	if e.Kind != KindUnreachable || !e.Transport || e.ConnectionErrorCode() != "XKS_PROXY_NOT_REACHABLE" {
@@ -288,15 +296,15 @@ func TestUnreachable(t *testing.T) {
 // TestBadTLS: an untrusted certificate, a name the certificate does not
 // cover, and a proxy that does not speak TLS all fail the handshake.
 func TestBadTLS(t *testing.T) {
-	f := newFakeProxy(t)
+	f := xkstest.New(t)
 	plain := httptest.NewServer(http.NotFoundHandler())
 	t.Cleanup(plain.Close)
-	_, port, _ := net.SplitHostPort(f.srv.Listener.Addr().String())
-	untrusted := f.config()
+	_, port, _ := net.SplitHostPort(f.Addr())
+	untrusted := proxyConfig(f)
 	untrusted.TLS = nil // system roots do not include the test CA
-	wrongName := f.config()
+	wrongName := proxyConfig(f)
 	wrongName.Endpoint = "https://localhost:" + port // the test certificate names example.com and 127.0.0.1
-	notTLS := f.config()
+	notTLS := proxyConfig(f)
 	notTLS.Endpoint = strings.Replace(plain.URL, "http://", "https://", 1)
 	for name, cfg := range map[string]Config{"untrusted": untrusted, "wrong name": wrongName, "not TLS": notTLS} {
 		t.Run(name, func(t *testing.T) {
@@ -314,17 +322,17 @@ func TestBadTLS(t *testing.T) {
 			}
 		})
 	}
-	if len(f.requests()) != 0 {
+	if len(f.Requests()) != 0 {
 		t.Fatal("a request reached the proxy over a failed handshake")
 	}
 }
 
 // TestHTTP: http:// is refused unless AllowHTTP, and works when allowed.
 func TestHTTP(t *testing.T) {
-	f := newFakeProxy(t)
-	plain := httptest.NewServer(http.HandlerFunc(f.serve))
+	f := xkstest.New(t)
+	plain := httptest.NewServer(f)
 	t.Cleanup(plain.Close)
-	cfg := f.config()
+	cfg := proxyConfig(f)
 	cfg.Endpoint = plain.URL
 	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "AllowHTTP") {
 		t.Fatalf("New(http://) = %v, want refusal", err)
@@ -339,14 +347,14 @@ func TestHTTP(t *testing.T) {
 // TestUnhealthy: every EKM UNAVAILABLE is an unreachable proxy to AWS KMS;
 // one DEGRADED EKM is still healthy.
 func TestUnhealthy(t *testing.T) {
-	f := newFakeProxy(t)
-	c := newClient(t, f.config())
+	f := xkstest.New(t)
+	c := newClient(t, proxyConfig(f))
 	md := RequestMetadata{KMSOperation: "ConnectCustomKeyStore", KMSRequestID: "r"}
-	f.setHealth("DEGRADED")
+	f.SetHealth("DEGRADED")
 	if _, err := c.Health(context.Background(), md); err != nil {
 		t.Fatalf("DEGRADED: %v", err)
 	}
-	f.setHealth("UNAVAILABLE")
+	f.SetHealth("UNAVAILABLE")
 	_, err := c.Health(context.Background(), md)
 	e := asError(t, err)
 	if e.Kind != KindUnhealthy || e.ConnectionErrorCode() != "XKS_PROXY_NOT_REACHABLE" {
@@ -360,8 +368,8 @@ func TestUnhealthy(t *testing.T) {
 // TestInvalidInput: the client refuses to send what the spec forbids, and
 // nothing reaches the proxy.
 func TestInvalidInput(t *testing.T) {
-	f := newFakeProxy(t)
-	c := newClient(t, f.config())
+	f := xkstest.New(t)
+	c := newClient(t, proxyConfig(f))
 	ctx := context.Background()
 	good := &Ciphertext{Ciphertext: []byte("x"), IV: make([]byte, 12), AuthenticationTag: make([]byte, 16)}
 	noArn := cryptoMD
@@ -399,15 +407,15 @@ func TestInvalidInput(t *testing.T) {
 			t.Errorf("%s: %v, want ErrInvalidInput", name, err)
 		}
 	}
-	if n := len(f.requests()); n != 0 {
+	if n := len(f.Requests()); n != 0 {
 		t.Fatalf("%d requests reached the proxy", n)
 	}
 }
 
 // TestCallerCancel: the caller giving up is not blamed on the proxy.
 func TestCallerCancel(t *testing.T) {
-	f := newFakeProxy(t)
-	c := newClient(t, f.config())
+	f := xkstest.New(t)
+	c := newClient(t, proxyConfig(f))
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	_, err := c.Health(ctx, RequestMetadata{KMSOperation: "KmsHealthCheck", KMSRequestID: "r"})
@@ -418,7 +426,7 @@ func TestCallerCancel(t *testing.T) {
 }
 
 func TestConfigValidation(t *testing.T) {
-	base := Config{Endpoint: "https://xks.example.com", Path: "/kms/xks/v1", AccessKeyID: testAKID, Secret: testSecret, Region: testRegion}
+	base := Config{Endpoint: "https://xks.example.com", Path: "/kms/xks/v1", AccessKeyID: xkstest.AccessKeyID, Secret: xkstest.Secret, Region: xkstest.Region}
 	if _, err := New(base); err != nil {
 		t.Fatalf("valid config refused: %v", err)
 	}
@@ -445,7 +453,7 @@ func TestConfigValidation(t *testing.T) {
 		}
 	}
 	for _, s := range []string{base.String(), fmtV(base)} {
-		if strings.Contains(s, testSecret) {
+		if strings.Contains(s, xkstest.Secret) {
 			t.Fatalf("Config prints its secret: %s", s)
 		}
 	}

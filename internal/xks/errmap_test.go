@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/kmsd/kmsd/internal/xks/xkstest"
 )
 
 // TestProxyErrorMapping has the fake proxy answer each errorName of the
@@ -40,11 +42,11 @@ func TestProxyErrorMapping(t *testing.T) {
 	if len(cases) != len(specStatus) {
 		t.Fatalf("%d cases for %d errorNames", len(cases), len(specStatus))
 	}
-	f := newFakeProxy(t)
-	c := newClient(t, f.config())
+	f := xkstest.New(t)
+	c := newClient(t, proxyConfig(f))
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f.setAnswer(func(string) (int, string, bool) {
+			f.SetAnswer(func(string) (int, string, bool) {
 				return tc.status, fmt.Sprintf(`{"errorName":%q,"errorMessage":"detail\nfor the log \u00e9"}`, tc.name), true
 			})
 			_, err := c.Encrypt(context.Background(), "key-1", cryptoMD, []byte("pt"), nil)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/kmsd/kmsd/internal/xks/xkstest"
 )
 
 const (
@@ -69,13 +71,13 @@ func TestMalformedAnswers(t *testing.T) {
 		{"no vendor", OpGetHealthStatus, 200, `{"xksProxyFleetSize":1,"xksProxyModel":"m","ekmVendor":"v","ekmFleetDetails":[{"id":"a","model":"m","healthStatus":"ACTIVE"}]}`},
 		{"oversized", OpGetHealthStatus, 200, `{"xksProxyVendor":"` + strings.Repeat("v", maxResponse) + `"}`},
 	}
-	f := newFakeProxy(t)
-	c := newClient(t, f.config())
+	f := xkstest.New(t)
+	c := newClient(t, proxyConfig(f))
 	ctx := context.Background()
 	validCT := &Ciphertext{Ciphertext: []byte("xx"), IV: make([]byte, 12), AuthenticationTag: make([]byte, 16)}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			f.setAnswer(func(op string) (int, string, bool) {
+			f.SetAnswer(func(op string) (int, string, bool) {
 				if op != tc.op {
 					t.Errorf("proxy got %s, want %s", op, tc.op)
 				}
@@ -113,7 +115,7 @@ func TestMalformedAnswers(t *testing.T) {
 			}
 		})
 	}
-	f.setAnswer(nil)
+	f.SetAnswer(nil)
 }
 
 func health(size, ekms string) string {
@@ -124,8 +126,8 @@ func health(size, ekms string) string {
 // the spec (Appendix C), so the client's integrity check agrees with AWS's
 // computation and not only with our own fake proxy.
 func TestSpecEncryptExample(t *testing.T) {
-	f := newFakeProxy(t)
-	c := newClient(t, f.config())
+	f := xkstest.New(t)
+	c := newClient(t, proxyConfig(f))
 	example := `{
     "authenticationTag": "vBxN2ncH1oEkR8WVXpmyYQ==",
     "ciphertext": "ghxkK1txeDNn3q8Y",
@@ -133,7 +135,7 @@ func TestSpecEncryptExample(t *testing.T) {
     "ciphertextMetadata": "a2V5X3ZlcnNpb249MQ==",
     "initializationVector": "HMrlRw85cAJUd5Ax"
 }`
-	f.setAnswer(func(string) (int, string, bool) { return 200, example, true })
+	f.SetAnswer(func(string) (int, string, bool) { return 200, example, true })
 	ct, err := c.Encrypt(context.Background(), "key-1", cryptoMD, []byte("Hello World!"), []byte("project=nile,department=marketing"))
 	if err != nil {
 		t.Fatalf("spec example refused: %v", err)

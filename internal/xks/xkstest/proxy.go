@@ -1,4 +1,7 @@
-package xks
+// Package xkstest is a fake XKS proxy for tests: real AES-GCM external
+// keys, SigV4 verification with the AWS SDK signer, requests recorded, and
+// answers that a test can override to play a faulty proxy.
+package xkstest
 
 import (
 	"crypto/aes"
@@ -6,6 +9,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/hex"
@@ -23,69 +27,88 @@ import (
 	json "github.com/go-json-experiment/json"
 )
 
+// The credential, Region and URI path the fake proxy accepts.
 const (
-	testAKID   = "AKIA4GBY3I6JCE5M2HPM"
-	testSecret = "FYtE5EFA5FT0mCc3DrGUe2sti527BitkQ0Zr9MO9fvE"
-	testRegion = "eu-west-3"
-	testPath   = "/example/prefix/kms/xks/v1"
+	AccessKeyID = "AKIA4GBY3I6JCE5M2HPM"
+	Secret      = "FYtE5EFA5FT0mCc3DrGUe2sti527BitkQ0Zr9MO9fvE"
+	Region      = "eu-west-3"
+	Path        = "/example/prefix/kms/xks/v1"
+	KeyID       = "key-1" // the external key every Proxy starts with
 )
 
-// seen is one request as the fake proxy received it.
-type seen struct {
+// Request is one request as the fake proxy received it, signature verified.
+type Request struct {
 	Path string
 	Body map[string]any
 }
 
-// fakeProxy is an XKS proxy with real AES-GCM keys. It verifies every
-// request's SigV4 signature by signing the same request again with the SDK
-// signer and the shared secret, and answers per the spec unless answer
-// overrides it.
-type fakeProxy struct {
-	t      *testing.T
-	srv    *httptest.Server
-	secret string
-	keys   map[string][]byte
-	health string // healthStatus of the single EKM
+// Answer overrides the proxy's answer to op (GetHealthStatus,
+// GetKeyMetadata, Encrypt, Decrypt) when ok.
+type Answer func(op string) (status int, body string, ok bool)
+
+// Proxy is a fake XKS proxy on a TLS listener. It verifies every request's
+// SigV4 signature by signing the same request again with the SDK signer and
+// the shared secret, and answers per the spec unless an Answer overrides it.
+type Proxy struct {
+	// URL is the proxy's XksProxyUriEndpoint, https://127.0.0.1:port.
+	URL string
+	srv *httptest.Server
 
 	mu     sync.Mutex
-	seen   []seen
-	answer func(op string) (status int, body string, ok bool)
+	keys   map[string][]byte
+	health string // healthStatus of the single external key manager
+	seen   []Request
+	answer Answer
 }
 
-func newFakeProxy(t *testing.T) *fakeProxy {
-	t.Helper()
-	f := &fakeProxy{t: t, secret: testSecret, keys: map[string][]byte{}, health: "ACTIVE"}
-	f.keys["key-1"] = make([]byte, 32)
-	rand.Read(f.keys["key-1"])
-	f.srv = httptest.NewTLSServer(http.HandlerFunc(f.serve))
-	t.Cleanup(f.srv.Close)
-	return f
+// New starts a proxy that tb stops.
+func New(tb testing.TB) *Proxy {
+	tb.Helper()
+	p := &Proxy{keys: map[string][]byte{}, health: "ACTIVE"}
+	p.AddKey(KeyID)
+	p.srv = httptest.NewTLSServer(p)
+	p.URL = p.srv.URL
+	tb.Cleanup(p.srv.Close)
+	return p
 }
 
-func (f *fakeProxy) config() Config {
-	pool := f.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs
-	return Config{
-		Endpoint: f.srv.URL, Path: testPath, AccessKeyID: testAKID, Secret: testSecret,
-		Region: testRegion, TLS: tlsWithRoots(pool), Timeout: 10 * time.Second,
-	}
+// TLS is a client configuration that trusts the proxy's certificate, which
+// names 127.0.0.1 and example.com.
+func (p *Proxy) TLS() *tls.Config {
+	return &tls.Config{RootCAs: p.srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
 }
 
-func (f *fakeProxy) requests() []seen {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]seen(nil), f.seen...)
+// Addr is the listener's host:port.
+func (p *Proxy) Addr() string { return p.srv.Listener.Addr().String() }
+
+// AddKey adds an enabled AES-256 external key.
+func (p *Proxy) AddKey(id string) {
+	k := make([]byte, 32)
+	rand.Read(k)
+	p.mu.Lock()
+	p.keys[id] = k
+	p.mu.Unlock()
 }
 
-func (f *fakeProxy) setHealth(s string) {
-	f.mu.Lock()
-	f.health = s
-	f.mu.Unlock()
+// Requests returns what the proxy accepted so far.
+func (p *Proxy) Requests() []Request {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Request(nil), p.seen...)
 }
 
-func (f *fakeProxy) setAnswer(a func(op string) (int, string, bool)) {
-	f.mu.Lock()
-	f.answer = a
-	f.mu.Unlock()
+// SetHealth sets the external key manager's healthStatus.
+func (p *Proxy) SetHealth(s string) {
+	p.mu.Lock()
+	p.health = s
+	p.mu.Unlock()
+}
+
+// SetAnswer overrides answers; nil restores the normal ones.
+func (p *Proxy) SetAnswer(a Answer) {
+	p.mu.Lock()
+	p.answer = a
+	p.mu.Unlock()
 }
 
 func writeErr(w http.ResponseWriter, status int, name string) {
@@ -94,13 +117,14 @@ func writeErr(w http.ResponseWriter, status int, name string) {
 	fmt.Fprintf(w, `{"errorName":%q}`, name)
 }
 
-func (f *fakeProxy) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves the XKS Proxy API under Path.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil || r.Method != http.MethodPost || r.Header.Get("Content-Type") != "application/json" {
 		writeErr(w, 400, "ValidationException")
 		return
 	}
-	if !f.verify(r, body) {
+	if !p.verify(r, body) {
 		writeErr(w, 401, "AuthenticationFailedException")
 		return
 	}
@@ -109,12 +133,12 @@ func (f *fakeProxy) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "ValidationException")
 		return
 	}
-	f.mu.Lock()
-	f.seen = append(f.seen, seen{Path: r.URL.Path, Body: req})
-	answer, health := f.answer, f.health
-	f.mu.Unlock()
+	p.mu.Lock()
+	p.seen = append(p.seen, Request{Path: r.URL.Path, Body: req})
+	answer, health := p.answer, p.health
+	p.mu.Unlock()
 
-	rest, ok := strings.CutPrefix(r.URL.Path, testPath+"/")
+	rest, ok := strings.CutPrefix(r.URL.Path, Path+"/")
 	if !ok {
 		writeErr(w, 404, "InvalidUriPathException")
 		return
@@ -128,7 +152,10 @@ func (f *fakeProxy) serve(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		op = map[string]string{"metadata": "GetKeyMetadata", "encrypt": "Encrypt", "decrypt": "Decrypt"}[parts[2]]
-		if key = f.keys[parts[1]]; key == nil {
+		p.mu.Lock()
+		key = p.keys[parts[1]]
+		p.mu.Unlock()
+		if key == nil {
 			writeErr(w, 404, "KeyNotFoundException")
 			return
 		}
@@ -168,21 +195,21 @@ func (f *fakeProxy) serve(w http.ResponseWriter, r *http.Request) {
 // ours, the signed headers are host;x-amz-date as AWS signs them, and the
 // SDK signer over the same method, host, path, time and body hash yields
 // the same header.
-func (f *fakeProxy) verify(r *http.Request, body []byte) bool {
+func (p *Proxy) verify(r *http.Request, body []byte) bool {
 	auth := r.Header.Get("Authorization")
 	when, err := time.Parse("20060102T150405Z", r.Header.Get("X-Amz-Date"))
 	if err != nil {
 		return false
 	}
 	scope := fmt.Sprintf("Credential=%s/%s/%s/kms-xks-proxy/aws4_request, SignedHeaders=host;x-amz-date, ",
-		testAKID, when.Format("20060102"), testRegion)
+		AccessKeyID, when.Format("20060102"), Region)
 	if !strings.HasPrefix(auth, "AWS4-HMAC-SHA256 "+scope) {
 		return false
 	}
 	again, _ := http.NewRequest(http.MethodPost, "https://"+r.Host+r.URL.EscapedPath(), nil)
 	sum := sha256.Sum256(body)
-	creds := aws.Credentials{AccessKeyID: testAKID, SecretAccessKey: f.secret}
-	if err := v4.NewSigner().SignHTTP(r.Context(), creds, again, hex.EncodeToString(sum[:]), "kms-xks-proxy", testRegion, when); err != nil {
+	creds := aws.Credentials{AccessKeyID: AccessKeyID, SecretAccessKey: Secret}
+	if err := v4.NewSigner().SignHTTP(r.Context(), creds, again, hex.EncodeToString(sum[:]), "kms-xks-proxy", Region, when); err != nil {
 		return false
 	}
 	return hmac.Equal([]byte(again.Header.Get("Authorization")), []byte(auth))
