@@ -58,6 +58,10 @@ type Config struct {
 	Console      string        `yaml:"console" env:"KMSD_CONSOLE"` // where the web console is served (console.go)
 	LogLevel     string        `yaml:"log_level" env:"KMSD_LOG_LEVEL"`
 	LogFormat    string        `yaml:"log_format" env:"KMSD_LOG_FORMAT"`
+	// CacheSize bounds the keys kept unsealed in memory; MemoryLimit (MiB)
+	// is the Go heap's soft limit, as GOMEMLIMIT, which applies when 0.
+	CacheSize   int `yaml:"cache_size" env:"KMSD_CACHE_SIZE"`
+	MemoryLimit int `yaml:"memory_limit" env:"KMSD_MEMORY_LIMIT"`
 
 	// Quotas is the request-rate quota setting (quota.Parse): aws, off,
 	// a scale of AWS's rates, and name=rate overrides.
@@ -176,6 +180,12 @@ func setField(f reflect.Value, s string) error {
 		f.Set(reflect.ValueOf(l))
 	case quotaSetting:
 		f.SetString(s)
+	case int:
+		n, err := strconv.Atoi(s)
+		if err != nil {
+			return err
+		}
+		f.SetInt(int64(n))
 	}
 	return nil
 }
@@ -321,6 +331,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Console, "console", c.Console, consoleHelp)
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
+	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "keys and aliases kept in memory with their unsealed material and parsed policy, the least recently used evicted first (0: 100000), e.g. --cache-size 1000000")
+	fs.IntVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit of the Go heap in MiB, so collections speed up near it instead of the heap growing to 5x the live data (0: GOMEMLIMIT if set, else none), e.g. --memory-limit 1024")
 	fs.Var(&c.Quotas, "quotas", "request-rate quotas: aws (AWS's rates, answering ThrottlingException above them), off, or a scale of AWS's rates such as 0.1; then name=rate overrides, e.g. aws,CreateKey=1,symmetric=100 (default aws in serve, off in dev)")
 	fs.BoolVar(&c.InsecureAllowPlaintextListener, "insecure-allow-plaintext-listener", c.InsecureAllowPlaintextListener, "serve: allow a listener beyond loopback without TLS (requests, data keys and plaintexts cross the network in the clear)")
 	fs.BoolVar(&c.InsecureAllowPermissiveListener, "insecure-allow-permissive-listener", c.InsecureAllowPermissiveListener, "dev: allow a listener beyond loopback without --enforce (anyone who reaches it acts as the account root)")
