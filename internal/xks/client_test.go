@@ -3,8 +3,6 @@ package xks
 import (
 	"bytes"
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -18,8 +16,6 @@ import (
 
 	"github.com/kmsd/kmsd/internal/xks/xkstest"
 )
-
-func tlsWithRoots(pool *x509.CertPool) *tls.Config { return &tls.Config{RootCAs: pool} }
 
 // proxyConfig is a client configuration for the fake proxy p.
 func proxyConfig(p *xkstest.Proxy) Config {
@@ -201,21 +197,24 @@ func TestWrongSecret(t *testing.T) {
 // the call once the per-call deadline passes, and the default deadline is
 // AWS's 250 ms.
 func TestTimeout(t *testing.T) {
+	p := xkstest.New(t)
 	release := make(chan struct{})
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		select {
-		case <-release:
-		case <-r.Context().Done():
-		}
-	}))
-	t.Cleanup(srv.Close)
 	t.Cleanup(func() { close(release) })
-	cfg := Config{Endpoint: srv.URL, Path: "/kms/xks/v1", AccessKeyID: xkstest.AccessKeyID, Secret: xkstest.Secret, Region: xkstest.Region,
-		TLS: tlsWithRoots(srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs)}
+	cfg := proxyConfig(p)
+	cfg.Timeout = 0
 	c := newClient(t, cfg)
 	if c.timeout != DefaultTimeout || DefaultTimeout != 250*time.Millisecond {
 		t.Fatalf("default timeout %v", c.timeout)
 	}
+	// A first call with a long deadline leaves a kept-alive connection, so
+	// the 250 ms below cover only a proxy that does not answer, never a
+	// handshake on a loaded machine.
+	c.timeout = time.Minute
+	if _, err := c.Health(context.Background(), RequestMetadata{KMSOperation: "KmsHealthCheck", KMSRequestID: "warm"}); err != nil {
+		t.Fatal(err)
+	}
+	c.timeout = DefaultTimeout
+	p.SetAnswer(func(string) (int, string, bool) { <-release; return 500, "", true })
 
 	start := time.Now()
 	_, err := c.Health(context.Background(), RequestMetadata{KMSOperation: "KmsHealthCheck", KMSRequestID: "r"})
