@@ -122,7 +122,7 @@ func TestAuditOneRecordPerRequest(t *testing.T) {
 	l.sdk("Encrypt", arn, middleware.Metadata{}, err)
 
 	l.raw("MakeCoffee", s.post("TrentService.MakeCoffee", []byte(`{}`)), "UnknownOperationException")
-	l.raw("ConnectCustomKeyStore", s.post("TrentService.ConnectCustomKeyStore", []byte(`{}`)), "UnsupportedOperationException")
+	l.raw("ConnectCustomKeyStore", s.post("TrentService.ConnectCustomKeyStore", []byte(`{}`)), "ValidationException")
 	l.raw("ListKeys", s.post("TrentService.ListKeys", []byte(`{"Limit":`)), "SerializationException")
 	l.raw("Encrypt", s.post("TrentService.Encrypt", []byte(`{"KeyId":"`+id+`","Plaintext":"`+base64.StdEncoding.EncodeToString(make([]byte, 4097))+`"}`)), "ValidationException")
 	l.raw("ListKeys", s.post("TrentService.ListKeys", nil), "")

@@ -25,6 +25,9 @@ func (s *Service) newDataKeyPair(ctx context.Context, c *Call, op, keyID string,
 	if err := usableForEncryption(k, op, ""); err != nil {
 		return nil, nil, nil, nil, err
 	}
+	if err := refuseInKeyStore(k, op); err != nil {
+		return nil, nil, nil, nil, err
+	}
 	if err := checkSpecRegion(string(spec), c.Caller.Region); err != nil {
 		return nil, nil, nil, nil, err
 	}

@@ -62,7 +62,7 @@ func (s *Service) Encrypt(ctx context.Context, c *Call, in *kmsapi.EncryptInput)
 	if err != nil {
 		return nil, err
 	}
-	blob, alg, err := encryptUnder(k, "Encrypt", in.Plaintext, in.EncryptionContext, in.EncryptionAlgorithm, isDryRun(in.DryRun))
+	blob, alg, err := s.encryptWith(ctx, c, k, "Encrypt", in.Plaintext, in.EncryptionContext, in.EncryptionAlgorithm, isDryRun(in.DryRun))
 	if err != nil {
 		return nil, err
 	}
@@ -111,6 +111,10 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, named *cachedK
 	}
 	if dryRun {
 		return nil, nil, none, errDryRun
+	}
+	if inKeyStore(k) {
+		pt, err := s.openStoreBlob(ctx, c, k, op, blob, ec)
+		return k, pt, h.MaterialID, err
 	}
 	material, ok := k.materials[h.MaterialID.String()]
 	if !ok {
@@ -171,7 +175,7 @@ func (s *Service) ReEncrypt(ctx context.Context, c *Call, in *kmsapi.ReEncryptIn
 		return nil, err
 	}
 	defer pt.Wipe()
-	blob, dstAlg, err := encryptUnder(dst, "ReEncrypt", pt, in.DestinationEncryptionContext, in.DestinationEncryptionAlgorithm, false)
+	blob, dstAlg, err := s.encryptWith(ctx, c, dst, "ReEncrypt", pt, in.DestinationEncryptionContext, in.DestinationEncryptionAlgorithm, false)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +246,7 @@ func (s *Service) newDataKey(ctx context.Context, c *Call, op, keyID string, ec 
 	}
 	dk := make(secret.Bytes, size)
 	_, _ = rand.Read(dk)
-	blob, err := k.seal(dk, ec)
+	blob, err := s.sealWith(ctx, c, k, op, dk, ec)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -288,10 +292,10 @@ func (s *Service) GenerateRandom(ctx context.Context, c *Call, in *kmsapi.Genera
 	if err := refuseRecipient(in.Recipient); err != nil {
 		return nil, err
 	}
-	if in.CustomKeyStoreId != "" {
-		return nil, kmserr.New(kmserr.CustomKeyStoreNotFound, "Custom key store %s does not exist.", in.CustomKeyStoreId)
-	}
 	if err := s.authorize(ctx, c, "kms:GenerateRandom", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	if err := s.randomFromStore(ctx, c, in.CustomKeyStoreId); err != nil {
 		return nil, err
 	}
 	b := make([]byte, *in.NumberOfBytes)

@@ -51,13 +51,14 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 			return nil, err
 		}
 	}
+	storeKey := in.CustomKeyStoreId != "" || origin == originCloudHSM || origin == originXKS
 	switch {
-	case origin != originAWSKMS && origin != originExternal:
+	case origin != originAWSKMS && origin != originExternal && !storeKey:
 		return nil, kmserr.New(kmserr.UnsupportedOperation, "Origin %s is not supported by this kmsd version.", origin)
-	case in.CustomKeyStoreId != "" && multiRegion:
+	case storeKey && multiRegion:
 		return nil, kmserr.New(kmserr.UnsupportedOperation, "You cannot create a multi-Region key in a custom key store.")
-	case in.CustomKeyStoreId != "":
-		return nil, kmserr.New(kmserr.CustomKeyStoreNotFound, "Custom key store %s does not exist.", in.CustomKeyStoreId)
+	case in.XksKeyId != "" && origin != originXKS:
+		return nil, kmserr.New(kmserr.Validation, "XksKeyId is valid only when Origin is EXTERNAL_KEY_STORE.")
 	}
 	tags, err := checkNewTags(nil, in.Tags, s.limits.TagsPerKey)
 	if err != nil {
@@ -99,6 +100,9 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 		rec.MultiRegion, rec.PrimaryRegion = true, rec.Region
 	}
 	rec.PolicyPrincipals = bound
+	if storeKey {
+		return s.createStoreKey(ctx, c, in, rec)
+	}
 	if origin == originExternal {
 		return s.createExternalKey(ctx, c, rec)
 	}
@@ -213,7 +217,9 @@ func (s *Service) DescribeKey(ctx context.Context, c *Call, in *kmsapi.DescribeK
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.DescribeKeyOutput{KeyMetadata: metadata(k.rec)}, nil
+	md := metadata(k.rec)
+	s.storeMetadata(ctx, k.rec, md)
+	return &kmsapi.DescribeKeyOutput{KeyMetadata: md}, nil
 }
 
 // ListKeys pages through the account's keys in this Region.

@@ -282,6 +282,7 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 		return nil, err
 	}
 	s.usage.forget(string(indexKey[8:]))
+	s.keyDeleted(ctx, deleted)
 	return deleted, nil
 }
 

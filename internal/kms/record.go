@@ -58,6 +58,10 @@ type keyRecord struct {
 	ReplicaRegions []string `json:"replicaRegions,omitempty"`
 	// Materials imported into an EXTERNAL key, in import order (import.go).
 	Imports []importRecord `json:"imports,omitempty"`
+	// The custom key store of an AWS_CLOUDHSM or EXTERNAL_KEY_STORE key,
+	// and the external key of the latter (ckskeys.go).
+	CustomKeyStoreID string `json:"customKeyStoreId,omitempty"`
+	XksKeyID         string `json:"xksKeyId,omitempty"`
 }
 
 type tagRecord struct {

@@ -185,6 +185,7 @@ type Service struct {
 	limiter    Limiter
 	// pool is the semaphore of expensive work (onPool).
 	pool chan struct{}
+	cks  cksManager // custom key stores' backends and live connections
 }
 
 // New returns a Service.

@@ -1,0 +1,312 @@
+package kms
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// connectTimeout bounds one connection attempt.
+const connectTimeout = 30 * time.Second
+
+// cksManager holds the live connections of custom key stores. The durable
+// connection state is the store record; a live connection exists only for
+// a CONNECTED store, opened by Connect or, after a restart, on first use.
+type cksManager struct {
+	mu       sync.Mutex
+	backends KeyStoreBackends
+	live     map[string]*cksLive // by partition | store id
+	running  map[string]uint64   // attempts this process is running
+	wg       sync.WaitGroup
+}
+
+type cksLive struct {
+	attempt uint64
+	rec     *keyStoreRecord // the store as it was when connected
+	hsm     HSMToken
+	xks     XKSProxy
+}
+
+func (l *cksLive) close() {
+	if l.hsm != nil {
+		l.hsm.Close()
+	}
+	if l.xks != nil {
+		l.xks.Close()
+	}
+}
+
+// SetKeyStoreBackends wires what custom key stores connect to.
+func (s *Service) SetKeyStoreBackends(b KeyStoreBackends) {
+	s.cks.mu.Lock()
+	defer s.cks.mu.Unlock()
+	s.cks.backends = b
+}
+
+// CloseKeyStores waits for running connection attempts and closes every
+// live connection.
+func (s *Service) CloseKeyStores() {
+	s.cks.wg.Wait()
+	s.cks.mu.Lock()
+	defer s.cks.mu.Unlock()
+	for k, l := range s.cks.live {
+		l.close()
+		delete(s.cks.live, k)
+	}
+}
+
+func (m *cksManager) get() KeyStoreBackends {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.backends
+}
+
+// drop closes the live connection of a store, if any.
+func (m *cksManager) drop(key string) {
+	m.mu.Lock()
+	l := m.live[key]
+	delete(m.live, key)
+	m.mu.Unlock()
+	if l != nil {
+		l.close()
+	}
+}
+
+// install keeps a live connection unless one of the same attempt is there.
+func (m *cksManager) install(key string, l *cksLive) *cksLive {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.live == nil {
+		m.live = map[string]*cksLive{}
+	}
+	if old := m.live[key]; old != nil {
+		if old.attempt == l.attempt {
+			l.close()
+			return old
+		}
+		old.close()
+	}
+	m.live[key] = l
+	return l
+}
+
+func (m *cksManager) lookup(key string) *cksLive {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.live[key]
+}
+
+// resume restarts the attempt of a store left CONNECTING by a process that
+// stopped before it finished.
+func (m *cksManager) resume(s *Service, r *keyStoreRecord) {
+	if r.State != connConnecting {
+		return
+	}
+	m.mu.Lock()
+	_, running := m.running[string(r.key())]
+	m.mu.Unlock()
+	if !running {
+		s.startConnect(r)
+	}
+}
+
+// ConnectCustomKeyStore starts connecting a store and returns at once; the
+// store is CONNECTING until the attempt ends CONNECTED or FAILED.
+func (s *Service) ConnectCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.ConnectCustomKeyStoreInput) (*kmsapi.ConnectCustomKeyStoreOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, "kms:ConnectCustomKeyStore", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	started := false
+	rec, err := s.updateStore(ctx, c.Caller.AccountID, c.Caller.Region, in.CustomKeyStoreId, func(r *keyStoreRecord, _ []*keyStoreRecord) error {
+		switch r.State {
+		case connDisconnecting, connFailed:
+			return kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s. To connect a FAILED custom key store, disconnect it first.", r.ID, r.State)
+		case connConnected, connConnecting:
+			return nil // connected or on its way: nothing to do
+		}
+		if r.Type == typeCloudHSM {
+			if _, err := s.cluster(r.ClusterID); err != nil {
+				return kmserr.New(errClusterInvalidConfig, "Cluster %s is not configured in this kmsd.", r.ClusterID)
+			}
+		}
+		r.State, r.ErrorCode, r.Attempt, started = connConnecting, "", r.Attempt+1, true
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if started {
+		s.startConnect(rec)
+	}
+	return &kmsapi.ConnectCustomKeyStoreOutput{}, nil
+}
+
+// startConnect runs one connection attempt in the background and records
+// its outcome, unless a later Connect or Disconnect superseded it.
+func (s *Service) startConnect(r *keyStoreRecord) {
+	key := string(r.key())
+	s.cks.mu.Lock()
+	if s.cks.running == nil {
+		s.cks.running = map[string]uint64{}
+	}
+	s.cks.running[key] = r.Attempt
+	s.cks.wg.Add(1)
+	s.cks.mu.Unlock()
+	go func() {
+		defer s.cks.wg.Done()
+		defer func() {
+			s.cks.mu.Lock()
+			if s.cks.running[key] == r.Attempt {
+				delete(s.cks.running, key)
+			}
+			s.cks.mu.Unlock()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		defer cancel()
+		l, err := s.openStore(ctx, r)
+		state, code := connConnected, ""
+		if err != nil {
+			state, code = connFailed, connectionErrorCode(r.Type, failureOf(err))
+			slog.Warn("custom key store connection failed", "customKeyStoreId", r.ID, "connectionErrorCode", code, "err", err)
+		}
+		_, uerr := s.updateStore(ctx, r.AccountID, r.Region, r.ID, func(cur *keyStoreRecord, _ []*keyStoreRecord) error {
+			if cur.State != connConnecting || cur.Attempt != r.Attempt {
+				return errSuperseded
+			}
+			cur.State, cur.ErrorCode = state, code
+			return nil
+		})
+		if l != nil && uerr == nil {
+			s.cks.install(key, l)
+		} else if l != nil {
+			l.close()
+		}
+		if uerr != nil && !errors.Is(uerr, errSuperseded) {
+			slog.Warn("custom key store: record connection state", "customKeyStoreId", r.ID, "err", uerr)
+		}
+	}()
+}
+
+var errSuperseded = kmserr.New(errKeyStoreInvalidState, "superseded")
+
+// openStore connects to what backs a store: logs in to its token, or dials its
+// proxy and checks its health.
+func (s *Service) openStore(ctx context.Context, r *keyStoreRecord) (*cksLive, error) {
+	b := s.cks.get()
+	l := &cksLive{attempt: r.Attempt, rec: r}
+	if r.Type == typeCloudHSM {
+		if b.HSM == nil {
+			return nil, &BackendError{Failure: FailClusterNotFound, Err: errors.New("no PKCS#11 tokens configured")}
+		}
+		cl, ok := b.HSM.Cluster(r.ClusterID)
+		if !ok {
+			return nil, &BackendError{Failure: FailClusterNotFound, Err: errors.New("cluster " + r.ClusterID + " not configured")}
+		}
+		pin, err := s.unsealStoreSecret(r, "password", r.SealedPassword)
+		if err != nil {
+			return nil, err
+		}
+		defer pin.Wipe()
+		if l.hsm, err = cl.Login(pin); err != nil {
+			return nil, err
+		}
+		return l, nil
+	}
+	p, err := s.dialProxy(r, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.Health(ctx, XKSRequestMetadata{KMSOperation: "ConnectCustomKeyStore"}); err != nil {
+		p.Close()
+		return nil, err
+	}
+	l.xks = p
+	return l, nil
+}
+
+// dialProxy makes a client of a store's proxy, with secret when given,
+// else the store's own.
+func (s *Service) dialProxy(r *keyStoreRecord, secret []byte) (XKSProxy, error) {
+	d := s.cks.get().XKS
+	if d == nil {
+		return nil, &BackendError{Failure: FailUnreachable, Err: errors.New("no XKS client configured")}
+	}
+	if secret == nil {
+		sec, err := s.unsealStoreSecret(r, "secret", r.SealedSecret)
+		if err != nil {
+			return nil, err
+		}
+		defer sec.Wipe()
+		secret = sec
+	}
+	return d.Dial(XKSProxyConfig{
+		Endpoint: r.XksEndpoint, Path: r.XksPath, AccessKeyID: r.XksAccessKeyID, SecretAccessKey: secret,
+		Region: r.Region, VpcEndpointServiceName: r.XksVpcService, VpcEndpointServiceOwner: r.XksVpcOwner,
+	})
+}
+
+// DisconnectCustomKeyStore disconnects a store; its keys become Unavailable.
+func (s *Service) DisconnectCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.DisconnectCustomKeyStoreInput) (*kmsapi.DisconnectCustomKeyStoreOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, "kms:DisconnectCustomKeyStore", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	rec, err := s.updateStore(ctx, c.Caller.AccountID, c.Caller.Region, in.CustomKeyStoreId, func(r *keyStoreRecord, _ []*keyStoreRecord) error {
+		if r.State == connDisconnected || r.State == connDisconnecting {
+			return kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s.", r.ID, r.State)
+		}
+		// A running attempt sees the new attempt number and discards its result.
+		r.State, r.ErrorCode, r.Attempt = connDisconnected, "", r.Attempt+1
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.cks.drop(string(rec.key()))
+	return &kmsapi.DisconnectCustomKeyStoreOutput{}, nil
+}
+
+// liveStore returns the live connection of a key's store, opening it on
+// first use after a restart. A store that is not CONNECTED makes its keys
+// Unavailable: KMSInvalidStateException.
+func (s *Service) liveStore(ctx context.Context, k *cachedKey) (*keyStoreRecord, *cksLive, error) {
+	// The hot path: a store this process connected and has not disconnected.
+	if l := s.cks.lookup(partition(k.rec.AccountID, k.rec.Region) + k.rec.CustomKeyStoreID); l != nil {
+		return l.rec, l, nil
+	}
+	var r *keyStoreRecord
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		var err error
+		r, err = loadKeyStore(tx, k.rec.AccountID, k.rec.Region, k.rec.CustomKeyStoreID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, kmserr.Internalf("load custom key store of %s: %w", k.rec.KeyID, err)
+	}
+	if r.State != connConnected {
+		return r, nil, errNotConnected(k.arn, r)
+	}
+	l, err := s.liveOf(ctx, r)
+	if err != nil {
+		return r, nil, s.useError(k, r, err)
+	}
+	return r, l, nil
+}
+
+func errNotConnected(arn string, r *keyStoreRecord) error {
+	if r.Type == typeXKS {
+		return kmserr.New(kmserr.InvalidState, "This KMS key is in a custom key store that is not connected to its external key store proxy. Connect the external key store and try the request again.")
+	}
+	return kmserr.New(kmserr.InvalidState, "%s is unavailable: custom key store %s is %s.", arn, r.ID, r.State)
+}

@@ -1,0 +1,123 @@
+package kms
+
+import (
+	"context"
+
+	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/kmserr"
+)
+
+// UpdateCustomKeyStore renames a store in any state, and changes its other
+// properties only while it is DISCONNECTED, as AWS does. A changed proxy
+// configuration is tested before it is saved.
+func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.UpdateCustomKeyStoreInput) (*kmsapi.UpdateCustomKeyStoreOutput, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.authorize(ctx, c, "kms:UpdateCustomKeyStore", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
+	cur, err := s.loadStoreFor(ctx, c, in.CustomKeyStoreId)
+	if err != nil {
+		return nil, err
+	}
+	hsmChange := in.KeyStorePassword != "" || in.CloudHsmClusterId != ""
+	xksChange := in.XksProxyUriEndpoint != "" || in.XksProxyUriPath != "" || in.XksProxyAuthenticationCredential != nil ||
+		in.XksProxyConnectivity != "" || in.XksProxyVpcEndpointServiceName != "" || in.XksProxyVpcEndpointServiceOwner != ""
+	switch {
+	case cur.Type == typeCloudHSM && xksChange:
+		return nil, kmserr.New(kmserr.Validation, "The XksProxy parameters are valid only for a custom key store of type EXTERNAL_KEY_STORE.")
+	case cur.Type == typeXKS && hsmChange:
+		return nil, kmserr.New(kmserr.Validation, "The KeyStorePassword and CloudHsmClusterId parameters are valid only for a custom key store of type AWS_CLOUDHSM.")
+	}
+	// Build the new configuration outside the transaction: it may seal
+	// secrets and talk to the proxy.
+	next := *cur
+	if in.CloudHsmClusterId != "" && in.CloudHsmClusterId != cur.ClusterID {
+		cl, err := s.cluster(in.CloudHsmClusterId)
+		if err != nil {
+			return nil, err
+		}
+		// A cluster is related when it has the same trust anchor: a
+		// backup of the same cluster in AWS's terms.
+		if want := cl.TrustAnchor(); want != "" && !samePEM(want, cur.TrustAnchor) {
+			return nil, kmserr.New(errClusterNotRelated, "Cluster %s is not related to cluster %s: its trust anchor certificate is different.", in.CloudHsmClusterId, cur.ClusterID)
+		}
+		next.ClusterID = in.CloudHsmClusterId
+	}
+	if in.KeyStorePassword != "" {
+		if next.SealedPassword, err = s.sealStoreSecret(cur, "password", []byte(in.KeyStorePassword)); err != nil {
+			return nil, kmserr.Internalf("%w", err)
+		}
+	}
+	var rawSecret []byte
+	if xksChange {
+		if in.XksProxyUriEndpoint != "" {
+			next.XksEndpoint = in.XksProxyUriEndpoint
+		}
+		if in.XksProxyUriPath != "" {
+			next.XksPath = in.XksProxyUriPath
+		}
+		if in.XksProxyConnectivity != "" {
+			next.XksConnectivity = string(in.XksProxyConnectivity)
+			next.XksVpcService, next.XksVpcOwner = "", ""
+		}
+		if in.XksProxyVpcEndpointServiceName != "" {
+			next.XksVpcService = in.XksProxyVpcEndpointServiceName
+		}
+		if in.XksProxyVpcEndpointServiceOwner != "" {
+			next.XksVpcOwner = in.XksProxyVpcEndpointServiceOwner
+		}
+		if err := checkConnectivity(next.XksConnectivity, next.XksVpcService, next.XksVpcOwner); err != nil {
+			return nil, err
+		}
+		if cred := in.XksProxyAuthenticationCredential; cred != nil {
+			next.XksAccessKeyID, rawSecret = cred.AccessKeyId, []byte(cred.RawSecretAccessKey)
+			if next.SealedSecret, err = s.sealStoreSecret(cur, "secret", rawSecret); err != nil {
+				return nil, kmserr.Internalf("%w", err)
+			}
+		}
+	}
+	if (hsmChange || xksChange) && cur.State != connDisconnected {
+		return nil, kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s. You can change its properties other than its name only while it is DISCONNECTED.", cur.ID, cur.State)
+	}
+	if xksChange {
+		if err := s.testProxy(ctx, c, "UpdateCustomKeyStore", &next, rawSecret); err != nil {
+			return nil, err
+		}
+	}
+	_, err = s.updateStore(ctx, c.Caller.AccountID, c.Caller.Region, cur.ID, func(r *keyStoreRecord, all []*keyStoreRecord) error {
+		if (hsmChange || xksChange) && r.State != connDisconnected {
+			return kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s. You can change its properties other than its name only while it is DISCONNECTED.", r.ID, r.State)
+		}
+		if hsmChange || xksChange {
+			state, errCode, attempt := r.State, r.ErrorCode, r.Attempt
+			*r = next
+			r.State, r.ErrorCode, r.Attempt = state, errCode, attempt
+		}
+		if in.NewCustomKeyStoreName != "" {
+			r.Name = in.NewCustomKeyStoreName
+		}
+		return checkUnique(all, r)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &kmsapi.UpdateCustomKeyStoreOutput{}, nil
+}
+
+// testProxy runs AWS's connectivity test of a proxy configuration (a
+// health check) and answers the exception AWS gives when it fails. secret
+// is the new secret, or nil for the stored one.
+func (s *Service) testProxy(ctx context.Context, c *Call, op string, r *keyStoreRecord, secret []byte) error {
+	p, err := s.dialProxy(r, secret)
+	if err == nil {
+		defer p.Close()
+		err = p.Health(ctx, XKSRequestMetadata{AWSPrincipalArn: c.Caller.ARN, KMSOperation: op, KMSRequestID: c.RequestID})
+	}
+	if err != nil {
+		f := failureOf(err)
+		return kmserr.New(xksStoreException(f), "%s", xksMessage(f))
+	}
+	return nil
+}
