@@ -28,8 +28,8 @@ func InitToken(module, label, soPIN, pin string) (err error) {
 		return err
 	}
 	defer func() { err = errors.Join(err, modules.release(m)) }()
-	m.initMu.Lock()
-	defer m.initMu.Unlock()
+	m.slotsMu.Lock()
+	defer m.slotsMu.Unlock()
 
 	slot, err := m.freeSlot(label)
 	if err != nil {
@@ -51,7 +51,7 @@ func InitToken(module, label, soPIN, pin string) (err error) {
 }
 
 // freeSlot returns the first slot whose token is not initialised, after
-// checking that no token has label already.
+// checking that no token has label already. The caller holds m.slotsMu.
 func (m *module) freeSlot(label string) (uint, error) {
 	slots, err := m.ctx.GetSlotList(true)
 	if err != nil {

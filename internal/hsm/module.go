@@ -36,7 +36,11 @@ type module struct {
 	refs    int
 	ownInit bool            // this package called C_Initialize, so it may Finalize
 	logins  map[uint]*login // by slot
-	initMu  sync.Mutex      // serialises InitToken's choice of a free slot
+	// slotsMu works around SoftHSM2 (2.6), whose slot table is not
+	// thread-safe: C_GetSlotList adds a fresh free token to it (two at once
+	// abort the process on an assertion) and C_InitToken changes it, while
+	// C_OpenSession and C_GetTokenInfo read it. Writers lock, readers share.
+	slotsMu sync.RWMutex
 }
 
 // login records that the process is logged in to a slot, and with which
@@ -175,8 +179,26 @@ func (r *registry) logout(m *module, slot uint, sh pkcs11.SessionHandle) error {
 	return wrap("C_Logout", err)
 }
 
+// openSession opens a read-write session on slot.
+func (m *module) openSession(slot uint) (pkcs11.SessionHandle, error) {
+	m.slotsMu.RLock()
+	defer m.slotsMu.RUnlock()
+	sh, err := m.ctx.OpenSession(slot, sessionFlags)
+	return sh, wrap("C_OpenSession", err)
+}
+
+// tokenInfo reads the token information of slot.
+func (m *module) tokenInfo(slot uint) (pkcs11.TokenInfo, error) {
+	m.slotsMu.RLock()
+	defer m.slotsMu.RUnlock()
+	ti, err := m.ctx.GetTokenInfo(slot)
+	return ti, wrap("C_GetTokenInfo", err)
+}
+
 // findSlot returns the slot holding the initialised token labelled label.
 func (m *module) findSlot(label string) (uint, error) {
+	m.slotsMu.Lock()
+	defer m.slotsMu.Unlock()
 	slots, err := m.ctx.GetSlotList(true)
 	if err != nil {
 		return 0, wrap("C_GetSlotList", err)

@@ -59,9 +59,9 @@ func open(m *module, label, pin string) (*Token, error) {
 	if err != nil {
 		return nil, err
 	}
-	anchor, err := m.ctx.OpenSession(slot, sessionFlags)
+	anchor, err := m.openSession(slot)
 	if err != nil {
-		return nil, wrap("C_OpenSession", err)
+		return nil, err
 	}
 	if err := modules.login(m, slot, anchor, pin); err != nil {
 		_ = m.ctx.CloseSession(anchor)
@@ -72,7 +72,7 @@ func open(m *module, label, pin string) (*Token, error) {
 		slot:    slot,
 		label:   label,
 		anchor:  anchor,
-		pool:    pool{ctx: m.ctx, slot: slot, slots: make(chan struct{}, maxSessions)},
+		pool:    pool{mod: m, slot: slot, slots: make(chan struct{}, maxSessions)},
 		handles: map[string]pkcs11.ObjectHandle{},
 	}, nil
 }
@@ -103,9 +103,9 @@ func (t *Token) Ping() error {
 	if t.closed {
 		return ErrClosed
 	}
-	ti, err := t.mod.ctx.GetTokenInfo(t.slot)
+	ti, err := t.mod.tokenInfo(t.slot)
 	if err != nil {
-		return wrap("C_GetTokenInfo", err)
+		return err
 	}
 	if ti.Label != t.label {
 		return fmt.Errorf("%w: the slot now holds token %q, not %q", ErrTokenNotFound, ti.Label, t.label)
@@ -141,7 +141,7 @@ func (t *Token) do(fn func(pkcs11.SessionHandle) error) error {
 // pool holds the Token's idle sessions. A slot in slots is taken for every
 // session that exists, idle or in use, which bounds them to maxSessions.
 type pool struct {
-	ctx   *pkcs11.Ctx
+	mod   *module
 	slot  uint
 	slots chan struct{}
 
@@ -159,10 +159,10 @@ func (p *pool) get() (pkcs11.SessionHandle, error) {
 		return sh, nil
 	}
 	p.mu.Unlock()
-	sh, err := p.ctx.OpenSession(p.slot, sessionFlags)
+	sh, err := p.mod.openSession(p.slot)
 	if err != nil {
 		<-p.slots
-		return 0, wrap("C_OpenSession", err)
+		return 0, err
 	}
 	return sh, nil
 }
@@ -170,7 +170,7 @@ func (p *pool) get() (pkcs11.SessionHandle, error) {
 // put returns sh to the pool, or closes it if err says it is unusable.
 func (p *pool) put(sh pkcs11.SessionHandle, err error) {
 	if sessionBroken(err) {
-		_ = p.ctx.CloseSession(sh)
+		_ = p.mod.ctx.CloseSession(sh)
 	} else {
 		p.mu.Lock()
 		p.idle = append(p.idle, sh)
@@ -184,7 +184,7 @@ func (p *pool) close() error {
 	defer p.mu.Unlock()
 	var errs []error
 	for _, sh := range p.idle {
-		errs = append(errs, wrap("C_CloseSession", p.ctx.CloseSession(sh)))
+		errs = append(errs, wrap("C_CloseSession", p.mod.ctx.CloseSession(sh)))
 	}
 	p.idle = nil
 	return errors.Join(errs...)
