@@ -121,7 +121,8 @@ func (s *Service) XKSKeyMetadata(ctx context.Context, c *Call, externalKeyID str
 }
 
 // xksUsable resolves a key for encryption or decryption: served, in the
-// Enabled state, and within the caller's symmetric request quota.
+// Enabled state, and within the caller's symmetric request quota for
+// action ("" charges none).
 func (s *Service) xksUsable(ctx context.Context, c *Call, externalKeyID, action string) (*cachedKey, error) {
 	k, err := s.xksKey(ctx, c, externalKeyID)
 	if err != nil {
@@ -185,6 +186,31 @@ func (s *Service) XKSDecrypt(ctx context.Context, c *Call, externalKeyID string,
 	if err != nil {
 		return nil, err
 	}
+	return k.xksOpen(in, aad)
+}
+
+// XKSVerify checks that a ciphertext XKSEncrypt just returned decrypts to
+// plaintext (the integrity check of the specification's Appendix C), in
+// constant time and without charging the request quota a second time.
+func (s *Service) XKSVerify(ctx context.Context, c *Call, externalKeyID string, in *XKSCiphertext, aad, plaintext []byte) error {
+	k, err := s.xksUsable(ctx, c, externalKeyID, "")
+	if err != nil {
+		return err
+	}
+	pt, err := k.xksOpen(in, aad)
+	if err != nil {
+		return kmserr.Internalf("xks integrity check under %s: %w", k.rec.KeyID, err)
+	}
+	defer pt.Wipe()
+	if !pt.Equal(plaintext) {
+		return kmserr.Internalf("xks integrity check under %s: the ciphertext decrypts to other bytes", k.rec.KeyID)
+	}
+	return nil
+}
+
+// xksOpen decrypts with the material the metadata names; it sets
+// in.KeyMaterialID.
+func (k *cachedKey) xksOpen(in *XKSCiphertext, aad []byte) (secret.Bytes, error) {
 	meta := in.Metadata
 	if len(meta) != XKSMetadataSize || meta[0] != xksMetaVersion || len(in.IV) != XKSIVSize || len(in.Tag) != XKSTagSize {
 		return nil, kmserr.New(kmserr.InvalidCiphertext, "")

@@ -7,6 +7,7 @@ import (
 	"crypto/cipher"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"sync"
 	"testing"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -36,6 +37,12 @@ func TestXKSEncryptDecryptRoundTrip(t *testing.T) {
 		got, err := h.svc.XKSDecrypt(ctx, call(), ref, out, aad)
 		if err != nil || !bytes.Equal(got, pt) {
 			t.Fatalf("%s: decrypt %q, %v", ref, got, err)
+		}
+		if err := h.svc.XKSVerify(ctx, call(), ref, out, aad, pt); err != nil {
+			t.Fatalf("%s: verify: %v", ref, err)
+		}
+		if err := h.svc.XKSVerify(ctx, call(), ref, out, aad, []byte("other")); kmserr.CodeOf(err) != kmserr.Internal {
+			t.Fatalf("%s: verify against other bytes: %v", ref, err)
 		}
 	}
 }
@@ -177,5 +184,49 @@ func TestXKSKeyStatesAndSpecs(t *testing.T) {
 		if err != nil || md.Enabled != tc.metaEnabled || md.State != tc.metaState {
 			t.Errorf("metadata %s: %+v, %v", tc.ref, md, err)
 		}
+	}
+}
+
+// countingLimiter allows everything and counts what it was asked.
+type countingLimiter struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (l *countingLimiter) Allow(_, _, name string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.n[name]++
+	return true
+}
+
+// TestXKSChargesOneRequestPerCall: encrypt and decrypt each draw one
+// symmetric request from the quota; the integrity check of a fresh
+// ciphertext draws none.
+func TestXKSChargesOneRequestPerCall(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	lim := &countingLimiter{n: map[string]int{}}
+	svc, err := New(Config{Store: h.st, Sealer: h.svc.sealer, Authorizer: AccountOwner{}, Clock: h.clock, Limiter: lim})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := h.createKey()
+	out, err := svc.XKSEncrypt(ctx, call(), id, []byte("pt"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := svc.XKSVerify(ctx, call(), id, out, nil, []byte("pt")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := svc.XKSDecrypt(ctx, call(), id, out, nil); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range lim.n {
+		total += n
+	}
+	if total != 2 {
+		t.Fatalf("quota charged %v, want two requests", lim.n)
 	}
 }
