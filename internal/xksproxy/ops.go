@@ -3,7 +3,6 @@ package xksproxy
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"strings"
@@ -206,11 +205,9 @@ func (h *Handler) encrypt(ctx context.Context, c *call, req *request) (any, *xks
 	// the plaintext given, so a corruption after the hash cannot pass.
 	resp.CDIV = enc().EncodeToString(cdiv(aad, out.Metadata, out.IV, out.Ciphertext, out.Tag))
 	check := &kms.XKSCiphertext{Ciphertext: out.Ciphertext, IV: out.IV, Tag: out.Tag, Metadata: out.Metadata}
-	back, err := h.cfg.Backend.XKSDecrypt(ctx, &kms.Call{Caller: c.kms.Caller}, c.keyID, check, aad)
-	if err != nil || subtle.ConstantTimeCompare(back, pt) != 1 {
-		return nil, &xksError{name: errInternal, message: "An internal error occurred.", cause: errCDIV{err}}
+	if err := h.cfg.Backend.XKSVerify(ctx, &kms.Call{Caller: c.kms.Caller}, c.keyID, check, aad, pt); err != nil {
+		return nil, &xksError{name: errInternal, message: "An internal error occurred.", cause: err}
 	}
-	back.Wipe()
 	return resp, nil
 }
 
@@ -222,16 +219,6 @@ func cdiv(aad, meta, iv, ct, tag []byte) []byte {
 		sum.Write(part)
 	}
 	return sum.Sum(nil)
-}
-
-// errCDIV is the log's account of an encryption that did not decrypt.
-type errCDIV struct{ err error }
-
-func (e errCDIV) Error() string {
-	if e.err != nil {
-		return "ciphertext data integrity check: decrypting the new ciphertext failed: " + e.err.Error()
-	}
-	return "ciphertext data integrity check: the new ciphertext decrypts to other bytes"
 }
 
 func (h *Handler) decrypt(ctx context.Context, c *call, req *request) (any, *xksError) {

@@ -26,6 +26,7 @@ type Backend interface {
 	XKSKeyMetadata(ctx context.Context, c *kms.Call, externalKeyID string) (*kms.XKSKey, error)
 	XKSEncrypt(ctx context.Context, c *kms.Call, externalKeyID string, plaintext, aad []byte) (*kms.XKSCiphertext, error)
 	XKSDecrypt(ctx context.Context, c *kms.Call, externalKeyID string, in *kms.XKSCiphertext, aad []byte) (secret.Bytes, error)
+	XKSVerify(ctx context.Context, c *kms.Call, externalKeyID string, in *kms.XKSCiphertext, aad, plaintext []byte) error
 }
 
 // Auditor records one event per request; an error means the record was

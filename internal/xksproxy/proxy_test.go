@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 )
 
@@ -221,5 +222,32 @@ func TestHealth(t *testing.T) {
 	}
 	if body.FleetSize < 1 || body.Vendor == "" || body.Model == "" || body.EKMVendor == "" || len(body.Fleet) != 1 || body.Fleet[0].HealthStatus != "ACTIVE" {
 		t.Fatalf("health: %s", r.raw)
+	}
+}
+
+// corrupting flips a ciphertext bit of every encryption, as a fault
+// between the key manager and the answer would.
+type corrupting struct{ Backend }
+
+func (c corrupting) XKSEncrypt(ctx context.Context, call *kms.Call, id string, pt, aad []byte) (*kms.XKSCiphertext, error) {
+	out, err := c.Backend.XKSEncrypt(ctx, call, id, pt, aad)
+	if err == nil {
+		out.Ciphertext[0] ^= 1
+	}
+	return out, err
+}
+
+// TestCDIVCatchesACorruptEncryption: with a CDIV asked for, an encryption
+// that would not decrypt is never answered (Appendix C); without one, the
+// proxy has no reason to check.
+func TestCDIVCatchesACorruptEncryption(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.Backend = corrupting{c.Backend} })
+	id := h.createKey(nil)
+	body := encryptBody(enc64([]byte("data key")), "")
+	body["ciphertextDataIntegrityValueAlgorithm"] = "SHA_256"
+	r := h.post("/keys/"+id+"/encrypt", body, signed{})
+	wantError(t, "corrupt encryption", r, 500, "InternalException")
+	if r.str("ciphertext") != "" {
+		t.Fatalf("a corrupt ciphertext was returned: %s", r.raw)
 	}
 }
