@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
-	"sync/atomic"
 
 	"github.com/kmsd/kmsd/internal/keys"
 	"github.com/kmsd/kmsd/internal/policy"
@@ -44,77 +42,6 @@ func (k *cachedKey) view() *KeyView {
 	}
 }
 
-// keyCache keeps hot keys and alias targets in memory so the crypto path
-// touches no disk and takes no global lock: get is a sync.Map load. Entries
-// are invalidated after every committed write. A reader that missed loads
-// the record and adds it with the generation it saw before loading; add
-// and invalidate take mu, so an entry loaded before a write's commit is
-// never stored after that write's invalidation, not even for a moment.
-// Misses and writes are rare, so mu is off the hot path.
-type keyCache struct {
-	m   sync.Map // string -> *cachedKey | string (alias target key id)
-	gen atomic.Uint64
-
-	mu   sync.Mutex // orders add against invalidate; guards size
-	size int
-	max  int
-
-	hits, misses atomic.Uint64 // lookups of keys and aliases, for metrics
-
-	// fresh, when set, must report true for entries to be served or
-	// added (clustercache.go); set before the cache is used.
-	fresh func() bool
-}
-
-func newKeyCache(max int) *keyCache { return &keyCache{max: max} }
-
-func (c *keyCache) get(k string) (any, bool) {
-	if c.fresh != nil && !c.fresh() {
-		c.misses.Add(1)
-		return nil, false
-	}
-	v, ok := c.m.Load(k)
-	if ok {
-		c.hits.Add(1)
-	} else {
-		c.misses.Add(1)
-	}
-	return v, ok
-}
-
-// CacheStats counts the lookups of keys and aliases in the in-memory
-// cache that found their entry (hits) and those that read the store.
-func (s *Service) CacheStats() (hits, misses uint64) {
-	return s.cache.hits.Load(), s.cache.misses.Load()
-}
-
-// add stores v unless a write invalidated anything since gen was read.
-func (c *keyCache) add(k string, v any, gen uint64) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.gen.Load() != gen || (c.fresh != nil && !c.fresh()) {
-		return
-	}
-	if c.size >= c.max {
-		c.m.Clear()
-		c.size = 0
-	}
-	if _, loaded := c.m.Swap(k, v); !loaded {
-		c.size++
-	}
-}
-
-func (c *keyCache) invalidate(keys ...string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen.Add(1)
-	for _, k := range keys {
-		if _, ok := c.m.LoadAndDelete(k); ok {
-			c.size--
-		}
-	}
-}
-
 func cacheKeyID(account, region, keyID string) string {
 	return "k|" + partition(account, region) + keyID
 }
@@ -134,7 +61,7 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 	var aliases []string
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var err error
-		if rec, err = loadKey(tx, account, region, keyID); err != nil {
+		if rec, err = loadKeyFast(tx, account, region, keyID); err != nil {
 			return err
 		}
 		if grants, err = loadGrants(tx, partition(account, region), keyID); err != nil {
@@ -165,16 +92,9 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make(map[string]secret.Bytes, len(rec.Materials))}
 	k.usage = s.usage.slot(rec.partition() + rec.KeyID)
-	// Policies are validated when put. One put under older rules (a
-	// condition key kmsd did not know then) is evaluated as it was when it
-	// was put, rather than locking everyone out of the key, PutKeyPolicy
-	// included; one that does not parse at all is kept as nil, which allows
-	// no one.
-	var err error
-	if k.policy, err = policy.ParseKeyPolicy(rec.Policy); err != nil {
-		k.policy, _ = policy.Parse(rec.Policy)
-	}
-	k.bound = newBoundPolicy(k.policy, rec.PolicyPrincipals)
+	pp := s.cache.policies.parse(rec.Policy, rec.PolicyPrincipals)
+	k.policy, k.bound = pp.policy, pp.bound
+	rec.Policy = pp.text // one copy of the document for every key that has it
 	k.conds = keyConditions(rec)
 	for _, m := range rec.Materials {
 		pt, err := s.sealer.Unseal(m.Sealed, materialAAD(rec.partition(), rec.KeyID, m.ID))

@@ -1,10 +1,15 @@
 package kms
 
 import (
+	"context"
+	"fmt"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/kmsd/kmsd/internal/kmsapi"
 )
 
 // TestKeyCacheNeverServesAnInvalidatedValue races readers that miss, load
@@ -53,5 +58,81 @@ func TestKeyCacheNeverServesAnInvalidatedValue(t *testing.T) {
 		if got := load(); got < want {
 			t.Fatalf("after writing version %d the cache served version %d", want, got)
 		}
+	}
+}
+
+// TestKeyCacheKeepsHotKeysWhenFull: a stream of cold keys through a full
+// cache evicts cold keys, one at a time, and keeps the keys in use; the
+// cache never holds more than its size. (A cache wiped whole when full
+// loses every hot key at once.)
+func TestKeyCacheKeepsHotKeysWhenFull(t *testing.T) {
+	const size, hot = 100, 10
+	c := newKeyCache(size)
+	for i := range hot {
+		c.add(fmt.Sprint("hot", i), i, c.gen.Load())
+	}
+	for i := range 10 * size {
+		c.add(fmt.Sprint("cold", i), i, c.gen.Load())
+		for j := range hot {
+			if _, ok := c.get(fmt.Sprint("hot", j)); !ok {
+				t.Fatalf("hot key %d evicted after %d cold keys", j, i+1)
+			}
+		}
+		if n := len(c.ring) - len(c.free); n > size {
+			t.Fatalf("cache holds %d entries, over its size %d", n, size)
+		}
+	}
+	if got, want := c.evictions.Load(), uint64(10*size+hot-size); got != want {
+		t.Fatalf("%d evictions, want %d (one per add past the size)", got, want)
+	}
+	// Invalidated entries leave room without an eviction.
+	c.invalidate("hot0", "hot1")
+	before := c.evictions.Load()
+	c.add("new0", 0, c.gen.Load())
+	c.add("new1", 1, c.gen.Load())
+	if c.evictions.Load() != before {
+		t.Fatal("adding into invalidated slots evicted an entry")
+	}
+	c.invalidatePrefixes([]string{"new"})
+	if _, ok := c.peek("new0"); ok {
+		t.Fatal("prefix invalidation kept an entry")
+	}
+	c.flush()
+	if _, ok := c.get("hot5"); ok || len(c.ring) != 0 {
+		t.Fatal("flush kept entries")
+	}
+}
+
+// TestKeysShareOneParsedPolicy: keys whose policies are the same text
+// share one parsed policy; a key whose policy differs gets its own, and a
+// key reloaded after its policy changed sees the new one.
+func TestKeysShareOneParsedPolicy(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	a, b := h.createKey(), h.createKey()
+	ka, err := h.svc.key(ctx, "111122223333", "us-east-1", a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kb, err := h.svc.key(ctx, "111122223333", "us-east-1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ka.policy == nil || ka.policy != kb.policy {
+		t.Fatalf("two keys with the default policy hold %p and %p, want one shared parsed policy", ka.policy, kb.policy)
+	}
+	if h.svc.cache.policies.len() != 1 {
+		t.Fatalf("%d parsed policies for one policy text", h.svc.cache.policies.len())
+	}
+	doc := strings.Replace(ka.rec.Policy, `"Sid"`, `"Sid" `, 1)
+	if _, err := h.svc.PutKeyPolicy(ctx, call(), &kmsapi.PutKeyPolicyInput{KeyId: b, Policy: doc}); err != nil {
+		t.Fatal(err)
+	}
+	kb2, err := h.svc.key(ctx, "111122223333", "us-east-1", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if kb2.policy == ka.policy || kb2.rec.Policy != doc {
+		t.Fatal("a key with another policy text shares the old parsed policy")
 	}
 }

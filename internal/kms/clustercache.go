@@ -64,33 +64,13 @@ func (s *Service) InvalidateCache(keys ...string) {
 		}
 	}
 	c.invalidate(exact...)
-	if len(parts) == 0 {
-		return
+	if len(parts) > 0 {
+		c.invalidatePrefixes(parts)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.m.Range(func(k, _ any) bool {
-		for _, p := range parts {
-			if strings.HasPrefix(k.(string), p) {
-				if _, ok := c.m.LoadAndDelete(k); ok {
-					c.size--
-				}
-				break
-			}
-		}
-		return true
-	})
 }
 
 // FlushCache drops every entry.
-func (s *Service) FlushCache() {
-	c := s.cache
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.gen.Add(1)
-	c.m.Clear()
-	c.size = 0
-}
+func (s *Service) FlushCache() { s.cache.flush() }
 
 // GateCache makes the cache serve and keep entries only while fresh
 // reports true; otherwise every lookup reads the store. Call it before the

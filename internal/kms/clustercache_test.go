@@ -181,12 +181,12 @@ func TestGateBypassesTheCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantCode(t, encryptOn(b, keyID), kmserr.Disabled)
-	if _, ok := b.cache.m.Load(cacheKeyID("111122223333", "us-east-1", keyID)); !ok {
+	if _, ok := b.cache.peek(cacheKeyID("111122223333", "us-east-1", keyID)); !ok {
 		t.Fatal("the test needs B's stale entry to still be in the map")
 	}
 	open = true
 	b.FlushCache()
-	if _, ok := b.cache.m.Load(cacheKeyID("111122223333", "us-east-1", keyID)); ok {
+	if _, ok := b.cache.peek(cacheKeyID("111122223333", "us-east-1", keyID)); ok {
 		t.Fatal("FlushCache left an entry")
 	}
 	wantCode(t, encryptOn(b, keyID), kmserr.Disabled)

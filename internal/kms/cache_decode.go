@@ -1,0 +1,35 @@
+package kms
+
+import (
+	"fmt"
+
+	// The module mirrors encoding/json/v2; its decoder is several times
+	// faster than encoding/json's on key records (BenchmarkDecodeKeyRecord).
+	json "github.com/go-json-experiment/json"
+
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// loadKeyFast is loadKey for the cache's miss path: the same record,
+// decoded with the faster decoder. Records are written by encoding/json,
+// which emits member names exactly and valid UTF-8, so both decoders read
+// them alike (TestDecodeKeyRecordMatchesEncodingJSON).
+func loadKeyFast(tx store.Tx, account, region, keyID string) (*keyRecord, error) {
+	b, err := tx.Get(bucketKeys, keyKey(account, region, keyID))
+	if err != nil {
+		return nil, err
+	}
+	r, err := decodeKeyRecord(b)
+	if err != nil {
+		return nil, fmt.Errorf("decode key record %s: %w", keyID, err)
+	}
+	return r, nil
+}
+
+func decodeKeyRecord(b []byte) (*keyRecord, error) {
+	var r keyRecord
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
