@@ -151,3 +151,17 @@ func TestClientCertificateRequired(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditRecordStaysBounded: requestMetadata is free-form, so a caller
+// holding a credential could send a huge one; its record is cut to the
+// audit bounds rather than filling the log or failing the write.
+func TestAuditRecordStaysBounded(t *testing.T) {
+	h := newHarness(t, nil)
+	md := metadata("CreateKey")
+	md["future"] = strings.Repeat("x", 200<<10)
+	h.post("/keys/missing/metadata", map[string]any{"requestMetadata": md}, signed{})
+	b, err := json.Marshal(h.audit.last(t))
+	if err != nil || len(b) > 200<<10 {
+		t.Fatalf("record of %d bytes, %v", len(b), err)
+	}
+}

@@ -325,7 +325,7 @@ func (h *Handler) event(c *call, start time.Time, r *http.Request) *audit.Event 
 		AWSRegion:           c.region,
 		SourceIPAddress:     c.kms.Caller.SourceIP,
 		UserAgent:           r.UserAgent(),
-		RequestParameters:   c.params,
+		RequestParameters:   audit.BoundView(c.params),
 		ResponseElements:    c.elements,
 		AdditionalEventData: c.extra,
 		RequestID:           c.kms.RequestID,
