@@ -106,12 +106,19 @@ func runAuthz(bin string, dur time.Duration, levels string, extra []string) erro
 	return nil
 }
 
-// benchUser creates the IAM user the key policy names, with an access key.
+// benchUser creates the IAM user and role the key policy names, and an
+// access key of the user.
 func benchUser(ctx context.Context, url string) (akid, secret string, err error) {
 	c := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(url),
 		Credentials: credentials.NewStaticCredentialsProvider(accessKey, secretKey, ""), RetryMaxAttempts: 1})
 	if _, err := c.CreateUser(ctx, &iam.CreateUserInput{UserName: aws.String("app")}); err != nil {
 		return "", "", fmt.Errorf("create user: %w", err)
+	}
+	// The policy's administrators' role: principals a key policy names in
+	// its own account must exist.
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole"}]}`
+	if _, err := c.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("KeyAdmin"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		return "", "", fmt.Errorf("create role: %w", err)
 	}
 	k, err := c.CreateAccessKey(ctx, &iam.CreateAccessKeyInput{UserName: aws.String("app")})
 	if err != nil {

@@ -47,10 +47,33 @@ func main() {
 	ops := flag.Bool("ops", true, "measure each operation (off: only the baseline and the authorization comparison)")
 	extra := flag.String("kmsd-args", "", "extra space-separated arguments for kmsd (e.g. --admin-listen 127.0.0.1:6060)")
 	lookups := flag.Int("lookup-events", 1000000, "also measure CloudTrail LookupEvents over an audit trail of this many records (0: skip)")
+	decide := flag.Bool("decide", false, "measure the performance targets: interleaved rounds of kmsd and the do-nothing server, ratios, a JSON report (make bench)")
+	rounds := flag.Int("rounds", 3, "decide: interleaved rounds (the order alternates each round)")
+	warmup := flag.Duration("warmup", 2*time.Second, "decide, scale: unmeasured load before each sample")
+	jsonOut := flag.String("json", "", "decide, scale: also write the results as JSON to this file")
+	scaleKeys := flag.Int("scale", 0, "only measure Encrypt, Decrypt and DescribeKey on random keys among this many against a one-key server (make bench-scale)")
 	clusterDSN := flag.String("cluster", "", "only compare serve on bbolt with 1 and 2 nodes on PostgreSQL: a PostgreSQL DSN to use, or auto to start a throwaway server")
 	flag.Parse()
 	if *baseline != "" {
 		serveBaseline(*baseline)
+		return
+	}
+	if *decide {
+		err := runDecide(decideConfig{Bin: *bin, Rounds: *rounds, Warmup: *warmup, Duration: *dur, Conc: 64,
+			Extra: strings.Fields(*extra), JSONPath: *jsonOut})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: decide:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *scaleKeys > 0 {
+		err := runScale(scaleConfig{Bin: *bin, Keys: *scaleKeys, Rounds: *rounds, Warmup: *warmup, Duration: *dur, Conc: 64,
+			Extra: strings.Fields(*extra), JSONPath: *jsonOut})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: scale:", err)
+			os.Exit(1)
+		}
 		return
 	}
 	if *clusterDSN != "" {
@@ -147,8 +170,12 @@ func (s *server) waitHealthy() error {
 	return errors.New("server did not become healthy")
 }
 
-// cpuTime is the server process's user+system CPU time so far.
+// cpuTime is the server process's user+system CPU time so far (0 for no
+// server: a warmup that measures nothing).
 func (s *server) cpuTime() (time.Duration, error) {
+	if s == nil {
+		return 0, nil
+	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
 	if err != nil {
 		return 0, err
@@ -171,9 +198,18 @@ func client(url string, conc int) *kms.Client {
 }
 
 func clientAs(url string, conc int, akid, secret string) *kms.Client {
+	return clientFor(url, conc, "us-east-1", akid, secret)
+}
+
+// clientIn is a client of the account root signing for region.
+func clientIn(url string, conc int, region string) *kms.Client {
+	return clientFor(url, conc, region, accessKey, secretKey)
+}
+
+func clientFor(url string, conc int, region, akid, secret string) *kms.Client {
 	tr := &http.Transport{MaxIdleConns: conc * 2, MaxIdleConnsPerHost: conc * 2, IdleConnTimeout: time.Minute}
 	return kms.New(kms.Options{
-		Region:           "us-east-1",
+		Region:           region,
 		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
 		HTTPClient:       &http.Client{Transport: tr},
@@ -256,9 +292,36 @@ func measureWith(ctx context.Context, srv *server, c *kms.Client, sc scenario, c
 	for i := 0; i < conc; i++ {
 		_ = sc.run(ctx, c)
 	}
-	cpu0, err := srv.cpuTime()
+	r, err := sample(ctx, srv, c, sc, conc, dur)
 	if err != nil {
 		return 0, err
+	}
+	fmt.Printf("%-18s %5d %10.0f %10s %10s %14s %8d\n", sc.name, conc, r.RPS,
+		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerReq.Round(100*time.Nanosecond), r.Errors)
+	if r.LastError != "" {
+		fmt.Printf("  last error: %s\n", r.LastError)
+	}
+	return r.CPUPerReq, nil
+}
+
+// sampleResult is one measurement of one scenario on one server.
+type sampleResult struct {
+	Requests  int           `json:"requests"`
+	Errors    int64         `json:"errors"`
+	RPS       float64       `json:"rps"`
+	P50       time.Duration `json:"p50_ns"`
+	P99       time.Duration `json:"p99_ns"`
+	CPUPerReq time.Duration `json:"server_cpu_per_request_ns"`
+	LastError string        `json:"last_error,omitempty"`
+}
+
+// sample drives sc through c at concurrency conc for dur and measures it:
+// requests per second, latency percentiles of the successful requests, and
+// the server's CPU time (from /proc) per request.
+func sample(ctx context.Context, srv *server, c *kms.Client, sc scenario, conc int, dur time.Duration) (sampleResult, error) {
+	cpu0, err := srv.cpuTime()
+	if err != nil {
+		return sampleResult{}, err
 	}
 	var (
 		wg     sync.WaitGroup
@@ -292,26 +355,20 @@ func measureWith(ctx context.Context, srv *server, c *kms.Client, sc scenario, c
 	elapsed := time.Since(start)
 	cpu1, err := srv.cpuTime()
 	if err != nil {
-		return 0, err
+		return sampleResult{}, err
 	}
 	slices.Sort(lat)
-	n := len(lat) + int(errs.Load())
-	pct := func(p float64) time.Duration {
-		if len(lat) == 0 {
-			return 0
-		}
-		return lat[int(p*float64(len(lat)-1))]
+	r := sampleResult{Requests: len(lat) + int(errs.Load()), Errors: errs.Load(), RPS: float64(len(lat)) / elapsed.Seconds()}
+	if len(lat) > 0 {
+		r.P50, r.P99 = lat[int(0.50*float64(len(lat)-1))], lat[int(0.99*float64(len(lat)-1))]
 	}
-	perReq := time.Duration(0)
-	if n > 0 {
-		perReq = (cpu1 - cpu0) / time.Duration(n)
+	if r.Requests > 0 {
+		r.CPUPerReq = (cpu1 - cpu0) / time.Duration(r.Requests)
 	}
-	fmt.Printf("%-18s %5d %10.0f %10s %10s %14s %8d\n", sc.name, conc, float64(len(lat))/elapsed.Seconds(),
-		pct(0.50).Round(time.Microsecond), pct(0.99).Round(time.Microsecond), perReq.Round(100*time.Nanosecond), errs.Load())
 	if e, ok := lastEr.Load().(string); ok {
-		fmt.Printf("  last error: %s\n", e)
+		r.LastError = e
 	}
-	return perReq, nil
+	return r, nil
 }
 
 // serveBaseline answers every POST with a small JSON body and does nothing
@@ -328,25 +385,36 @@ func serveBaseline(addr string) {
 	fmt.Fprintln(os.Stderr, http.ListenAndServe(addr, h))
 }
 
-func runBaseline(dur time.Duration, levels string) error {
+// startNull starts the do-nothing server as a child process, so its CPU
+// time is read from /proc as kmsd's is.
+func startNull() (*server, error) {
 	self, err := os.Executable()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	addr, err := freePort()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	cmd := exec.Command(self, "-serve-baseline", addr)
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
-		return err
+		return nil, err
 	}
 	srv := &server{cmd: cmd, url: "http://" + addr}
-	defer srv.stop()
 	if err := srv.waitHealthy(); err != nil {
+		srv.stop()
+		return nil, err
+	}
+	return srv, nil
+}
+
+func runBaseline(dur time.Duration, levels string) error {
+	srv, err := startNull()
+	if err != nil {
 		return err
 	}
+	defer srv.stop()
 	fmt.Printf("baseline: a do-nothing Go net/http JSON server, %d CPUs, %s per scenario\n", runtime.NumCPU(), dur)
 	header()
 	sc := scenario{"Encrypt 32B", func(ctx context.Context, c *kms.Client) error {

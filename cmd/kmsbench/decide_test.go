@@ -1,0 +1,75 @@
+package main
+
+import (
+	"crypto/sha256"
+	"os"
+	"strings"
+	"testing"
+)
+
+func TestSummarizeRatios(t *testing.T) {
+	for _, c := range []struct {
+		in               []float64
+		median, min, max float64
+	}{
+		{[]float64{1.3, 1.1, 1.2}, 1.2, 1.1, 1.3},
+		{[]float64{1.4, 1.0, 1.2, 1.1}, 1.15, 1.0, 1.4},
+		{[]float64{0.9}, 0.9, 0.9, 0.9},
+	} {
+		r := summarize("x", c.in)
+		if diff := r.Median - c.median; diff > 1e-9 || diff < -1e-9 || r.Min != c.min || r.Max != c.max {
+			t.Errorf("summarize(%v) = %+v, want median %v min %v max %v", c.in, r, c.median, c.min, c.max)
+		}
+	}
+}
+
+func TestTargetVerdicts(t *testing.T) {
+	for _, c := range []struct {
+		measured, limit float64
+		atMost, holds   bool
+	}{
+		{1.05, 1.10, true, true}, {1.20, 1.10, true, false},
+		{3500, 3000, false, true}, {2000, 3000, false, false},
+	} {
+		if got := newTarget("t", c.measured, c.limit, c.atMost, "").Holds; got != c.holds {
+			t.Errorf("%v against %v (at most: %v): holds = %v", c.measured, c.limit, c.atMost, got)
+		}
+	}
+}
+
+// rssOf finds this process's resident set and the part mapped from a file
+// it maps, as bench-scale reads the store's map.
+func TestRSSOfCountsAFileMap(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rss, mapped, err := rssOf(os.Getpid(), exe[strings.LastIndexByte(exe, '/'):])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rss <= 0 || mapped <= 0 || mapped > rss {
+		t.Fatalf("rss %d, mapped from the executable %d", rss, mapped)
+	}
+}
+
+// primitiveCPU reports CPU per call: twice the work measures about twice
+// the CPU, however busy the host.
+func TestPrimitiveCPUIsPerCall(t *testing.T) {
+	buf := make([]byte, 16<<10)
+	work := func(n int) func() {
+		return func() {
+			for range n {
+				_ = sha256.Sum256(buf)
+			}
+		}
+	}
+	one, allocs := primitiveCPU(work(1))
+	two, _ := primitiveCPU(work(2))
+	if one <= 0 || allocs != 0 {
+		t.Fatalf("one hash: %v of CPU, %d allocs", one, allocs)
+	}
+	if r := float64(two) / float64(one); r < 1.4 || r > 2.8 {
+		t.Fatalf("two hashes cost %v, one %v: ratio %.2f, want about 2", two, one, r)
+	}
+}

@@ -1,0 +1,322 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/kms"
+)
+
+// scaleConfig is how `make bench-scale` measures.
+type scaleConfig struct {
+	Bin      string        `json:"-"`
+	Keys     int           `json:"keys"`
+	Rounds   int           `json:"rounds"`
+	Warmup   time.Duration `json:"warmup_ns"`
+	Duration time.Duration `json:"duration_ns"`
+	Conc     int           `json:"concurrency"`
+	Extra    []string      `json:"kmsd_args,omitempty"`
+	JSONPath string        `json:"-"`
+}
+
+// scaleRegions hold the keys of a large run: AWS's quota of 100,000 keys
+// per account and Region (which kmsd enforces) puts a million keys in ten
+// Regions; each Region is its own partition of the store, as at AWS.
+var scaleRegions = []string{"us-east-1", "us-east-2", "us-west-1", "us-west-2", "eu-west-1",
+	"eu-west-2", "eu-central-1", "ap-southeast-1", "ap-northeast-1", "sa-east-1"}
+
+// keysPerRegion is AWS's default quota of keys per account and Region.
+const keysPerRegion = 100000
+
+// regionKey is a key and the Region it lives in.
+type regionKey struct {
+	region int // index in scaleRegions
+	id     string
+}
+
+// regionClients are clients of one server, one per Region of scaleRegions.
+type regionClients []*kms.Client
+
+func newRegionClients(url string, conc int) regionClients {
+	cs := make(regionClients, len(scaleRegions))
+	for i, r := range scaleRegions {
+		cs[i] = clientIn(url, conc, r)
+	}
+	return cs
+}
+
+// decryptSample bounds the blobs made for Decrypt on random keys: one
+// Encrypt each, made before the rounds.
+const decryptSample = 20000
+
+type scaleReport struct {
+	When       time.Time        `json:"when"`
+	Config     scaleConfig      `json:"config"`
+	CreateRate float64          `json:"createkey_per_second"`
+	CreateTime time.Duration    `json:"create_ns"`
+	LoadBefore float64          `json:"host_load1_before"`
+	LoadAfter  float64          `json:"host_load1_after"`
+	Samples    []roundSample    `json:"samples"`
+	Ratios     map[string]ratio `json:"ratios"`
+	HeapAlloc  int64            `json:"heap_alloc_bytes"`
+	HeapInuse  int64            `json:"heap_inuse_bytes"`
+	RSS        int64            `json:"rss_bytes"`
+	StoreRSS   int64            `json:"rss_store_map_bytes"`
+	Targets    []target         `json:"targets"`
+}
+
+// runScale compares Encrypt, Decrypt and DescribeKey on a random key among
+// cfg.Keys with the same calls on a server holding one key, in interleaved
+// rounds, and reports the large server's heap and RSS.
+func runScale(cfg scaleConfig) error {
+	ctx := context.Background()
+	rep := scaleReport{When: time.Now().UTC(), Config: cfg, Ratios: map[string]ratio{}, LoadBefore: loadAvg()}
+	admin, err := freePort()
+	if err != nil {
+		return err
+	}
+	big, err := start(cfg.Bin, true, append([]string{"--admin-listen", admin}, cfg.Extra...))
+	if err != nil {
+		return err
+	}
+	defer big.stop()
+	one, err := start(cfg.Bin, true, cfg.Extra)
+	if err != nil {
+		return err
+	}
+	defer one.stop()
+
+	fmt.Printf("make bench-scale: %d keys vs one key, %d rounds, %s warmup + %s per sample, concurrency %d; host load %.2f\n",
+		cfg.Keys, cfg.Rounds, cfg.Warmup, cfg.Duration, cfg.Conc, rep.LoadBefore)
+	t0 := time.Now()
+	ids, err := createKeys(ctx, big, cfg.Keys, cfg.Conc)
+	if err != nil {
+		return err
+	}
+	rep.CreateTime = time.Since(t0)
+	rep.CreateRate = float64(len(ids)) / rep.CreateTime.Seconds()
+	fmt.Printf("created %d keys in %s (%.0f keys/s at concurrency %d), host load %.2f\n", len(ids), rep.CreateTime.Round(time.Second), rep.CreateRate, cfg.Conc, loadAvg())
+	blobs, err := makeBlobs(ctx, big, ids, min(decryptSample, len(ids)), cfg.Conc)
+	if err != nil {
+		return err
+	}
+	oneID, err := createKeys(ctx, one, 1, 1)
+	if err != nil {
+		return err
+	}
+	oneBlobs, err := makeBlobs(ctx, one, oneID, 1, 1)
+	if err != nil {
+		return err
+	}
+
+	pt := make([]byte, 32)
+	// The scenarios pick a random key and call through the client of its
+	// Region; the *kms.Client passed in only chooses the server.
+	ops := func(cs regionClients, ids []regionKey, blobs []regionBlob) []scenario {
+		return []scenario{
+			{"Encrypt 32B", func(ctx context.Context, _ *kms.Client) error {
+				k := ids[rand.IntN(len(ids))]
+				_, err := cs[k.region].Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.id), Plaintext: pt})
+				return err
+			}},
+			{"Decrypt 32B", func(ctx context.Context, _ *kms.Client) error {
+				b := blobs[rand.IntN(len(blobs))]
+				_, err := cs[b.region].Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: b.blob})
+				return err
+			}},
+			{"DescribeKey", func(ctx context.Context, _ *kms.Client) error {
+				k := ids[rand.IntN(len(ids))]
+				_, err := cs[k.region].DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(k.id)})
+				return err
+			}},
+		}
+	}
+	bigOps := ops(newRegionClients(big.url, cfg.Conc), ids, blobs)
+	oneOps := ops(newRegionClients(one.url, cfg.Conc), oneID, oneBlobs)
+	var bc, oc *kms.Client // unused by the scenarios
+	type per struct{ cpu, p50, p99 []float64 }
+	ratios := map[string]*per{}
+	fmt.Printf("\n%-12s %-5s %5s %10s %10s %10s %14s %6s %6s\n", "scenario", "keys", "round", "req/s", "p50", "p99", "server CPU/req", "errors", "load")
+	for round := range cfg.Rounds {
+		for i := range bigOps {
+			order := []string{"many", "one"}
+			if round%2 == 1 {
+				order = []string{"one", "many"}
+			}
+			got := map[string]sampleResult{}
+			for _, name := range order {
+				s, c, sc := big, bc, bigOps[i]
+				if name == "one" {
+					s, c, sc = one, oc, oneOps[i]
+				}
+				warm(ctx, c, sc, cfg.Conc, cfg.Warmup)
+				r, err := sample(ctx, s, c, sc, cfg.Conc, cfg.Duration)
+				if err != nil {
+					return err
+				}
+				rs := roundSample{Scenario: sc.name, Server: name, Round: round, LoadAvg: loadAvg(), sampleResult: r}
+				rep.Samples = append(rep.Samples, rs)
+				got[name] = r
+				fmt.Printf("%-12s %-5s %5d %10.0f %10s %10s %14s %6d %6.2f\n", sc.name, name, round, r.RPS,
+					r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerReq.Round(100*time.Nanosecond), r.Errors, rs.LoadAvg)
+				if r.LastError != "" {
+					fmt.Printf("  last error: %s\n", r.LastError)
+				}
+			}
+			m, o := got["many"], got["one"]
+			name := bigOps[i].name
+			if ratios[name] == nil {
+				ratios[name] = &per{}
+			}
+			if o.CPUPerReq > 0 && o.P50 > 0 && o.P99 > 0 {
+				p := ratios[name]
+				p.cpu = append(p.cpu, float64(m.CPUPerReq)/float64(o.CPUPerReq))
+				p.p50 = append(p.p50, float64(m.P50)/float64(o.P50))
+				p.p99 = append(p.p99, float64(m.P99)/float64(o.P99))
+			}
+		}
+	}
+	rep.LoadAfter = loadAvg()
+	if rep.HeapAlloc, rep.HeapInuse, err = heapOf("http://" + admin + "/metrics"); err != nil {
+		fmt.Println("  heap: ", err)
+	}
+	rep.RSS, rep.StoreRSS, _ = rssOf(big.cmd.Process.Pid, "kmsd.db")
+
+	fmt.Printf("\nratios %d keys / one key (median [min–max] of the rounds):\n", len(ids))
+	for _, sc := range bigOps {
+		p := ratios[sc.name]
+		if p == nil {
+			continue
+		}
+		for _, m := range []struct {
+			what  string
+			v     []float64
+			limit float64
+		}{{"server CPU", p.cpu, 1.15}, {"p50", p.p50, 1.15}, {"p99", p.p99, 1.5}} {
+			r := summarize(sc.name+" "+m.what, m.v)
+			rep.Ratios[r.Name] = r
+			fmt.Printf("  %-24s %.2f× [%.2f–%.2f]\n", r.Name, r.Median, r.Min, r.Max)
+			rep.Targets = append(rep.Targets, newTarget(r.Name+" vs one key", r.Median, m.limit, true, "×"))
+		}
+	}
+	const mib = 1 << 20
+	fmt.Printf("memory of the %d-key server: heap %d MiB allocated (%d MiB in use), RSS %d MiB of which %d MiB is the store's file map\n",
+		len(ids), rep.HeapAlloc/mib, rep.HeapInuse/mib, rep.RSS/mib, rep.StoreRSS/mib)
+	rep.Targets = append(rep.Targets,
+		newTarget(fmt.Sprintf("Go heap in use with %d keys", len(ids)), float64(rep.HeapInuse)/mib, 300, true, "MiB"),
+		newTarget(fmt.Sprintf("CreateKey at concurrency %d", cfg.Conc), rep.CreateRate, 3000, false, "keys/s"))
+	printTargets(rep.Targets, rep.LoadBefore, rep.LoadAfter)
+	return writeJSON(cfg.JSONPath, rep)
+}
+
+// createKeys makes n symmetric keys at concurrency conc, filling each
+// Region of scaleRegions to the quota before the next, and returns them.
+func createKeys(ctx context.Context, srv *server, n, conc int) ([]regionKey, error) {
+	if n > keysPerRegion*len(scaleRegions) {
+		return nil, fmt.Errorf("at most %d keys: %d Regions of %d", keysPerRegion*len(scaleRegions), len(scaleRegions), keysPerRegion)
+	}
+	ids := make([]regionKey, n)
+	cs := newRegionClients(srv.url, conc)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	var first error
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				r := i / keysPerRegion
+				out, err := cs[r].CreateKey(ctx, &kms.CreateKeyInput{})
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = fmt.Errorf("create key %d: %w", i, err)
+					}
+					mu.Unlock()
+					next.Store(int64(n))
+					return
+				}
+				ids[i] = regionKey{r, *out.KeyMetadata.KeyId}
+			}
+		}()
+	}
+	wg.Wait()
+	return ids, first
+}
+
+// makeBlobs encrypts under n random keys of ids.
+func makeBlobs(ctx context.Context, srv *server, ids []regionKey, n, conc int) ([]regionBlob, error) {
+	blobs := make([]regionBlob, n)
+	cs := newRegionClients(srv.url, conc)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make(chan error, conc)
+	for range conc {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= n {
+					return
+				}
+				k := ids[rand.IntN(len(ids))]
+				out, err := cs[k.region].Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.id), Plaintext: make([]byte, 32)})
+				if err != nil {
+					errs <- err
+					next.Store(int64(n))
+					return
+				}
+				blobs[i] = regionBlob{k.region, out.CiphertextBlob}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	return blobs, <-errs
+}
+
+// regionBlob is a ciphertext and the Region of its key.
+type regionBlob struct {
+	region int
+	blob   []byte
+}
+
+// heapOf reads the Go heap of a kmsd from its Prometheus metrics.
+func heapOf(url string) (alloc, inuse int64, err error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		v, _ := strconv.ParseFloat(f[1], 64)
+		switch f[0] {
+		case "go_memstats_heap_alloc_bytes":
+			alloc = int64(v)
+		case "go_memstats_heap_inuse_bytes":
+			inuse = int64(v)
+		}
+	}
+	return alloc, inuse, sc.Err()
+}
