@@ -76,6 +76,8 @@ type Config struct {
 	Seal SealConfig `yaml:"seal,omitempty"`
 	// XKS serves the XKS Proxy API (xks.go); KMSD_XKS_* variables.
 	XKS xksConfig `yaml:"xks,omitempty"`
+	// CustomKeyStores is what custom key stores connect to (cks.go).
+	CustomKeyStores cksConfig `yaml:"custom_key_stores,omitempty"`
 }
 
 // The AWS documentation's example credentials: well known on purpose, so a
@@ -338,6 +340,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.InsecureAllowPermissiveListener, "insecure-allow-permissive-listener", c.InsecureAllowPermissiveListener, "dev: allow a listener beyond loopback without --enforce (anyone who reaches it acts as the account root)")
 	c.Seal.bindFlags(fs)
 	c.XKS.bindFlags(fs)
+	c.CustomKeyStores.bindFlags(fs)
 }
 
 func (c *Config) validate() error {
@@ -403,6 +406,9 @@ func (c *Config) validateFor(m mode) error {
 		return err
 	}
 	if err := c.validateConsole(m); err != nil {
+		return err
+	}
+	if err := c.CustomKeyStores.validate(m); err != nil {
 		return err
 	}
 	if loopback(c.Listen) {
