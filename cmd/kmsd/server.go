@@ -219,6 +219,10 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 		n.close()
 		return nil, err
 	}
+	if err := attachKeyStores(n.svc, &cfg.CustomKeyStores); err != nil {
+		n.close()
+		return nil, err
+	}
 	if sh != nil && withAudit {
 		sh.attach(n, mx, log)
 	}
