@@ -1,0 +1,54 @@
+package main
+
+import (
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestCustomKeyStoreConfig: the --hsm-cluster and --xks-proxy-* flags and
+// the custom_key_stores YAML section load, and mistakes are refused with a
+// message that names the fix.
+func TestCustomKeyStoreConfig(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "kmsd.yaml")
+	_ = os.WriteFile(file, []byte(`custom_key_stores:
+  hsm_clusters:
+    - id: cluster-234567abcde
+      module: /usr/lib/softhsm/libsofthsm2.so
+      token: kms1
+  xks_proxy_timeout: 2s
+  xks_proxy_connect_to: ["https://xks.example.com=https://127.0.0.1:9443"]
+`), 0o600)
+	cfg, _, err := loadConfig(modeServe, []string{"--config", file, "--hsm-cluster", "id=cluster-234567abcdf,module=/m.so,token=kms2"}, io.Discard, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cfg.CustomKeyStores
+	if len(c.HSMClusters) != 2 || c.HSMClusters[0].Token != "kms1" || c.HSMClusters[1].ID != "cluster-234567abcdf" || c.XKSProxyTimeout.String() != "2s" || len(c.XKSProxyConnectTo) != 1 {
+		t.Fatalf("loaded %+v", c)
+	}
+	for name, tc := range map[string]struct {
+		m    mode
+		args []string
+		want string
+	}{
+		"cluster id":           {modeDev, []string{"--hsm-cluster", "id=cluster-1,module=/m.so,token=t"}, "is not a CloudHsmClusterId"},
+		"twice":                {modeDev, []string{"--hsm-cluster", "id=cluster-234567abcde,module=/m.so,token=t", "--hsm-cluster", "id=cluster-234567abcde,module=/m.so,token=u"}, "configured twice"},
+		"no token":             {modeDev, []string{"--hsm-cluster", "id=cluster-234567abcde,module=/m.so"}, "needs module"},
+		"unknown setting":      {modeDev, []string{"--hsm-cluster", "id=cluster-234567abcde,pin=1234"}, "unknown setting"},
+		"http in serve":        {modeServe, []string{"--xks-proxy-allow-http"}, "dev only"},
+		"http without consent": {modeDev, []string{"--xks-proxy-connect-to", "https://xks.example.com=http://127.0.0.1:9"}, "--xks-proxy-allow-http"},
+		"not a pair":           {modeDev, []string{"--xks-proxy-connect-to", "https://127.0.0.1:9"}, "ENDPOINT=URL"},
+	} {
+		_, _, err := loadConfig(tc.m, tc.args, io.Discard, noEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want an error containing %q", name, err, tc.want)
+		}
+	}
+	if _, _, err := loadConfig(modeDev, []string{"--xks-proxy-allow-http", "--xks-proxy-connect-to", "https://xks.example.com=http://127.0.0.1:9"}, io.Discard, noEnv); err != nil {
+		t.Errorf("dev with --xks-proxy-allow-http: %v", err)
+	}
+}
