@@ -20,7 +20,12 @@ function excerpt(text, startEl, endEl) {
   const pos = (el) => ({ line: Number(el.getElementsByTagName("Line")[0]?.textContent), col: Number(el.getElementsByTagName("Column")[0]?.textContent) });
   const lines = text.split("\n");
   const offset = (p) => lines.slice(0, p.line - 1).reduce((n, l) => n + l.length + 1, 0) + p.col - 1;
-  return text.slice(offset(pos(startEl)), offset(pos(endEl)) + 1);
+  const start = pos(startEl);
+  // Indent the first line as in the document, then take the common
+  // indentation off every line.
+  const lines2 = (" ".repeat(start.col - 1) + text.slice(offset(start), offset(pos(endEl)) + 1).replace(/,\s*$/, "")).split("\n");
+  const indent = Math.min(...lines2.filter((l) => l.trim()).map((l) => l.match(/^ */)[0].length));
+  return lines2.map((l) => l.slice(indent)).join("\n");
 }
 
 async function explain(doc, keyArn) {

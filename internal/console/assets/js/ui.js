@@ -29,7 +29,7 @@ export function h(tag, attrs = {}, ...children) {
 }
 
 export function clear(el, ...children) {
-  el.replaceChildren(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  el.replaceChildren(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   return el;
 }
 
@@ -59,6 +59,7 @@ export function toast(text, kind = "ok") {
   const area = document.getElementById("toasts");
   const t = h("div", { class: `toast ${kind}`, role: kind === "error" ? "alert" : "status" }, text);
   area.append(t);
+  while (area.children.length > 3) area.firstElementChild.remove();
   setTimeout(() => t.remove(), 6000);
 }
 
@@ -153,8 +154,11 @@ export function tabs(list, selected = 0) {
   function choose(i) {
     buttons.forEach((b, j) => { b.setAttribute("aria-selected", String(i === j)); b.tabIndex = i === j ? 0 : -1; });
     panel.setAttribute("aria-labelledby", buttons[i].id);
-    clear(panel);
-    list[i].render(panel);
+    // A fresh container per selection: a slow render of the tab left
+    // behind then writes into a detached node, never over this one.
+    const inner = h("div");
+    clear(panel, inner);
+    list[i].render(inner);
   }
   bar.append(...buttons);
   choose(Math.max(0, selected));
