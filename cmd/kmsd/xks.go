@@ -171,12 +171,8 @@ func (x *xksConfig) validate(tls bool) error {
 		}
 		return nil
 	}
-	p := x.prefix()
-	if strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-") != "" || strings.Contains(p, "//") {
-		return fmt.Errorf("XKS URI prefix %q may hold only letters, digits, /, - and _ (AWS KMS's XksProxyUriPath rule)", x.URIPrefix)
-	}
-	if len(p+xksAPIPath) > 128 {
-		return fmt.Errorf("XKS URI prefix %q is too long: %s must be at most 128 characters", x.URIPrefix, p+xksAPIPath)
+	if err := x.validatePrefix(); err != nil {
+		return err
 	}
 	if _, err := x.credentials(); err != nil {
 		return err
@@ -186,6 +182,18 @@ func (x *xksConfig) validate(tls bool) error {
 		return errors.New("--xks-client-ca needs TLS on the listener: give --tls-cert and --tls-key too")
 	case x.ClientCN != "" && x.ClientCA == "":
 		return errors.New("--xks-client-cn needs --xks-client-ca, the certificate authority the client certificate must chain to")
+	}
+	return nil
+}
+
+// validatePrefix applies AWS KMS's rules for the XksProxyUriPath.
+func (x *xksConfig) validatePrefix() error {
+	p := x.prefix()
+	if strings.Trim(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-") != "" || strings.Contains(p, "//") {
+		return fmt.Errorf("XKS URI prefix %q may hold only letters, digits, /, - and _ (AWS KMS's XksProxyUriPath rule)", x.URIPrefix)
+	}
+	if len(p+xksAPIPath) > 128 {
+		return fmt.Errorf("XKS URI prefix %q is too long: %s must be at most 128 characters", x.URIPrefix, p+xksAPIPath)
 	}
 	return nil
 }
