@@ -24,6 +24,7 @@ Usage:
   kmsd admin check --data DIR [--in FILE]     (the server may be running)
   kmsd admin rotate-root --data DIR [--retire] (the server may be running)
   kmsd admin migrate-seal --data DIR --to pkcs11|awskms|file [--seal-...]  (server stopped)
+  kmsd admin xks-credential [--uri-prefix PREFIX] [--out FILE]  (an XKS Proxy API credential)
 
 Run 'kmsd admin <command> --help' for its flags and examples.
 `
@@ -55,6 +56,8 @@ func runAdmin(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 		return helpShown(runRotateRoot(ctx, args[1:], stdout, stderr, getenv))
 	case "migrate-seal":
 		return helpShown(runMigrateSeal(ctx, args[1:], stdout, stderr, getenv))
+	case "xks-credential":
+		return helpShown(runXKSCredential(args[1:], stdout, stderr))
 	}
 	fmt.Fprint(stderr, adminUsage)
 	return fmt.Errorf("unknown admin command %q", args[0])
