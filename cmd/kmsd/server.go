@@ -253,6 +253,10 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	log := newLogger(cfg, stderr)
 	if cfg.MemoryLimit > 0 {
 		debug.SetMemoryLimit(int64(cfg.MemoryLimit) << 20)
+	} else if getenv("GOMEMLIMIT") == "" {
+		// GOGC=400 alone lets the heap grow to five times the live data:
+		// bound it by what the key cache holds (about 2 KiB a key) and room.
+		debug.SetMemoryLimit(256<<20 + int64(max(cfg.CacheSize, 0))<<11)
 	}
 	var mx *metrics.Metrics // measured only where an admin listener can serve it
 	if cfg.AdminListen != "" {
