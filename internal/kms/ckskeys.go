@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 
 	"github.com/kmsd/kmsd/internal/keys"
@@ -111,21 +112,23 @@ func usableExternalKey(m *XKSKeyMetadata) bool {
 // createKeyError is CreateKey's answer to a backend failure.
 func createKeyError(st *keyStoreRecord, err error) error {
 	f := failureOf(err)
+	cause := fmt.Errorf("custom key store %s: %w", st.ID, err)
 	if st.Type == typeCloudHSM {
 		if f == FailKeyExists {
 			return kmserr.Internalf("generate key in %s: %w", st.ClusterID, err)
 		}
-		return kmserr.New(errKeyStoreInvalidState, "Custom key store %s cannot reach cluster %s (%s). Disconnect and reconnect it.", st.ID, st.ClusterID, connectionErrorCode(st.Type, f))
+		return withCause(kmserr.New(errKeyStoreInvalidState, "Custom key store %s cannot reach cluster %s (%s). Disconnect and reconnect it.", st.ID, st.ClusterID, connectionErrorCode(st.Type, f)), cause)
 	}
+	code := errKeyStoreInvalidState
 	switch f {
 	case FailKeyNotFound:
-		return kmserr.New(errXksKeyNotFound, "%s", xksMessage(f))
+		code = errXksKeyNotFound
 	case FailKeyDisabled, FailKeyUsage:
-		return kmserr.New(errXksKeyInvalidConfig, "%s", xksMessage(f))
+		code = errXksKeyInvalidConfig
 	case FailAccessDenied:
-		return kmserr.New(kmserr.InvalidState, "%s", xksMessage(f))
+		code = kmserr.InvalidState
 	}
-	return kmserr.New(errKeyStoreInvalidState, "%s", xksMessage(f))
+	return withCause(kmserr.New(code, "%s", xksMessage(f)), cause)
 }
 
 // keyUsingExternalKey returns the id of another key of the same store bound
@@ -221,17 +224,24 @@ func (s *Service) liveOf(ctx context.Context, st *keyStoreRecord) (*cksLive, err
 // everything else KMSInvalidStateException, as AWS documents.
 func (s *Service) useError(k *cachedKey, st *keyStoreRecord, err error) error {
 	f := failureOf(err)
-	slog.Warn("custom key store operation failed", "keyId", k.rec.KeyID, "customKeyStoreId", k.rec.CustomKeyStoreID, "err", err)
+	cause := fmt.Errorf("custom key store %s, key %s: %w", st.ID, k.rec.KeyID, err)
 	if st.Type == typeXKS {
-		return kmserr.New(kmserr.InvalidState, "%s", xksMessage(f))
+		return withCause(kmserr.New(kmserr.InvalidState, "%s", xksMessage(f)), cause)
 	}
 	switch f {
 	case FailInvalidCiphertext:
-		return kmserr.New(kmserr.InvalidCiphertext, "")
+		return withCause(kmserr.New(kmserr.InvalidCiphertext, ""), cause)
 	case FailKeyNotFound:
-		return kmserr.New(kmserr.InvalidState, "The key material of %s is not in cluster %s.", k.arn, st.ClusterID)
+		return withCause(kmserr.New(kmserr.InvalidState, "The key material of %s is not in cluster %s.", k.arn, st.ClusterID), cause)
 	}
-	return kmserr.New(kmserr.InvalidState, "%s is unavailable: custom key store %s cannot use cluster %s (%s).", k.arn, st.ID, st.ClusterID, connectionErrorCode(st.Type, f))
+	return withCause(kmserr.New(kmserr.InvalidState, "%s is unavailable: custom key store %s cannot use cluster %s (%s).", k.arn, st.ID, st.ClusterID, connectionErrorCode(st.Type, f)), cause)
+}
+
+// withCause keeps a backend failure for the request's log line; the client
+// sees only AWS's message.
+func withCause(e *kmserr.Error, cause error) *kmserr.Error {
+	e.Cause = cause
+	return e
 }
 
 // storeHeader starts a custom-store blob: kmsd's header with a fresh salt.

@@ -133,11 +133,6 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, c *Call, in *kmsapi
 		case connConnected, connConnecting:
 			return nil // connected or on its way: nothing to do
 		}
-		if r.Type == typeCloudHSM {
-			if _, err := s.cluster(r.ClusterID); err != nil {
-				return kmserr.New(errClusterInvalidConfig, "Cluster %s is not configured in this kmsd.", r.ClusterID)
-			}
-		}
 		r.State, r.ErrorCode, r.Attempt, started = connConnecting, "", r.Attempt+1, true
 		return nil
 	})

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
@@ -117,7 +118,7 @@ func (s *Service) testProxy(ctx context.Context, c *Call, op string, r *keyStore
 	}
 	if err != nil {
 		f := failureOf(err)
-		return kmserr.New(xksStoreException(f), "%s", xksMessage(f))
+		return withCause(kmserr.New(xksStoreException(f), "%s", xksMessage(f)), fmt.Errorf("test proxy %s%s: %w", r.XksEndpoint, r.XksPath, err))
 	}
 	return nil
 }

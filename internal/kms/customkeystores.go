@@ -18,7 +18,6 @@ const (
 	errClusterNotFound       = "CloudHsmClusterNotFoundException"
 	errClusterInUse          = "CloudHsmClusterInUseException"
 	errClusterNotRelated     = "CloudHsmClusterNotRelatedException"
-	errClusterInvalidConfig  = "CloudHsmClusterInvalidConfigurationException"
 	errIncorrectTrustAnchor  = "IncorrectTrustAnchorException"
 	errXksURIInUse           = "XksProxyUriInUseException"
 	errXksVpcServiceNotFound = "XksProxyVpcEndpointServiceNotFoundException"
@@ -38,6 +37,10 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	// Custom key stores are not key resources: identity policies decide.
+	if err := s.authorize(ctx, c, "kms:CreateCustomKeyStore", nil, nil, nil, ""); err != nil {
+		return nil, err
+	}
 	typ := string(in.CustomKeyStoreType)
 	if typ == "" {
 		typ = typeCloudHSM
@@ -53,9 +56,6 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 		err = s.newXKSStore(rec, in)
 	}
 	if err != nil {
-		return nil, err
-	}
-	if err := s.authorize(ctx, c, "kms:CreateCustomKeyStore", nil, nil, nil, ""); err != nil {
 		return nil, err
 	}
 	if typ == typeXKS {
