@@ -16,7 +16,7 @@ const (
 	consoleAdmin = "admin" // on --admin-listen, beside pprof and metrics
 )
 
-const consoleHelp = "web console at /console/: on (the API listener), off, or admin (the --admin-listen listener) (default on in dev, off in serve)"
+const consoleHelp = "web console at /console/: on (on the API listener), off, or admin (on the --admin-listen listener); default on in dev, off in serve; e.g. --console admin --admin-listen 127.0.0.1:9090"
 
 // consoleMode resolves the setting for a subcommand. serve leaves the
 // console off unless asked: a production endpoint then exposes only the
