@@ -21,6 +21,7 @@ const rotateRootHelp = `kmsd admin rotate-root — make a new root key active an
 
 Usage:
   kmsd admin rotate-root [--config FILE] [--data DIR] [--seal ...] [--batch N] [--retire]
+  kmsd admin rotate-root --retire-only [--data DIR]
 
 A new AES-256 root key joins the root keyring and becomes active; then every
 record of the store is re-sealed under it, a batch per transaction: key
@@ -32,14 +33,15 @@ again and it resumes the same rotation. With the server running, it works
 through the server's admin socket in DIR; otherwise on the files.
 
 --retire, once every record is re-sealed, removes the older root keys from the
-keyring and from the store's record of it. Retire only when nothing sealed
+keyring and from the store's record of it; --retire-only does that later,
+without a new root key. Retire only when nothing sealed
 under them is needed any more: backups taken before the rotation need them
 (keep a copy of the old keyring with those backups), and import tokens issued
 before it (valid 24 hours) stop working.
 
 Examples:
   kmsd admin rotate-root --data /var/lib/kmsd
-  kmsd admin rotate-root --data /var/lib/kmsd --retire
+  kmsd admin rotate-root --data /var/lib/kmsd --retire-only
   KMSD_SEAL_PKCS11_PIN=... kmsd admin rotate-root --config /etc/kmsd/kmsd.yaml
 
 Flags:
@@ -49,6 +51,9 @@ Flags:
 type rotateOptions struct {
 	Batch  int  `json:"batch"`
 	Retire bool `json:"retire"`
+	// RetireOnly retires without a new rotation: it finishes one in
+	// progress, checks every record, then retires the older keys.
+	RetireOnly bool `json:"retireOnly"`
 	// crashAfter, for tests only, kills the process with SIGKILL once
 	// this many records are re-sealed (KMSD_TEST_ROTATE_ROOT_CRASH_AFTER).
 	crashAfter int
@@ -79,6 +84,7 @@ func runRotateRoot(ctx context.Context, args []string, stdout, stderr io.Writer,
 	opt := rotateOptions{}
 	fs.IntVar(&opt.Batch, "batch", 256, "records re-sealed per transaction")
 	fs.BoolVar(&opt.Retire, "retire", false, "after re-sealing, remove the older root keys from the keyring")
+	fs.BoolVar(&opt.RetireOnly, "retire-only", false, "make no new root key: finish the rotation in progress, if any, then retire the older root keys")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -117,11 +123,14 @@ func rotateRoot(ctx context.Context, st *sealed.Store, sl *seal.FileSeal, opt ro
 	if sl.Path() == "" {
 		return errors.New("an in-memory root keyring cannot be rotated")
 	}
-	target, resumed, err := startRotation(ctx, st, sl)
+	target, resumed, err := startRotation(ctx, st, sl, !opt.RetireOnly)
 	if err != nil {
 		return err
 	}
-	if resumed {
+	if opt.RetireOnly {
+		opt.Retire = true
+		fmt.Fprintf(out, "Checking that every record of %s is sealed under root key %d.\n", sl.Describe(), target)
+	} else if resumed {
 		fmt.Fprintf(out, "Resuming the rotation of root keyring %s to root key %d.\n", sl.Describe(), target)
 	} else {
 		fmt.Fprintf(out, "Root key %d of %s is now active.\n", target, sl.Describe())
@@ -142,7 +151,7 @@ func rotateRoot(ctx context.Context, st *sealed.Store, sl *seal.FileSeal, opt ro
 	older := olderKeys(sl)
 	if !opt.Retire {
 		if len(older) > 0 {
-			fmt.Fprintf(out, "Older root keys %v stay in the keyring for backups taken before now and import tokens issued before now (valid 24 hours). Once neither is needed, run: kmsd admin rotate-root --retire\n", older)
+			fmt.Fprintf(out, "Older root keys %v stay in the keyring for backups taken before now and import tokens issued before now (valid 24 hours). Once neither is needed, run: kmsd admin rotate-root --retire-only\n", older)
 		}
 		return nil
 	}
@@ -151,7 +160,7 @@ func rotateRoot(ctx context.Context, st *sealed.Store, sl *seal.FileSeal, opt ro
 
 // startRotation resumes the rotation recorded in the store if the keyring's
 // active key is its target, and otherwise adds a root key and records it.
-func startRotation(ctx context.Context, st *sealed.Store, sl *seal.FileSeal) (target uint32, resumed bool, err error) {
+func startRotation(ctx context.Context, st *sealed.Store, sl *seal.FileSeal, rotate bool) (target uint32, resumed bool, err error) {
 	var state rotationState
 	err = st.View(ctx, func(tx store.Tx) error {
 		b, err := tx.Get(bucketRootRotation, rotationStateKey)
@@ -168,6 +177,9 @@ func startRotation(ctx context.Context, st *sealed.Store, sl *seal.FileSeal) (ta
 	}
 	if state.Target != 0 && state.Target == sl.ActiveID() {
 		return state.Target, true, nil
+	}
+	if !rotate {
+		return sl.ActiveID(), false, nil
 	}
 	if target, err = sl.Rotate(); err != nil {
 		return 0, false, err
