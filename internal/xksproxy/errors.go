@@ -45,6 +45,7 @@ var statusOf = map[string]int{
 type xksError struct {
 	name, message string
 	cause         error
+	status        int // the HTTP status when not the name's own
 }
 
 func (e *xksError) Error() string { return e.name + ": " + e.message }
@@ -95,7 +96,10 @@ func wireMessage(s string) string {
 
 func writeError(w http.ResponseWriter, e *xksError) {
 	status, ok := statusOf[e.name]
-	if !ok {
+	switch {
+	case e.status != 0:
+		status = e.status
+	case !ok:
 		status = http.StatusInternalServerError
 	}
 	writeJSON(w, status, struct {

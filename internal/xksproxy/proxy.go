@@ -166,28 +166,19 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		h.cfg.Logger.Error("audit write failed; answering the XKS request anyway (best-effort audit)", "requestId", c.kms.RequestID, "error", aerr)
 	}
 	if xerr != nil {
-		if xerr == errMethod {
-			w.Header().Set("Allow", http.MethodPost)
-			writeJSON(w, http.StatusMethodNotAllowed, struct {
-				Name string `json:"errorName"`
-			}{errValidation})
-			return
-		}
 		writeError(w, xerr)
 		return
 	}
 	writeJSON(w, http.StatusOK, resp)
 }
 
-// errMethod answers a method other than POST with 405, as the
-// specification requires.
-var errMethod = fail(errValidation, "The XKS Proxy API takes POST requests only.")
-
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request, c *call) (any, *xksError) {
 	op, keyID, routeErr := h.route(r.URL.EscapedPath())
 	c.op, c.keyID = op, keyID
 	if r.Method != http.MethodPost {
-		return nil, errMethod
+		// The specification requires 405; it names no error for it.
+		w.Header().Set("Allow", http.MethodPost)
+		return nil, &xksError{name: errValidation, message: "The XKS Proxy API takes POST requests only.", status: http.StatusMethodNotAllowed}
 	}
 	if err := h.checkClientCert(r.TLS); err != nil {
 		return nil, err
