@@ -39,7 +39,7 @@ type module struct {
 	// slotsMu works around SoftHSM2 (2.6), whose slot table is not
 	// thread-safe: C_GetSlotList adds a fresh free token to it (two at once
 	// abort the process on an assertion) and C_InitToken changes it, while
-	// C_OpenSession and C_GetTokenInfo read it. Writers lock, readers share.
+	// C_OpenSession reads it. Writers lock, readers share.
 	slotsMu sync.RWMutex
 }
 
@@ -185,14 +185,6 @@ func (m *module) openSession(slot uint) (pkcs11.SessionHandle, error) {
 	defer m.slotsMu.RUnlock()
 	sh, err := m.ctx.OpenSession(slot, sessionFlags)
 	return sh, wrap("C_OpenSession", err)
-}
-
-// tokenInfo reads the token information of slot.
-func (m *module) tokenInfo(slot uint) (pkcs11.TokenInfo, error) {
-	m.slotsMu.RLock()
-	defer m.slotsMu.RUnlock()
-	ti, err := m.ctx.GetTokenInfo(slot)
-	return ti, wrap("C_GetTokenInfo", err)
 }
 
 // findSlot returns the slot holding the initialised token labelled label.

@@ -95,24 +95,24 @@ func (t *Token) Close() error {
 	return errors.Join(errs...)
 }
 
-// Ping checks that the token is still present, still carries its label, and
-// that the process is still logged in to it.
+// Ping checks that the token is still there and that the process is still
+// logged in to it, through the state of the session that logged in (a token
+// removed or reset invalidates its sessions). It does not call
+// C_GetTokenInfo: SoftHSM2 then re-reads the token's object list from disk
+// and can catch an object another process is halfway through writing, which
+// then stays invisible to this process until the module is finalised.
 func (t *Token) Ping() error {
 	t.life.RLock()
 	defer t.life.RUnlock()
 	if t.closed {
 		return ErrClosed
 	}
-	ti, err := t.mod.tokenInfo(t.slot)
-	if err != nil {
-		return err
-	}
-	if ti.Label != t.label {
-		return fmt.Errorf("%w: the slot now holds token %q, not %q", ErrTokenNotFound, ti.Label, t.label)
-	}
 	t.anchorMu.Lock()
 	info, err := t.mod.ctx.GetSessionInfo(t.anchor)
 	t.anchorMu.Unlock()
+	if errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_HANDLE_INVALID)) || errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_CLOSED)) {
+		return fmt.Errorf("%w: the token closed the session that logged in: %w", ErrTokenNotFound, err)
+	}
 	if err != nil {
 		return wrap("C_GetSessionInfo", err)
 	}

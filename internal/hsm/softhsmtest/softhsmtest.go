@@ -8,6 +8,13 @@
 // softhsm2-util: SoftHSM2 enumerates tokens only at C_Initialize, so a token
 // that softhsm2-util made while this process had the module loaded would stay
 // invisible to it.
+//
+// SoftHSM2 caches each token's object list per process. When this process
+// enumerates tokens (hsm.Open, NewToken) while another process is creating
+// an object in one of them, this process can catch the object half-written
+// and never see it whole until every Token on the module is closed. A test
+// that has a subprocess write to a token should check the result through the
+// subprocess or a fresh one, or not open tokens in between (no t.Parallel).
 package softhsmtest
 
 import (
