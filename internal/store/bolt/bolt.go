@@ -61,7 +61,7 @@ func open(path string, timeout time.Duration, readOnly bool) (*Store, error) {
 		f, note, err = openDataFile(name, flag, perm, !readOnly, timeout)
 		return f, err
 	}
-	db, err := safeOpen(path, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, OpenFile: openFile})
+	db, err := safeOpen(path, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, OpenFile: openFile, MmapFlags: mmapFlags})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout), errors.Is(err, ErrLocked):
 		return nil, fmt.Errorf("data file %s is %w", path, ErrLocked)

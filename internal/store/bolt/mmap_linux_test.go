@@ -1,0 +1,78 @@
+package bolt
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// mappedRSS is how much of the mapping of path is resident in this process.
+func mappedRSS(t *testing.T, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile("/proc/self/smaps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rss int64
+	in := false
+	for _, line := range strings.Split(string(b), "\n") {
+		f := strings.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
+			in = f[len(f)-1] == path
+			continue
+		}
+		if in && f[0] == "Rss:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			rss += kb << 10
+		}
+	}
+	return rss
+}
+
+// TestOpenMapsTheWholeFile: an opened store has every page of its file
+// mapped, so a request reading a cold key takes no page fault while it
+// holds bbolt's map lock.
+func TestOpenMapsTheWholeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kmsd.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := bytes.Repeat([]byte{7}, 2000)
+	for i := range 10 {
+		if err := s.Update(t.Context(), func(tx store.Tx) error {
+			for j := range 500 {
+				if err := tx.Put([]byte("b"), []byte(fmt.Sprintf("%02d-%04d", i, j)), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err = Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if rss := mappedRSS(t, path); rss < st.Size()*9/10 {
+		t.Fatalf("%d of the file's %d bytes are mapped after Open", rss, st.Size())
+	}
+}
