@@ -29,6 +29,9 @@ type cachedKey struct {
 	policy *policy.Policy
 	conds  policy.Context
 	bound  *boundPolicy // the policy's principals bound to unique ids (principals.go)
+	// sharedConds holds conds for every cached key that has the same ones
+	// (cache_policy.go); kept here so the table keeps it while k is used.
+	sharedConds *sharedConds
 	// usage is where a successful cryptographic use is recorded
 	// (lastusage.go); it outlives the snapshot.
 	usage *usageSlot
@@ -84,6 +87,8 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 	// kms:ResourceAliases: an alias change invalidates the key it leaves
 	// and the key it joins (aliases.go), so this stays current.
 	setResourceAliases(k.conds, aliases)
+	k.sharedConds = s.cache.conds.intern(k.conds)
+	k.conds = k.sharedConds.c
 	s.cache.add(ck, k, gen)
 	return k, nil
 }

@@ -34,8 +34,10 @@ type keyCache struct {
 
 	hits, misses, evictions atomic.Uint64 // for metrics
 
-	// policies shares parsed key policies among the cached keys.
+	// policies and conds share parsed key policies and keys' condition
+	// keys among the cached keys.
 	policies policyTable
+	conds    condsTable
 
 	// fresh, when set, must report true for entries to be served or
 	// added (clustercache.go); set before the cache is used.

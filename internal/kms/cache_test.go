@@ -121,8 +121,11 @@ func TestKeysShareOneParsedPolicy(t *testing.T) {
 	if ka.policy == nil || ka.policy != kb.policy {
 		t.Fatalf("two keys with the default policy hold %p and %p, want one shared parsed policy", ka.policy, kb.policy)
 	}
-	if h.svc.cache.policies.len() != 1 {
-		t.Fatalf("%d parsed policies for one policy text", h.svc.cache.policies.len())
+	if h.svc.cache.policies.t.len() != 1 {
+		t.Fatalf("%d parsed policies for one policy text", h.svc.cache.policies.t.len())
+	}
+	if ka.conds == nil || ka.sharedConds != kb.sharedConds {
+		t.Fatal("two keys with the same condition keys do not share them")
 	}
 	doc := strings.Replace(ka.rec.Policy, `"Sid"`, `"Sid" `, 1)
 	if _, err := h.svc.PutKeyPolicy(ctx, call(), &kmsapi.PutKeyPolicyInput{KeyId: b, Policy: doc}); err != nil {
