@@ -29,6 +29,7 @@ lint: deps
 
 unit:
 	$(GO) test -race -count=1 -timeout 30m ./...
+	CGO_ENABLED=0 $(GO) build ./... && CGO_ENABLED=0 $(GO) test -count=1 -timeout 5m ./internal/hsm/
 
 # fips runs the whole suite again in FIPS 140-only mode, against the Go
 # Cryptographic Module's certified snapshot: the specs outside it must be
