@@ -111,13 +111,13 @@ func (t *Token) Ping() error {
 	info, err := t.mod.ctx.GetSessionInfo(t.anchor)
 	t.anchorMu.Unlock()
 	if errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_HANDLE_INVALID)) || errors.Is(err, pkcs11.Error(pkcs11.CKR_SESSION_CLOSED)) {
-		return fmt.Errorf("%w: the token closed the session that logged in: %w", ErrTokenNotFound, err)
+		return fmt.Errorf("%w: token %q closed the session that logged in: %w", ErrTokenNotFound, t.label, err)
 	}
 	if err != nil {
 		return wrap("C_GetSessionInfo", err)
 	}
 	if info.State != pkcs11.CKS_RW_USER_FUNCTIONS && info.State != pkcs11.CKS_RO_USER_FUNCTIONS {
-		return fmt.Errorf("%w: session state %d", ErrNotLoggedIn, info.State)
+		return fmt.Errorf("%w: token %q: session state %d", ErrNotLoggedIn, t.label, info.State)
 	}
 	return nil
 }
