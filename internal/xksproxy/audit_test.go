@@ -6,7 +6,9 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/kmsd/kmsd/internal/secret"
 )
@@ -163,5 +165,30 @@ func TestAuditRecordStaysBounded(t *testing.T) {
 	b, err := json.Marshal(h.audit.last(t))
 	if err != nil || len(b) > 200<<10 {
 		t.Fatalf("record of %d bytes, %v", len(b), err)
+	}
+}
+
+type recordingObserver struct {
+	mu   sync.Mutex
+	seen []string
+}
+
+func (o *recordingObserver) ObserveRequest(op, outcome string, _ time.Duration) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.seen = append(o.seen, op+"/"+outcome)
+}
+
+func TestObserverSeesOperationAndOutcome(t *testing.T) {
+	obs := &recordingObserver{}
+	h := newHarness(t, func(c *Config) { c.Observer = obs })
+	id := h.createKey(nil)
+	h.post("/keys/"+id+"/encrypt", encryptBody("eA==", ""), signed{})
+	h.post("/keys/"+id+"/encrypt", encryptBody("eA==", ""), signed{akid: testAKID, secret: testSecret2})
+	h.post("/nope", nil, signed{})
+	obs.mu.Lock()
+	defer obs.mu.Unlock()
+	if got := strings.Join(obs.seen, " "); got != "XksEncrypt/ok XksEncrypt/AuthenticationFailedException XksUnknownOperation/InvalidUriPathException" {
+		t.Fatalf("observed %s", got)
 	}
 }

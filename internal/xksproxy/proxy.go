@@ -69,6 +69,11 @@ type Config struct {
 	Ready func() error
 	// Model names the software in GetHealthStatus ("kmsd v1.2.3").
 	Model string
+	// Observer, when set, is told each request's operation (the audit
+	// eventName), outcome ("ok" or the errorName) and latency.
+	Observer interface {
+		ObserveRequest(operation, outcome string, latency time.Duration)
+	}
 }
 
 // Handler serves the XKS Proxy API under Prefix + "/kms/xks/v1/".
@@ -134,7 +139,7 @@ type call struct {
 // bad signature, a bad path, a panic — exactly one audit record is written
 // before the answer, and in fail-closed mode no answer leaves without it.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	start := h.cfg.Now()
+	start, begin := h.cfg.Now(), time.Now()
 	c := &call{region: h.cfg.Region}
 	c.kms.RequestID, c.kms.EventID = uuid.New(), uuid.New()
 	c.kms.Caller = kms.Caller{AccountID: h.cfg.AccountID, Region: h.cfg.Region, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil}
@@ -154,12 +159,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if xerr != nil {
 		ev.ErrorCode, ev.ErrorMessage = xerr.name, wireMessage(xerr.message)
 		ev.ResponseElements, ev.AdditionalEventData = nil, nil
-		h.logFailure(r.Context(), c, xerr)
+	}
+	outcome := "ok"
+	defer func() { h.finish(r.Context(), c, outcome, xerr, time.Since(begin)) }()
+	if xerr != nil {
+		outcome = xerr.name
 	}
 	if aerr := h.cfg.Audit.Append(ev); aerr != nil {
 		if !h.cfg.BestEffortAudit {
 			// No audit record, no answer: never hand out plaintext unaudited.
 			h.cfg.Logger.Error("audit write failed; refusing the XKS request", "requestId", c.kms.RequestID, "error", aerr)
+			outcome = errInternal
 			writeError(w, fail(errInternal, "An internal error occurred."))
 			return
 		}
@@ -333,20 +343,30 @@ func (h *Handler) event(c *call, start time.Time, r *http.Request) *audit.Event 
 	return ev
 }
 
-func (h *Handler) logFailure(ctx context.Context, c *call, e *xksError) {
+// finish logs the request, as the specification recommends: its
+// operation, kmsRequestId, outcome and processing time (failures at info
+// or above, successes at debug), and reports it to the Observer.
+func (h *Handler) finish(ctx context.Context, c *call, outcome string, e *xksError, d time.Duration) {
+	if h.cfg.Observer != nil {
+		h.cfg.Observer.ObserveRequest(c.op.event, outcome, d)
+	}
 	kmsRequestID, _ := metadataString(c.params, "kmsRequestId")
-	level := slog.LevelInfo
-	switch e.name {
-	case errInternal:
-		level = slog.LevelError
-	case errAccessDenied, errAuthentication:
-		level = slog.LevelWarn
+	args := []any{"requestId", c.kms.RequestID, "operation", c.op.event, "kmsRequestId", kmsRequestID, "outcome", outcome, "duration", d}
+	level := slog.LevelDebug
+	if e != nil {
+		level = slog.LevelInfo
+		switch e.name {
+		case errInternal:
+			level = slog.LevelError
+		case errAccessDenied, errAuthentication:
+			level = slog.LevelWarn
+		}
+		args = append(args, "message", e.message)
+		if e.cause != nil {
+			args = append(args, "cause", e.cause)
+		}
 	}
-	args := []any{"requestId", c.kms.RequestID, "operation", c.op.event, "error", e.name, "message", e.message, "kmsRequestId", kmsRequestID}
-	if e.cause != nil {
-		args = append(args, "cause", e.cause)
-	}
-	h.cfg.Logger.Log(ctx, level, "XKS request failed", args...)
+	h.cfg.Logger.Log(ctx, level, "XKS request", args...)
 }
 
 func sourceIP(r *http.Request) string {
