@@ -97,7 +97,7 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return nil, err
 	}
-	xks, xksPrefix, err := xksHandler(cfg, n, log)
+	xks, xksPrefix, err := xksHandler(cfg, n, log, observer)
 	if err != nil {
 		return nil, err
 	}

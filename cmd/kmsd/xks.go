@@ -12,6 +12,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/xksproxy"
 )
@@ -226,9 +227,10 @@ func warnXKSSecretFlag(f *flag.Flag, stderr io.Writer) {
 }
 
 // xksHandler builds the XKS Proxy API of a node, or returns nil when it is
-// off. It shares the node's audit log, so its records are as durable as
+// off; observer (nil without an admin listener) gets its requests as it
+// gets the KMS API's. It shares the node's audit log, so its records are as durable as
 // every other call's (fail closed unless dev's best effort).
-func xksHandler(cfg Config, n *node, log *slog.Logger) (http.Handler, string, error) {
+func xksHandler(cfg Config, n *node, log *slog.Logger, observer api.Observer) (http.Handler, string, error) {
 	if !cfg.XKS.enabled() {
 		return nil, "", nil
 	}
@@ -241,7 +243,7 @@ func xksHandler(cfg Config, n *node, log *slog.Logger) (http.Handler, string, er
 		Credentials: creds, AccountID: cfg.AccountID, Region: cfg.Region, Prefix: cfg.XKS.prefix(),
 		AllowedPrincipals: cfg.XKS.AllowedPrincipals, AllowedKeyARNs: cfg.XKS.AllowedKMSKeys,
 		RequireClientCert: cfg.XKS.ClientCA != "", ClientCommonName: cfg.XKS.ClientCN,
-		Ready: n.ready, Model: "kmsd " + version,
+		Ready: n.ready, Model: "kmsd " + version, Observer: observer,
 	})
 	if err != nil {
 		return nil, "", err
