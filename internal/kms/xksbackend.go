@@ -73,7 +73,7 @@ type XKSCiphertext struct {
 // xksKey resolves an externalKeyId in the caller's account and Region: a
 // key id, or an alias name without its "alias/" prefix. Only customer
 // managed SYMMETRIC_DEFAULT ENCRYPT_DECRYPT keys whose material kmsd holds
-// are served; others are reported by exposed.
+// are served; others are reported by xksExposed.
 func (s *Service) xksKey(ctx context.Context, c *Call, externalKeyID string) (*cachedKey, error) {
 	ref := keyRef{account: c.Caller.AccountID, region: c.Caller.Region, input: externalKeyID, caller: c.Caller.AccountID}
 	switch {
@@ -92,7 +92,7 @@ func (s *Service) xksKey(ctx context.Context, c *Call, externalKeyID string) (*c
 	return k, nil
 }
 
-// exposed reports why a key is not one the XKS Proxy API serves, or nil.
+// xksExposed reports why a key is not one the XKS Proxy API serves, or nil.
 func xksExposed(k *cachedKey) error {
 	r := k.rec
 	switch {
