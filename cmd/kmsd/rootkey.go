@@ -35,10 +35,11 @@ func openStoreSealed(dbPath, keyPath string, sc SealConfig, log *slog.Logger) (*
 		return nil, nil, err
 	}
 	prot, _, err := sc.protector(ctx) // a token stays open while the process runs
-	var sl *seal.FileSeal
-	if err == nil {
-		sl, err = seal.OpenWith(keyPath, prot)
+	if err != nil {
+		st.Close()
+		return nil, nil, err
 	}
+	sl, err := seal.OpenWith(keyPath, prot)
 	if errors.Is(err, fs.ErrNotExist) {
 		if err = sealed.CanCreateKeyring(ctx, st, keyPath); err != nil {
 			err = fmt.Errorf("open store %s: %w", dbPath, err)
