@@ -228,11 +228,29 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.waitText("main table", mallory.id)
 	b.shot("identities")
 
+	// The list shows each kind of key as the AWS console names it.
+	for _, in := range []*kms.CreateKeyInput{
+		{KeySpec: "RSA_2048", KeyUsage: "SIGN_VERIFY", Description: aws.String("release signing")},
+		{KeySpec: "HMAC_256", KeyUsage: "GENERATE_VERIFY_MAC"},
+		{MultiRegion: aws.Bool(true)},
+	} {
+		if _, err := root.kms.CreateKey(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+	}
 	b.visit(p.url + "/console/#/keys")
-	b.waitText("main table", "alias/console-demo, alias/console-second")
-	for _, col := range []string{"Enabled", "Symmetric", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "Single-Region"} {
+	for _, col := range []string{"alias/console-demo", "alias/console-second", "Enabled", "Symmetric", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT", "Single-Region",
+		"Asymmetric", "RSA_2048", "SIGN_VERIFY", "HMAC_256", "GENERATE_VERIFY_MAC", "Multi-Region primary"} {
 		b.waitText("main table", col)
 	}
+	if wide := eval[int](b, `Math.max(...Array.from(document.querySelectorAll(".table-wrap"), w => w.scrollWidth - w.clientWidth))`); wide > 0 {
+		t.Errorf("at 1280 px the key list is %d px wider than the page", wide)
+	}
+	filter := chromedp.CSS(`main input[type=search]`)
+	b.do(chromedp.SendKeys(filter, "RSA"))
+	b.waitText("main .pager", "1 item")
+	b.do(chromedp.SendKeys(filter, kb.Backspace+kb.Backspace+kb.Backspace))
+	b.waitText("main .pager", "4 items")
 	b.shot("keys")
 	narrowFits(b)
 	b.noErrors()

@@ -65,6 +65,10 @@ export async function loadKeys() {
   return described.map((md) => ({ ...md, aliases: (byKey[md.KeyId] || []).sort() }));
 }
 
+function aliasCell(k) {
+  return k.aliases.length ? h("ul", { class: "plain" }, k.aliases.map((a) => h("li", {}, a))) : "—";
+}
+
 export function keysPage(main, manager) {
   const title = manager === "AWS" ? "AWS managed keys" : "Customer managed keys";
   const body = h("div");
@@ -78,12 +82,12 @@ export function keysPage(main, manager) {
     const link = (k) => h("a", { href: `#/keys/${encodeURIComponent(k.KeyId)}` }, k.KeyId);
     const columns = manager === "AWS"
       ? [
-        { label: "Aliases", value: (k) => k.aliases.join(", "), cell: (k) => k.aliases.join(", ") || "—" },
+        { label: "Aliases", value: (k) => k.aliases.join(", "), cell: aliasCell },
         { label: "Key ID", value: (k) => k.KeyId, cell: link },
         { label: "Status", value: (k) => k.KeyState, cell: (k) => statusBadge(k.KeyState) },
       ]
       : [
-        { label: "Aliases", value: (k) => k.aliases.join(", "), cell: (k) => k.aliases.join(", ") || "—" },
+        { label: "Aliases", value: (k) => k.aliases.join(", "), cell: aliasCell },
         { label: "Key ID", value: (k) => k.KeyId, cell: link },
         { label: "Status", value: (k) => k.KeyState, cell: (k) => statusBadge(k.KeyState) },
         { label: "Key type", value: keyType },
