@@ -27,6 +27,8 @@ type fakeCluster struct {
 	pin    string
 	anchor string
 	keys   map[string][]byte
+	// gate, when set, holds every Login until it is closed.
+	gate chan struct{}
 }
 
 func newFakeCluster(pin, anchor string) *fakeCluster {
@@ -36,6 +38,9 @@ func newFakeCluster(pin, anchor string) *fakeCluster {
 func (c *fakeCluster) TrustAnchor() string { return c.anchor }
 
 func (c *fakeCluster) Login(pin []byte) (kmscore.HSMToken, error) {
+	if c.gate != nil {
+		<-c.gate
+	}
 	if string(pin) != c.pin {
 		return nil, &kmscore.BackendError{Failure: kmscore.FailCredentials, Err: errors.New("CKR_PIN_INCORRECT")}
 	}

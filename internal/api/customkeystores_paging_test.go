@@ -110,3 +110,45 @@ func TestCustomKeyStoreAuthorization(t *testing.T) {
 		wantCode(t, call(), want)
 	}
 }
+
+// TestCustomKeyStoreSurvivesRestart: a CONNECTED store's keys work after a
+// restart (the token is logged in to again on first use), and a store a
+// stopped process left CONNECTING finishes connecting after the restart.
+func TestCustomKeyStoreSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	token, slow := newFakeCluster(testPIN, ""), newFakeCluster(testPIN, "")
+	backends := kmscore.KeyStoreBackends{HSM: fakeClusters{testCluster: token, "cluster-234567slows": slow}}
+	s := startServer(t, serverOptions{dir: dir})
+	s.Service.SetKeyStoreBackends(backends)
+	id := createHSMStore(t, s, "hsm", testCluster)
+	connectStore(t, s, id, types.ConnectionStateTypeConnected)
+	ck, err := s.Client.CreateKey(bg, &kms.CreateKeyInput{CustomKeyStoreId: aws.String(id), Origin: types.OriginTypeAwsCloudhsm})
+	if err != nil {
+		t.Fatal(err)
+	}
+	enc, err := s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: ck.KeyMetadata.KeyId, Plaintext: []byte("across restarts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	slow.gate = make(chan struct{})
+	stuck := createHSMStore(t, s, "stuck", "cluster-234567slows")
+	if _, err := s.Client.ConnectCustomKeyStore(bg, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: aws.String(stuck)}); err != nil {
+		t.Fatal(err)
+	}
+	s.Stop()
+	gate := slow.gate
+
+	slow2 := newFakeCluster(testPIN, "")
+	s2 := startServer(t, serverOptions{dir: dir})
+	s2.Service.SetKeyStoreBackends(kmscore.KeyStoreBackends{HSM: fakeClusters{testCluster: token, "cluster-234567slows": slow2}})
+	close(gate) // the first process's attempt ends against a closed store
+	dec, err := s2.Client.Decrypt(bg, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
+	if err != nil || string(dec.Plaintext) != "across restarts" {
+		t.Fatalf("Decrypt after a restart: %v", err)
+	}
+	if e := waitStore(t, s2, stuck); e.ConnectionState != types.ConnectionStateTypeConnected {
+		t.Fatalf("store left CONNECTING is %s after a restart", e.ConnectionState)
+	}
+	s.Service.CloseKeyStores()
+	s2.Service.CloseKeyStores()
+}

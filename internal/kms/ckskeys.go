@@ -210,9 +210,12 @@ func (s *Service) storeMetadata(ctx context.Context, r *keyRecord, md *kmsapi.Ke
 func (s *Service) liveOf(ctx context.Context, st *keyStoreRecord) (*cksLive, error) {
 	key := string(st.key())
 	if l := s.cks.lookup(key); l != nil && l.attempt == st.Attempt {
+		l.confirm(s.now())
 		return l, nil
 	}
-	l, err := s.openStore(ctx, st)
+	// First use after a restart, or on another node: AWS's periodic
+	// health check stands for the connection check.
+	l, err := s.openStore(ctx, st, XKSRequestMetadata{KMSOperation: "KmsHealthCheck"})
 	if err != nil {
 		return nil, err
 	}

@@ -15,6 +15,11 @@ import (
 // connectTimeout bounds one connection attempt.
 const connectTimeout = 30 * time.Second
 
+// liveRecheck bounds how long a live connection is used without reading
+// its store record again, so a Disconnect or a new attempt on another node
+// of a cluster is honoured within it.
+const liveRecheck = time.Second
+
 // cksManager holds the live connections of custom key stores. The durable
 // connection state is the store record; a live connection exists only for
 // a CONNECTED store, opened by Connect or, after a restart, on first use.
@@ -29,6 +34,10 @@ type cksManager struct {
 type cksLive struct {
 	attempt uint64
 	rec     *keyStoreRecord // the store as it was when connected
+	// checked is when the store record last confirmed this connection;
+	// another node's Disconnect is seen within liveRecheck of it.
+	mu      sync.Mutex
+	checked time.Time
 	hsm     HSMToken
 	xks     XKSProxy
 }
@@ -102,6 +111,18 @@ func (m *cksManager) lookup(key string) *cksLive {
 	return m.live[key]
 }
 
+func (l *cksLive) fresh() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.checked
+}
+
+func (l *cksLive) confirm(at time.Time) {
+	l.mu.Lock()
+	l.checked = at
+	l.mu.Unlock()
+}
+
 // resume restarts the attempt of a store left CONNECTING by a process that
 // stopped before it finished.
 func (m *cksManager) resume(s *Service, r *keyStoreRecord) {
@@ -112,7 +133,7 @@ func (m *cksManager) resume(s *Service, r *keyStoreRecord) {
 	_, running := m.running[string(r.key())]
 	m.mu.Unlock()
 	if !running {
-		s.startConnect(r)
+		s.startConnect(r, "")
 	}
 }
 
@@ -140,14 +161,14 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, c *Call, in *kmsapi
 		return nil, err
 	}
 	if started {
-		s.startConnect(rec)
+		s.startConnect(rec, c.RequestID)
 	}
 	return &kmsapi.ConnectCustomKeyStoreOutput{}, nil
 }
 
 // startConnect runs one connection attempt in the background and records
 // its outcome, unless a later Connect or Disconnect superseded it.
-func (s *Service) startConnect(r *keyStoreRecord) {
+func (s *Service) startConnect(r *keyStoreRecord, requestID string) {
 	key := string(r.key())
 	s.cks.mu.Lock()
 	if s.cks.running == nil {
@@ -167,7 +188,7 @@ func (s *Service) startConnect(r *keyStoreRecord) {
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
 		defer cancel()
-		l, err := s.openStore(ctx, r)
+		l, err := s.openStore(ctx, r, XKSRequestMetadata{KMSOperation: "ConnectCustomKeyStore", KMSRequestID: requestID})
 		state, code := connConnected, ""
 		if err != nil {
 			state, code = connFailed, connectionErrorCode(r.Type, failureOf(err))
@@ -194,10 +215,10 @@ func (s *Service) startConnect(r *keyStoreRecord) {
 var errSuperseded = kmserr.New(errKeyStoreInvalidState, "superseded")
 
 // openStore connects to what backs a store: logs in to its token, or dials its
-// proxy and checks its health.
-func (s *Service) openStore(ctx context.Context, r *keyStoreRecord) (*cksLive, error) {
+// proxy and checks its health (md is the health check's requestMetadata).
+func (s *Service) openStore(ctx context.Context, r *keyStoreRecord, md XKSRequestMetadata) (*cksLive, error) {
 	b := s.cks.get()
-	l := &cksLive{attempt: r.Attempt, rec: r}
+	l := &cksLive{attempt: r.Attempt, rec: r, checked: s.now()}
 	if r.Type == typeCloudHSM {
 		if b.HSM == nil {
 			return nil, &BackendError{Failure: FailClusterNotFound, Err: errors.New("no PKCS#11 tokens configured")}
@@ -220,7 +241,7 @@ func (s *Service) openStore(ctx context.Context, r *keyStoreRecord) (*cksLive, e
 	if err != nil {
 		return nil, err
 	}
-	if err := p.Health(ctx, XKSRequestMetadata{KMSOperation: "ConnectCustomKeyStore"}); err != nil {
+	if err := p.Health(ctx, md); err != nil {
 		p.Close()
 		return nil, err
 	}
@@ -276,8 +297,9 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, c *Call, in *kms
 // first use after a restart. A store that is not CONNECTED makes its keys
 // Unavailable: KMSInvalidStateException.
 func (s *Service) liveStore(ctx context.Context, k *cachedKey) (*keyStoreRecord, *cksLive, error) {
-	// The hot path: a store this process connected and has not disconnected.
-	if l := s.cks.lookup(partition(k.rec.AccountID, k.rec.Region) + k.rec.CustomKeyStoreID); l != nil {
+	// The hot path: a store this process connected, confirmed recently.
+	key := partition(k.rec.AccountID, k.rec.Region) + k.rec.CustomKeyStoreID
+	if l := s.cks.lookup(key); l != nil && s.now().Sub(l.fresh()) < liveRecheck {
 		return l.rec, l, nil
 	}
 	var r *keyStoreRecord
@@ -290,6 +312,7 @@ func (s *Service) liveStore(ctx context.Context, k *cachedKey) (*keyStoreRecord,
 		return nil, nil, kmserr.Internalf("load custom key store of %s: %w", k.rec.KeyID, err)
 	}
 	if r.State != connConnected {
+		s.cks.drop(key)
 		return r, nil, errNotConnected(k.arn, r)
 	}
 	l, err := s.liveOf(ctx, r)
