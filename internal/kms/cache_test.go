@@ -139,3 +139,47 @@ func TestKeysShareOneParsedPolicy(t *testing.T) {
 		t.Fatal("a key with another policy text shares the old parsed policy")
 	}
 }
+
+// TestKeyCacheEvictsUnderConcurrentUse races hits, adds past the size and
+// invalidations: the cache stays within its size, its ring and map agree,
+// and a value served is always the one added under its key.
+func TestKeyCacheEvictsUnderConcurrentUse(t *testing.T) {
+	const size = 64
+	c := newKeyCache(size)
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5000 {
+				k := fmt.Sprint((i*7 + g) % 300)
+				if v, ok := c.get(k); ok && v.(string) != k {
+					t.Errorf("key %s served %v", k, v)
+					return
+				}
+				c.add(k, k, c.gen.Load())
+				if i%50 == 0 {
+					c.invalidate(fmt.Sprint(i % 300))
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	held := 0
+	for slot, e := range c.ring {
+		if e == nil {
+			continue
+		}
+		held++
+		if v, ok := c.m.Load(e.key); !ok || v.(*cacheEntry) != e || e.slot != slot {
+			t.Fatalf("ring slot %d holds %q, which the map does not hold there", slot, e.key)
+		}
+	}
+	n := 0
+	c.m.Range(func(any, any) bool { n++; return true })
+	if n != held || held > size || len(c.ring)-len(c.free) != held {
+		t.Fatalf("map %d entries, ring %d (free %d of %d), size %d", n, held, len(c.free), len(c.ring), size)
+	}
+}
