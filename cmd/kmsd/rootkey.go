@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"os"
 
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/store"
@@ -129,4 +130,32 @@ func probeBucket(tx store.Tx, bucket string, parse func([]byte) (blob, aad []byt
 		}
 		after = kvs[len(kvs)-1].Key
 	}
+}
+
+// openRecordedKeyring opens the keyring at keyPath with the seal its file
+// records (the token and key label, or the KMS key, endpoint and Region),
+// as admin check, backup and restore need it without a server's settings.
+// KMSD_SEAL_* variables override what is recorded; the PIN and the AWS
+// credentials come from the environment as for a server.
+func openRecordedKeyring(keyPath string) (*seal.FileSeal, error) {
+	data, err := os.ReadFile(keyPath)
+	if err != nil {
+		return seal.Open(keyPath) // its error says what is wrong with the file
+	}
+	kind, params := seal.Recorded(data)
+	clear(data)
+	if kind == "file" {
+		return seal.Open(keyPath)
+	}
+	sc := SealConfig{
+		PKCS11: PKCS11SealConfig{Module: params["module"], Token: params["token"], KeyLabel: params["keyLabel"]},
+		AWSKMS: AWSKMSSealConfig{KeyID: params["keyId"], Endpoint: params["endpoint"], Region: params["region"]},
+	}
+	_ = sc.loadEnv(os.Getenv)
+	sc.Type = kind
+	prot, _, err := sealAs(context.Background(), sc, kind)
+	if err != nil {
+		return nil, fmt.Errorf("root keyring %s is wrapped by seal %s: %w", keyPath, kind, err)
+	}
+	return seal.OpenWith(keyPath, prot)
 }

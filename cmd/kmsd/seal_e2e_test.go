@@ -125,6 +125,13 @@ func TestSealAWSKMSAutoUnseal(t *testing.T) {
 		t.Fatalf("Decrypt after restarting B: %v", err)
 	}
 	b.stop()
+	// Backup and check open the keyring with the seal its file records.
+	if out, err := runKMSDEnv(t, env, "admin", "backup", "--data", dirB, "--out", filepath.Join(t.TempDir(), "b.db")); err != nil || !strings.Contains(out, "0 failing authentication") {
+		t.Fatalf("backup of a data directory sealed by awskms: %v\n%s", err, out)
+	}
+	if out, err := runKMSDEnv(t, env, "admin", "check", "--data", dirB); err != nil {
+		t.Fatalf("check of a data directory sealed by awskms: %v\n%s", err, out)
+	}
 
 	// Without A's key, B does not start, and says why.
 	if _, err := ca.DisableKey(ctx, &kms.DisableKeyInput{KeyId: aws.String(arn)}); err != nil {

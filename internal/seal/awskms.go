@@ -94,6 +94,11 @@ func (a *AWSKMS) Describe() string {
 	return "KMS key " + a.cfg.KeyID + " at " + where
 }
 
+// Params records the key, endpoint and Region in the wrapped file.
+func (a *AWSKMS) Params() map[string]string {
+	return map[string]string{"keyId": a.cfg.KeyID, "endpoint": a.cfg.Endpoint, "region": a.cfg.Region}
+}
+
 // Wrap encrypts plaintext under a new data key of the KMS key:
 // len(blob) (2, big endian) | data key CiphertextBlob | AES-GCM sealed keyring.
 func (a *AWSKMS) Wrap(plaintext []byte) ([]byte, error) {

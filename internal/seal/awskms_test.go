@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"maps"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -54,6 +55,10 @@ func TestAWSKMSSeal(t *testing.T) {
 	assertNoRootKey(t, path, s)
 	if _, err := OpenWith(path, p); err != nil {
 		t.Fatal(err)
+	}
+	data, _ := os.ReadFile(path)
+	if kind, params := Recorded(data); kind != "awskms" || params["keyId"] != arn || params["endpoint"] != "http://127.0.0.1:1" || params["region"] != "us-east-1" {
+		t.Fatalf("recorded seal %s %v", kind, params)
 	}
 	for _, c := range fake.contexts {
 		if len(c) != 1 || c["kmsd-purpose"] != "root-keyring/v1" {

@@ -35,6 +35,11 @@ func (p *PKCS11) Describe() string {
 	return fmt.Sprintf("key %q in PKCS#11 token %q (module %s)", p.keyLbl, p.tokenLabel, p.module)
 }
 
+// Params records the module, token and key label in the wrapped file.
+func (p *PKCS11) Params() map[string]string {
+	return map[string]string{"module": p.module, "token": p.tokenLabel, "keyLabel": p.keyLbl}
+}
+
 // Wrap encrypts the keyring in the token, first generating the wrapping
 // key if the token has none of that label (a new keyring, a migration).
 // Unwrap never generates one: a missing key there is an error.

@@ -21,16 +21,24 @@ type Protector interface {
 	Unwrap(ciphertext []byte) ([]byte, error)
 }
 
+// A Describer records, in the wrapped file, the settings that name its
+// wrapping key (no secret), so that tools can open the keyring as the
+// server that wrote it does.
+type Describer interface {
+	Params() map[string]string
+}
+
 // wrappedFormat marks a keyring file whose content is wrapped.
 const wrappedFormat = "kmsd-wrapped-root-keyring/v1"
 
 // wrappedFile is the on-disk form of a wrapped keyring. Seal and WrappedBy
 // are informational: they let a refusal name the seal a file needs.
 type wrappedFile struct {
-	Format     string `json:"format"`
-	Seal       string `json:"seal"`
-	WrappedBy  string `json:"wrappedBy"`
-	Ciphertext []byte `json:"ciphertext"`
+	Format     string            `json:"format"`
+	Seal       string            `json:"seal"`
+	WrappedBy  string            `json:"wrappedBy"`
+	Params     map[string]string `json:"params,omitempty"`
+	Ciphertext []byte            `json:"ciphertext"`
 }
 
 // SealError reports a keyring file that the configured seal cannot open:
@@ -48,6 +56,20 @@ func (e *SealError) Error() string {
 		return fmt.Sprintf("seal: root keyring %s is a plaintext file, but kmsd is configured with seal %s: wrap it first with kmsd admin migrate-seal --to %s", e.Path, e.Want, e.Want)
 	}
 	return fmt.Sprintf("seal: root keyring %s is wrapped by seal %s (%s), but kmsd is configured with seal %s: start kmsd with --seal %s and its settings", e.Path, e.FileSeal, e.WrappedBy, e.Want, e.FileSeal)
+}
+
+// Recorded returns the seal kind of a keyring file's content and the
+// settings its seal recorded (nil for a plaintext keyring).
+func Recorded(data []byte) (kind string, params map[string]string) {
+	var head struct {
+		Format string            `json:"format"`
+		Seal   string            `json:"seal"`
+		Params map[string]string `json:"params"`
+	}
+	if json.Unmarshal(data, &head) != nil || head.Format != wrappedFormat {
+		return "file", nil
+	}
+	return head.Seal, head.Params
 }
 
 // KindOf returns the seal kind of a keyring file's content: "file" for a
@@ -100,7 +122,11 @@ func wrapKeyring(plain []byte, prot Protector) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seal: wrap root keyring with %s: %w", prot.Describe(), err)
 	}
-	data, err := json.MarshalIndent(wrappedFile{Format: wrappedFormat, Seal: prot.Kind(), WrappedBy: prot.Describe(), Ciphertext: ct}, "", "  ")
+	f := wrappedFile{Format: wrappedFormat, Seal: prot.Kind(), WrappedBy: prot.Describe(), Ciphertext: ct}
+	if d, ok := prot.(Describer); ok {
+		f.Params = d.Params()
+	}
+	data, err := json.MarshalIndent(f, "", "  ")
 	if err != nil {
 		return nil, err
 	}
