@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"path/filepath"
 
-	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/store/bolt"
 	"github.com/kmsd/kmsd/internal/store/postgres"
@@ -138,7 +137,7 @@ func inspectSealed(ctx context.Context, raw store.Store, name, keyPath string, r
 		}
 		return r, fmt.Errorf("%s: %w", name, err)
 	}
-	ring, err := seal.Open(keyPath)
+	ring, err := openRecordedKeyring(keyPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, &sealed.KeyringError{Path: keyPath, Missing: true, Expected: r.Fingerprints}
 	}
