@@ -120,7 +120,7 @@ func TestXKSProxyDev(t *testing.T) {
 		t.Errorf("the banner does not say where the XKS API is:\n%s", p.stdout)
 	}
 	ctx := context.Background()
-	k := p.client("AKIAIOSFODNN7EXAMPLE", "x")
+	k := p.client(docAccessKey, docSecretKey)
 	mk := func(in *kms.CreateKeyInput) string {
 		out, err := k.CreateKey(ctx, in)
 		if err != nil {
@@ -174,7 +174,7 @@ func TestXKSProxyDev(t *testing.T) {
 	wrong := &xksClient{t: t, base: x.base, akid: xksAKID, secret: xksSecret2}
 	x.expect("wrong secret", wrong.post("/keys/"+id+"/encrypt", xksEncrypt([]byte("x"), nil), time.Time{}), 401, "AuthenticationFailedException")
 	// Permissive dev accepts any KMS credentials, but never for XKS.
-	other := &xksClient{t: t, base: x.base, akid: "AKIAIOSFODNN7EXAMPLE", secret: "x"}
+	other := &xksClient{t: t, base: x.base, akid: docAccessKey, secret: docSecretKey}
 	x.expect("KMS credentials", other.post("/health", map[string]any{"requestMetadata": map[string]any{"kmsRequestId": "h", "kmsOperation": "KmsHealthCheck"}}, time.Time{}), 401, "AuthenticationFailedException")
 
 	p.stop()
