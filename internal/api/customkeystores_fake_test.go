@@ -149,33 +149,42 @@ func (p *fakeProxy) setEnabled(id string, on bool) {
 }
 
 func (p *fakeProxy) Dial(cfg kmscore.XKSProxyConfig) (kmscore.XKSProxy, error) {
-	if cfg.Endpoint+cfg.Path != p.uri {
-		return fakeClient{p: p, err: &kmscore.BackendError{Failure: kmscore.FailUnreachable, Err: errors.New("connection refused")}}, nil
-	}
-	if cfg.AccessKeyID != p.akid || string(cfg.SecretAccessKey) != p.secret {
-		return fakeClient{p: p, err: &kmscore.BackendError{Failure: kmscore.FailCredentials, Err: errors.New("AuthenticationFailedException")}}, nil
-	}
-	return fakeClient{p: p}, nil
+	return fakeClient{p: p, uri: cfg.Endpoint + cfg.Path, akid: cfg.AccessKeyID, secret: string(cfg.SecretAccessKey)}, nil
 }
 
-// fakeClient answers as the proxy would, or fails every call with err.
+// fakeClient answers as the proxy would to a client configured with uri
+// and a credential.
 type fakeClient struct {
-	p   *fakeProxy
-	err error
+	p                 *fakeProxy
+	uri, akid, secret string
 }
 
 func (c fakeClient) Close() {}
 
+// check fails as the proxy does when it is elsewhere or the credential is
+// not its current one; it is called with p.mu held.
+func (c fakeClient) check() error {
+	if c.uri != c.p.uri {
+		return &kmscore.BackendError{Failure: kmscore.FailUnreachable, Err: errors.New("connection refused")}
+	}
+	if c.akid != c.p.akid || c.secret != c.p.secret {
+		return &kmscore.BackendError{Failure: kmscore.FailCredentials, Err: errors.New("AuthenticationFailedException")}
+	}
+	return nil
+}
+
 func (c fakeClient) Health(_ context.Context, md kmscore.XKSRequestMetadata) error {
-	return c.err
+	c.p.mu.Lock()
+	defer c.p.mu.Unlock()
+	return c.check()
 }
 
 func (c fakeClient) key(id string, md kmscore.XKSRequestMetadata, usable bool) (*fakeExternalKey, error) {
-	if c.err != nil {
-		return nil, c.err
-	}
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
+	if err := c.check(); err != nil {
+		return nil, err
+	}
 	c.p.requests = append(c.p.requests, md)
 	k, ok := c.p.keys[id]
 	if !ok {

@@ -254,12 +254,12 @@ func TestCloudHSMKeyStoreLifecycle(t *testing.T) {
 		t.Fatalf("GenerateRandom in a connected store: %v", err)
 	}
 
-	// Properties other than the name change only while disconnected.
+	// Every property of an AWS_CLOUDHSM store, its name included, changes
+	// only while it is disconnected.
 	_, err = s.Client.UpdateCustomKeyStore(bg, &kms.UpdateCustomKeyStoreInput{CustomKeyStoreId: aws.String(id), KeyStorePassword: aws.String("wrong-pin-1")})
 	wantCode(t, err, "CustomKeyStoreInvalidStateException")
-	if _, err := s.Client.UpdateCustomKeyStore(bg, &kms.UpdateCustomKeyStoreInput{CustomKeyStoreId: aws.String(id), NewCustomKeyStoreName: aws.String("Renamed")}); err != nil {
-		t.Fatalf("rename a connected store: %v", err)
-	}
+	_, err = s.Client.UpdateCustomKeyStore(bg, &kms.UpdateCustomKeyStoreInput{CustomKeyStoreId: aws.String(id), NewCustomKeyStoreName: aws.String("Renamed")})
+	wantCode(t, err, "CustomKeyStoreInvalidStateException")
 	_, err = s.Client.DeleteCustomKeyStore(bg, &kms.DeleteCustomKeyStoreInput{CustomKeyStoreId: aws.String(id)})
 	wantCode(t, err, "CustomKeyStoreInvalidStateException")
 
@@ -285,7 +285,7 @@ func TestCloudHSMKeyStoreLifecycle(t *testing.T) {
 
 	// A wrong PIN fails the connection with INVALID_CREDENTIALS; a FAILED
 	// store must be disconnected before it connects again.
-	if _, err := s.Client.UpdateCustomKeyStore(bg, &kms.UpdateCustomKeyStoreInput{CustomKeyStoreId: aws.String(id), KeyStorePassword: aws.String("wrong-pin-1")}); err != nil {
+	if _, err := s.Client.UpdateCustomKeyStore(bg, &kms.UpdateCustomKeyStoreInput{CustomKeyStoreId: aws.String(id), KeyStorePassword: aws.String("wrong-pin-1"), NewCustomKeyStoreName: aws.String("Renamed")}); err != nil {
 		t.Fatal(err)
 	}
 	if e := connectStore(t, s, id, types.ConnectionStateTypeFailed); e.ConnectionErrorCode != types.ConnectionErrorCodeTypeInvalidCredentials {

@@ -109,6 +109,23 @@ func TestExternalKeyStore(t *testing.T) {
 	_, err = s.Client.Decrypt(bg, &kms.DecryptInput{CiphertextBlob: bad})
 	wantCode(t, err, "KMSInvalidStateException")
 
+	// While CONNECTED an external key store takes a new credential (tested
+	// first, then used), but not a new endpoint.
+	proxy.mu.Lock()
+	proxy.secret = strings.Repeat("r", 44)
+	proxy.mu.Unlock()
+	_, err = s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte("x")})
+	wantCode(t, err, "KMSInvalidStateException") // the proxy stopped accepting the old secret
+	if _, err := s.Client.UpdateCustomKeyStore(bg, &kms.UpdateCustomKeyStoreInput{CustomKeyStoreId: aws.String(id), NewCustomKeyStoreName: aws.String("Renamed"),
+		XksProxyAuthenticationCredential: &types.XksProxyAuthenticationCredentialType{AccessKeyId: aws.String(testXksAKID), RawSecretAccessKey: aws.String(strings.Repeat("r", 44))}}); err != nil {
+		t.Fatalf("new credential while CONNECTED: %v", err)
+	}
+	if _, err := s.Client.Decrypt(bg, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
+		t.Fatalf("Decrypt with the new credential: %v", err)
+	}
+	_, err = s.Client.UpdateCustomKeyStore(bg, &kms.UpdateCustomKeyStoreInput{CustomKeyStoreId: aws.String(id), XksProxyUriEndpoint: aws.String("https://xks2.example.com")})
+	wantCode(t, err, "CustomKeyStoreInvalidStateException")
+
 	// The external key disabled in the external key manager.
 	proxy.setEnabled("ext-1", false)
 	_, err = s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte("x")})

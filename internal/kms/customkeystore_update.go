@@ -8,8 +8,10 @@ import (
 	"github.com/kmsd/kmsd/internal/kmserr"
 )
 
-// UpdateCustomKeyStore renames a store in any state, and changes its other
-// properties only while it is DISCONNECTED, as AWS does. A changed proxy
+// UpdateCustomKeyStore changes a store's properties. As AWS documents it, an
+// AWS_CLOUDHSM store must be DISCONNECTED for any change; an external key
+// store may also be CONNECTED to change its name, proxy credential or URI
+// path, and must be DISCONNECTED for the rest. A changed proxy
 // configuration is tested before it is saved.
 func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.UpdateCustomKeyStoreInput) (*kmsapi.UpdateCustomKeyStoreOutput, error) {
 	if err := in.Validate(); err != nil {
@@ -79,8 +81,11 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 			}
 		}
 	}
-	if (hsmChange || xksChange) && cur.State != connDisconnected {
-		return nil, kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s. You can change its properties other than its name only while it is DISCONNECTED.", cur.ID, cur.State)
+	// Changes an external key store accepts while CONNECTED.
+	online := cur.Type == typeXKS && in.XksProxyUriEndpoint == "" && in.XksProxyConnectivity == "" &&
+		in.XksProxyVpcEndpointServiceName == "" && in.XksProxyVpcEndpointServiceOwner == ""
+	if err := updatableIn(cur, online); err != nil {
+		return nil, err
 	}
 	if xksChange {
 		if err := s.testProxy(ctx, c, "UpdateCustomKeyStore", &next, rawSecret); err != nil {
@@ -88,13 +93,18 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 		}
 	}
 	_, err = s.updateStore(ctx, c.Caller.AccountID, c.Caller.Region, cur.ID, func(r *keyStoreRecord, all []*keyStoreRecord) error {
-		if (hsmChange || xksChange) && r.State != connDisconnected {
-			return kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s. You can change its properties other than its name only while it is DISCONNECTED.", r.ID, r.State)
+		if err := updatableIn(r, online); err != nil {
+			return err
 		}
 		if hsmChange || xksChange {
 			state, errCode, attempt := r.State, r.ErrorCode, r.Attempt
 			*r = next
 			r.State, r.ErrorCode, r.Attempt = state, errCode, attempt
+			if state == connConnected {
+				// A new attempt number retires the connection made with
+				// the old settings, on every node.
+				r.Attempt++
+			}
 		}
 		if in.NewCustomKeyStoreName != "" {
 			r.Name = in.NewCustomKeyStoreName
@@ -104,7 +114,21 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 	if err != nil {
 		return nil, err
 	}
+	if hsmChange || xksChange {
+		s.cks.drop(string(cur.key()))
+	}
 	return &kmsapi.UpdateCustomKeyStoreOutput{}, nil
+}
+
+// updatableIn refuses an update in a state AWS does not allow it in.
+func updatableIn(r *keyStoreRecord, online bool) error {
+	if r.State == connDisconnected || (online && r.State == connConnected) {
+		return nil
+	}
+	if online {
+		return kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s. You can change the name, proxy authentication credential and URI path of an external key store only while it is CONNECTED or DISCONNECTED.", r.ID, r.State)
+	}
+	return kmserr.New(errKeyStoreInvalidState, "Custom key store %s is %s. Disconnect it before you change this property.", r.ID, r.State)
 }
 
 // testProxy runs AWS's connectivity test of a proxy configuration (a
