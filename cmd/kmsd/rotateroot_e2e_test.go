@@ -138,3 +138,28 @@ func TestRotateRootOnline(t *testing.T) {
 	fx.assertDecrypts(t, p.client(docKey, docSecret))
 	more.assertDecrypts(t, p.client(docKey, docSecret))
 }
+
+// TestRotateRootOnlineServerKilled kills the server (SIGKILL) in the middle
+// of an online rotation: it restarts on the half-rotated store, serves
+// every key, and the rotation run again through it completes.
+func TestRotateRootOnlineServerKilled(t *testing.T) {
+	dir := t.TempDir()
+	crash := []string{"KMSD_TEST_ROTATE_ROOT_CRASH_AFTER=2"}
+	p := startKMSDEnv(t, crash, "dev", "--data", dir)
+	fx := writeSealedFixture(t, p.client(docKey, docSecret), 4)
+	if out, err := runKMSDEnv(t, nil, "admin", "rotate-root", "--data", dir, "--batch", "1"); err == nil {
+		t.Fatalf("online rotate-root with the server killed mid-way succeeded:\n%s", out)
+	}
+	_ = p.cmd.Wait()
+	p = startKMSD(t, "dev", "--data", dir)
+	c := p.client(docKey, docSecret)
+	fx.assertDecrypts(t, c)
+	out, err := runKMSDEnv(t, nil, "admin", "rotate-root", "--data", dir, "--retire")
+	if err != nil || !strings.Contains(out, "Resuming the rotation") || !strings.Contains(out, "Retired root key 1") {
+		t.Fatalf("resumed online rotate-root: %v\n%s", err, out)
+	}
+	fx.assertDecrypts(t, c)
+	p.stop()
+	p = startKMSD(t, "dev", "--data", dir)
+	fx.assertDecrypts(t, p.client(docKey, docSecret))
+}

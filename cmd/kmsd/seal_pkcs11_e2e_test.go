@@ -49,6 +49,18 @@ func TestSealPKCS11(t *testing.T) {
 	}
 	p.stop()
 
+	// A root key rotation rewrites the keyring through the token.
+	out, err := runKMSDEnv(t, env, append([]string{"admin", "rotate-root", "--retire"}, args[1:]...)...)
+	if err != nil || !strings.Contains(out, "Retired root key 1") {
+		t.Fatalf("rotate-root --retire under the pkcs11 seal: %v\n%s", err, out)
+	}
+	assertWrappedKeyring(t, dir, "pkcs11")
+	p = startKMSDEnv(t, env, args...)
+	if dec, err = p.client(docKey, docSecret).Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil || string(dec.Plaintext) != "wrapped in the token" {
+		t.Fatalf("Decrypt after rotating the root key: %v", err)
+	}
+	p.stop()
+
 	for _, tc := range []struct {
 		name string
 		env  []string
