@@ -59,16 +59,16 @@ type hsmClusterConfig struct {
 var clusterIDPattern = regexp.MustCompile(`^cluster-[2-7a-zA-Z]{11,16}$`)
 
 func (c *cksConfig) bindFlags(fs *flag.FlagSet) {
-	fs.Func("hsm-cluster", "a PKCS#11 token AWS_CLOUDHSM custom key stores can use, named by a CloudHsmClusterId (cluster- and 11-16 of a-z, A-Z, 2-7); repeatable, e.g. --hsm-cluster id=cluster-234567abcde,module=/usr/lib/softhsm/libsofthsm2.so,token=kms1[,trust-anchor=customerCA.crt]", func(s string) error {
+	fs.Func("hsm-cluster", "`settings` of a PKCS#11 token AWS_CLOUDHSM custom key stores can use, named by a CloudHsmClusterId (cluster- and 11-16 of a-z, A-Z, 2-7); repeatable, e.g. --hsm-cluster id=cluster-234567abcde,module=/usr/lib/softhsm/libsofthsm2.so,token=kms1[,trust-anchor=customerCA.crt]", func(s string) error {
 		h, err := parseHSMCluster(s)
 		if err == nil {
 			c.HSMClusters = append(c.HSMClusters, h)
 		}
 		return err
 	})
-	fs.StringVar(&c.XKSProxyCA, "xks-proxy-ca", c.XKSProxyCA, "PEM bundle trusted for external key store proxy certificates beside the system roots, e.g. --xks-proxy-ca proxy-ca.pem")
+	fs.StringVar(&c.XKSProxyCA, "xks-proxy-ca", c.XKSProxyCA, "`file` of PEM certificates trusted for external key store proxy certificates beside the system roots, e.g. --xks-proxy-ca proxy-ca.pem")
 	fs.DurationVar(&c.XKSProxyTimeout, "xks-proxy-timeout", c.XKSProxyTimeout, "how long a call to an external key store proxy may take (0: AWS's 250ms)")
-	fs.Func("xks-proxy-connect-to", "connect to URL for the external key stores whose XksProxyUriEndpoint is ENDPOINT (AWS's endpoints have no port); repeatable, e.g. --xks-proxy-connect-to https://xks.example.com=https://127.0.0.1:9443", func(s string) error {
+	fs.Func("xks-proxy-connect-to", "for `endpoint=url`, connect to url for the external key stores whose XksProxyUriEndpoint is endpoint (AWS's endpoints have no port); repeatable, e.g. --xks-proxy-connect-to https://xks.example.com=https://127.0.0.1:9443", func(s string) error {
 		c.XKSProxyConnectTo = append(c.XKSProxyConnectTo, s)
 		return nil
 	})
