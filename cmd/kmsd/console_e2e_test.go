@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"encoding/pem"
 	"errors"
 	"net/http"
 	"os/exec"
@@ -10,8 +12,10 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -37,7 +41,12 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// With signatures enforced, the console asks for an access key.
 	b.waitText("h1", "Sign in to kmsd")
-	signInAs(b, docKey, docSecret)
+	signInAs(b, docKey, "not-the-secret")
+	b.waitText("main [role=alert]", "Sign-in failed")
+	b.waitText("main [role=alert]", "InvalidSignatureException")
+	b.waitText("h1", "Sign in to kmsd")
+	b.typeInto("Secret access key", docSecret) // the key id stays, the secret is asked again
+	b.click(button("//main", "Sign in"))
 	b.waitText("h1", "Customer managed keys")
 	b.waitText("#who", "arn:aws:iam::"+acctA+":root")
 	b.waitText("main", "No customer managed keys yet")
@@ -382,16 +391,80 @@ func wantAliases(t *testing.T, c clients, keyID string, want ...string) {
 
 // TestConsoleDevNeedsNoSignIn: plain `kmsd dev` takes unsigned requests
 // as the account root, and the console sees that and skips the sign-in.
+// It then covers what the enforced scenario leaves out: an asymmetric key
+// from the wizard and its public key download, a replica, a retired grant,
+// disable and enable.
 func TestConsoleDevNeedsNoSignIn(t *testing.T) {
+	ctx := context.Background()
 	p := startKMSD(t, "dev", "--data", t.TempDir())
-	if _, err := p.client(docKey, docSecret).CreateKey(context.Background(), &kms.CreateKeyInput{Description: aws.String("seen")}); err != nil {
-		t.Fatal(err)
-	}
-	b := newBrowser(t, time.Minute)
+	c := p.client(docKey, docSecret)
+	b := newBrowser(t, 2*time.Minute)
 	b.visit(p.url + "/console/")
 	b.waitText("#who", "dev: no sign-in")
 	b.waitText("main h1", "Customer managed keys")
-	b.waitText("main table", "SYMMETRIC_DEFAULT")
+	b.waitText("main", "No customer managed keys yet")
+
+	b.click(`//nav//a[normalize-space()="Create key"]`)
+	b.click(`//main//label[normalize-space()="Asymmetric"]`)
+	b.click(`//main//label[normalize-space()="Sign and verify"]`)
+	b.do(chromedp.SetValue(chromedp.Search(labelled("Key spec")), "ECC_NIST_P256", chromedp.NodeVisible))
+	eval[bool](b, `document.querySelector("main select").dispatchEvent(new Event("change"))`)
+	for _, step := range []string{"Add labels", "Define key administrative permissions", "Define key usage permissions", "Review"} {
+		b.click(button("//main", "Next"))
+		b.waitText("main h2", step)
+	}
+	b.waitText("#policy-preview", `"Sid": "Enable IAM User Permissions"`)
+	b.waitText("main dl", "ECC_NIST_P256")
+	b.click(button("//main", "Finish"))
+	b.waitText("main [role=tablist]", "Public key")
+	keyID := strings.TrimPrefix(eval[string](b, `location.hash`), "#/keys/")
+	pub, err := c.GetPublicKey(ctx, &kms.GetPublicKeyInput{KeyId: aws.String(keyID)})
+	if err != nil || pub.KeySpec != "ECC_NIST_P256" || pub.KeyUsage != "SIGN_VERIFY" {
+		t.Fatalf("the wizard's key: %+v %v", pub, err)
+	}
+	b.click(`//button[@role="tab"][normalize-space()="Public key"]`)
+	b.waitText("main pre", "-----BEGIN PUBLIC KEY-----")
+	downloaded := b.download(button("//main", "Download public key (PEM)"), keyID+".pem")
+	block, _ := pem.Decode(downloaded)
+	if block == nil || block.Type != "PUBLIC KEY" || !bytes.Equal(block.Bytes, pub.PublicKey) {
+		t.Fatalf("the downloaded public key is not the key's:\n%s", downloaded)
+	}
+
+	// A multi-Region key gets a replica from its Regionality tab.
+	mrk, err := c.CreateKey(ctx, &kms.CreateKeyInput{MultiRegion: aws.Bool(true)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mrkID := *mrk.KeyMetadata.KeyId
+	b.visit(p.url + "/console/#/keys/" + mrkID + "?tab=regionality")
+	b.waitText("main", "No replicas yet.")
+	b.typeInto("Replica Region", "us-west-2")
+	b.click(button("//main", "Create new replica key"))
+	b.waitText("#toasts", "Replica created in us-west-2")
+	west := kms.New(kms.Options{Region: "us-west-2", BaseEndpoint: aws.String(p.url), Credentials: credentials.NewStaticCredentialsProvider(docKey, docSecret, ""), RetryMaxAttempts: 1})
+	if rep, err := west.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(mrkID)}); err != nil || rep.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType != "REPLICA" {
+		t.Fatalf("the console's replica in us-west-2: %v", err)
+	}
+
+	// A grant retired from the Grants tab; the key disabled and enabled.
+	g, err := c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: aws.String(mrkID), GranteePrincipal: aws.String("arn:aws:iam::" + acctA + ":root"),
+		RetiringPrincipal: aws.String("arn:aws:iam::" + acctA + ":root"), Operations: []types.GrantOperation{"Encrypt"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.visit(p.url + "/console/#/keys/" + mrkID + "?tab=grants")
+	b.click(`//button[@aria-label="Retire grant ` + *g.GrantId + `"]`)
+	b.click(button("//dialog[@open]", "Retire"))
+	b.waitText("main", "This key has no grants.")
+	if left, err := c.ListGrants(ctx, &kms.ListGrantsInput{KeyId: aws.String(mrkID)}); err != nil || len(left.Grants) != 0 {
+		t.Fatalf("grants after Retire: %+v %v", left, err)
+	}
+	b.click(button("//main", "Disable"))
+	b.waitText("main dl", "Disabled")
+	wantState(t, clients{kms: c}, mrkID, "Disabled")
+	b.click(button("//main", "Enable"))
+	b.waitText("main dl", "Enabled")
+	wantState(t, clients{kms: c}, mrkID, "Enabled")
 	b.noErrors()
 }
 

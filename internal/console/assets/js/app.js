@@ -70,6 +70,8 @@ function signInPage(problem) {
       if (["UnrecognizedClientException", "InvalidSignatureException", "IncompleteSignatureException", "MissingAuthenticationTokenException", "ExpiredTokenException", "NetworkError"].includes(err.code)) {
         signOut();
         clear(status, errorBox(err, "Sign-in failed"));
+        secret.value = "";
+        secret.focus();
         return;
       }
     }

@@ -74,7 +74,11 @@ export function keyPage(main, keyId, params) {
       { id: "aliases", label: "Aliases", render: (p) => aliasesTab(p, md, redraw) },
       { id: "grants", label: "Grants", render: (p) => grantsTab(p, md) },
       md.MultiRegion ? { id: "regionality", label: "Regionality", render: (p) => replicasTab(p, md) } : null,
-      { id: "audit", label: "Who used this key", render: (p) => eventList(p, { AttributeKey: "ResourceName", AttributeValue: md.Arn }) },
+      { id: "audit", label: "Who used this key", render: (p) => {
+        const list = h("div");
+        p.append(h("p", {}, h("a", { href: `#/audit?attr=ResourceName&value=${encodeURIComponent(md.Arn)}` }, "Open in event history (more filters)")), list);
+        eventList(list, { AttributeKey: "ResourceName", AttributeValue: md.Arn });
+      } },
     ].filter(Boolean);
     const want = list.findIndex((t) => t.id === params.get("tab"));
     return [h("section", { class: "card", "aria-labelledby": "general-title" }, h("h2", { id: "general-title" }, "General configuration"), general(md, aliases)),
