@@ -20,9 +20,9 @@ type sealedField struct {
 
 // sealedFields finds the sealed values of a record, by bucket, with the
 // AAD layouts of kms (key material, grant token keys), identity (access key
-// secrets, session credentials) and the audit digest signing key. A record
-// it cannot parse holds none that it knows of; the census at retirement
-// catches any sealed value it misses.
+// secrets, session credentials), custom key store secrets and the audit
+// digest signing key. A record it cannot parse holds none that it knows
+// of; the census at retirement catches any sealed value it misses.
 func sealedFields(bucket, key, value []byte) []sealedField {
 	switch string(bucket) {
 	case "keys":
@@ -73,6 +73,22 @@ func sealedFields(bucket, key, value []byte) []sealedField {
 			return nil
 		}
 		return []sealedField{{s.Sealed, []byte("kmsd/session/v1|" + s.AccessKeyID)}}
+	case "customkeystores":
+		var r struct {
+			ID             string `json:"id"`
+			AccountID      string `json:"accountId"`
+			Region         string `json:"region"`
+			SealedPassword []byte `json:"sealedPassword"`
+			SealedSecret   []byte `json:"sealedSecret"`
+		}
+		if json.Unmarshal(value, &r) != nil {
+			return nil
+		}
+		part := r.AccountID + "/" + r.Region + "/"
+		return []sealedField{
+			{r.SealedPassword, []byte("kmsd/keystore/v1|" + part + "|" + r.ID + "|password")},
+			{r.SealedSecret, []byte("kmsd/keystore/v1|" + part + "|" + r.ID + "|secret")},
+		}
 	case string(bucketAudit):
 		if bytes.Equal(key, auditSigningKey) {
 			return []sealedField{{value, []byte(signingKeyAAD)}}

@@ -42,6 +42,7 @@ func (s *FileSeal) CheckValue(id uint32) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer key.Wipe()
 	return hkdf.Key(sha256.New, key, nil, checkInfo, CheckValueSize)
 }
 
@@ -57,6 +58,7 @@ func (s *FileSeal) DeriveKey(id uint32, purpose string) (secret.Bytes, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer key.Wipe()
 	k, err := hkdf.Key(sha256.New, key, nil, derivedPrefix+purpose, 32)
 	return secret.Bytes(k), err
 }
@@ -66,7 +68,8 @@ func (s *FileSeal) rootKey(id uint32) (secret.Bytes, error) {
 	defer s.mu.RUnlock()
 	for _, k := range s.keys {
 		if k.id == id {
-			return k.key, nil
+			// A copy: Retire may wipe the keyring's own while it is used.
+			return k.key.Clone(), nil
 		}
 	}
 	return nil, fmt.Errorf("seal: root keyring %s has no key %d", s.path, id)

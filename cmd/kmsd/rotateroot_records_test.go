@@ -1,0 +1,55 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmsd/kmsd/internal/seal"
+	"github.com/kmsd/kmsd/internal/secret"
+)
+
+// TestResealerKeepsTheRestOfTheRecord re-seals an access key record: only
+// the sealed value changes, it unseals under the new root key with the same
+// AAD, and the census then finds nothing under the old key; a sealed value
+// in a field the table does not know still holds the old key back.
+func TestResealerKeepsTheRestOfTheRecord(t *testing.T) {
+	sl, err := seal.Create(filepath.Join(t.TempDir(), "root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	aad := []byte("kmsd/access-key/v1|AKIAEXAMPLE")
+	old, _ := sl.Seal(secret.Bytes("the secret"), aad)
+	rec := []byte(`{"v":1,"accessKeyId":"AKIAEXAMPLE","accountId":"111122223333","sealedSecret":"` + base64.StdEncoding.EncodeToString(old) + `","created":"2026-01-01T00:00:00Z"}`)
+	if _, err := sl.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := resealer(sl)([]byte("access-keys"), []byte("AKIAEXAMPLE"), rec)
+	if err != nil || out == nil {
+		t.Fatalf("resealer: %v", err)
+	}
+	before, after, _ := strings.Cut(string(rec), base64.StdEncoding.EncodeToString(old))
+	if !bytes.HasPrefix(out, []byte(before)) || !bytes.HasSuffix(out, []byte(after)) {
+		t.Fatalf("the record changed beyond its sealed value:\n%s\n%s", rec, out)
+	}
+	nb, _ := base64.StdEncoding.DecodeString(strings.TrimSuffix(strings.TrimPrefix(string(out), before), after))
+	if id, _ := sealedUnder(nb); id != 2 {
+		t.Fatalf("re-sealed under root key %d, want 2", id)
+	}
+	if pt, err := sl.Unseal(nb, aad); err != nil || string(pt) != "the secret" {
+		t.Fatalf("the re-sealed value does not unseal with its AAD: %v", err)
+	}
+	if again, err := resealer(sl)([]byte("access-keys"), nil, out); err != nil || again != nil {
+		t.Fatalf("a record already under the active key was changed: %v", err)
+	}
+	census := sealedUnderCensus(1)
+	if err := census([]byte("access-keys"), []byte("AKIAEXAMPLE"), out); err != nil {
+		t.Fatalf("census after re-sealing: %v", err)
+	}
+	unknown := []byte(`{"nested":{"list":["x","` + base64.StdEncoding.EncodeToString(old) + `"]}}`)
+	if err := census([]byte("some-new-bucket"), []byte("k"), unknown); err == nil || !strings.Contains(err.Error(), "sealed under root key 1") {
+		t.Fatalf("census of a record with an unknown sealed field: %v", err)
+	}
+}
