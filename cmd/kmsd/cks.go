@@ -67,12 +67,12 @@ func (c *cksConfig) bindFlags(fs *flag.FlagSet) {
 		return err
 	})
 	fs.StringVar(&c.XKSProxyCA, "xks-proxy-ca", c.XKSProxyCA, "`file` of PEM certificates trusted for external key store proxy certificates beside the system roots, e.g. --xks-proxy-ca proxy-ca.pem")
-	fs.DurationVar(&c.XKSProxyTimeout, "xks-proxy-timeout", c.XKSProxyTimeout, "how long a call to an external key store proxy may take (0: AWS's 250ms)")
+	fs.DurationVar(&c.XKSProxyTimeout, "xks-proxy-timeout", c.XKSProxyTimeout, "how long a call to an external key store proxy may take (0: AWS's 250ms), e.g. --xks-proxy-timeout 2s")
 	fs.Func("xks-proxy-connect-to", "for `endpoint=url`, connect to url for the external key stores whose XksProxyUriEndpoint is endpoint (AWS's endpoints have no port); repeatable, e.g. --xks-proxy-connect-to https://xks.example.com=https://127.0.0.1:9443", func(s string) error {
 		c.XKSProxyConnectTo = append(c.XKSProxyConnectTo, s)
 		return nil
 	})
-	fs.BoolVar(&c.XKSProxyAllowHTTP, "xks-proxy-allow-http", c.XKSProxyAllowHTTP, "dev only: let --xks-proxy-connect-to reach a proxy over plain http://")
+	fs.BoolVar(&c.XKSProxyAllowHTTP, "xks-proxy-allow-http", c.XKSProxyAllowHTTP, "dev only: let --xks-proxy-connect-to reach a proxy over plain http://, e.g. --xks-proxy-allow-http --xks-proxy-connect-to https://xks.example.com=http://127.0.0.1:8081")
 }
 
 func parseHSMCluster(s string) (hsmClusterConfig, error) {
