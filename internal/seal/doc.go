@@ -17,4 +17,15 @@
 // from another through CheckValue, a one-way fingerprint of each root key.
 // Open never creates a keyring and Create never replaces one, so a server
 // that finds its keyring missing can refuse instead of starting afresh.
+//
+// A Protector wraps the keyring file's content so that the file alone
+// reveals no root key (OpenWith, CreateWith): PKCS11 encrypts it with
+// AES-GCM under a non-extractable key in a token, AWSKMS with a data key
+// from GenerateDataKey under a KMS key at any AWS KMS endpoint, with the
+// encryption context kmsd-purpose=root-keyring/v1. A wrapped file is JSON
+// naming its format, seal and wrapping key, and holding the ciphertext; a
+// plaintext keyring keeps its original format. Either kind opened as the
+// other is refused with a *SealError naming the seal it needs, and Rewrap
+// moves a keyring between seals without changing its root keys. Retire
+// removes a root key once nothing sealed under it is needed.
 package seal
