@@ -207,6 +207,7 @@ func (b *browser) shot(name string) {
 	if err != nil {
 		b.t.Fatal(err)
 	}
+	b.labelled(name)
 	path := filepath.Join(b.shots, name+".png")
 	if err := os.WriteFile(path, png, 0o644); err != nil {
 		b.t.Fatal(err)
@@ -233,6 +234,20 @@ func (b *browser) download(xpath, name string) []byte {
 	entries, _ := os.ReadDir(dir)
 	b.t.Fatalf("no download named %s; the folder holds %v", name, entries)
 	return nil
+}
+
+// labelled fails the test when a visible control of the page has no name
+// a screen reader can read: a form field without a label, a button or
+// link without text.
+func (b *browser) labelled(page string) {
+	b.t.Helper()
+	missing := eval[[]string](b, `Array.from(document.querySelectorAll("input, select, textarea, button, a[href], [role=tab]"))
+		.filter(e => e.offsetParent !== null || e.getClientRects().length > 0)
+		.filter(e => !(e.labels && e.labels.length) && !e.getAttribute("aria-label") && !e.getAttribute("aria-labelledby") && !e.textContent.trim())
+		.map(e => e.outerHTML.slice(0, 120))`)
+	if len(missing) > 0 {
+		b.t.Errorf("page %s: controls without an accessible name:\n%s", page, strings.Join(missing, "\n"))
+	}
 }
 
 // noErrors fails the test if the page threw anything.

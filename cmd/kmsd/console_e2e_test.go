@@ -518,6 +518,10 @@ func TestConsoleListeners(t *testing.T) {
 	if err == nil || !strings.Contains(string(out), "give --admin-listen too") {
 		t.Errorf("--console admin without --admin-listen: %v\n%s", err, out)
 	}
+	out, err = exec.Command(kmsdBin, "serve", "--print-config", "--console", "admin", "--admin-listen", "0.0.0.0:9090").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "which has no TLS") {
+		t.Errorf("serve --console admin on a public admin listener: %v\n%s", err, out)
+	}
 	out, err = exec.Command(kmsdBin, "serve", "--print-config", "--console", "sideways").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), `console "sideways" is not on, off or admin`) {
 		t.Errorf("--console sideways: %v\n%s", err, out)
