@@ -25,7 +25,7 @@ is written beside the old one, synced and read back through the new seal
 before it replaces the old one; a plaintext file's content is then
 overwritten. Copies of the plaintext keyring elsewhere (older backups of the
 data directory) still hold the root keys: to make them worthless, run
-kmsd admin rotate-root and then kmsd admin rotate-root --retire.
+kmsd admin rotate-root --retire.
 
 Examples:
   kmsd admin migrate-seal --data /var/lib/kmsd --to awskms --seal-awskms-key-id alias/kmsd-root --seal-awskms-region eu-west-1
@@ -101,7 +101,7 @@ func runMigrateSeal(ctx context.Context, args []string, stdout, stderr io.Writer
 	}
 	fmt.Fprintf(stdout, "Start kmsd with --seal %s and the same --seal-%s-* settings (or seal: in the config file).\n", *to, *to)
 	if from == "file" {
-		fmt.Fprintln(stdout, "Older copies of the plaintext keyring (backups of the data directory) still hold these root keys: run kmsd admin rotate-root, then kmsd admin rotate-root --retire, to make them worthless.")
+		fmt.Fprintln(stdout, "Older copies of the plaintext keyring (backups of the data directory) still hold these root keys: run kmsd admin rotate-root --retire to make them worthless.")
 	}
 	return nil
 }
