@@ -54,6 +54,9 @@ type rotateOptions struct {
 	// RetireOnly retires without a new rotation: it finishes one in
 	// progress, checks every record, then retires the older keys.
 	RetireOnly bool `json:"retireOnly"`
+	// flush drops a running server's cached snapshots of records, whose
+	// sealed values (grant token keys) predate the re-seal.
+	flush func()
 	// crashAfter, for tests only, kills the process with SIGKILL once
 	// this many records are re-sealed (KMSD_TEST_ROTATE_ROOT_CRASH_AFTER).
 	crashAfter int
@@ -146,6 +149,9 @@ func rotateRoot(ctx context.Context, st *sealed.Store, sl *seal.FileSeal, opt ro
 	}
 	if err := st.Update(ctx, func(tx store.Tx) error { return tx.Delete(bucketRootRotation, rotationStateKey) }); err != nil {
 		return err
+	}
+	if opt.flush != nil {
+		opt.flush()
 	}
 	fmt.Fprintf(out, "Re-sealed %d of %d records under root key %d; every record is now sealed under it.\n", stats.Rewritten, stats.Records, target)
 	older := olderKeys(sl)

@@ -19,6 +19,7 @@ import (
 // several keys, and a grant whose token key is sealed too.
 type sealedFixture struct {
 	ciphertexts map[string][]byte // plaintext → ciphertext
+	grantToken  string            // of a grant on the first key
 }
 
 func writeSealedFixture(t *testing.T, c *kms.Client, keys int) sealedFixture {
@@ -37,10 +38,12 @@ func writeSealedFixture(t *testing.T, c *kms.Client, keys int) sealedFixture {
 		}
 		f.ciphertexts[pt] = enc.CiphertextBlob
 		if i == 0 {
-			if _, err := c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: k.KeyMetadata.KeyId,
-				GranteePrincipal: aws.String("arn:aws:iam::111122223333:root"), Operations: []types.GrantOperation{types.GrantOperationDecrypt}}); err != nil {
+			g, err := c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: k.KeyMetadata.KeyId,
+				GranteePrincipal: aws.String("arn:aws:iam::111122223333:root"), Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
+			if err != nil {
 				t.Fatal(err)
 			}
+			f.grantToken = aws.ToString(g.GrantToken)
 		}
 	}
 	return f
@@ -118,6 +121,7 @@ func TestRotateRootOnline(t *testing.T) {
 	p := startKMSD(t, "dev", "--data", dir)
 	c := p.client(docKey, docSecret)
 	fx := writeSealedFixture(t, c, 4)
+	fx.assertDecrypts(t, c) // the server caches the keys and their grants as they are now
 
 	out, err := runKMSDEnv(t, nil, "admin", "rotate-root", "--data", dir, "--batch", "3")
 	if err != nil || !strings.Contains(out, "The running kmsd rotated") || !strings.Contains(out, "Root key 2") {
@@ -130,6 +134,11 @@ func TestRotateRootOnline(t *testing.T) {
 		t.Fatalf("online rotate-root --retire-only: %v\n%s", err, out)
 	}
 	fx.assertDecrypts(t, c)
+	// The grant's token key is checked with the re-sealed grant, not a
+	// snapshot cached before the rotation.
+	if _, err := c.RetireGrant(context.Background(), &kms.RetireGrantInput{GrantToken: aws.String(fx.grantToken)}); err != nil {
+		t.Fatalf("RetireGrant with a token after retiring the old root key: %v", err)
+	}
 	p.stop()
 	if ids := rootKeyIDs(t, dir); !slices.Equal(ids, []uint32{2}) {
 		t.Fatalf("root keys after retiring: %v, want [2]", ids)

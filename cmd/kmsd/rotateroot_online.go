@@ -48,6 +48,7 @@ func (r *rootRotator) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	if s := os.Getenv("KMSD_TEST_ROTATE_ROOT_CRASH_AFTER"); s != "" {
 		opt.crashAfter, _ = strconv.Atoi(s)
 	}
+	opt.flush = func() { in.n.svc.FlushCache(); in.n.ids.FlushCache() }
 	var out bytes.Buffer
 	err := rotateRoot(req.Context(), in.n.store, in.n.seal, opt, &out)
 	if err != nil {
