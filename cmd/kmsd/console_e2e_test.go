@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 )
@@ -34,6 +35,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	newUser(t, p, root, "alice", "")
 	newUser(t, p, root, "app", "")
 	mallory := mustAccessKey(t, root, "mallory")
+	auditor := auditorSession(t, p, root)
 	aliceARN, appARN := "arn:aws:iam::"+acctA+":user/alice", "arn:aws:iam::"+acctA+":user/app"
 
 	b := newBrowser(t, 4*time.Minute)
@@ -281,6 +283,47 @@ func TestConsoleInBrowser(t *testing.T) {
 	b.click(`//nav//a[normalize-space()="Event history"]`)
 	b.waitText("main [role=alert]", "AccessDenied")
 	b.noErrors()
+
+	// Session credentials of a role that may only read: the console lists
+	// and describes keys, and says what else the role may not do.
+	b.click(button("//header", "Sign out"))
+	b.waitText("h1", "Sign in to kmsd")
+	b.typeInto("Session token (optional)", auditor.token)
+	signInAs(b, auditor.id, auditor.secret)
+	b.waitText("#who", "assumed-role/Auditor/console")
+	b.waitText("main [role=alert]", "cloudtrail:LookupEvents") // the page it was on
+	b.click(`//nav//a[normalize-space()="Customer managed keys"]`)
+	b.waitText("main table", "alias/console-demo")
+	b.visit(p.url + "/console/#/keys/" + keyID)
+	b.waitText("main dl", keyARN)
+	b.waitText("main [role=tabpanel] [role=alert]", "AccessDeniedException")
+	b.waitText("main [role=tabpanel] [role=alert]", "kms:GetKeyPolicy")
+	b.click(`//button[@role="tab"][normalize-space()="Cryptographic configuration"]`)
+	b.waitText("main [role=tabpanel]", "SYMMETRIC_DEFAULT")
+	b.noErrors()
+}
+
+type sessionKey struct{ id, secret, token string }
+
+// auditorSession is a session of a role that may list and describe keys
+// and nothing more, assumed by a user allowed to assume it.
+func auditorSession(t *testing.T, p *proc, root clients) sessionKey {
+	t.Helper()
+	ctx := context.Background()
+	ops := newUser(t, p, root, "ops", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acctA + `:user/ops"},"Action":"sts:AssumeRole"}]}`
+	if _, err := root.iam.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("Auditor"), AssumeRolePolicyDocument: aws.String(trust)}); err != nil {
+		t.Fatal(err)
+	}
+	read := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:ListKeys","kms:ListAliases","kms:DescribeKey"],"Resource":"*"}]}`
+	if _, err := root.iam.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: aws.String("Auditor"), PolicyName: aws.String("read"), PolicyDocument: aws.String(read)}); err != nil {
+		t.Fatal(err)
+	}
+	as, err := ops.sts.AssumeRole(ctx, &sts.AssumeRoleInput{RoleArn: aws.String("arn:aws:iam::" + acctA + ":role/Auditor"), RoleSessionName: aws.String("console")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sessionKey{*as.Credentials.AccessKeyId, *as.Credentials.SecretAccessKey, *as.Credentials.SessionToken}
 }
 
 type accessKey struct{ id, secret string }
