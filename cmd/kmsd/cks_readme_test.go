@@ -23,7 +23,7 @@ const cksReadme = "### Custom key stores\n\n" +
 	"HSM and a second kmsd as the proxy (`--xks-proxy-allow-http` is for `kmsd dev` only):\n\n" +
 	"```sh\n" +
 	"export SOFTHSM2_CONF=$PWD/softhsm2.conf; mkdir -p tokens; echo \"directories.tokendir = $PWD/tokens\" > softhsm2.conf\n" +
-	"softhsm2-util --init-token --free --label kms1 --pin 1234567 --so-pin 7654321\n" +
+	"softhsm2-util --init-token --free --label kms1 --pin Kmsuser-Pin1 --so-pin 7654321\n" +
 	"openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null -subj /CN=customerCA -days 365 -out customerCA.crt 2>/dev/null\n" +
 	"bin/kmsd dev --data ./proxy-data --listen 127.0.0.1:8081 --xks-uri-prefix /ks1 \\\n" +
 	"  --xks-access-key-id AKIAI2SFODNN7EXAMPLEXKS --xks-secret-access-key FYtE5EFA5FT0mCc3DrGUe2sti527BitkQ0Zr9MO9fvE &\n" +
@@ -37,7 +37,7 @@ const cksReadme = "### Custom key stores\n\n" +
 	"An HSM-backed key: encrypt and decrypt run in the token.\n\n" +
 	"```sh\n" +
 	"hsm=$(kms create-custom-key-store --custom-key-store-name hsm1 --cloud-hsm-cluster-id cluster-234567abcde \\\n" +
-	"  --trust-anchor-certificate file://customerCA.crt --key-store-password 1234567 --query CustomKeyStoreId --output text)\n" +
+	"  --trust-anchor-certificate file://customerCA.crt --key-store-password Kmsuser-Pin1 --query CustomKeyStoreId --output text)\n" +
 	"kms connect-custom-key-store --custom-key-store-id \"$hsm\" && connected \"$hsm\"\n" +
 	"key=$(kms create-key --custom-key-store-id \"$hsm\" --origin AWS_CLOUDHSM --query KeyMetadata.KeyId --output text)\n" +
 	"kms encrypt --key-id \"$key\" --plaintext fileb://<(printf 'hello, token') --query CiphertextBlob --output text | base64 -d > hsm.enc\n" +
@@ -100,8 +100,26 @@ func TestReadmeCustomKeyStores(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "hello, token\n") || !strings.Contains(string(out), "hello, proxy\n") {
 		t.Fatalf("the section's commands: %v\n%s", err, out)
 	}
-	if _, err := os.Stat(filepath.Join(dir, "tokens")); err != nil {
+	// The PIN and the proxy secret are in no answer or log line, and
+	// nowhere in the KMS side's data directory (sealed in its store).
+	secrets := []string{"Kmsuser-Pin1", "FYtE5EFA5FT0mCc3DrGUe2sti527BitkQ0Zr9MO9fvE"}
+	script.Reset()
+	script.Write(out)
+	err = filepath.WalkDir(filepath.Join(dir, "kmsd-data"), func(path string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			b, rerr := os.ReadFile(path)
+			script.Write(b)
+			err = rerr
+		}
+		return err
+	})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for _, s := range secrets {
+		if strings.Contains(script.String(), s) {
+			t.Errorf("%q appears in the output or in kmsd-data", s)
+		}
 	}
 }
 
