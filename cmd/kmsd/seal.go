@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"reflect"
 	"strings"
 
 	"github.com/kmsd/kmsd/internal/seal"
@@ -14,7 +15,8 @@ import (
 // SealConfig says what protects the root keyring file in the data
 // directory: nothing (file, a plaintext file readable by kmsd's user
 // only), a non-extractable key in a PKCS#11 token, or a KMS key at an AWS
-// KMS endpoint. In YAML:
+// KMS endpoint. In YAML, "seal: awskms" with the rest in flags or
+// KMSD_SEAL_* variables, or the whole section:
 //
 //	seal:
 //	  type: awskms
@@ -44,6 +46,17 @@ type AWSKMSSealConfig struct {
 	KeyID    string `yaml:"key_id,omitempty"`
 	Endpoint string `yaml:"endpoint,omitempty"`
 	Region   string `yaml:"region,omitempty"`
+}
+
+// A scalarSetter is a settings section that a single value also sets, as
+// in "seal: pkcs11" for "seal: {type: pkcs11}".
+type scalarSetter interface{ setScalar(string) error }
+
+var scalarSetterType = reflect.TypeFor[scalarSetter]()
+
+func (s *SealConfig) setScalar(v string) error {
+	s.Type = v
+	return nil
 }
 
 // defaultKeyLabel is the token object that wraps the keyring by default.

@@ -42,6 +42,23 @@ func TestSealConfig(t *testing.T) {
 	}
 }
 
+// TestSealConfigScalar takes "seal: awskms" as the seal's type alone.
+func TestSealConfigScalar(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "kmsd.yaml")
+	if err := os.WriteFile(file, []byte("seal: awskms\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"KMSD_SEAL_AWSKMS_KEY_ID": "alias/kmsd-root"}
+	cfg, _, err := loadConfig(modeDev, []string{"--config", file}, io.Discard, func(k string) string { return env[k] })
+	if err != nil || cfg.Seal.Type != "awskms" || cfg.Seal.AWSKMS.KeyID != "alias/kmsd-root" {
+		t.Fatalf("seal: awskms read as %+v, %v", cfg.Seal, err)
+	}
+	_ = os.WriteFile(file, []byte("seal:\n  typo: awskms\n"), 0o600)
+	if _, _, err := loadConfig(modeDev, []string{"--config", file}, io.Discard, func(string) string { return "" }); err == nil || !strings.Contains(err.Error(), `line 2: unknown setting "seal.typo"`) {
+		t.Fatalf("a misspelt seal setting: %v", err)
+	}
+}
+
 func TestSealConfigRejectsMistakes(t *testing.T) {
 	for name, tc := range map[string]struct {
 		args []string
