@@ -64,6 +64,8 @@ func (w yamlWalker) value(n *yaml.Node, v reflect.Value, path string) error {
 		return w.leaf(n, v, path)
 	}
 	switch {
+	case v.Kind() == reflect.Struct && n.Kind == yaml.ScalarNode && v.Addr().Type().Implements(scalarSetterType):
+		return v.Addr().Interface().(scalarSetter).setScalar(n.Value) // seal: pkcs11
 	case v.Kind() == reflect.Struct:
 		return w.object(n, v, path)
 	case v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct:
