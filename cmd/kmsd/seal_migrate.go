@@ -56,6 +56,11 @@ func runMigrateSeal(ctx context.Context, args []string, stdout, stderr io.Writer
 		return errors.New("migrate-seal works on the root keyring of a bbolt data directory")
 	}
 	dbPath, keyPath, _ := dataPaths(cfg.DataDir)
+	for _, p := range []string{keyPath, dbPath} {
+		if _, err := os.Stat(p); err != nil {
+			return fmt.Errorf("%s holds no data directory of kmsd: %w", cfg.DataDir, err)
+		}
+	}
 	// Hold the store's lock, so that no server rotates the keyring meanwhile.
 	st, err := bolt.Open(dbPath)
 	if errors.Is(err, bolt.ErrLocked) {
