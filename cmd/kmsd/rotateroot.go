@@ -109,6 +109,9 @@ func runRotateRoot(ctx context.Context, args []string, stdout, stderr io.Writer,
 	case cfg.Store != "":
 		return errors.New("rotate-root works on a bbolt data directory; a cluster's nodes each keep a root keyring, which this kmsd does not rotate yet")
 	}
+	if dbPath, _, _ := dataPaths(cfg.DataDir); !fileExists(dbPath) {
+		return fmt.Errorf("%s holds no store (%s): there is no root keyring to rotate", cfg.DataDir, dbPath)
+	}
 	n, err := openNode(cfg, nil, nil)
 	if errors.Is(err, bolt.ErrLocked) {
 		return rotateRootOnline(ctx, cfg.DataDir, opt, stdout)
@@ -227,4 +230,9 @@ func retireOlder(ctx context.Context, st *sealed.Store, sl *seal.FileSeal, ids [
 		fmt.Fprintln(out, "No older root key to retire.")
 	}
 	return nil
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
