@@ -62,7 +62,7 @@ func screenshotDir(t *testing.T) string {
 // newBrowser starts Chromium with a fresh profile and a 1280 px window;
 // the flags keep it from reaching for the network, which this machine's
 // closed network answers by refusing connections.
-func newBrowser(t *testing.T, timeout time.Duration) *browser {
+func newBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAllocatorOption) *browser {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{
 		chromedp.ExecPath(chromiumPath(t)),
@@ -76,6 +76,7 @@ func newBrowser(t *testing.T, timeout time.Duration) *browser {
 		chromedp.Flag("disable-dev-shm-usage", true),
 		chromedp.WindowSize(1280, 900),
 	}
+	opts = append(opts, extra...)
 	ctx, cancelTimeout := context.WithTimeout(context.Background(), timeout)
 	alloc, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
 	tab, cancelTab := chromedp.NewContext(alloc)

@@ -511,6 +511,28 @@ func TestConsoleDevNeedsNoSignIn(t *testing.T) {
 	b.noErrors()
 }
 
+// TestConsoleSaysWhenItCannotSign: a browser gives WebCrypto only to a
+// secure context, so a console reached over plain HTTP at a name other
+// than localhost cannot sign; it says so and why instead of failing
+// later, and an unsigned dev server still works there.
+func TestConsoleSaysWhenItCannotSign(t *testing.T) {
+	enforced := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
+	open := startKMSD(t, "dev", "--data", t.TempDir())
+	// console.test resolves to the loopback address, but is no secure
+	// context the way 127.0.0.1 and localhost are.
+	b := newBrowser(t, time.Minute, chromedp.Flag("host-resolver-rules", "MAP console.test 127.0.0.1"))
+	b.visit(strings.Replace(enforced.url, "127.0.0.1", "console.test", 1) + "/console/")
+	b.waitText("main [role=alert]", "InsecureContext")
+	b.waitText("main [role=alert]", "Open the console over HTTPS")
+	if !eval[bool](b, `document.querySelector("main button[type=submit]").disabled`) {
+		t.Error("Sign in stays enabled where requests cannot be signed")
+	}
+	b.visit(strings.Replace(open.url, "127.0.0.1", "console.test", 1) + "/console/")
+	b.waitText("#who", "dev: no sign-in")
+	b.waitText("main", "No customer managed keys yet")
+	b.noErrors()
+}
+
 // TestConsoleListeners: the console is where --console puts it, and off
 // in serve unless asked.
 func TestConsoleListeners(t *testing.T) {

@@ -52,6 +52,10 @@ function drawWho() {
     h("button", { type: "button", class: "link", onclick: () => { signOut(); document.getElementById("nav").hidden = true; clear(who); signInPage(); } }, "Sign out"));
 }
 
+function canSign() {
+  return window.isSecureContext && Boolean(globalThis.crypto && crypto.subtle);
+}
+
 function signInPage(problem) {
   const akid = h("input", { name: "accessKeyId", autocomplete: "off", required: true, spellcheck: "false" });
   const secret = h("input", { name: "secretAccessKey", type: "password", autocomplete: "off", required: true });
@@ -82,8 +86,13 @@ function signInPage(problem) {
   h("h1", { id: "signin-title" }, "Sign in to kmsd"),
   h("p", {}, "Use an access key of this kmsd. It stays in this tab's memory only: it is not sent to kmsd or stored; requests are signed with it in your browser."),
   field("Access key ID", akid), field("Secret access key", secret), field("Session token (optional)", token), field("Region", region),
-  h("button", { type: "submit", class: "primary" }, "Sign in"), status);
+  h("button", { type: "submit", class: "primary", disabled: !canSign() }, "Sign in"), status);
   clear(main, form);
+  if (!canSign()) {
+    // Browsers give WebCrypto only to secure contexts: HTTPS, or
+    // localhost and loopback addresses.
+    clear(status, errorBox({ code: "InsecureContext", message: `This page was opened over plain HTTP at ${location.host}, where the browser withholds the WebCrypto API that signs requests. Open the console over HTTPS (kmsd --tls-cert and --tls-key) or at http://127.0.0.1 or http://localhost.` }, "Cannot sign requests here"));
+  }
   akid.focus();
 }
 

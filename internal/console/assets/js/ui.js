@@ -46,9 +46,12 @@ export function empty(text) {
 export function errorBox(err, what = "The request failed") {
   const code = err && err.code ? err.code : "Error";
   const msg = err && err.message && err.message !== code ? err.message : "";
-  const hint = code === "AccessDeniedException" || code === "AccessDenied"
-    ? "Your credentials are not allowed to do this. Ask an administrator for permission, or sign in as someone who has it."
-    : "";
+  let hint = "";
+  if (code === "AccessDeniedException" || code === "AccessDenied") {
+    hint = "Your credentials are not allowed to do this. Ask an administrator for permission, or sign in as someone who has it.";
+  } else if (["ExpiredTokenException", "ExpiredToken", "UnrecognizedClientException", "InvalidClientTokenId"].includes(code)) {
+    hint = "Your credentials have expired or are no longer valid: sign out and sign in again.";
+  }
   return h("div", { class: "state error", role: "alert" },
     h("strong", {}, `${what}: `), h("code", { class: "exception" }, code), msg ? h("span", { class: "message" }, ` — ${msg}`) : null,
     hint ? h("p", { class: "hint" }, hint) : null);
