@@ -508,6 +508,23 @@ func TestConsoleDevNeedsNoSignIn(t *testing.T) {
 	b.click(button("//main", "Enable"))
 	b.waitText("main dl", "Enabled")
 	wantState(t, clients{kms: c}, mrkID, "Enabled")
+
+	// An AWS managed key is listed apart, and its page offers no change.
+	s3, err := c.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String("alias/aws/s3")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.click(`//nav//a[normalize-space()="AWS managed keys"]`)
+	b.waitText("main table", "alias/aws/s3")
+	if eval[bool](b, `document.querySelector("main table").innerText.includes(`+jsString(mrkID)+`)`) {
+		t.Error("a customer managed key is in the AWS managed list")
+	}
+	b.click(`//main//a[normalize-space()=` + xpathString(*s3.KeyMetadata.KeyId) + `]`)
+	b.waitText("main dl", "AWS managed")
+	b.waitText("main [role=tabpanel] table", "Allow")
+	if n := eval[int](b, `document.querySelectorAll("main [aria-label='Key actions'] button").length`); n != 0 {
+		t.Errorf("an AWS managed key's page offers %d key actions", n)
+	}
 	b.noErrors()
 }
 
