@@ -579,6 +579,14 @@ func TestConsoleListeners(t *testing.T) {
 	if _, err := (&proc{url: "http://" + admin}).client(docKey, "wrong-secret").ListKeys(context.Background(), &kms.ListKeysInput{}); errCode(err) != "InvalidSignatureException" && errCode(err) != "UnrecognizedClientException" {
 		t.Errorf("a bad signature on the admin listener: %v", err)
 	}
+	// And the page itself, signed in there, works against the API beside it.
+	b := newBrowser(t, time.Minute)
+	b.visit("http://" + admin + "/console/")
+	b.waitText("h1", "Sign in to kmsd")
+	signInAs(b, docKey, docSecret)
+	b.waitText("#who", "arn:aws:iam::"+acctA+":root")
+	b.waitText("main", "No customer managed keys yet")
+	b.noErrors()
 	if !strings.Contains(p.stdout.String(), "console: http://"+admin+"/console/ (admin listener)") {
 		t.Errorf("banner does not say where the console is:\n%s", p.stdout)
 	}
