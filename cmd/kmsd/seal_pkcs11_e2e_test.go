@@ -36,6 +36,9 @@ func TestSealPKCS11(t *testing.T) {
 	}
 	p.stop()
 	assertWrappedKeyring(t, dir, "pkcs11")
+	if strings.Contains(p.stdout.String()+p.stderr.String(), pin) {
+		t.Fatal("kmsd printed the PIN")
+	}
 
 	// The PIN from a file instead of the environment.
 	pinFile := filepath.Join(t.TempDir(), "pin")
