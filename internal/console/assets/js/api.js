@@ -112,6 +112,7 @@ export async function all(fetchPage, limit = 1000) {
     items.push(...page.items);
     marker = page.next;
   } while (marker && items.length < limit);
+  items.truncated = Boolean(marker); // more exist than were fetched
   return items;
 }
 

@@ -62,7 +62,9 @@ export async function loadKeys() {
       return { KeyId: k.KeyId, Arn: k.KeyArn, KeyState: "Unknown", KeyManager: "CUSTOMER", error: e };
     }
   });
-  return described.map((md) => ({ ...md, aliases: (byKey[md.KeyId] || []).sort() }));
+  const out = described.map((md) => ({ ...md, aliases: (byKey[md.KeyId] || []).sort() }));
+  out.truncated = keys.truncated;
+  return out;
 }
 
 function aliasCell(k) {
@@ -78,7 +80,8 @@ export function keysPage(main, manager) {
     manager === "AWS" ? h("p", { class: "muted" }, "AWS managed keys are created for AWS services in your account. You can view them and their policies, but not change them.") : null,
     body);
   run(body, "Load keys", async () => {
-    const keys = (await loadKeys()).filter((k) => (k.KeyManager || "CUSTOMER") === manager);
+    const loaded = await loadKeys();
+    const keys = loaded.filter((k) => (k.KeyManager || "CUSTOMER") === manager);
     const link = (k) => h("a", { href: `#/keys/${encodeURIComponent(k.KeyId)}` }, k.KeyId);
     const columns = manager === "AWS"
       ? [
@@ -95,9 +98,9 @@ export function keysPage(main, manager) {
         { label: "Key usage", value: (k) => k.KeyUsage },
         { label: "Regionality", value: regionality },
       ];
-    return table({
+    return [loaded.truncated ? h("p", { class: "state empty", role: "status" }, `Showing the first ${loaded.length} keys of this account and Region; use the AWS CLI to list them all.`) : null, table({
       columns, rows: keys, caption: `${title} (${keys.length})`, filterLabel: "Filter keys by alias, id, status, type or spec",
       emptyText: manager === "AWS" ? "No AWS managed keys in this account and Region." : "No customer managed keys yet. Create one to start.",
-    });
+    })];
   });
 }
