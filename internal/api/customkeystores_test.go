@@ -279,6 +279,11 @@ func TestCloudHSMKeyStoreLifecycle(t *testing.T) {
 	if _, err := s.Client.DisableKey(bg, &kms.DisableKeyInput{KeyId: aws.String(keyID)}); err != nil {
 		t.Fatalf("DisableKey in a disconnected store: %v", err)
 	}
+	// Unavailable over Disabled, as DescribeKey says.
+	_, err = s.Client.Encrypt(bg, &kms.EncryptInput{KeyId: aws.String(keyID), Plaintext: []byte("x")})
+	wantCode(t, err, "KMSInvalidStateException")
+	_, err = s.Client.Decrypt(bg, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob, EncryptionContext: ec})
+	wantCode(t, err, "KMSInvalidStateException")
 	if _, err := s.Client.EnableKey(bg, &kms.EnableKeyInput{KeyId: aws.String(keyID)}); err != nil {
 		t.Fatalf("EnableKey in a disconnected store: %v", err)
 	}

@@ -291,12 +291,24 @@ func (s *Service) sealWith(ctx context.Context, c *Call, k *cachedKey, op string
 	return append(hdr, payload...), nil
 }
 
+// usableInStore is usableForEncryption for every kind of key: a key of a
+// store that is not connected is Unavailable, whatever its own state
+// (AWS shows PendingDeletion only over it).
+func (s *Service) usableInStore(ctx context.Context, k *cachedKey, op string, alg kmsapi.EncryptionAlgorithmSpec) error {
+	if inKeyStore(k) && k.rec.KeyState == stateDisabled {
+		if _, _, err := s.liveStore(ctx, k); kmserr.CodeOf(err) == kmserr.InvalidState {
+			return err
+		}
+	}
+	return usableForEncryption(k, op, alg)
+}
+
 // encryptWith is encryptUnder for every kind of key.
 func (s *Service) encryptWith(ctx context.Context, c *Call, k *cachedKey, op string, pt []byte, ec map[string]string, alg kmsapi.EncryptionAlgorithmSpec, dryRun bool) ([]byte, kmsapi.EncryptionAlgorithmSpec, error) {
 	if !inKeyStore(k) {
 		return encryptUnder(k, op, pt, ec, alg, dryRun)
 	}
-	if err := usableForEncryption(k, op, alg); err != nil {
+	if err := s.usableInStore(ctx, k, op, alg); err != nil {
 		return nil, "", err
 	}
 	if dryRun {

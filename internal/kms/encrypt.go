@@ -106,7 +106,7 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, named *cachedK
 			return nil, nil, none, err
 		}
 	}
-	if err := usableForEncryption(k, op, alg); err != nil {
+	if err := s.usableInStore(ctx, k, op, alg); err != nil {
 		return nil, nil, none, err
 	}
 	if dryRun {
@@ -238,7 +238,7 @@ func (s *Service) newDataKey(ctx context.Context, c *Call, op, keyID string, ec 
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	if err := usableForEncryption(k, op, ""); err != nil {
+	if err := s.usableInStore(ctx, k, op, ""); err != nil {
 		return nil, nil, nil, err
 	}
 	if dryRun {
