@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"sync"
+	"sync/atomic"
 
 	kmscore "github.com/kmsd/kmsd/internal/kms"
 )
@@ -28,7 +29,8 @@ type fakeCluster struct {
 	anchor string
 	keys   map[string][]byte
 	// gate, when set, holds every Login until it is closed.
-	gate chan struct{}
+	gate   chan struct{}
+	logins atomic.Int32
 }
 
 func newFakeCluster(pin, anchor string) *fakeCluster {
@@ -38,6 +40,7 @@ func newFakeCluster(pin, anchor string) *fakeCluster {
 func (c *fakeCluster) TrustAnchor() string { return c.anchor }
 
 func (c *fakeCluster) Login(pin []byte) (kmscore.HSMToken, error) {
+	c.logins.Add(1)
 	if c.gate != nil {
 		<-c.gate
 	}

@@ -3,6 +3,7 @@ package api_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -145,6 +146,15 @@ func TestCustomKeyStoreSurvivesRestart(t *testing.T) {
 	dec, err := s2.Client.Decrypt(bg, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob})
 	if err != nil || string(dec.Plaintext) != "across restarts" {
 		t.Fatalf("Decrypt after a restart: %v", err)
+	}
+	// ConnectCustomKeyStore on a store left CONNECTING runs the attempt again.
+	if _, err := s2.Client.ConnectCustomKeyStore(bg, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: aws.String(stuck)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); slow2.logins.Load() == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("ConnectCustomKeyStore did not resume the attempt a stopped process left")
+		}
 	}
 	if e := waitStore(t, s2, stuck); e.ConnectionState != types.ConnectionStateTypeConnected {
 		t.Fatalf("store left CONNECTING is %s after a restart", e.ConnectionState)

@@ -162,6 +162,8 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, c *Call, in *kmsapi
 	}
 	if started {
 		s.startConnect(rec, c.RequestID)
+	} else {
+		s.cks.resume(s, rec) // CONNECTING since a process stopped mid-attempt
 	}
 	return &kmsapi.ConnectCustomKeyStoreOutput{}, nil
 }
