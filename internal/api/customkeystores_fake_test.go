@@ -125,6 +125,8 @@ type fakeProxy struct {
 	secret   string
 	keys     map[string]*fakeExternalKey
 	requests []kmscore.XKSRequestMetadata
+	// hang, when set, makes health checks wait for their context.
+	hang bool
 }
 
 type fakeExternalKey struct {
@@ -176,7 +178,14 @@ func (c fakeClient) check() error {
 	return nil
 }
 
-func (c fakeClient) Health(_ context.Context, md kmscore.XKSRequestMetadata) error {
+func (c fakeClient) Health(ctx context.Context, md kmscore.XKSRequestMetadata) error {
+	c.p.mu.Lock()
+	hang := c.p.hang
+	c.p.mu.Unlock()
+	if hang {
+		<-ctx.Done()
+		return &kmscore.BackendError{Failure: kmscore.FailTimeout, Err: ctx.Err()}
+	}
 	c.p.mu.Lock()
 	defer c.p.mu.Unlock()
 	return c.check()

@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -165,5 +166,33 @@ func TestExternalKeyStore(t *testing.T) {
 	s.Stop()
 	if raw, err := os.ReadFile(s.AuditPath); err != nil || bytes.Contains(raw, []byte(testXksSecret)) {
 		t.Fatalf("the audit log holds the proxy secret (read error %v)", err)
+	}
+}
+
+// TestCloseKeyStoresEndsAttempts: shutting the service down ends a
+// connection attempt at once and leaves its store CONNECTING, to be
+// connected again after the restart, rather than recording a failure.
+func TestCloseKeyStoresEndsAttempts(t *testing.T) {
+	s := newServer(t)
+	proxy := newFakeProxy(testXksEndpoint+testXksPath, testXksAKID, testXksSecret)
+	s.Service.SetKeyStoreBackends(kmscore.KeyStoreBackends{XKS: proxy})
+	out, err := s.Client.CreateCustomKeyStore(bg, xksStoreInput("hanging", testXksPath, testXksSecret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.mu.Lock()
+	proxy.hang = true
+	proxy.mu.Unlock()
+	if _, err := s.Client.ConnectCustomKeyStore(bg, &kms.ConnectCustomKeyStoreInput{CustomKeyStoreId: out.CustomKeyStoreId}); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	s.Service.CloseKeyStores()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("CloseKeyStores took %v", d)
+	}
+	d, err := s.Client.DescribeCustomKeyStores(bg, &kms.DescribeCustomKeyStoresInput{CustomKeyStoreId: out.CustomKeyStoreId})
+	if err != nil || d.CustomKeyStores[0].ConnectionState != types.ConnectionStateTypeConnecting {
+		t.Fatalf("after CloseKeyStores: %+v, %v", d, err)
 	}
 }

@@ -29,6 +29,9 @@ type cksManager struct {
 	live     map[string]*cksLive // by partition | store id
 	running  map[string]uint64   // attempts this process is running
 	wg       sync.WaitGroup
+	closed   bool // CloseKeyStores ran: no new attempts
+	stop     context.CancelFunc
+	stopped  context.Context // cancelled by CloseKeyStores; ends running attempts
 }
 
 type cksLive struct {
@@ -58,9 +61,16 @@ func (s *Service) SetKeyStoreBackends(b KeyStoreBackends) {
 	s.cks.backends = b
 }
 
-// CloseKeyStores waits for running connection attempts and closes every
-// live connection.
+// CloseKeyStores ends running connection attempts (their stores stay
+// CONNECTING and connect again after a restart) and closes every live
+// connection.
 func (s *Service) CloseKeyStores() {
+	s.cks.mu.Lock()
+	s.cks.closed = true
+	if s.cks.stop != nil {
+		s.cks.stop()
+	}
+	s.cks.mu.Unlock()
 	s.cks.wg.Wait()
 	s.cks.mu.Lock()
 	defer s.cks.mu.Unlock()
@@ -173,10 +183,16 @@ func (s *Service) ConnectCustomKeyStore(ctx context.Context, c *Call, in *kmsapi
 func (s *Service) startConnect(r *keyStoreRecord, requestID string) {
 	key := string(r.key())
 	s.cks.mu.Lock()
+	if s.cks.closed {
+		s.cks.mu.Unlock()
+		return
+	}
 	if s.cks.running == nil {
 		s.cks.running = map[string]uint64{}
+		s.cks.stopped, s.cks.stop = context.WithCancel(context.Background())
 	}
 	s.cks.running[key] = r.Attempt
+	base := s.cks.stopped
 	s.cks.wg.Add(1)
 	s.cks.mu.Unlock()
 	go func() {
@@ -188,9 +204,16 @@ func (s *Service) startConnect(r *keyStoreRecord, requestID string) {
 			}
 			s.cks.mu.Unlock()
 		}()
-		ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+		ctx, cancel := context.WithTimeout(base, connectTimeout)
 		defer cancel()
 		l, err := s.openStore(ctx, r, XKSRequestMetadata{KMSOperation: "ConnectCustomKeyStore", KMSRequestID: requestID})
+		if base.Err() != nil {
+			// Shutting down: the store stays CONNECTING for the next start.
+			if l != nil {
+				l.close()
+			}
+			return
+		}
 		state, code := connConnected, ""
 		if err != nil {
 			state, code = connFailed, connectionErrorCode(r.Type, failureOf(err))
