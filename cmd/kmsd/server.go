@@ -231,6 +231,9 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 
 func (n *node) close() error {
 	var errs []error
+	if n.svc != nil {
+		n.svc.CloseKeyStores()
+	}
 	if n.audit != nil {
 		errs = append(errs, n.audit.Close())
 	}
