@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"strings"
 
@@ -32,8 +33,14 @@ type Permissive struct {
 	Regions func(region string) bool
 }
 
-// Authenticate reads the scope without verifying the signature.
+// Authenticate reads the scope without verifying the signature. A request
+// a browser sent for a page of another origin is refused: kmsd answers no
+// CORS preflight, but a form-encoded POST (an IAM or STS call) needs none,
+// so without this any web page the developer opens could act as the root.
 func (p Permissive) Authenticate(_ context.Context, r *http.Request, _ []byte) (kms.Caller, error) {
+	if err := refuseForeignPage(r); err != nil {
+		return kms.Caller{}, err
+	}
 	akid, region := scopeOf(r.Header.Get("Authorization"))
 	switch {
 	case region == "":
@@ -212,4 +219,39 @@ func (i Identities) Principal(ctx context.Context, akid string) (kms.Caller, err
 	}
 	p := &c.Principal
 	return kms.Caller{AccountID: p.AccountID, ARN: p.ARN, PrincipalID: p.PrincipalID, Type: p.Type, UserName: p.UserName}, nil
+}
+
+// refuseForeignPage refuses a request that carries a browser's Origin
+// header unless the page is kmsd's own (its console), reached by an IP
+// address, localhost, or over TLS: a page of another origin is refused, and
+// so is a page at a DNS name rebound to kmsd's address (same origin as far
+// as the browser knows). SDKs and the CLI
+// send no Origin, so they are not affected.
+func refuseForeignPage(r *http.Request) error {
+	origin, ok := r.Header["Origin"]
+	if !ok {
+		return nil
+	}
+	scheme := "http://"
+	if r.TLS != nil {
+		scheme = "https://"
+	}
+	same := len(origin) == 1 && origin[0] == scheme+r.Host
+	if same && (r.TLS != nil || unrebindable(r.Host)) {
+		return nil
+	}
+	return kmserr.New(kmserr.MissingAuthenticationToken, "Request is missing Authentication Token: kmsd dev accepts unsigned calls from its own console and from programs, not from a page of another origin (%s).", printable(strings.Join(origin, ",")))
+}
+
+// unrebindable reports whether a Host header is an IP address or
+// localhost, which no DNS answer can point elsewhere.
+func unrebindable(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	return net.ParseIP(strings.Trim(host, "[]")) != nil
 }
