@@ -258,8 +258,9 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		debug.SetMemoryLimit(int64(cfg.MemoryLimit) << 20)
 	} else if getenv("GOMEMLIMIT") == "" {
 		// GOGC=400 alone lets the heap grow to five times the live data:
-		// bound it by what the key cache holds (about 2 KiB a key) and room.
-		debug.SetMemoryLimit(256<<20 + int64(max(cfg.CacheSize, 0))<<11)
+		// bound it, with room above what the key cache holds (under 2 KiB a
+		// key) so the collector does not run much more often at scale.
+		debug.SetMemoryLimit(256<<20 + int64(max(cfg.CacheSize, 0))<<13)
 	}
 	var mx *metrics.Metrics // measured only where an admin listener can serve it
 	if cfg.AdminListen != "" {
