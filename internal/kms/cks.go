@@ -155,7 +155,9 @@ func connectionErrorCode(typ string, f Failure) string {
 		return "INTERNAL_ERROR"
 	}
 	switch f {
-	case FailCredentials, FailAccessDenied:
+	case FailCredentials:
+		return "INVALID_CREDENTIALS"
+	case FailAccessDenied:
 		return "XKS_PROXY_ACCESS_DENIED"
 	case FailUnreachable, FailClusterNotFound:
 		return "XKS_PROXY_NOT_REACHABLE"
