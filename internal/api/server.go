@@ -65,8 +65,6 @@ type Config struct {
 	// Observer, when set, is told each KMS request's operation, outcome
 	// and latency.
 	Observer Observer
-	// Console serves the web console at /console/; nil leaves it out.
-	Console http.Handler
 	// XKSProxy serves the XKS Proxy API at XKSPrefix + "/kms/xks/v1/";
 	// nil leaves it out. XKSPrefix is "" or starts with "/" and has no
 	// trailing "/".
@@ -121,10 +119,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		_, _ = io.WriteString(w, "ready\n")
-		return
-	}
-	if s.cfg.Console != nil && (r.URL.Path == "/console" || strings.HasPrefix(r.URL.Path, "/console/")) {
-		s.cfg.Console.ServeHTTP(w, r)
 		return
 	}
 	if s.cfg.XKSProxy != nil && strings.HasPrefix(r.URL.Path, s.cfg.XKSPrefix+"/kms/xks/v1/") {
