@@ -14,9 +14,10 @@ import (
 // root: any page a developer opened could act on the local kmsd. Now a
 // request whose Origin is another site, or a DNS name rebound to kmsd's
 // address, is refused and changes nothing; kmsd's own console (same origin
-// at an IP address or localhost) and programs (no Origin) still work.
+// at an IP address or localhost) and programs (no Origin) still work. A
+// reset from such a page is refused too: before, it wiped every key.
 func TestDevRefusesForeignPages(t *testing.T) {
-	p := startKMSD(t, "dev")
+	p := startKMSD(t, "dev", "--data", t.TempDir())
 	host := strings.TrimPrefix(p.url, "http://")
 	_, port, _ := strings.Cut(host, ":")
 	createUser := func(name, origin, hostHeader string) (int, string) {
@@ -62,6 +63,24 @@ func TestDevRefusesForeignPages(t *testing.T) {
 				t.Fatalf("status %d, body %s", code, body)
 			}
 		})
+	}
+	// A reset is a plain POST too: a page of another site must not wipe
+	// the server (any caller on this machine may, and a browser is one).
+	for _, path := range []string{"/kmsd/reset", "/moto-api/reset", "/_localstack/state/reset"} {
+		req, err := http.NewRequest(http.MethodPost, p.url+path, strings.NewReader("{}"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Content-Type", "text/plain")
+		req.Header.Set("Origin", "http://evil.example")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("POST %s from another site: status %d, want 403", path, resp.StatusCode)
+		}
 	}
 	out := p.rootCLI(t, "iam", "list-users", "--query", "Users[].UserName", "--output", "text")
 	if strings.Contains(out, "from-evil") || strings.Contains(out, "from-rebound") || strings.Contains(out, "from-other-port") {

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/identity"
 	"github.com/kmsd/kmsd/internal/metrics"
 )
@@ -139,8 +140,13 @@ func (r *resetter) serveReset(w http.ResponseWriter, req *http.Request, route re
 // anyone when signatures are not enforced (every caller acts as the
 // account root anyway); with --enforce, a caller on this machine, or a
 // request signed (SigV4, service kms) with the credentials of the default
-// account's root, as in verifies them.
+// account's root, as in verifies them. Never a web page of another origin:
+// a browser on this machine is a caller on this machine, and a plain POST
+// needs no CORS preflight, so any site could otherwise wipe every key.
 func (r *resetter) allowed(req *http.Request, in *instance) error {
+	if err := api.RefuseForeignPage(req); err != nil {
+		return err
+	}
 	if !r.cfg.Enforce || loopbackPeer(req.RemoteAddr) {
 		return nil
 	}

@@ -38,7 +38,7 @@ type Permissive struct {
 // CORS preflight, but a form-encoded POST (an IAM or STS call) needs none,
 // so without this any web page the developer opens could act as the root.
 func (p Permissive) Authenticate(_ context.Context, r *http.Request, _ []byte) (kms.Caller, error) {
-	if err := refuseForeignPage(r); err != nil {
+	if err := RefuseForeignPage(r); err != nil {
 		return kms.Caller{}, err
 	}
 	akid, region := scopeOf(r.Header.Get("Authorization"))
@@ -221,13 +221,13 @@ func (i Identities) Principal(ctx context.Context, akid string) (kms.Caller, err
 	return kms.Caller{AccountID: p.AccountID, ARN: p.ARN, PrincipalID: p.PrincipalID, Type: p.Type, UserName: p.UserName}, nil
 }
 
-// refuseForeignPage refuses a request that carries a browser's Origin
+// RefuseForeignPage refuses a request that carries a browser's Origin
 // header unless the page is kmsd's own (its console), reached by an IP
 // address, localhost, or over TLS: a page of another origin is refused, and
 // so is a page at a DNS name rebound to kmsd's address (same origin as far
 // as the browser knows). SDKs and the CLI
 // send no Origin, so they are not affected.
-func refuseForeignPage(r *http.Request) error {
+func RefuseForeignPage(r *http.Request) error {
 	origin, ok := r.Header["Origin"]
 	if !ok {
 		return nil
