@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/kmsd/kmsd/internal/secret"
 )
@@ -61,12 +62,14 @@ func Open(path string) (*FileSeal, error) {
 
 // OpenWith opens the existing root keyring at path, wrapped by prot (nil:
 // a plaintext file). A file of the other kind is refused with a
-// *SealError naming the seal it needs.
+// *SealError naming the seal it needs. Temp keyring files that a crash
+// left beside it are overwritten and removed.
 func OpenWith(path string, prot Protector) (*FileSeal, error) {
 	active, keys, err := readKeyring(path, prot)
 	if err != nil {
 		return nil, err
 	}
+	removeStaleTemps(path, time.Now())
 	return newFileSeal(path, prot, active, keys)
 }
 
