@@ -19,6 +19,9 @@ var (
 	ErrNotLoggedIn = errors.New("hsm: not logged in to the token")
 	// ErrKeyNotFound: no AES key with that label in the token.
 	ErrKeyNotFound = errors.New("hsm: key not found")
+	// ErrKeyUnfit: the key of that label lacks an attribute a wrapping
+	// key must have (AES-256, sensitive, not extractable).
+	ErrKeyUnfit = errors.New("hsm: key unfit for wrapping")
 	// ErrKeyExists: GenerateKey was asked for a label a key already has.
 	ErrKeyExists = errors.New("hsm: a key with that label already exists")
 	// ErrDecrypt: the sealed data is malformed or fails authentication

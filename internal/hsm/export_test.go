@@ -19,3 +19,20 @@ func (t *Token) KeyAttributes(label string, types ...uint) ([]*pkcs11.Attribute,
 	})
 	return attrs, err
 }
+
+// PlantKey makes a secret key labelled label as someone else with access to
+// the token could, with keyTemplate's attributes changed by override.
+func (t *Token) PlantKey(label string, override ...*pkcs11.Attribute) error {
+	tmpl := keyTemplate(label)
+	for _, o := range override {
+		for i, a := range tmpl {
+			if a.Type == o.Type {
+				tmpl[i] = o
+			}
+		}
+	}
+	return t.do(func(sh pkcs11.SessionHandle) error {
+		_, err := t.mod.ctx.GenerateKey(sh, []*pkcs11.Mechanism{pkcs11.NewMechanism(pkcs11.CKM_AES_KEY_GEN, nil)}, tmpl)
+		return err
+	})
+}

@@ -3,6 +3,7 @@
 package hsm
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 
@@ -72,8 +73,14 @@ func (t *Token) HasKey(label string) (bool, error) {
 	var has bool
 	err := t.do(func(sh pkcs11.SessionHandle) error {
 		found, err := t.find(sh, label)
-		has = len(found) > 0
-		return err
+		if err != nil || len(found) == 0 {
+			return err
+		}
+		has = true
+		if len(found) == 1 {
+			return t.checkKey(sh, found[0], label, nil)
+		}
+		return nil
 	})
 	return has, err
 }
@@ -130,14 +137,18 @@ func (t *Token) keyHandle(sh pkcs11.SessionHandle, label string) (pkcs11.ObjectH
 	h, ok := t.handles[label]
 	t.keysMu.Unlock()
 	if ok {
-		attrs, err := t.mod.ctx.GetAttributeValue(sh, h, []*pkcs11.Attribute{pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil)})
-		if err == nil && len(attrs) == 1 && string(attrs[0].Value) == label {
+		var gotLabel []byte
+		err := t.checkKey(sh, h, label, &gotLabel)
+		same := string(gotLabel) == label
+		switch {
+		case err == nil && same:
 			return h, nil
+		case errors.Is(err, ErrKeyUnfit) && same:
+			return 0, err
+		case err != nil && !errors.Is(err, ErrKeyUnfit) && !handleStale(err):
+			return 0, err
 		}
-		if err != nil && !handleStale(err) {
-			return 0, wrap("C_GetAttributeValue", err)
-		}
-		t.forget(label)
+		t.forget(label) // destroyed, or the handle now names another key
 	}
 	found, err := t.find(sh, label)
 	if err != nil {
@@ -147,10 +158,59 @@ func (t *Token) keyHandle(sh pkcs11.SessionHandle, label string) (pkcs11.ObjectH
 	case 0:
 		return 0, fmt.Errorf("%w: %q", ErrKeyNotFound, label)
 	case 1:
+		if err := t.checkKey(sh, found[0], label, nil); err != nil {
+			return 0, err
+		}
 		t.remember(label, found[0])
 		return found[0], nil
 	}
 	return 0, fmt.Errorf("hsm: several keys labelled %q in the token; key labels must be unique", label)
+}
+
+// keyRequirements are the attributes of a key this package makes (see
+// keyTemplate) that make it safe to wrap secrets under: a key of that label
+// planted in the token with other attributes, an extractable one above
+// all, is refused rather than used.
+var keyRequirements = []struct {
+	attr uint
+	name string
+	want []byte
+}{
+	{pkcs11.CKA_CLASS, "CKA_CLASS (want CKO_SECRET_KEY)", pkcs11.NewAttribute(0, pkcs11.CKO_SECRET_KEY).Value},
+	{pkcs11.CKA_KEY_TYPE, "CKA_KEY_TYPE (want CKK_AES)", pkcs11.NewAttribute(0, pkcs11.CKK_AES).Value},
+	{pkcs11.CKA_VALUE_LEN, "CKA_VALUE_LEN (want 32)", pkcs11.NewAttribute(0, 32).Value},
+	{pkcs11.CKA_SENSITIVE, "CKA_SENSITIVE (want true)", pkcs11.NewAttribute(0, true).Value},
+	{pkcs11.CKA_EXTRACTABLE, "CKA_EXTRACTABLE (want false)", pkcs11.NewAttribute(0, false).Value},
+}
+
+// checkKey reads the attributes of key h in one call and fails, naming
+// label and the first attribute that differs, unless they are
+// keyRequirements'. With gotLabel non-nil it also reads CKA_LABEL into it,
+// so a cached handle is checked in the same round trip.
+func (t *Token) checkKey(sh pkcs11.SessionHandle, h pkcs11.ObjectHandle, label string, gotLabel *[]byte) error {
+	tmpl := make([]*pkcs11.Attribute, 0, len(keyRequirements)+1)
+	for _, r := range keyRequirements {
+		tmpl = append(tmpl, pkcs11.NewAttribute(r.attr, nil))
+	}
+	if gotLabel != nil {
+		tmpl = append(tmpl, pkcs11.NewAttribute(pkcs11.CKA_LABEL, nil))
+	}
+	attrs, err := t.mod.ctx.GetAttributeValue(sh, h, tmpl)
+	if err != nil {
+		return wrap("C_GetAttributeValue", err)
+	}
+	if len(attrs) != len(tmpl) {
+		return fmt.Errorf("%w: key %q: the token answered %d of %d attributes", ErrKeyUnfit, label, len(attrs), len(tmpl))
+	}
+	if gotLabel != nil {
+		*gotLabel = attrs[len(keyRequirements)].Value
+	}
+	for i, r := range keyRequirements {
+		if attrs[i].Type != r.attr || !bytes.Equal(attrs[i].Value, r.want) {
+			return fmt.Errorf("%w: key %q in the token fails %s; kmsd wraps secrets only under a non-extractable, sensitive AES-256 key", ErrKeyUnfit, label, r.name)
+		}
+	}
+	return nil
 }
 
 // withKey runs fn with a session and the handle of the key labelled label.
