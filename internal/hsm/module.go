@@ -8,8 +8,8 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 
 	"github.com/miekg/pkcs11"
@@ -19,11 +19,15 @@ import (
 // package's only state, and it is process-wide by nature: PKCS#11 allows a
 // library one C_Initialize per process, and a login is shared by all of a
 // process's sessions on a token, so two Tokens on one module must share both.
-var modules = registry{m: map[string]*module{}}
+var modules = registry{}
 
+// registry finds a module by the library file it loaded, not by the path
+// it was given: the dynamic loader shares one copy, and so one login state,
+// among all the names of a file (symbolic links, hard links), so they must
+// share one module and its record of logins.
 type registry struct {
-	mu sync.Mutex // guards m and every module's refs, ownInit and logins
-	m  map[string]*module
+	mu   sync.Mutex // guards mods and every module's refs, ownInit and logins
+	mods []*module
 }
 
 // module is one loaded library. It stays loaded (dlopen'ed) for the life of
@@ -32,6 +36,7 @@ type registry struct {
 // afresh).
 type module struct {
 	path    string
+	file    os.FileInfo // the library file, compared with os.SameFile
 	ctx     *pkcs11.Ctx
 	refs    int
 	ownInit bool            // this package called C_Initialize, so it may Finalize
@@ -76,20 +81,26 @@ func (r *registry) acquire(path string) (*module, error) {
 	if path == "" {
 		return nil, fmt.Errorf("%w: no module path given", ErrModule)
 	}
-	real, err := canonical(path)
+	real, fi, err := libraryFile(path)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrModule, path, err)
+		return nil, err
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := r.m[real]
+	var m *module
+	for _, c := range r.mods {
+		if os.SameFile(c.file, fi) {
+			m = c
+			break
+		}
+	}
 	if m == nil {
 		ctx := pkcs11.New(real)
 		if ctx == nil {
 			return nil, fmt.Errorf("%w: %s is not a loadable PKCS#11 library", ErrModule, path)
 		}
-		m = &module{path: real, ctx: ctx, logins: map[uint]*login{}}
-		r.m[real] = m
+		m = &module{path: real, file: fi, ctx: ctx, logins: map[uint]*login{}}
+		r.mods = append(r.mods, m)
 	}
 	if m.refs == 0 {
 		switch err := m.ctx.Initialize(); {
@@ -107,17 +118,26 @@ func (r *registry) acquire(path string) (*module, error) {
 	return m, nil
 }
 
-// canonical names a library so that two spellings of one file share a
-// module. A bare file name is left to the dynamic loader's search path.
-func canonical(path string) (string, error) {
-	if !strings.ContainsRune(path, filepath.Separator) {
-		return path, nil
+// libraryFile resolves path to the library file that loading it opens. It
+// must be absolute: the dynamic loader searches for a bare name (or
+// resolves a relative one) by rules of its own, so which file, and so
+// which module and login state, a bare name means is not known here.
+func libraryFile(path string) (string, os.FileInfo, error) {
+	if !filepath.IsAbs(path) {
+		return "", nil, fmt.Errorf("%w: %q: give the module's absolute path (e.g. /usr/lib/softhsm/libsofthsm2.so), not a name for the loader to search", ErrModule, path)
 	}
-	abs, err := filepath.Abs(path)
+	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
-		return "", err
+		return "", nil, fmt.Errorf("%w: %s: %w", ErrModule, path, err)
 	}
-	return filepath.EvalSymlinks(abs)
+	fi, err := os.Stat(real)
+	if err != nil {
+		return "", nil, fmt.Errorf("%w: %s: %w", ErrModule, path, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return "", nil, fmt.Errorf("%w: %s is not a regular file", ErrModule, path)
+	}
+	return real, fi, nil
 }
 
 // release counts one user fewer and finalises the library after the last.
@@ -146,10 +166,13 @@ func (r *registry) login(m *module, slot uint, sh pkcs11.SessionHandle, pin stri
 		return nil
 	}
 	err := m.ctx.Login(sh, pkcs11.CKU_USER, pin)
-	// CKR_USER_ALREADY_LOGGED_IN: a component outside this package logged
-	// the process in; the PIN cannot be checked then, and the process has
-	// the access already.
-	if err != nil && !errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
+	// CKR_USER_ALREADY_LOGGED_IN with no login recorded here: something
+	// else in the process logged in to the token. The PIN was not checked,
+	// so accepting it would let any PIN ride on that login.
+	if errors.Is(err, pkcs11.Error(pkcs11.CKR_USER_ALREADY_LOGGED_IN)) {
+		return fmt.Errorf("%w: the token is already logged in by another handle of this process, so the PIN cannot be checked", ErrPINIncorrect)
+	}
+	if err != nil {
 		return wrap("C_Login", err)
 	}
 	l, err := newLogin(pin)
