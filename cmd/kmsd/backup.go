@@ -29,6 +29,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	setHelp(fs)
 	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory of the store to back up")
+	cfg.Seal.bindFlags(fs) // the keyring opens only with the configured seal
 	out := fs.String("out", "", "file to write the backup to; it must not exist yet (e.g. --out /backups/kmsd-2025-01-31.db)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -65,7 +66,7 @@ func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, get
 	}
 	dbPath, keyPath, _ := dataPaths(cfg.DataDir)
 	var bad []string
-	r, err := inspectStore(ctx, tmp.Name(), keyPath, func(err error) { bad = append(bad, err.Error()) })
+	r, err := inspectStore(ctx, tmp.Name(), keyPath, cfg.Seal, func(err error) { bad = append(bad, err.Error()) })
 	if err != nil {
 		return fmt.Errorf("the backup of %s failed its check, so it was not kept: %w", dbPath, err)
 	}

@@ -26,6 +26,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	setHelp(fs)
 	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: its store is checked against its root.key")
+	cfg.Seal.bindFlags(fs) // the keyring opens only with the configured seal
 	in := fs.String("in", "", "check this backup file instead of the data directory's store (e.g. --in /backups/kmsd-2025-01-31.db)")
 	fs.StringVar(&cfg.Store, "store", cfg.Store, "a cluster's PostgreSQL store, checked against the root.key in --data (e.g. --store postgres://kmsd@db.internal/kmsd)")
 	if err := fs.Parse(args); err != nil {
@@ -56,7 +57,7 @@ func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer, gete
 	}
 	fmt.Fprintf(stdout, "Checking %s (%s)\n", firstNonEmpty(*in, dbPath), how)
 	failed := 0
-	r, err := inspectStore(ctx, target, keyPath, func(err error) {
+	r, err := inspectStore(ctx, target, keyPath, cfg.Seal, func(err error) {
 		failed++
 		fmt.Fprintf(stdout, "  NOT AUTHENTIC: %v\n", err)
 	})

@@ -29,6 +29,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	setHelp(fs)
 	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
 	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory whose store the backup replaces; its root.key must be the one that sealed the backup")
+	cfg.Seal.bindFlags(fs) // the keyring opens only with the configured seal
 	in := fs.String("in", "", "the backup, written by kmsd admin backup (e.g. --in /backups/kmsd-2025-01-31.db)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -64,7 +65,7 @@ func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer, ge
 	}
 	defer os.Remove(tmp) // after the rename, there is nothing left to remove
 	var bad []string
-	r, err := inspectStore(ctx, tmp, keyPath, func(err error) { bad = append(bad, err.Error()) })
+	r, err := inspectStore(ctx, tmp, keyPath, cfg.Seal, func(err error) { bad = append(bad, err.Error()) })
 	if err != nil {
 		return fmt.Errorf("%w. Nothing was changed", backupProblem(*in, tmp, err))
 	}

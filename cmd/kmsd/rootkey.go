@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"os"
+	"slices"
 
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/store"
@@ -132,30 +133,86 @@ func probeBucket(tx store.Tx, bucket string, parse func([]byte) (blob, aad []byt
 	}
 }
 
-// openRecordedKeyring opens the keyring at keyPath with the seal its file
-// records (the token and key label, or the KMS key, endpoint and Region),
-// as admin check, backup and restore need it without a server's settings.
-// KMSD_SEAL_* variables override what is recorded; the PIN and the AWS
-// credentials come from the environment as for a server.
-func openRecordedKeyring(keyPath string) (*seal.FileSeal, error) {
+// openConfiguredKeyring opens the keyring at keyPath as admin check,
+// backup and restore need it without a server: with the seal settings of
+// sc (the config file, KMSD_SEAL_* variables and --seal-* flags), never
+// with those its file records. Whoever can write the file (kmsd's user)
+// could otherwise choose the library the command loads, and that receives
+// the PIN, or the endpoint that receives its signed requests and answers
+// with a keyring of their choice. What the file records only words the
+// refusal when it differs from sc.
+func openConfiguredKeyring(ctx context.Context, keyPath string, sc SealConfig) (*seal.FileSeal, error) {
 	data, err := os.ReadFile(keyPath)
 	if err != nil {
 		return seal.Open(keyPath) // its error says what is wrong with the file
 	}
-	kind, params := seal.Recorded(data)
+	kind, recorded := seal.Recorded(data)
+	_, wrappedBy := seal.KindOf(data)
 	clear(data)
 	if kind == "file" {
 		return seal.Open(keyPath)
 	}
-	sc := SealConfig{
-		PKCS11: PKCS11SealConfig{Module: params["module"], Token: params["token"], KeyLabel: params["keyLabel"]},
-		AWSKMS: AWSKMSSealConfig{KeyID: params["keyId"], Endpoint: params["endpoint"], Region: params["region"]},
+	if sc.Type != "" && sc.kind() != kind {
+		return nil, &seal.SealError{Path: keyPath, FileSeal: kind, WrappedBy: wrappedBy, Want: sc.kind()}
 	}
-	_ = sc.loadEnv(os.Getenv)
 	sc.Type = kind
-	prot, _, err := sealAs(context.Background(), sc, kind)
+	want, err := configuredParams(keyPath, sc, recorded)
+	if err != nil {
+		return nil, err
+	}
+	if err := sameParams(keyPath, kind, recorded, want); err != nil {
+		return nil, err
+	}
+	prot, closeProt, err := sealAs(ctx, sc, kind)
 	if err != nil {
 		return nil, fmt.Errorf("root keyring %s is wrapped by seal %s: %w", keyPath, kind, err)
 	}
+	if d, ok := prot.(seal.Describer); ok { // the awskms Region as resolved
+		if err := sameParams(keyPath, kind, recorded, d.Params()); err != nil {
+			closeProt()
+			return nil, err
+		}
+	}
 	return seal.OpenWith(keyPath, prot)
+}
+
+// configuredParams returns the settings of sc that a keyring of its seal
+// records, or, when sc lacks the ones that name the wrapping key, an error
+// saying what to give.
+func configuredParams(keyPath string, sc SealConfig, recorded map[string]string) (map[string]string, error) {
+	switch sc.Type {
+	case "pkcs11":
+		if sc.PKCS11.Module == "" || sc.PKCS11.Token == "" {
+			return nil, fmt.Errorf("root keyring %s is wrapped by a key in a PKCS#11 token (the file says module %q, token %q): give the server's seal settings with --config, or --seal-pkcs11-module and --seal-pkcs11-token (KMSD_SEAL_PKCS11_MODULE, KMSD_SEAL_PKCS11_TOKEN), and the PIN; kmsd does not load the module a keyring file names",
+				keyPath, recorded["module"], recorded["token"])
+		}
+		label := sc.PKCS11.KeyLabel
+		if label == "" {
+			label = defaultKeyLabel
+		}
+		return map[string]string{"module": sc.PKCS11.Module, "token": sc.PKCS11.Token, "keyLabel": label}, nil
+	case "awskms":
+		if sc.AWSKMS.KeyID == "" {
+			return nil, fmt.Errorf("root keyring %s is wrapped by a KMS key (the file says %q at %q): give the server's seal settings with --config, or --seal-awskms-key-id, --seal-awskms-endpoint and --seal-awskms-region (KMSD_SEAL_AWSKMS_*); kmsd does not call the endpoint a keyring file names",
+				keyPath, recorded["keyId"], recorded["endpoint"])
+		}
+		return map[string]string{"keyId": sc.AWSKMS.KeyID, "endpoint": sc.AWSKMS.Endpoint}, nil
+	}
+	return nil, fmt.Errorf("root keyring %s is wrapped by seal %q, which this kmsd does not know", keyPath, sc.Type)
+}
+
+// sameParams refuses a keyring whose recorded settings differ from the
+// configured ones in want, naming the first that differs.
+func sameParams(keyPath, kind string, recorded, want map[string]string) error {
+	names := make([]string, 0, len(want))
+	for k := range want {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		if recorded[k] != want[k] {
+			return fmt.Errorf("root keyring %s records seal %s %s %q, but the configuration says %q: kmsd opens a keyring only with the configured seal. If the configuration is right, someone changed the file; check it before any server uses it", keyPath, kind, k, recorded[k], want[k])
+		}
+	}
+	return nil
 }

@@ -125,11 +125,11 @@ func TestSealAWSKMSAutoUnseal(t *testing.T) {
 		t.Fatalf("Decrypt after restarting B: %v", err)
 	}
 	b.stop()
-	// Backup and check open the keyring with the seal its file records.
-	if out, err := runKMSDEnv(t, env, "admin", "backup", "--data", dirB, "--out", filepath.Join(t.TempDir(), "b.db")); err != nil || !strings.Contains(out, "0 failing authentication") {
+	// Backup and check open the keyring with the configured seal.
+	if out, err := runKMSDEnv(t, env, append([]string{"admin", "backup", "--data", dirB, "--out", filepath.Join(t.TempDir(), "b.db")}, sealArgs[3:]...)...); err != nil || !strings.Contains(out, "0 failing authentication") {
 		t.Fatalf("backup of a data directory sealed by awskms: %v\n%s", err, out)
 	}
-	if out, err := runKMSDEnv(t, env, "admin", "check", "--data", dirB); err != nil {
+	if out, err := runKMSDEnv(t, env, append([]string{"admin", "check", "--data", dirB}, sealArgs[3:]...)...); err != nil {
 		t.Fatalf("check of a data directory sealed by awskms: %v\n%s", err, out)
 	}
 

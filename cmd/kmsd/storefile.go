@@ -96,7 +96,7 @@ type storeReport struct {
 // its structure and bbolt's consistency check, then what inspectSealed
 // checks. It fails at the first finding that makes the file unusable;
 // records that fail authentication are counted, not fatal.
-func inspectStore(ctx context.Context, dbPath, keyPath string, bad func(error)) (storeReport, error) {
+func inspectStore(ctx context.Context, dbPath, keyPath string, sc SealConfig, bad func(error)) (storeReport, error) {
 	var r storeReport
 	raw, err := bolt.OpenReadOnly(dbPath)
 	if err != nil {
@@ -110,26 +110,27 @@ func inspectStore(ctx context.Context, dbPath, keyPath string, bad func(error)) 
 	if err := raw.Check(ctx); err != nil {
 		return r, err
 	}
-	return inspectSealed(ctx, raw, dbPath, keyPath, r, bad)
+	return inspectSealed(ctx, raw, dbPath, keyPath, sc, r, bad)
 }
 
 // inspectShared examines a cluster's PostgreSQL store as inspectSealed
-// does. The database's own consistency is PostgreSQL's to keep (its WAL,
-// pg_amcheck).
+// does; a cluster node's keyring is a plaintext file (no seal). The
+// database's own consistency is PostgreSQL's to keep (its WAL, pg_amcheck).
 func inspectShared(ctx context.Context, dsn, keyPath string, bad func(error)) (storeReport, error) {
 	pg, err := postgres.Open(ctx, dsn)
 	if err != nil {
 		return storeReport{}, fmt.Errorf("open the PostgreSQL store: %w", err)
 	}
 	defer pg.Close()
-	return inspectSealed(ctx, pg, redactDSN(dsn), keyPath, storeReport{}, bad)
+	return inspectSealed(ctx, pg, redactDSN(dsn), keyPath, SealConfig{}, storeReport{}, bad)
 }
 
 // inspectSealed checks, without writing, the root keyring check value
-// that raw records against the keyring at keyPath, every record's
-// authentication (bad hears of each record that fails) and the schema
-// version. name says which store raw is, for messages.
-func inspectSealed(ctx context.Context, raw store.Store, name, keyPath string, r storeReport, bad func(error)) (storeReport, error) {
+// that raw records against the keyring at keyPath (opened with the seal
+// settings sc), every record's authentication (bad hears of each record
+// that fails) and the schema version. name says which store raw is, for
+// messages.
+func inspectSealed(ctx context.Context, raw store.Store, name, keyPath string, sc SealConfig, r storeReport, bad func(error)) (storeReport, error) {
 	var err error
 	if r.Fingerprints, err = sealed.Fingerprints(ctx, raw); err != nil {
 		if errors.Is(err, sealed.ErrNoCheck) {
@@ -137,7 +138,7 @@ func inspectSealed(ctx context.Context, raw store.Store, name, keyPath string, r
 		}
 		return r, fmt.Errorf("%s: %w", name, err)
 	}
-	ring, err := openRecordedKeyring(keyPath)
+	ring, err := openConfiguredKeyring(ctx, keyPath, sc)
 	if errors.Is(err, fs.ErrNotExist) {
 		return r, &sealed.KeyringError{Path: keyPath, Missing: true, Expected: r.Fingerprints}
 	}
