@@ -25,6 +25,7 @@ import (
 //	custom_key_stores:
 //	  hsm_clusters:
 //	    - id: cluster-234567abcde
+//	      account_id: "111122223333"   # default: --account-id
 //	      module: /usr/lib/softhsm/libsofthsm2.so
 //	      token: kms1
 //	      trust_anchor: /etc/kmsd/customerCA.crt
@@ -47,9 +48,11 @@ type cksConfig struct {
 }
 
 // hsmClusterConfig is one token; TrustAnchor is a PEM file the stores'
-// TrustAnchorCertificate must match ("" accepts any).
+// TrustAnchorCertificate must match ("" accepts any). Account is the only
+// account whose stores may use it ("": the server's default account).
 type hsmClusterConfig struct {
 	ID          string `yaml:"id"`
+	Account     string `yaml:"account_id,omitempty"`
 	Module      string `yaml:"module"`
 	Token       string `yaml:"token"`
 	TrustAnchor string `yaml:"trust_anchor,omitempty"`
@@ -59,7 +62,7 @@ type hsmClusterConfig struct {
 var clusterIDPattern = regexp.MustCompile(`^cluster-[2-7a-zA-Z]{11,16}$`)
 
 func (c *cksConfig) bindFlags(fs *flag.FlagSet) {
-	fs.Func("hsm-cluster", "`settings` of a PKCS#11 token AWS_CLOUDHSM custom key stores can use, named by a CloudHsmClusterId (cluster- and 11-16 of a-z, A-Z, 2-7); repeatable, e.g. --hsm-cluster id=cluster-234567abcde,module=/usr/lib/softhsm/libsofthsm2.so,token=kms1[,trust-anchor=customerCA.crt]", func(s string) error {
+	fs.Func("hsm-cluster", "`settings` of a PKCS#11 token AWS_CLOUDHSM custom key stores can use, named by a CloudHsmClusterId (cluster- and 11-16 of a-z, A-Z, 2-7); it belongs to one account (account=, default --account-id): other accounts get CloudHsmClusterNotFoundException; repeatable, e.g. --hsm-cluster id=cluster-234567abcde,module=/usr/lib/softhsm/libsofthsm2.so,token=kms1[,trust-anchor=customerCA.crt][,account=111122223333]", func(s string) error {
 		h, err := parseHSMCluster(s)
 		if err == nil {
 			c.HSMClusters = append(c.HSMClusters, h)
@@ -84,6 +87,8 @@ func parseHSMCluster(s string) (hsmClusterConfig, error) {
 			return h, fmt.Errorf("--hsm-cluster: %q is not key=value", kv)
 		case k == "id":
 			h.ID = v
+		case k == "account":
+			h.Account = v
 		case k == "module":
 			h.Module = v
 		case k == "token":
@@ -91,7 +96,7 @@ func parseHSMCluster(s string) (hsmClusterConfig, error) {
 		case k == "trust-anchor":
 			h.TrustAnchor = v
 		default:
-			return h, fmt.Errorf("--hsm-cluster: unknown setting %q (id, module, token, trust-anchor)", k)
+			return h, fmt.Errorf("--hsm-cluster: unknown setting %q (id, account, module, token, trust-anchor)", k)
 		}
 	}
 	return h, nil
@@ -107,6 +112,8 @@ func (c *cksConfig) validate(m mode) error {
 			return fmt.Errorf("hsm cluster %s is configured twice", h.ID)
 		case h.Module == "" || h.Token == "":
 			return fmt.Errorf("hsm cluster %s needs module (the PKCS#11 library) and token (its label)", h.ID)
+		case h.Account != "" && (len(h.Account) != 12 || strings.Trim(h.Account, "0123456789") != ""):
+			return fmt.Errorf("hsm cluster %s: account %q must be the 12-digit id of the account it belongs to, e.g. account=111122223333", h.ID, h.Account)
 		}
 		seen[h.ID] = true
 	}
@@ -123,11 +130,15 @@ func (c *cksConfig) validate(m mode) error {
 	return nil
 }
 
-// backends builds what the kms service connects custom key stores to.
-func (c *cksConfig) backends(now func() time.Time) (kms.KeyStoreBackends, error) {
+// backends builds what the kms service connects custom key stores to;
+// account owns the clusters configured without one.
+func (c *cksConfig) backends(now func() time.Time, account string) (kms.KeyStoreBackends, error) {
 	clusters := ckshsm.Clusters{}
 	for _, h := range c.HSMClusters {
-		cl := ckshsm.Cluster{ID: h.ID, Module: h.Module, Token: h.Token}
+		cl := ckshsm.Cluster{ID: h.ID, Owner: h.Account, Module: h.Module, Token: h.Token}
+		if cl.Owner == "" {
+			cl.Owner = account
+		}
 		if h.TrustAnchor != "" {
 			b, err := os.ReadFile(h.TrustAnchor)
 			if err != nil {
@@ -176,9 +187,10 @@ func (c connectTo) Dial(cfg kms.XKSProxyConfig) (kms.XKSProxy, error) {
 	return c.d.Dial(cfg)
 }
 
-// attachKeyStores wires the configured backends into svc.
-func attachKeyStores(svc *kms.Service, c *cksConfig) error {
-	b, err := c.backends(nil)
+// attachKeyStores wires the configured backends into svc; account is the
+// server's default account.
+func attachKeyStores(svc *kms.Service, c *cksConfig, account string) error {
+	b, err := c.backends(nil, account)
 	if err != nil {
 		return err
 	}

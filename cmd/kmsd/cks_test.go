@@ -17,6 +17,7 @@ func TestCustomKeyStoreConfig(t *testing.T) {
 	_ = os.WriteFile(file, []byte(`custom_key_stores:
   hsm_clusters:
     - id: cluster-234567abcde
+      account_id: "444455556666"
       module: /usr/lib/softhsm/libsofthsm2.so
       token: kms1
   xks_proxy_timeout: 2s
@@ -30,6 +31,16 @@ func TestCustomKeyStoreConfig(t *testing.T) {
 	if len(c.HSMClusters) != 2 || c.HSMClusters[0].Token != "kms1" || c.HSMClusters[1].ID != "cluster-234567abcdf" || c.XKSProxyTimeout.String() != "2s" || len(c.XKSProxyConnectTo) != 1 {
 		t.Fatalf("loaded %+v", c)
 	}
+	// Each cluster belongs to one account: its own, or the default one.
+	b, err := c.backends(nil, cfg.AccountID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, want := range map[string]string{"cluster-234567abcde": "444455556666", "cluster-234567abcdf": cfg.AccountID} {
+		if cl, ok := b.HSM.Cluster(id); !ok || cl.Account() != want {
+			t.Errorf("cluster %s belongs to %v, want %s", id, cl, want)
+		}
+	}
 	for name, tc := range map[string]struct {
 		m    mode
 		args []string
@@ -39,6 +50,7 @@ func TestCustomKeyStoreConfig(t *testing.T) {
 		"twice":                {modeDev, []string{"--hsm-cluster", "id=cluster-234567abcde,module=/m.so,token=t", "--hsm-cluster", "id=cluster-234567abcde,module=/m.so,token=u"}, "configured twice"},
 		"no token":             {modeDev, []string{"--hsm-cluster", "id=cluster-234567abcde,module=/m.so"}, "needs module"},
 		"unknown setting":      {modeDev, []string{"--hsm-cluster", "id=cluster-234567abcde,pin=1234"}, "unknown setting"},
+		"account":              {modeDev, []string{"--hsm-cluster", "id=cluster-234567abcde,module=/m.so,token=t,account=1234"}, "12-digit id"},
 		"http in serve":        {modeServe, []string{"--xks-proxy-allow-http"}, "dev only"},
 		"http without consent": {modeDev, []string{"--xks-proxy-connect-to", "https://xks.example.com=http://127.0.0.1:9"}, "--xks-proxy-allow-http"},
 		"not a pair":           {modeDev, []string{"--xks-proxy-connect-to", "https://127.0.0.1:9"}, "ENDPOINT=URL"},

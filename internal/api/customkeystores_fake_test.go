@@ -24,10 +24,11 @@ func (f fakeClusters) Cluster(id string) (kmscore.HSMCluster, bool) {
 }
 
 type fakeCluster struct {
-	mu     sync.Mutex
-	pin    string
-	anchor string
-	keys   map[string][]byte
+	mu      sync.Mutex
+	account string // "": testAccount
+	pin     string
+	anchor  string
+	keys    map[string][]byte
 	// gate, when set, holds every Login until it is closed.
 	gate   chan struct{}
 	logins atomic.Int32
@@ -38,6 +39,13 @@ func newFakeCluster(pin, anchor string) *fakeCluster {
 }
 
 func (c *fakeCluster) TrustAnchor() string { return c.anchor }
+
+func (c *fakeCluster) Account() string {
+	if c.account == "" {
+		return testAccount
+	}
+	return c.account
+}
 
 func (c *fakeCluster) Login(pin []byte) (kmscore.HSMToken, error) {
 	c.logins.Add(1)

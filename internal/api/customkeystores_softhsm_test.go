@@ -23,8 +23,8 @@ func TestCloudHSMKeyStoreOnSoftHSM(t *testing.T) {
 	s := newServer(t)
 	const missing = "cluster-234567missing"
 	s.Service.SetKeyStoreBackends(kmscore.KeyStoreBackends{HSM: ckshsm.Clusters{
-		testCluster: {ID: testCluster, Module: module, Token: label, Anchor: testAnchor},
-		missing:     {ID: missing, Module: module, Token: "no-such-token"},
+		testCluster: {ID: testCluster, Owner: testAccount, Module: module, Token: label, Anchor: testAnchor},
+		missing:     {ID: missing, Owner: testAccount, Module: module, Token: "no-such-token"},
 	}})
 	t.Cleanup(s.Service.CloseKeyStores)
 	check, err := hsm.Open(module, label, pin)

@@ -26,8 +26,11 @@ type HSMClusters interface {
 	Cluster(id string) (HSMCluster, bool)
 }
 
-// HSMCluster is one configured token.
+// HSMCluster is one configured token. It belongs to one account, as an AWS
+// CloudHSM cluster does: only that account's stores may use it.
 type HSMCluster interface {
+	// Account is the AWS account id the cluster belongs to.
+	Account() string
 	// TrustAnchor is the configured trust anchor certificate (PEM), or ""
 	// when none is configured and any is accepted.
 	TrustAnchor() string

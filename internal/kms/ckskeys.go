@@ -111,6 +111,9 @@ func usableExternalKey(m *XKSKeyMetadata) bool {
 
 // createKeyError is CreateKey's answer to a backend failure.
 func createKeyError(st *keyStoreRecord, err error) error {
+	if errors.Is(err, errRetired) {
+		return kmserr.New(errKeyStoreInvalidState, "Custom key store %s is not CONNECTED. You can create KMS keys only in a CONNECTED custom key store.", st.ID)
+	}
 	f := failureOf(err)
 	cause := fmt.Errorf("custom key store %s: %w", st.ID, err)
 	if st.Type == typeCloudHSM {
@@ -219,7 +222,7 @@ func (s *Service) liveOf(ctx context.Context, st *keyStoreRecord) (*cksLive, err
 	if err != nil {
 		return nil, err
 	}
-	return s.cks.install(key, l), nil
+	return s.cks.install(key, l)
 }
 
 // useError is a cryptographic operation's answer to a backend failure: a

@@ -27,11 +27,15 @@ type cksManager struct {
 	mu       sync.Mutex
 	backends KeyStoreBackends
 	live     map[string]*cksLive // by partition | store id
-	running  map[string]uint64   // attempts this process is running
-	wg       sync.WaitGroup
-	closed   bool // CloseKeyStores ran: no new attempts
-	stop     context.CancelFunc
-	stopped  context.Context // cancelled by CloseKeyStores; ends running attempts
+	// floor is, by store, the oldest attempt whose connection may still be
+	// installed: a Disconnect or a change raises it, so a connection opened
+	// by a request that read the store before is refused, not kept.
+	floor   map[string]uint64
+	running map[string]uint64 // attempts this process is running
+	wg      sync.WaitGroup
+	closed  bool // CloseKeyStores ran: no new attempts
+	stop    context.CancelFunc
+	stopped context.Context // cancelled by CloseKeyStores; ends running attempts
 }
 
 type cksLive struct {
@@ -86,33 +90,52 @@ func (m *cksManager) get() KeyStoreBackends {
 	return m.backends
 }
 
-// drop closes the live connection of a store, if any.
-func (m *cksManager) drop(key string) {
+// retire closes the live connection of a store made by an attempt older
+// than attempt, and refuses to install one from now on.
+func (m *cksManager) retire(key string, attempt uint64) {
 	m.mu.Lock()
+	if m.floor == nil {
+		m.floor = map[string]uint64{}
+	}
+	m.floor[key] = max(m.floor[key], attempt)
 	l := m.live[key]
-	delete(m.live, key)
+	if l != nil && l.attempt < attempt {
+		delete(m.live, key)
+	} else {
+		l = nil
+	}
 	m.mu.Unlock()
 	if l != nil {
 		l.close()
 	}
 }
 
-// install keeps a live connection unless one of the same attempt is there.
-func (m *cksManager) install(key string, l *cksLive) *cksLive {
+// errRetired: a connection was opened for an attempt that a Disconnect or
+// a change has retired since.
+var errRetired = errors.New("custom key store connection retired")
+
+// install keeps a live connection and returns the one to use: l, or the
+// one of the same or a later attempt already there. A connection of a
+// retired attempt is closed and refused with errRetired.
+func (m *cksManager) install(key string, l *cksLive) (*cksLive, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if l.attempt < m.floor[key] {
+		l.close()
+		return nil, errRetired
+	}
 	if m.live == nil {
 		m.live = map[string]*cksLive{}
 	}
 	if old := m.live[key]; old != nil {
-		if old.attempt == l.attempt {
+		if old.attempt >= l.attempt {
 			l.close()
-			return old
+			return old, nil
 		}
 		old.close()
 	}
 	m.live[key] = l
-	return l
+	return l, nil
 }
 
 func (m *cksManager) lookup(key string) *cksLive {
@@ -227,7 +250,7 @@ func (s *Service) startConnect(r *keyStoreRecord, requestID string) {
 			return nil
 		})
 		if l != nil && uerr == nil {
-			s.cks.install(key, l)
+			_, _ = s.cks.install(key, l) // a retired attempt's is closed
 		} else if l != nil {
 			l.close()
 		}
@@ -242,15 +265,13 @@ var errSuperseded = kmserr.New(errKeyStoreInvalidState, "superseded")
 // openStore connects to what backs a store: logs in to its token, or dials its
 // proxy and checks its health (md is the health check's requestMetadata).
 func (s *Service) openStore(ctx context.Context, r *keyStoreRecord, md XKSRequestMetadata) (*cksLive, error) {
-	b := s.cks.get()
 	l := &cksLive{attempt: r.Attempt, rec: r, checked: s.now()}
 	if r.Type == typeCloudHSM {
-		if b.HSM == nil {
-			return nil, &BackendError{Failure: FailClusterNotFound, Err: errors.New("no PKCS#11 tokens configured")}
-		}
-		cl, ok := b.HSM.Cluster(r.ClusterID)
-		if !ok {
-			return nil, &BackendError{Failure: FailClusterNotFound, Err: errors.New("cluster " + r.ClusterID + " not configured")}
+		// A store of another account than the cluster's (made before
+		// clusters belonged to accounts) never reaches the token.
+		cl := s.cks.cluster(r.AccountID, r.ClusterID)
+		if cl == nil {
+			return nil, &BackendError{Failure: FailClusterNotFound, Err: errors.New("cluster " + r.ClusterID + " is not configured for account " + r.AccountID)}
 		}
 		pin, err := s.unsealStoreSecret(r, "password", r.SealedPassword)
 		if err != nil {
@@ -314,7 +335,9 @@ func (s *Service) DisconnectCustomKeyStore(ctx context.Context, c *Call, in *kms
 	if err != nil {
 		return nil, err
 	}
-	s.cks.drop(string(rec.key()))
+	// Once Disconnect returns, no connection of an earlier attempt is used:
+	// one a request is opening now is refused when it is installed.
+	s.cks.retire(string(rec.key()), rec.Attempt)
 	return &kmsapi.DisconnectCustomKeyStoreOutput{}, nil
 }
 
@@ -327,24 +350,31 @@ func (s *Service) liveStore(ctx context.Context, k *cachedKey) (*keyStoreRecord,
 	if l := s.cks.lookup(key); l != nil && s.now().Sub(l.fresh()) < liveRecheck {
 		return l.rec, l, nil
 	}
-	var r *keyStoreRecord
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		var err error
-		r, err = loadKeyStore(tx, k.rec.AccountID, k.rec.Region, k.rec.CustomKeyStoreID)
-		return err
-	})
-	if err != nil {
-		return nil, nil, kmserr.Internalf("load custom key store of %s: %w", k.rec.KeyID, err)
+	for retried := false; ; retried = true {
+		var r *keyStoreRecord
+		err := s.store.View(ctx, func(tx store.Tx) error {
+			var err error
+			r, err = loadKeyStore(tx, k.rec.AccountID, k.rec.Region, k.rec.CustomKeyStoreID)
+			return err
+		})
+		if err != nil {
+			return nil, nil, kmserr.Internalf("load custom key store of %s: %w", k.rec.KeyID, err)
+		}
+		if r.State != connConnected {
+			s.cks.retire(key, r.Attempt)
+			return r, nil, errNotConnected(k.arn, r)
+		}
+		l, err := s.liveOf(ctx, r)
+		switch {
+		case errors.Is(err, errRetired) && !retried:
+			continue // disconnected or changed meanwhile: read the store again
+		case errors.Is(err, errRetired):
+			return r, nil, errNotConnected(k.arn, r)
+		case err != nil:
+			return r, nil, s.useError(k, r, err)
+		}
+		return r, l, nil
 	}
-	if r.State != connConnected {
-		s.cks.drop(key)
-		return r, nil, errNotConnected(k.arn, r)
-	}
-	l, err := s.liveOf(ctx, r)
-	if err != nil {
-		return r, nil, s.useError(k, r, err)
-	}
-	return r, l, nil
 }
 
 func errNotConnected(arn string, r *keyStoreRecord) error {

@@ -37,7 +37,7 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 	// secrets and talk to the proxy.
 	next := *cur
 	if in.CloudHsmClusterId != "" && in.CloudHsmClusterId != cur.ClusterID {
-		cl, err := s.cluster(in.CloudHsmClusterId)
+		cl, err := s.cluster(cur.AccountID, in.CloudHsmClusterId)
 		if err != nil {
 			return nil, err
 		}
@@ -92,7 +92,7 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 			return nil, err
 		}
 	}
-	_, err = s.updateStore(ctx, c.Caller.AccountID, c.Caller.Region, cur.ID, func(r *keyStoreRecord, all []*keyStoreRecord) error {
+	saved, err := s.updateStore(ctx, c.Caller.AccountID, c.Caller.Region, cur.ID, func(r *keyStoreRecord, all []*keyStoreRecord) error {
 		if err := updatableIn(r, online); err != nil {
 			return err
 		}
@@ -115,7 +115,7 @@ func (s *Service) UpdateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 		return nil, err
 	}
 	if hsmChange || xksChange {
-		s.cks.drop(string(cur.key()))
+		s.cks.retire(string(cur.key()), saved.Attempt)
 	}
 	return &kmsapi.UpdateCustomKeyStoreOutput{}, nil
 }

@@ -75,6 +75,9 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 		if err := checkUnique(all, rec); err != nil {
 			return err
 		}
+		if err := checkClusterFree(tx, rec); err != nil {
+			return err
+		}
 		return putKeyStore(tx, rec)
 	})
 	if err != nil {
@@ -93,7 +96,7 @@ func (s *Service) newHSMStore(rec *keyStoreRecord, in *kmsapi.CreateCustomKeySto
 			return kmserr.New(kmserr.Validation, "%s is required when CustomKeyStoreType is AWS_CLOUDHSM.", p.name)
 		}
 	}
-	cl, err := s.cluster(in.CloudHsmClusterId)
+	cl, err := s.cluster(rec.AccountID, in.CloudHsmClusterId)
 	if err != nil {
 		return err
 	}
@@ -149,14 +152,14 @@ func checkConnectivity(conn, svc, owner string) error {
 	return kmserr.New(errXksVpcServiceNotFound, "VPC endpoint service %s was not found. kmsd reaches external key store proxies only through public endpoints: use XksProxyConnectivity PUBLIC_ENDPOINT.", svc)
 }
 
-// cluster finds a configured token by its CloudHsmClusterId.
-func (s *Service) cluster(id string) (HSMCluster, error) {
-	if b := s.cks.get(); b.HSM != nil {
-		if cl, ok := b.HSM.Cluster(id); ok {
-			return cl, nil
-		}
+// cluster finds a configured token of account by its CloudHsmClusterId.
+// Another account's cluster is answered as one that does not exist, with
+// the same message, so a cluster id tells nothing about other tenants.
+func (s *Service) cluster(account, id string) (HSMCluster, error) {
+	if cl := s.cks.cluster(account, id); cl != nil {
+		return cl, nil
 	}
-	return nil, kmserr.New(errClusterNotFound, "AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID %s.", id)
+	return nil, kmserr.New(errClusterNotFound, "The request was rejected because AWS KMS cannot find the AWS CloudHSM cluster with the specified cluster ID. Retry the request with a different cluster ID.")
 }
 
 // samePEM compares two certificates ignoring surrounding whitespace and
@@ -166,8 +169,8 @@ func samePEM(a, b string) bool {
 	return norm(a) == norm(b)
 }
 
-// checkUnique refuses a store whose name, cluster or proxy URI another
-// store of the account and Region already has.
+// checkUnique refuses a store whose name or proxy URI another store of the
+// account and Region already has (clusters: checkClusterFree).
 func checkUnique(all []*keyStoreRecord, rec *keyStoreRecord) error {
 	for _, o := range all {
 		if o.ID == rec.ID {
@@ -176,8 +179,6 @@ func checkUnique(all []*keyStoreRecord, rec *keyStoreRecord) error {
 		switch {
 		case o.Name == rec.Name:
 			return kmserr.New(errKeyStoreNameInUse, "Custom key store name %s is already in use.", rec.Name)
-		case rec.Type == typeCloudHSM && o.Type == typeCloudHSM && o.ClusterID == rec.ClusterID:
-			return kmserr.New(errClusterInUse, "Cluster %s is already associated with custom key store %s.", rec.ClusterID, o.ID)
 		case rec.Type == typeXKS && o.Type == typeXKS && o.XksEndpoint == rec.XksEndpoint && o.XksPath == rec.XksPath:
 			return kmserr.New(errXksURIInUse, "The XKS proxy URI %s%s is already associated with custom key store %s.", rec.XksEndpoint, rec.XksPath, o.ID)
 		}
@@ -268,8 +269,14 @@ func (s *Service) updateStore(ctx context.Context, account, region, id string, f
 		if err != nil {
 			return err
 		}
+		cluster := r.ClusterID
 		if err := fn(r, all); err != nil {
 			return err
+		}
+		if r.ClusterID != cluster {
+			if err := checkClusterFree(tx, r); err != nil {
+				return err
+			}
 		}
 		out = r
 		return putKeyStore(tx, r)

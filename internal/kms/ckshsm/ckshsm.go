@@ -11,6 +11,7 @@ import (
 // Cluster is one configured token.
 type Cluster struct {
 	ID     string // the CloudHsmClusterId that names it, e.g. cluster-234567abcde
+	Owner  string // the AWS account id it belongs to; only its stores may use it
 	Module string // path of the PKCS#11 library
 	Token  string // token label
 	Anchor string // PEM a store's TrustAnchorCertificate must match; "" accepts any
@@ -29,6 +30,9 @@ func (cs Clusters) Cluster(id string) (kms.HSMCluster, bool) {
 	}
 	return c, true
 }
+
+// Account is the account the token belongs to.
+func (c Cluster) Account() string { return c.Owner }
 
 // TrustAnchor is the configured trust anchor.
 func (c Cluster) TrustAnchor() string { return c.Anchor }
