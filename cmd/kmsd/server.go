@@ -219,7 +219,7 @@ func openNode(cfg Config, log *slog.Logger, mx *metrics.Metrics) (*node, error) 
 		n.close()
 		return nil, err
 	}
-	if err := attachKeyStores(n.svc, &cfg.CustomKeyStores); err != nil {
+	if err := attachKeyStores(n.svc, &cfg.CustomKeyStores, cfg.AccountID); err != nil {
 		n.close()
 		return nil, err
 	}
