@@ -31,6 +31,7 @@ import (
 //	      trust_anchor: /etc/kmsd/customerCA.crt
 //	  xks_proxy_ca: /etc/kmsd/xks-proxy-ca.pem
 //	  xks_proxy_timeout: 250ms
+//	  xks_proxy_allow_private_addresses: false
 type cksConfig struct {
 	HSMClusters []hsmClusterConfig `yaml:"hsm_clusters,omitempty"`
 	// XKSProxyCA is a PEM bundle trusted for proxy certificates beside the
@@ -45,6 +46,10 @@ type cksConfig struct {
 	XKSProxyConnectTo []string `yaml:"xks_proxy_connect_to,omitempty"`
 	// XKSProxyAllowHTTP lets a connect-to URL be http:// (dev only).
 	XKSProxyAllowHTTP bool `yaml:"xks_proxy_allow_http,omitempty"`
+	// XKSProxyAllowPrivate lets a store's XksProxyUriEndpoint reach
+	// loopback, private, link-local and CGNAT addresses, for proxies on an
+	// on-premises network. Without it only a connect-to URL may.
+	XKSProxyAllowPrivate bool `yaml:"xks_proxy_allow_private_addresses,omitempty"`
 }
 
 // hsmClusterConfig is one token; TrustAnchor is a PEM file the stores'
@@ -71,10 +76,11 @@ func (c *cksConfig) bindFlags(fs *flag.FlagSet) {
 	})
 	fs.StringVar(&c.XKSProxyCA, "xks-proxy-ca", c.XKSProxyCA, "`file` of PEM certificates trusted for external key store proxy certificates beside the system roots, e.g. --xks-proxy-ca proxy-ca.pem")
 	fs.DurationVar(&c.XKSProxyTimeout, "xks-proxy-timeout", c.XKSProxyTimeout, "how long a call to an external key store proxy may take (0: AWS's 250ms), e.g. --xks-proxy-timeout 2s")
-	fs.Func("xks-proxy-connect-to", "for `endpoint=url`, connect to url for the external key stores whose XksProxyUriEndpoint is endpoint (AWS's endpoints have no port); repeatable, e.g. --xks-proxy-connect-to https://xks.example.com=https://127.0.0.1:9443", func(s string) error {
+	fs.Func("xks-proxy-connect-to", "for `endpoint=url`, connect to url for the external key stores whose XksProxyUriEndpoint is endpoint (AWS's endpoints have no port); url may be on loopback or a private network, as the operator maps it; repeatable, e.g. --xks-proxy-connect-to https://xks.example.com=https://127.0.0.1:9443", func(s string) error {
 		c.XKSProxyConnectTo = append(c.XKSProxyConnectTo, s)
 		return nil
 	})
+	fs.BoolVar(&c.XKSProxyAllowPrivate, "xks-proxy-allow-private-addresses", c.XKSProxyAllowPrivate, "let external key stores' XksProxyUriEndpoint reach loopback, private (RFC 1918, ULA), link-local and CGNAT addresses, for proxies on an on-premises network; without it kmsd never dials them (whatever a name resolves to) and answers XksProxyUriUnreachableException, so a tenant cannot probe the server's network; --xks-proxy-connect-to targets are always allowed")
 	fs.BoolVar(&c.XKSProxyAllowHTTP, "xks-proxy-allow-http", c.XKSProxyAllowHTTP, "dev only: let --xks-proxy-connect-to reach a proxy over plain http://, e.g. --xks-proxy-allow-http --xks-proxy-connect-to https://xks.example.com=http://127.0.0.1:8081")
 }
 
@@ -151,7 +157,7 @@ func (c *cksConfig) backends(now func() time.Time, account string) (kms.KeyStore
 		}
 		clusters[h.ID] = cl
 	}
-	d := kmsdial.Dialer{AllowHTTP: c.XKSProxyAllowHTTP, Timeout: c.XKSProxyTimeout, Clock: now}
+	d := kmsdial.Dialer{AllowHTTP: c.XKSProxyAllowHTTP, Timeout: c.XKSProxyTimeout, Clock: now, AllowPrivateAddresses: c.XKSProxyAllowPrivate}
 	if c.XKSProxyCA != "" {
 		pool, err := x509.SystemCertPool()
 		if err != nil {
@@ -171,18 +177,22 @@ func (c *cksConfig) backends(now func() time.Time, account string) (kms.KeyStore
 		from, target, _ := strings.Cut(p, "=")
 		to[from] = target
 	}
-	return kms.KeyStoreBackends{HSM: clusters, XKS: connectTo{d: d, to: to}}, nil
+	mapped := d
+	mapped.AllowPrivateAddresses = true
+	return kms.KeyStoreBackends{HSM: clusters, XKS: connectTo{d: d, mapped: mapped, to: to}}, nil
 }
 
-// connectTo dials the URL configured for an endpoint instead of the endpoint.
+// connectTo dials the URL configured for an endpoint instead of the
+// endpoint. The operator chose that URL, so it may be on a private network.
 type connectTo struct {
-	d  kms.XKSDialer
-	to map[string]string
+	d, mapped kms.XKSDialer
+	to        map[string]string
 }
 
 func (c connectTo) Dial(cfg kms.XKSProxyConfig) (kms.XKSProxy, error) {
 	if u, ok := c.to[cfg.Endpoint]; ok {
 		cfg.Endpoint = u
+		return c.mapped.Dial(cfg)
 	}
 	return c.d.Dial(cfg)
 }

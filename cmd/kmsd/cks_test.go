@@ -1,11 +1,16 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/xks/xkstest"
 )
 
 // TestCustomKeyStoreConfig: the --hsm-cluster and --xks-proxy-* flags and
@@ -62,5 +67,62 @@ func TestCustomKeyStoreConfig(t *testing.T) {
 	}
 	if _, _, err := loadConfig(modeDev, []string{"--xks-proxy-allow-http", "--xks-proxy-connect-to", "https://xks.example.com=http://127.0.0.1:9"}, io.Discard, noEnv); err != nil {
 		t.Errorf("dev with --xks-proxy-allow-http: %v", err)
+	}
+}
+
+// TestXKSProxyAddressPolicy: kmsd never dials an XksProxyUriEndpoint on
+// loopback unless --xks-proxy-allow-private-addresses (YAML
+// xks_proxy_allow_private_addresses) says so, while an
+// --xks-proxy-connect-to target there is the operator's and is dialled.
+// The proxy's certificate is not trusted here, so a dialled endpoint fails
+// its TLS handshake and a refused one is unreachable.
+func TestXKSProxyAddressPolicy(t *testing.T) {
+	p := xkstest.New(t)
+	file := filepath.Join(t.TempDir(), "kmsd.yaml")
+	_ = os.WriteFile(file, []byte("custom_key_stores:\n  xks_proxy_allow_private_addresses: true\n"), 0o600)
+	fromYAML, _, err := loadConfig(modeServe, []string{"--config", file}, io.Discard, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFlag, _, err := loadConfig(modeDev, []string{"--xks-proxy-allow-private-addresses"}, io.Discard, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	byDefault, _, err := loadConfig(modeDev, []string{"--xks-proxy-connect-to", "https://xks.example.com=" + p.URL}, io.Discard, noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	health := func(c *cksConfig, endpoint string) kms.Failure {
+		t.Helper()
+		b, err := c.backends(nil, "111122223333")
+		if err != nil {
+			t.Fatal(err)
+		}
+		px, err := b.XKS.Dial(kms.XKSProxyConfig{Endpoint: endpoint, Path: xkstest.Path, AccessKeyID: xkstest.AccessKeyID,
+			SecretAccessKey: []byte(xkstest.Secret), Region: xkstest.Region})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer px.Close()
+		var be *kms.BackendError
+		if err := px.Health(context.Background(), kms.XKSRequestMetadata{KMSOperation: "CreateCustomKeyStore"}); !errors.As(err, &be) {
+			t.Fatalf("%s: %v", endpoint, err)
+		}
+		return be.Failure
+	}
+	for _, c := range []struct {
+		name     string
+		cfg      *cksConfig
+		endpoint string
+		want     kms.Failure
+	}{
+		{"default", &byDefault.CustomKeyStores, p.URL, kms.FailUnreachable},
+		{"connect-to", &byDefault.CustomKeyStores, "https://xks.example.com", kms.FailTLS},
+		{"flag", &fromFlag.CustomKeyStores, p.URL, kms.FailTLS},
+		{"yaml", &fromYAML.CustomKeyStores, p.URL, kms.FailTLS},
+	} {
+		if got := health(c.cfg, c.endpoint); got != c.want {
+			t.Errorf("%s: %s fails with %d, want %d", c.name, c.endpoint, got, c.want)
+		}
 	}
 }

@@ -33,9 +33,12 @@ type Config struct {
 	Secret      string // RawSecretAccessKey; never printed
 	Region      string // the KMS Region: the SigV4 scope region
 	AllowHTTP   bool
-	TLS         *tls.Config      // roots for the proxy's certificate; nil: system roots
-	Timeout     time.Duration    // per call; 0 means DefaultTimeout
-	Clock       func() time.Time // signing time; nil means time.Now
+	// PublicOnly refuses to connect to an address PublicAddress rejects,
+	// checked on every address dialled, after DNS resolution.
+	PublicOnly bool
+	TLS        *tls.Config      // roots for the proxy's certificate; nil: system roots
+	Timeout    time.Duration    // per call; 0 means DefaultTimeout
+	Clock      func() time.Time // signing time; nil means time.Now
 }
 
 // String keeps the secret out of any %v of a Config.
@@ -77,9 +80,13 @@ func New(cfg Config) (*Client, error) {
 			tc.MinVersion = tls.VersionTLS12 // the spec requires TLS 1.2 or later
 		}
 	}
+	dialer := &net.Dialer{KeepAlive: 30 * time.Second}
+	if cfg.PublicOnly {
+		dialer.Control = publicOnly
+	}
 	tr := &http.Transport{
 		Proxy:               nil, // the proxy endpoint is reached directly, as AWS KMS does
-		DialContext:         (&net.Dialer{KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:         dialer.DialContext,
 		TLSClientConfig:     tc,
 		MaxIdleConnsPerHost: 16,
 		IdleConnTimeout:     90 * time.Second,

@@ -21,6 +21,12 @@ type Dialer struct {
 	AllowHTTP bool             // accept http:// endpoints (tests, local labs)
 	Timeout   time.Duration    // per call; 0: AWS's 250 ms
 	Clock     func() time.Time // signing time; nil: time.Now
+	// AllowPrivateAddresses lets a proxy be on loopback, a private,
+	// link-local or CGNAT network. Without it such an address, an IP
+	// literal or what a name resolves to, is never dialled: a tenant's
+	// XksProxyUriEndpoint must not reach the server's own network (SSRF),
+	// and the refusal is reported as an unreachable proxy.
+	AllowPrivateAddresses bool
 }
 
 var _ kms.XKSDialer = Dialer{}
@@ -30,7 +36,7 @@ var _ kms.XKSDialer = Dialer{}
 func (d Dialer) Dial(cfg kms.XKSProxyConfig) (kms.XKSProxy, error) {
 	c, err := xks.New(xks.Config{
 		Endpoint: cfg.Endpoint, Path: cfg.Path, AccessKeyID: cfg.AccessKeyID, Secret: string(cfg.SecretAccessKey),
-		Region: cfg.Region, AllowHTTP: d.AllowHTTP, TLS: d.TLS, Timeout: d.Timeout, Clock: d.Clock,
+		Region: cfg.Region, AllowHTTP: d.AllowHTTP, PublicOnly: !d.AllowPrivateAddresses, TLS: d.TLS, Timeout: d.Timeout, Clock: d.Clock,
 	})
 	if err != nil {
 		return nil, &kms.BackendError{Failure: kms.FailInvalidConfiguration, Err: err}

@@ -15,7 +15,7 @@ import (
 
 func dial(t *testing.T, p *xkstest.Proxy, secret string) kms.XKSProxy {
 	t.Helper()
-	c, err := Dialer{TLS: p.TLS(), Timeout: 10 * time.Second}.Dial(kms.XKSProxyConfig{
+	c, err := Dialer{TLS: p.TLS(), Timeout: 10 * time.Second, AllowPrivateAddresses: true}.Dial(kms.XKSProxyConfig{
 		Endpoint: p.URL, Path: xkstest.Path, AccessKeyID: xkstest.AccessKeyID,
 		SecretAccessKey: []byte(secret), Region: xkstest.Region,
 	})
@@ -103,7 +103,7 @@ func TestFailures(t *testing.T) {
 	if err := dial(t, p, "wrong-secret-wrong-secret-wrong-secret-wrong").Health(context.Background(), md); failure(t, err) != kms.FailCredentials {
 		t.Fatalf("wrong secret: %v", err)
 	}
-	untrusted, err := Dialer{Timeout: 10 * time.Second}.Dial(kms.XKSProxyConfig{Endpoint: p.URL, Path: xkstest.Path,
+	untrusted, err := Dialer{Timeout: 10 * time.Second, AllowPrivateAddresses: true}.Dial(kms.XKSProxyConfig{Endpoint: p.URL, Path: xkstest.Path,
 		AccessKeyID: xkstest.AccessKeyID, SecretAccessKey: []byte(xkstest.Secret), Region: xkstest.Region})
 	if err != nil {
 		t.Fatal(err)
