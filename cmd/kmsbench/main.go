@@ -118,6 +118,7 @@ func main() {
 type server struct {
 	cmd *exec.Cmd
 	url string
+	dir string // the data directory start made; removed by stop
 }
 
 func freePort() (string, error) {
@@ -147,9 +148,11 @@ func start(bin string, enforce bool, extra []string) (*server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	s := &server{cmd: cmd, url: "http://" + addr}
+	s := &server{cmd: cmd, url: "http://" + addr, dir: dir}
 	if err := s.waitHealthy(); err != nil {
 		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		_ = os.RemoveAll(dir)
 		return nil, err
 	}
 	return s, nil
@@ -191,6 +194,10 @@ func (s *server) cpuTime() (time.Duration, error) {
 func (s *server) stop() {
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
+	if s.dir != "" {
+		// A million-key run leaves gigabytes (store, audit log and index).
+		_ = os.RemoveAll(s.dir)
+	}
 }
 
 func client(url string, conc int) *kms.Client {

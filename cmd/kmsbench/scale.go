@@ -97,6 +97,7 @@ func runScale(cfg scaleConfig) error {
 
 	fmt.Printf("make bench-scale: %d keys vs one key, %d rounds, %s warmup + %s per sample, concurrency %d; host load %.2f\n",
 		cfg.Keys, cfg.Rounds, cfg.Warmup, cfg.Duration, cfg.Conc, rep.LoadBefore)
+	fmt.Printf("the %d-key server's pprof and metrics: http://%s/debug/pprof/, http://%s/metrics\n", cfg.Keys, admin, admin)
 	t0 := time.Now()
 	ids, err := createKeys(ctx, big, cfg.Keys, cfg.Conc)
 	if err != nil {
