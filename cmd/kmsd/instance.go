@@ -24,6 +24,7 @@ type instance struct {
 	handler   http.Handler
 	auth      api.Authenticator // the KMS API's, for the dev endpoints
 	bootstrap string            // a first access key to print, or ""
+	requests  requestGate       // the API requests in flight, for rotate-root
 
 	stopJobs           context.CancelFunc
 	jobsDone, shipDone chan struct{}
@@ -106,7 +107,7 @@ func startInstance(ctx context.Context, cfg Config, log *slog.Logger, stdout io.
 	if err != nil {
 		return nil, err
 	}
-	in.handler = srv
+	in.handler = in.requests.track(srv)
 	auditLog, _ := n.audit.(metrics.AuditLog) // an ephemeral node's memory log has no stats
 	mx.Attach(metrics.Node{Audit: auditLog, Keys: n.svc, Unaudited: srv.UnauditedResponses})
 	in.startJobs(ctx, cfg, log)

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"syscall"
 
 	"github.com/kmsd/kmsd/internal/seal"
@@ -57,8 +56,11 @@ type rotateOptions struct {
 	// flush drops a running server's cached snapshots of records, whose
 	// sealed values (grant token keys) predate the re-seal.
 	flush func()
+	// drain, on a running server, waits out the requests that began
+	// before the new root key became active (requestGate).
+	drain func(context.Context) error
 	// crashAfter, for tests only, kills the process with SIGKILL once
-	// this many records are re-sealed (KMSD_TEST_ROTATE_ROOT_CRASH_AFTER).
+	// this many records are re-sealed (testCrashAfter).
 	crashAfter int
 }
 
@@ -97,9 +99,7 @@ func runRotateRoot(ctx context.Context, args []string, stdout, stderr io.Writer,
 	if opt.Batch <= 0 {
 		return errors.New("--batch must be positive")
 	}
-	if s := getenv("KMSD_TEST_ROTATE_ROOT_CRASH_AFTER"); s != "" {
-		opt.crashAfter, _ = strconv.Atoi(s)
-	}
+	opt.crashAfter = testCrashAfter(getenv)
 	if err := cfg.validate(); err != nil {
 		return err
 	}
@@ -140,6 +140,16 @@ func rotateRoot(ctx context.Context, st *sealed.Store, sl *seal.FileSeal, opt ro
 		fmt.Fprintf(out, "Resuming the rotation of root keyring %s to root key %d.\n", sl.Describe(), target)
 	} else {
 		fmt.Fprintf(out, "Root key %d of %s is now active.\n", target, sl.Describe())
+	}
+	// A request in flight may have sealed a value under an older key and
+	// commit it only now (a custom key store's secret, after a call to its
+	// XKS proxy): let those requests end first, so that the re-seal below
+	// sees what they commit and the census never retires a key they used.
+	// Requests that begin from now on seal under the target key.
+	if opt.drain != nil {
+		if err := opt.drain(ctx); err != nil {
+			return fmt.Errorf("wait for the requests in flight before the rotation: %w (the store is usable; run kmsd admin rotate-root again to resume)", err)
+		}
 	}
 	stats, err := st.Reseal(ctx, opt.Batch, resealer(sl), func(s sealed.ResealStats) error {
 		if opt.crashAfter > 0 && s.Rewritten >= opt.crashAfter {

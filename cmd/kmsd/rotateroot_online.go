@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 )
@@ -45,10 +44,9 @@ func (r *rootRotator) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		http.Error(w, "kmsd: the request is not a rotation's options", http.StatusBadRequest)
 		return
 	}
-	if s := os.Getenv("KMSD_TEST_ROTATE_ROOT_CRASH_AFTER"); s != "" {
-		opt.crashAfter, _ = strconv.Atoi(s)
-	}
+	opt.crashAfter = testCrashAfter(os.Getenv)
 	opt.flush = func() { in.n.svc.FlushCache(); in.n.ids.FlushCache() }
+	opt.drain = in.requests.drain
 	var out bytes.Buffer
 	err := rotateRoot(req.Context(), in.n.store, in.n.seal, opt, &out)
 	if err != nil {
