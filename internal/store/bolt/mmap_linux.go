@@ -2,9 +2,11 @@ package bolt
 
 import "syscall"
 
-// mmapFlags pre-faults the whole data file when bbolt maps it (and maps it
-// again as it grows), as etcd does: a request reading a cold key then finds
-// its pages mapped instead of taking a page fault while it holds bbolt's
-// map lock, which a growing writer waits for and every later reader queues
-// behind. The pages are the page cache's, counted in the process's RSS.
+// mmapFlags pre-faults the whole data file when bbolt maps it, at Open and
+// again whenever it remaps a grown file, as etcd does: a request reading a
+// cold key then finds its page mapped instead of waiting for the disk while
+// it holds bbolt's map lock, which a growing writer waits for and every
+// later reader queues behind. Pages written since the last map are in the
+// page cache, so reading them costs a minor fault, not a disk read. Mapped
+// pages count in the process's RSS (they are the page cache's).
 const mmapFlags = syscall.MAP_POPULATE
