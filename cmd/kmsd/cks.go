@@ -80,7 +80,7 @@ func (c *cksConfig) bindFlags(fs *flag.FlagSet) {
 		c.XKSProxyConnectTo = append(c.XKSProxyConnectTo, s)
 		return nil
 	})
-	fs.BoolVar(&c.XKSProxyAllowPrivate, "xks-proxy-allow-private-addresses", c.XKSProxyAllowPrivate, "let external key stores' XksProxyUriEndpoint reach loopback, private (RFC 1918, ULA), link-local and CGNAT addresses, for proxies on an on-premises network; without it kmsd never dials them (whatever a name resolves to) and answers XksProxyUriUnreachableException, so a tenant cannot probe the server's network; --xks-proxy-connect-to targets are always allowed")
+	fs.BoolVar(&c.XKSProxyAllowPrivate, "xks-proxy-allow-private-addresses", c.XKSProxyAllowPrivate, "let external key stores' XksProxyUriEndpoint reach loopback, private (RFC 1918, ULA), link-local and CGNAT addresses, for proxies on an on-premises network; without it kmsd never dials them (whatever a name resolves to) and answers XksProxyUriUnreachableException, so a tenant cannot probe the server's network; --xks-proxy-connect-to targets are always allowed; e.g. --xks-proxy-allow-private-addresses for a proxy at https://xks.corp.internal (10.0.0.0/8)")
 	fs.BoolVar(&c.XKSProxyAllowHTTP, "xks-proxy-allow-http", c.XKSProxyAllowHTTP, "dev only: let --xks-proxy-connect-to reach a proxy over plain http://, e.g. --xks-proxy-allow-http --xks-proxy-connect-to https://xks.example.com=http://127.0.0.1:8081")
 }
 
