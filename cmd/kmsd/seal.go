@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 
@@ -92,7 +93,7 @@ func (s *SealConfig) loadEnv(getenv func(string) string) error {
 // bindFlags registers the --seal flags on fs.
 func (s *SealConfig) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&s.Type, "seal", s.Type, "what protects the root keyring: file (a plaintext file, mode 0600), pkcs11 (wrapped by a key in a PKCS#11 token) or awskms (wrapped by a KMS key), e.g. --seal awskms (env KMSD_SEAL)")
-	fs.StringVar(&s.PKCS11.Module, "seal-pkcs11-module", s.PKCS11.Module, "seal pkcs11: the PKCS#11 module, e.g. --seal-pkcs11-module /usr/lib/softhsm/libsofthsm2.so")
+	fs.StringVar(&s.PKCS11.Module, "seal-pkcs11-module", s.PKCS11.Module, "seal pkcs11: the PKCS#11 module's absolute path, e.g. --seal-pkcs11-module /usr/lib/softhsm/libsofthsm2.so")
 	fs.StringVar(&s.PKCS11.Token, "seal-pkcs11-token", s.PKCS11.Token, "seal pkcs11: the token's label, e.g. --seal-pkcs11-token kmsd")
 	fs.StringVar(&s.PKCS11.KeyLabel, "seal-pkcs11-key-label", s.PKCS11.KeyLabel, "seal pkcs11: the label of the token's AES key that wraps the keyring, made when absent (default "+defaultKeyLabel+"), e.g. --seal-pkcs11-key-label kmsd-root-keyring")
 	fs.StringVar(&s.PKCS11.PinFile, "seal-pkcs11-pin-file", s.PKCS11.PinFile, "seal pkcs11: a file holding the token user's PIN (or set KMSD_SEAL_PKCS11_PIN), e.g. --seal-pkcs11-pin-file /etc/kmsd/pkcs11.pin")
@@ -115,6 +116,9 @@ func (c *Config) validateSeal() error {
 	case "pkcs11":
 		if s.PKCS11.Module == "" || s.PKCS11.Token == "" {
 			return errors.New("seal pkcs11 needs the token: give --seal-pkcs11-module and --seal-pkcs11-token (seal.pkcs11.module and token in the config file)")
+		}
+		if !filepath.IsAbs(s.PKCS11.Module) {
+			return fmt.Errorf("seal pkcs11: give the module's absolute path (--seal-pkcs11-module %s names no file by itself; the loader would search for it)", s.PKCS11.Module)
 		}
 		if s.pin == "" && s.PKCS11.PinFile == "" {
 			return errors.New("seal pkcs11 needs the token user's PIN: set KMSD_SEAL_PKCS11_PIN or give --seal-pkcs11-pin-file")

@@ -71,6 +71,8 @@ func TestSealConfigRejectsMistakes(t *testing.T) {
 			"--seal-pkcs11-token"},
 		"pkcs11 without PIN": {[]string{"--seal", "pkcs11", "--seal-pkcs11-module", "/m.so", "--seal-pkcs11-token", "t"}, nil,
 			"KMSD_SEAL_PKCS11_PIN"},
+		"pkcs11 module by bare name": {[]string{"--seal", "pkcs11", "--seal-pkcs11-module", "libsofthsm2.so", "--seal-pkcs11-token", "t"},
+			map[string]string{"KMSD_SEAL_PKCS11_PIN": "1234"}, "absolute path"},
 		"ephemeral": {[]string{"--ephemeral", "--seal", "awskms", "--seal-awskms-key-id", "k"}, nil, "ephemeral"},
 		"cluster": {[]string{"--seal", "pkcs11", "--seal-pkcs11-module", "/m.so", "--seal-pkcs11-token", "t"},
 			map[string]string{"KMSD_STORE": "postgres://db/kmsd", "KMSD_SEAL_PKCS11_PIN": "1234"}, "cluster node"},
