@@ -202,7 +202,9 @@ func configuredParams(keyPath string, sc SealConfig, recorded map[string]string)
 }
 
 // sameParams refuses a keyring whose recorded settings differ from the
-// configured ones in want, naming the first that differs.
+// configured ones in want, naming the first that differs. A setting the
+// file does not record (a keyring written before kmsd recorded them) is
+// not compared: the configured one is used regardless.
 func sameParams(keyPath, kind string, recorded, want map[string]string) error {
 	names := make([]string, 0, len(want))
 	for k := range want {
@@ -210,7 +212,7 @@ func sameParams(keyPath, kind string, recorded, want map[string]string) error {
 	}
 	slices.Sort(names)
 	for _, k := range names {
-		if recorded[k] != want[k] {
+		if v, ok := recorded[k]; ok && v != want[k] {
 			return fmt.Errorf("root keyring %s records seal %s %s %q, but the configuration says %q: kmsd opens a keyring only with the configured seal. If the configuration is right, someone changed the file; check it before any server uses it", keyPath, kind, k, recorded[k], want[k])
 		}
 	}
