@@ -151,6 +151,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if aerr := h.cfg.Audit.Append(ev); aerr != nil {
 		if !h.cfg.BestEffortAudit {
 			h.cfg.Logger.Error("audit write failed; refusing the request", "requestId", c.requestID, "operation", opName, "error", aerr)
+			if errors.Is(aerr, audit.ErrTimeout) {
+				// Back-pressure past its deadline: throttling, which every
+				// AWS SDK retries after a backoff, not a server fault.
+				writeError(w, kmserr.Throttling, "Rate exceeded")
+				return
+			}
 			writeError(w, kmserr.InternalFailure, "An internal error occurred.")
 			return
 		}

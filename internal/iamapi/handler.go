@@ -201,6 +201,12 @@ func (h *Handler) ServeQuery(w http.ResponseWriter, r *http.Request, service str
 	}
 	if aerr != nil {
 		h.cfg.Logger.Error("audit write failed; refusing the request", "requestId", c.requestID, "action", c.action, "error", aerr)
+		if errors.Is(aerr, audit.ErrTimeout) {
+			// Back-pressure past its deadline: throttling, which every
+			// AWS SDK retries after a backoff, not a server fault.
+			writeError(w, c.service, c.requestID, codeThrottling, "Rate exceeded")
+			return
+		}
 		writeError(w, c.service, c.requestID, internalCode(c.service), "An internal error occurred.")
 		return
 	}
