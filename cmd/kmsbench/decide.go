@@ -30,6 +30,11 @@ type decideConfig struct {
 	Conc     int           `json:"concurrency"`
 	Extra    []string      `json:"kmsd_args,omitempty"`
 	JSONPath string        `json:"-"`
+	// CKS adds the custom key store comparison, CKSWarmup and CKSDuration
+	// per sample.
+	CKS         bool          `json:"custom_key_stores"`
+	CKSWarmup   time.Duration `json:"cks_warmup_ns"`
+	CKSDuration time.Duration `json:"cks_duration_ns"`
 }
 
 // roundSample is one server's sample of one scenario in one round.
@@ -100,6 +105,7 @@ type decideReport struct {
 	RPSRatios  []ratio        `json:"rps_ratios"`
 	CreateKeys float64        `json:"createkey_per_second"`
 	Targets    []target       `json:"targets"`
+	CKS        *cksReport     `json:"custom_key_stores,omitempty"`
 	Notes      map[string]any `json:"notes,omitempty"`
 }
 
@@ -186,6 +192,14 @@ func runDecide(cfg decideConfig) error {
 	}
 	rep.Targets = decideTargets(rep)
 	printTargets(rep.Targets, rep.LoadBefore, rep.LoadAfter)
+	if cfg.CKS {
+		// Idle servers would still share the host with the next samples.
+		srv.stop()
+		null.stop()
+		if rep.CKS, err = runCKS(ctx, cfg); err != nil {
+			return fmt.Errorf("custom key stores (skip with -cks=false): %w", err)
+		}
+	}
 	return writeJSON(cfg.JSONPath, rep)
 }
 

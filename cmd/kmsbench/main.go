@@ -53,15 +53,30 @@ func main() {
 	jsonOut := flag.String("json", "", "decide, scale: also write the results as JSON to this file")
 	scaleKeys := flag.Int("scale", 0, "only measure Encrypt, Decrypt and DescribeKey on random keys among this many against a one-key server (make bench-scale)")
 	clusterDSN := flag.String("cluster", "", "only compare serve on bbolt with 1 and 2 nodes on PostgreSQL: a PostgreSQL DSN to use, or auto to start a throwaway server")
+	cks := flag.Bool("cks", true, "decide: also compare Encrypt on a standard key, an AWS_CLOUDHSM key (SoftHSM2 token) and an EXTERNAL_KEY_STORE key (a second kmsd as XKS proxy); -cks=false skips it")
+	cksOnly := flag.Bool("cks-only", false, "only the custom key store comparison of -decide (-rounds, -cks-warmup, -cks-duration, -json)")
+	cksWarmup := flag.Duration("cks-warmup", time.Second, "cks: unmeasured load before each sample")
+	cksDur := flag.Duration("cks-duration", 2*time.Second, "cks: how long each sample drives Encrypt")
 	flag.Parse()
 	if *baseline != "" {
 		serveBaseline(*baseline)
 		return
 	}
-	if *decide {
-		err := runDecide(decideConfig{Bin: *bin, Rounds: *rounds, Warmup: *warmup, Duration: *dur, Conc: 64,
-			Extra: strings.Fields(*extra), JSONPath: *jsonOut})
+	dcfg := decideConfig{Bin: *bin, Rounds: *rounds, Warmup: *warmup, Duration: *dur, Conc: 64,
+		Extra: strings.Fields(*extra), JSONPath: *jsonOut, CKS: *cks, CKSWarmup: *cksWarmup, CKSDuration: *cksDur}
+	if *cksOnly {
+		rep, err := runCKS(context.Background(), dcfg)
+		if err == nil {
+			err = writeJSON(*jsonOut, rep)
+		}
 		if err != nil {
+			fmt.Fprintln(os.Stderr, "kmsbench: custom key stores:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	if *decide {
+		if err := runDecide(dcfg); err != nil {
 			fmt.Fprintln(os.Stderr, "kmsbench: decide:", err)
 			os.Exit(1)
 		}
@@ -131,6 +146,12 @@ func freePort() (string, error) {
 }
 
 func start(bin string, enforce bool, extra []string) (*server, error) {
+	return startEnv(bin, enforce, extra, nil)
+}
+
+// startEnv starts kmsd dev with env added to this process's environment
+// (SOFTHSM2_CONF for a server that opens a SoftHSM2 token).
+func startEnv(bin string, enforce bool, extra, env []string) (*server, error) {
 	dir, err := os.MkdirTemp("", "kmsbench-")
 	if err != nil {
 		return nil, err
@@ -145,6 +166,9 @@ func start(bin string, enforce bool, extra []string) (*server, error) {
 	}
 	cmd := exec.Command(bin, append(args, extra...)...)
 	cmd.Stderr = os.Stderr
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -191,7 +215,12 @@ func (s *server) cpuTime() (time.Duration, error) {
 	return time.Duration(ut+st) * time.Second / ticks, nil
 }
 
+// stop ends the server once; later calls do nothing (a measurement stops
+// idle servers early so they do not share the host with the next one).
 func (s *server) stop() {
+	if s.cmd.ProcessState != nil {
+		return
+	}
 	_ = s.cmd.Process.Signal(syscall.SIGTERM)
 	_ = s.cmd.Wait()
 	if s.dir != "" {
