@@ -137,6 +137,7 @@ func runCKS(ctx context.Context, cfg decideConfig) (*cksReport, error) {
 	rep := &cksReport{LoadBefore: loadAvg(), Warmup: cfg.CKSWarmup, Duration: cfg.CKSDuration}
 	fmt.Printf("\ncustom key stores: Encrypt 32B at concurrency %d in one kmsd --enforce on a standard key, an AWS_CLOUDHSM key (SoftHSM2 token) and an EXTERNAL_KEY_STORE key (a second kmsd as XKS proxy); %d rounds (order rotating), %s warmup + %s per sample; host load %.2f\n",
 		cfg.Conc, cfg.Rounds, cfg.CKSWarmup, cfg.CKSDuration, rep.LoadBefore)
+	fmt.Println("(SoftHSM2 runs inside the KMS kmsd, so the token's work is in its CPU; the proxy is reached over plain HTTP on loopback)")
 	pt := make([]byte, 32)
 	ids := map[string]*string{keyStandard: e.std, keyHSM: e.hsm, keyXKS: e.xk}
 	c := client(e.kms.url, cfg.Conc)
