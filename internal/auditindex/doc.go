@@ -41,10 +41,11 @@
 // expected seq. At Start the index reads whatever records the log has
 // beyond its last one; if that record is not where the index says (the
 // log was rotated, truncated or replaced) the index is emptied and the
-// current file indexed anew. A file that does not open, is of another
-// version, or was being bulk-loaded (without fsync) when the process
-// stopped is deleted and rebuilt. Records of a log file rotated away are
-// no longer found.
+// current file indexed anew. Commits do not wait for an fsync: the file
+// is flushed every Options.SyncInterval and at Close, and a marker file
+// beside it says while it is not. A file that does not open, is of
+// another version, or was not flushed when the process stopped is deleted
+// and rebuilt. Records of a log file rotated away are no longer found.
 //
 // # Without a log file
 //

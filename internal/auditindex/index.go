@@ -21,6 +21,7 @@ const (
 	DefaultCommitInterval   = 100 * time.Millisecond
 	DefaultFreshnessTimeout = 2 * time.Second
 	DefaultMaxQueue         = 64 << 20
+	DefaultSyncInterval     = 5 * time.Second
 )
 
 // formatVersion is the version of the index file's layout; a file of
@@ -52,6 +53,11 @@ type Options struct {
 	// indexer; past it, batches are dropped and read back from the log
 	// instead (default DefaultMaxQueue).
 	MaxQueue int
+	// SyncInterval bounds how long indexed records stay in the index file
+	// without an fsync: commits do not wait for the disk, and the file is
+	// flushed this often and at Close (default DefaultSyncInterval). After a
+	// crash in between, the file is rebuilt from the log.
+	SyncInterval time.Duration
 	// Logger receives what the index does on its own: rebuilds, and
 	// failures to write the index file (default: discarded).
 	Logger *slog.Logger
@@ -70,6 +76,9 @@ func (o Options) withDefaults(logPath string) Options {
 	if o.MaxQueue <= 0 {
 		o.MaxQueue = DefaultMaxQueue
 	}
+	if o.SyncInterval <= 0 {
+		o.SyncInterval = DefaultSyncInterval
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -79,8 +88,9 @@ func (o Options) withDefaults(logPath string) Options {
 // state is where the index stands in the log, kept in the meta bucket.
 type state struct {
 	Version int `json:"version"`
-	// Synced is false while the file is bulk-loaded without fsync: a file
-	// found so after a crash may be torn, and is rebuilt.
+	// Synced false marks a file an earlier version left half loaded; such
+	// a file is rebuilt. Unsynced commits are marked by a file beside the
+	// index instead (see markUnsynced), which a torn index cannot fake.
 	Synced bool `json:"synced"`
 	// The last record read from the log (indexed, or skipped as not a
 	// record): its seq, chain hash, and where its line lies in the file.
@@ -135,8 +145,9 @@ type Index struct {
 	waiters atomic.Int32  // lookups waiting for applied to reach noticed
 	loading atomic.Bool   // a bulk load from the log is under way
 
-	st    state             // owned by the indexer goroutine
-	terms map[string]uint64 // term ids already looked up, by term key
+	st       state             // owned by the indexer goroutine
+	terms    map[string]uint64 // term ids already looked up, by term key
+	unsynced bool              // commits since the last fsync: the marker file exists
 }
 
 // maxCachedTerms bounds the indexer's term id cache; past it, the cache
@@ -163,7 +174,15 @@ func Open(logPath string, opts Options) (*Index, error) {
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("auditindex: %w", err)
 	}
-	db, st, err := openDB(opts.Path)
+	var db *bbolt.DB
+	var st state
+	_, err := os.Stat(unsyncedPath(opts.Path))
+	switch {
+	case err == nil:
+		err = errUnsynced
+	case errors.Is(err, fs.ErrNotExist):
+		db, st, err = openDB(opts.Path)
+	}
 	if err != nil {
 		opts.Logger.Warn("audit index unusable; rebuilding it from the log", "path", opts.Path, "reason", err)
 		if rerr := os.Remove(opts.Path); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
@@ -172,7 +191,14 @@ func Open(logPath string, opts Options) (*Index, error) {
 		if db, st, err = openDB(opts.Path); err != nil {
 			return nil, fmt.Errorf("auditindex: %w", err)
 		}
+		// Only once the file it marks is gone.
+		if rerr := os.Remove(unsyncedPath(opts.Path)); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+			db.Close()
+			return nil, fmt.Errorf("auditindex: %w", rerr)
+		}
 	}
+	// Commits skip the fsync; sync makes them durable (see markUnsynced).
+	db.NoSync = true
 	ix.db, ix.st = db, st
 	ix.applied.Store(st.LastSeq)
 	return ix, nil
@@ -181,12 +207,24 @@ func Open(logPath string, opts Options) (*Index, error) {
 // errStale says an index file must be rebuilt.
 var errStale = errors.New("index file is of another version or was not finished")
 
-func openDB(path string) (*bbolt.DB, state, error) {
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType})
+// errUnsynced says the index file was not flushed after its last commits.
+var errUnsynced = errors.New("index file was not flushed after its last commits")
+
+func openDB(path string) (db *bbolt.DB, st state, err error) {
+	defer func() {
+		// bbolt panics on some damaged pages: the file is rebuilt.
+		if p := recover(); p != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, fmt.Errorf("damaged index file: %v", p)
+		}
+	}()
+	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType})
 	if err != nil {
 		return nil, state{}, err
 	}
-	st := state{Version: formatVersion, Synced: true, NextTerm: 1}
+	st = state{Version: formatVersion, Synced: true, NextTerm: 1}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketMeta, bucketTerms, bucketPostings, bucketEvents} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

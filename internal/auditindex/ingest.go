@@ -25,8 +25,8 @@ const (
 	// chunkRecords is how many records read back from the log one
 	// transaction indexes.
 	chunkRecords = 16384
-	// bulkBytes is how much of the log a catch-up must read to load the
-	// index without an fsync per transaction (one at the end instead).
+	// bulkBytes is how much of the log a catch-up must read for lookups
+	// not to wait for it (and for the load to be logged).
 	bulkBytes = 16 << 20
 	// maxTermValue bounds the attribute values indexed: LookupEvents
 	// takes values of at most 2,000 characters, some counted twice.
@@ -56,11 +56,24 @@ func (ix *Index) run() {
 	}()
 	ix.fail(ix.catchUp(-1))
 	ix.publish()
+	var syncAt <-chan time.Time
 	for {
+		if ix.unsynced && syncAt == nil {
+			syncAt = time.After(ix.opts.SyncInterval)
+		}
 		select {
 		case <-ix.kick:
+		case <-syncAt:
+			syncAt = nil
+			if err := ix.sync(); err != nil {
+				ix.fail(err)
+			}
+			continue
 		case <-ix.stop:
 			ix.round()
+			if err := ix.sync(); err != nil {
+				ix.fail(err)
+			}
 			return
 		}
 		if ix.waiters.Load() == 0 {
@@ -155,7 +168,7 @@ func (ix *Index) commit(recs []pending) error {
 		return nil
 	}
 	st := ix.st
-	err := ix.db.Update(func(tx *bbolt.Tx) error { return ix.index(tx, &st, recs) })
+	err := ix.update(func(tx *bbolt.Tx) error { return ix.index(tx, &st, recs) })
 	if err != nil {
 		clear(ix.terms) // it may hold ids the failed transaction assigned
 		return fmt.Errorf("auditindex: index records %d to %d: %w", recs[0].line.seq, recs[len(recs)-1].line.seq, err)
@@ -298,8 +311,8 @@ func (ix *Index) resume(f *os.File) (int64, error) {
 
 // reset empties the index.
 func (ix *Index) reset() error {
-	st := state{Version: formatVersion, Synced: ix.st.Synced, NextTerm: 1}
-	err := ix.db.Update(func(tx *bbolt.Tx) error {
+	st := state{Version: formatVersion, Synced: true, NextTerm: 1}
+	err := ix.update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketTerms, bucketPostings, bucketEvents} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
@@ -319,32 +332,13 @@ func (ix *Index) reset() error {
 	return nil
 }
 
-// bulk runs load with the file marked unsynced and without an fsync per
-// transaction, then makes it durable and marks it synced: a crash in
-// between leaves a file Open rebuilds.
+// bulk runs load, a long read of the log during which lookups do not wait
+// for the index, and flushes the file when it ends.
 func (ix *Index) bulk(load func() error) error {
-	if err := ix.setSynced(false); err != nil {
-		return err
-	}
 	ix.loading.Store(true)
 	defer ix.loading.Store(false)
-	ix.db.NoSync = true
 	err := load()
-	ix.db.NoSync = false
-	if serr := ix.db.Sync(); serr != nil {
-		return errors.Join(err, fmt.Errorf("auditindex: sync: %w", serr))
-	}
-	return errors.Join(err, ix.setSynced(true))
-}
-
-func (ix *Index) setSynced(synced bool) error {
-	st := ix.st
-	st.Synced = synced
-	if err := ix.db.Update(func(tx *bbolt.Tx) error { return putState(tx, &st) }); err != nil {
-		return fmt.Errorf("auditindex: %w", err)
-	}
-	ix.st = st
-	return nil
+	return errors.Join(err, ix.sync())
 }
 
 // scan indexes the complete records of f between from and to, a chunk per
