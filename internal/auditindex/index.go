@@ -148,6 +148,7 @@ type Index struct {
 	st       state             // owned by the indexer goroutine
 	terms    map[string]uint64 // term ids already looked up, by term key
 	unsynced bool              // commits since the last fsync: the marker file exists
+	work     work              // the indexer's buffers
 }
 
 // maxCachedTerms bounds the indexer's term id cache; past it, the cache

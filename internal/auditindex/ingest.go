@@ -181,51 +181,70 @@ func (ix *Index) commit(recs []pending) error {
 func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 	terms, postings, events := tx.Bucket(bucketTerms), tx.Bucket(bucketPostings), tx.Bucket(bucketEvents)
 	postings.FillPercent = postingsFill
-	type kv struct{ k, v []byte }
-	puts := make([]kv, 0, 9*len(recs))
-	var arena []byte // one allocation for many small keys
+	w := &ix.work
+	w.puts, w.events, w.arena = w.puts[:0], w.events[:0], w.arena[:0]
 	alloc := func(n int) []byte {
-		if cap(arena)-len(arena) < n {
-			arena = make([]byte, 0, max(64<<10, n))
+		if cap(w.arena)-len(w.arena) < n {
+			w.arena = make([]byte, 0, max(64<<10, n)) // the old one stays with its keys
 		}
-		s := arena[len(arena) : len(arena) : len(arena)+n]
-		arena = arena[:len(arena)+n]
-		return s
+		b := w.arena[len(w.arena) : len(w.arena) : len(w.arena)+n]
+		w.arena = w.arena[:len(w.arena)+n]
+		return b
 	}
-	var tk []byte
 	for _, r := range recs {
 		st.LastSeq, st.LastHash, st.LastOffset, st.LastLength = r.line.seq, r.line.hash, r.loc.offset, r.loc.length
-		ev, err := decodeEvent(r.line.seq, r.line.body)
-		if err != nil || ev.Account == "" {
+		if w.scan.scan(r.line.body) != nil || len(w.scan.f.account) == 0 {
 			continue // not an event of any account's trail: nothing finds it
 		}
-		t := unixSeconds(ev.Time)
+		f := &w.scan.f
+		at, err := eventTime(f.eventTime)
+		if err != nil {
+			continue
+		}
+		t := unixSeconds(at)
 		loc := r.loc.append(alloc(2 * binary.MaxVarintLen64)[:0])
-		for _, tm := range ev.terms() {
+		w.terms = f.terms(w.terms[:0])
+		for _, tm := range w.terms {
 			if len(tm.value) > maxTermValue {
 				continue
 			}
-			tk = termKey(tk[:0], ev.Account, ev.Region, tm)
-			id, err := ix.termID(terms, st, tk)
+			w.key = appendTermKey(w.key[:0], f.account, f.region, tm.code, tm.value)
+			id, err := ix.termID(terms, st, w.key)
 			if err != nil {
 				return err
 			}
-			puts = append(puts, kv{postingKey(alloc(binary.MaxVarintLen64 + postingSuffix)[:0], id, t, r.line.seq), loc})
+			w.puts = append(w.puts, kv{postingKey(alloc(binary.MaxVarintLen64 + postingSuffix)[:0], id, t, r.line.seq), loc})
 		}
-		if ev.EventID != "" && len(ev.EventID) <= maxTermValue {
-			if err := events.Put(eventKey(nil, ev.EventID), eventValue(nil, r.line.seq, t, r.loc)); err != nil {
+		if len(f.eventID) != 0 && len(f.eventID) <= maxTermValue {
+			k := eventKey(alloc(len(f.eventID) + 1)[:0], f.eventID)
+			w.events = append(w.events, kv{k, eventValue(alloc(12 + 2*binary.MaxVarintLen64)[:0], r.line.seq, t, r.loc)})
+		}
+	}
+	// In key order, bbolt walks its trees once instead of jumping about.
+	for _, p := range [...]struct {
+		b   *bbolt.Bucket
+		kvs []kv
+	}{{postings, w.puts}, {events, w.events}} {
+		slices.SortStableFunc(p.kvs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
+		for _, e := range p.kvs {
+			if err := p.b.Put(e.k, e.v); err != nil {
 				return err
 			}
 		}
 	}
-	// In key order, bbolt walks its tree once instead of jumping about.
-	slices.SortFunc(puts, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-	for _, p := range puts {
-		if err := postings.Put(p.k, p.v); err != nil {
-			return err
-		}
-	}
 	return putState(tx, st)
+}
+
+// kv is a key and value to put.
+type kv struct{ k, v []byte }
+
+// work holds the indexer's buffers, reused from round to round.
+type work struct {
+	scan         scanner
+	terms        []rawTerm
+	key          []byte
+	puts, events []kv
+	arena        []byte
 }
 
 // termID returns the id of the term with key k, assigning the next one to

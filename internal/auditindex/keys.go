@@ -64,12 +64,16 @@ type term struct {
 // value.
 func termKey(dst []byte, account, region string, t term) []byte {
 	c, _ := t.attr.code()
+	return appendTermKey(dst, account, region, c, t.value)
+}
+
+func appendTermKey[S ~string | ~[]byte](dst []byte, account, region S, code byte, value S) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(account)))
 	dst = append(dst, account...)
 	dst = binary.AppendUvarint(dst, uint64(len(region)))
 	dst = append(dst, region...)
-	dst = append(dst, c)
-	return append(dst, t.value...)
+	dst = append(dst, code)
+	return append(dst, value...)
 }
 
 // A posting key is uvarint(term id) | be32(event time, Unix seconds) |
@@ -134,7 +138,7 @@ func parseLocation(b []byte) (location, []byte, bool) {
 
 // eventKey is an event ID's key in the events bucket: 0 and the 16 bytes
 // of a canonical UUID (as kmsd writes them), or 1 and the ID as written.
-func eventKey(dst []byte, id string) []byte {
+func eventKey[S ~string | ~[]byte](dst []byte, id S) []byte {
 	if u, ok := lowerUUID(id); ok {
 		return append(append(dst, 0), u[:]...)
 	}
@@ -143,7 +147,7 @@ func eventKey(dst []byte, id string) []byte {
 
 // lowerUUID returns the bytes of a UUID in canonical lower-case form
 // (8-4-4-4-12 hex digits); any other spelling is another ID.
-func lowerUUID(s string) (u [16]byte, ok bool) {
+func lowerUUID[S ~string | ~[]byte](s S) (u [16]byte, ok bool) {
 	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return u, false
 	}

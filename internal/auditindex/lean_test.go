@@ -1,0 +1,182 @@
+package auditindex
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/audit"
+)
+
+// indexed is what the index takes from a record: whether it is in a
+// trail, which, when, its event ID and its terms.
+type indexed struct {
+	ok                  bool
+	account, region, id string
+	time                uint32
+	terms               []string
+}
+
+// indexedByDecode is what the full decode of a record gives.
+func indexedByDecode(body []byte) indexed {
+	ev, err := decodeEvent(1, body)
+	if err != nil || ev.Account == "" {
+		return indexed{}
+	}
+	out := indexed{ok: true, account: ev.Account, region: ev.Region, id: ev.EventID, time: unixSeconds(ev.Time)}
+	for _, t := range ev.terms() {
+		c, _ := t.attr.code()
+		out.terms = append(out.terms, fmt.Sprintf("%d=%q", c, t.value))
+	}
+	return out
+}
+
+// indexedByScan is what the scanner the indexer uses gives.
+func indexedByScan(s *scanner, body []byte) indexed {
+	if s.scan(body) != nil || len(s.f.account) == 0 {
+		return indexed{}
+	}
+	at, err := eventTime(s.f.eventTime)
+	if err != nil {
+		return indexed{}
+	}
+	f := &s.f
+	out := indexed{ok: true, account: string(f.account), region: string(f.region), id: string(f.eventID), time: unixSeconds(at)}
+	for _, t := range f.terms(nil) {
+		out.terms = append(out.terms, fmt.Sprintf("%d=%q", t.code, t.value))
+	}
+	return out
+}
+
+// leanCorpus is records as kmsd writes them and odd or hostile ones.
+func leanCorpus(t testing.TB) [][]byte {
+	var out [][]byte
+	t0 := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, ev := range []*audit.Event{
+		event(acct, "alice", "Encrypt", "k1", t0),
+		event(acct, "", "ListKeys", "", t0),
+		event("", "bob", "Decrypt", "k2", t0),
+	} {
+		b, err := ev.MarshalJSON()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	out = append(out, encryptRecord(t, 9, "k9", t0)[:bytes.Index(encryptRecord(t, 9, "k9", t0), []byte(chainMarker))])
+	out[len(out)-1] = append(out[len(out)-1], '}')
+	for _, name := range []string{"../audit/testdata/event.golden.json", "../audit/testdata/cloudtrail_kms_events.json"} {
+		b, err := os.ReadFile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+		var many []json.RawMessage
+		if json.Unmarshal(b, &many) == nil {
+			for _, r := range many {
+				out = append(out, r)
+			}
+		}
+		var wrapped struct{ Records []json.RawMessage }
+		if json.Unmarshal(b, &wrapped) == nil {
+			for _, r := range wrapped.Records {
+				out = append(out, r)
+			}
+		}
+	}
+	base := `"eventTime":"2026-03-01T12:00:00Z","recipientAccountId":"111122223333","awsRegion":"us-east-1"`
+	for _, s := range []string{
+		`{` + base + `}`,
+		`{` + base + `,"eventName":"Encrypt","eventName":"Decrypt"}`,
+		`{` + base + `,"eventName":null,"eventSource":"kms.amazonaws.com"}`,
+		`{` + base + `,"eventName":5}`,
+		`{` + base + `,"readOnly":"true"}`,
+		`{` + base + `,"readOnly":null,"readOnly":true}`,
+		`{` + base + `,"readOnly":1}`,
+		`{` + base + `,"EventName":"Encrypt","eventname":"x"}`,
+		`{` + base + `,"event\u004eame":"Esc\u0041ped\n\"q\""}`,
+		`{` + base + `,"eventName":"bad ` + "\xff\xfe" + ` utf8"}`,
+		`{` + base + `,"eventName":"` + "\xe2\x82" + `"}`,
+		`{` + base + `,"eventName":"\ud800 lone surrogate"}`,
+		`{` + base + `,"eventName":"Encrypt"} {}`,
+		`{` + base + `,"eventName":"Encrypt"}x`,
+		`{` + base + `,"eventName":"Encrypt"}  ` + "\n",
+		`{` + base + `,"eventName":"Encrypt",}`,
+		`{` + base + `,"userIdentity":{"type":"Root","arn":"arn:aws:iam::1:root","accessKeyId":"AKIAR"}}`,
+		`{` + base + `,"userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::1:assumed-role/App/s-1","userName":"u"}}`,
+		`{` + base + `,"userIdentity":{"type":"AssumedRole","arn":"no-slash","userName":"u"}}`,
+		`{` + base + `,"userIdentity":{"type":"IAMUser","userName":"a"},"userIdentity":{"accessKeyId":"AK"}}`,
+		`{` + base + `,"userIdentity":{"type":"IAMUser","userName":"a"},"userIdentity":null}`,
+		`{` + base + `,"userIdentity":"alice"}`,
+		`{` + base + `,"userIdentity":{"userName":["x"]}}`,
+		`{` + base + `,"userIdentity":{"sessionContext":{"attributes":{"x":[1,2,{"y":null}]}},"userName":"deep"}}`,
+		`{` + base + `,"resources":[{"type":"AWS::KMS::Key","ARN":"a1"},null,{"ARN":"a1"},{"type":"AWS::KMS::Key","ARN":"a2","arn":"x"}]}`,
+		`{` + base + `,"resources":[{"ARN":"a1"}],"resources":[{"ARN":"a2"}]}`,
+		`{` + base + `,"resources":[{"ARN":"a1"}],"resources":null}`,
+		`{` + base + `,"resources":[]}`,
+		`{` + base + `,"resources":{"ARN":"a1"}}`,
+		`{` + base + `,"resources":["a1"]}`,
+		`{` + base + `,"resources":[{"ARN":7}]}`,
+		`{` + base + `,"eventID":"66666666-7777-4888-9999-AAAAAAAAAAAA","unknown":{"a":[true,false,null,1.5e3,"s"]}}`,
+		`{` + base + `,"eventTime":"2026-02-29T00:00:00Z"}`,
+		`{` + base + `,"eventTime":"2028-02-29T23:59:59Z"}`,
+		`{` + base + `,"eventTime":"2026-03-01T24:00:00Z"}`,
+		`{` + base + `,"eventTime":"2026-03-01T23:59:60Z"}`,
+		`{` + base + `,"eventTime":"2026-13-01T00:00:00Z"}`,
+		`{` + base + `,"eventTime":"0000-01-01T00:00:00Z"}`,
+		`{` + base + `,"eventTime":"2026-03-01T12:00:00.999+02:00"}`,
+		`{` + base + `,"eventTime":"2026-03-01t12:00:00z"}`,
+		`{` + base + `,"eventTime":"+026-03-01T12:00:00Z"}`,
+		`{` + base + `,"eventTime":null}`,
+		`{` + base + `,"recipientAccountId":""}`,
+		`{` + base + `,"recipientAccountId":null}`,
+		`{"recipientAccountId":"1","eventTime":"2026-03-01T12:00:00Z"}`,
+		`null`, `[]`, `"x"`, `{}`, ``, `{`, `{"eventTime":`,
+		`{` + base + `,"eventName":"` + strings.Repeat("n", 5000) + `"}`,
+	} {
+		out = append(out, []byte(s))
+	}
+	return out
+}
+
+// TestScanIndexesAsTheFullDecodeDoes compares, record by record, what the
+// indexer's scanner takes from a record with what the full decode gives.
+func TestScanIndexesAsTheFullDecodeDoes(t *testing.T) {
+	var s scanner
+	found := 0
+	for i, body := range leanCorpus(t) {
+		want, got := indexedByDecode(body), indexedByScan(&s, body)
+		if !equalIndexed(want, got) {
+			t.Errorf("record %d %.200q:\nscan   %+v\ndecode %+v", i, body, got, want)
+		}
+		if got.ok {
+			found++
+		}
+	}
+	if found < 30 {
+		t.Errorf("only %d records of the corpus are in a trail", found)
+	}
+}
+
+func equalIndexed(a, b indexed) bool {
+	return a.ok == b.ok && a.account == b.account && a.region == b.region && a.id == b.id && a.time == b.time && slices.Equal(a.terms, b.terms)
+}
+
+// FuzzScan compares the scanner with the full decode on arbitrary records.
+func FuzzScan(f *testing.F) {
+	for _, b := range leanCorpus(f) {
+		f.Add(b)
+	}
+	var s scanner
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want, got := indexedByDecode(body), indexedByScan(&s, body)
+		if !equalIndexed(want, got) {
+			t.Fatalf("record %q:\nscan   %+v\ndecode %+v", body, got, want)
+		}
+	})
+}
