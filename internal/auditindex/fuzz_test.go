@@ -1,6 +1,9 @@
 package auditindex
 
-import "testing"
+import (
+	"bytes"
+	"testing"
+)
 
 // FuzzParseLine feeds arbitrary lines to the parser of log lines, which
 // may read a file edited by anyone able to write the log directory: it
@@ -11,7 +14,7 @@ func FuzzParseLine(f *testing.F) {
 	f.Add([]byte(`{}`))
 	f.Add([]byte(chainMarker + `,`))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		l, err := parseLine(b)
+		l, err := parseLine(bytes.Clone(b))
 		if err != nil {
 			return
 		}

@@ -18,7 +18,7 @@ import (
 
 // Defaults for Options fields left zero.
 const (
-	DefaultCommitInterval   = 100 * time.Millisecond
+	DefaultCommitInterval   = time.Second
 	DefaultFreshnessTimeout = 2 * time.Second
 	DefaultMaxQueue         = 64 << 20
 	DefaultSyncInterval     = 5 * time.Second

@@ -384,7 +384,8 @@ func (ix *Index) scan(f *os.File, from, to int64) error {
 		if err != nil {
 			break // the end, or a line still being written
 		}
-		if l, perr := parseLine(b[:len(b)-1]); perr == nil && l.seq > tip {
+		// A copy: the reader reuses b.
+		if l, perr := parseLine(bytes.Clone(b[:len(b)-1])); perr == nil && l.seq > tip {
 			recs = append(recs, pending{line: l, loc: location{offset: off, length: len(b) - 1}})
 			tip = l.seq
 		}

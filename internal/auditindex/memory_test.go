@@ -32,21 +32,23 @@ func TestRecordsAnswerAsTheIndexDoes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lines := bytes.Split(bytes.TrimSuffix(file, []byte("\n")), []byte("\n"))
+	var lines []line
+	for _, b := range bytes.Split(bytes.TrimSuffix(file, []byte("\n")), []byte("\n")) {
+		l, err := parseLine(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines = append(lines, l)
+	}
 	recs := Records(func(yield func(uint64, []byte) bool) {
 		for i := len(lines) - 1; i >= 0; i-- {
-			l, err := parseLine(lines[i])
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !yield(l.seq, l.body) {
+			if !yield(lines[i].seq, lines[i].body) {
 				return
 			}
 		}
 	})
 	eventIDs := []string{}
-	for _, l := range lines[:3] {
-		ln, _ := parseLine(l)
+	for _, ln := range lines[:3] {
 		ev, _ := decodeEvent(ln.seq, ln.body)
 		eventIDs = append(eventIDs, ev.EventID)
 	}

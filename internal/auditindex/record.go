@@ -33,7 +33,8 @@ type line struct {
 var errNotRecord = errors.New("auditindex: not a record of the audit log")
 
 // parseLine splits a line of the log (without its newline). The body is
-// a copy: b may be reused.
+// b's own bytes, the chain member's first replaced by the closing brace:
+// b must not be reused while the line is.
 func parseLine(b []byte) (line, error) {
 	i := bytes.LastIndex(b, []byte(chainMarker))
 	if i < 0 {
@@ -52,10 +53,9 @@ func parseLine(b []byte) (line, error) {
 	if h < 0 || len(rest) < h+len(hashMarker)+64 {
 		return line{}, errNotRecord
 	}
-	body := make([]byte, i+1)
-	copy(body, b[:i])
-	body[i] = '}'
-	return line{seq: seq, hash: string(rest[h+len(hashMarker) : h+len(hashMarker)+64]), body: body}, nil
+	hash := string(rest[h+len(hashMarker) : h+len(hashMarker)+64])
+	b[i] = '}'
+	return line{seq: seq, hash: hash, body: b[:i+1]}, nil
 }
 
 // Resource is a resource an event names, as LookupEvents shows it.
