@@ -20,7 +20,9 @@
 // be32(event time in Unix seconds) | be64(seq), whose value is where the
 // record's line lies in the log (uvarint offset, uvarint length). A
 // lookup seeks to the newest posting of its term at or before its end
-// time (or after its page position) and walks backwards. "events" maps an
+// time (or after its page position) and walks backwards. KMS's event
+// source, every kmsd event's, has no postings: a lookup by it walks the
+// trail's and keeps the events of that source. "events" maps an
 // event ID to its seq, time and location. "meta" holds the state: the
 // last record indexed (seq, chain hash, location) and the next term
 // number.

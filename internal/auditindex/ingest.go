@@ -205,7 +205,7 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 		loc := r.loc.append(alloc(2 * binary.MaxVarintLen64)[:0])
 		w.terms = f.terms(w.terms[:0])
 		for _, tm := range w.terms {
-			if len(tm.value) > maxTermValue {
+			if len(tm.value) > maxTermValue || unposted(tm.code, tm.value) {
 				continue
 			}
 			w.key = appendTermKey(w.key[:0], f.account, f.region, tm.code, tm.value)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -179,4 +180,50 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("record %q:\nscan   %+v\ndecode %+v", body, got, want)
 		}
 	})
+}
+
+// TestLookupByKMSEventSourceSkipsOtherSources looks up by KMS's event
+// source, which has no postings of its own, among events of other sources
+// and none, page by page: only KMS's events are found, each once.
+func TestLookupByKMSEventSourceSkipsOtherSources(t *testing.T) {
+	tr := openTrail(t, filepath.Join(t.TempDir(), "log.jsonl"), Options{})
+	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
+	var kms, sts []*audit.Event
+	for i := range 12 {
+		ev := event(acct, "alice", "Encrypt", "k1", t0.Add(time.Duration(i)*time.Second))
+		switch i % 3 {
+		case 0:
+			ev.EventSource = "sts.amazonaws.com"
+			sts = append(sts, ev)
+		case 1:
+			kms = append(kms, ev)
+		case 2:
+			ev.EventSource = audit.EventSource
+			kms = append(kms, ev)
+		}
+		tr.append(ev)
+	}
+	slices.Reverse(kms)
+	slices.Reverse(sts)
+	for _, c := range []struct {
+		source string
+		want   []*audit.Event
+	}{{audit.EventSource, kms}, {"sts.amazonaws.com", sts}} {
+		var got []string
+		q := Query{Attr: EventSource, Value: c.source, Limit: 3}
+		for pages := 0; ; pages++ {
+			if pages > 10 {
+				t.Fatal("paging does not end")
+			}
+			p := tr.lookup(q)
+			got = append(got, ids(p)...)
+			if p.Next == nil {
+				break
+			}
+			q.After = p.Next
+		}
+		if !slices.Equal(got, idsOf(c.want...)) {
+			t.Errorf("EventSource=%s: got %v, want %v", c.source, got, idsOf(c.want...))
+		}
+	}
 }

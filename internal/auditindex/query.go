@@ -86,7 +86,13 @@ func bounds(q *Query) (lo, hi uint32) {
 // scanTerm pages through the postings of q's term from the newest at or
 // before the upper bound (End, or After exclusive).
 func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi uint32, page *Page) error {
-	tv := tx.Bucket(bucketTerms).Get(termKey(nil, q.Account, q.Region, term{q.Attr, q.Value}))
+	tm := term{q.Attr, q.Value}
+	code, _ := q.Attr.code()
+	filter := unposted(code, q.Value)
+	if filter {
+		tm = term{all, ""}
+	}
+	tv := tx.Bucket(bucketTerms).Get(termKey(nil, q.Account, q.Region, tm))
 	if tv == nil {
 		return nil
 	}
@@ -128,7 +134,7 @@ func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi ui
 		if err != nil {
 			return err
 		}
-		if ev != nil {
+		if ev != nil && (!filter || ev.has(q.Attr, q.Value)) {
 			page.Events = append(page.Events, ev)
 		}
 	}
