@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/xks/xkstest"
@@ -94,6 +95,9 @@ func TestXKSProxyAddressPolicy(t *testing.T) {
 	}
 	health := func(c *cksConfig, endpoint string) kms.Failure {
 		t.Helper()
+		// Room for a TLS handshake on a loaded machine: past AWS's 250 ms
+		// a handshake that would fail on the certificate times out first.
+		c.XKSProxyTimeout = 10 * time.Second
 		b, err := c.backends(nil, "111122223333")
 		if err != nil {
 			t.Fatal(err)
