@@ -531,7 +531,8 @@ func TestConsoleDevNeedsNoSignIn(t *testing.T) {
 // TestConsoleSaysWhenItCannotSign: a browser gives WebCrypto only to a
 // secure context, so a console reached over plain HTTP at a name other
 // than localhost cannot sign; it says so and why instead of failing
-// later, and an unsigned dev server still works there.
+// later; a plain dev server, which takes no unsigned call from a page at
+// a DNS name, gets the same words.
 func TestConsoleSaysWhenItCannotSign(t *testing.T) {
 	enforced := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
 	open := startKMSD(t, "dev", "--data", t.TempDir())
@@ -544,7 +545,18 @@ func TestConsoleSaysWhenItCannotSign(t *testing.T) {
 	if !eval[bool](b, `document.querySelector("main button[type=submit]").disabled`) {
 		t.Error("Sign in stays enabled where requests cannot be signed")
 	}
+	// A plain dev server takes no unsigned call from a page at a DNS name
+	// (it cannot tell one from a name rebound to its address by another
+	// site), so the console says where it works instead of breaking.
 	b.visit(strings.Replace(open.url, "127.0.0.1", "console.test", 1) + "/console/")
+	b.waitText("main [role=alert]", "InsecureContext")
+	b.waitText("main [role=alert]", "http://127.0.0.1")
+	if txt := eval[string](b, `document.querySelector("#who") ? document.querySelector("#who").textContent : ""`); strings.Contains(txt, "dev: no sign-in") {
+		t.Errorf("the console at a DNS name claims unsigned access: %q", txt)
+	}
+	b.noErrors()
+	// At 127.0.0.1 the same server needs no sign-in.
+	b.visit(open.url + "/console/")
 	b.waitText("#who", "dev: no sign-in")
 	b.waitText("main", "No customer managed keys yet")
 	b.noErrors()
