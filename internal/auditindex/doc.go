@@ -16,11 +16,12 @@
 // # The file
 //
 // Four buckets. "terms" maps a term — trail, attribute, value — to a
-// number. "postings" holds a key per event and term: uvarint(term) |
-// be32(event time in Unix seconds) | be64(seq), whose value is where the
-// record's line lies in the log (uvarint offset, uvarint length). A
-// lookup seeks to the newest posting of its term at or before its end
-// time (or after its page position) and walks backwards. KMS's event
+// number. "postings" holds the events of each term in groups: one key
+// per term, second (event time) and commit, uvarint(term) | be32(event
+// time in Unix seconds) | be64(first seq), whose value lists the group's
+// events in log order, each as its seq and where its line lies in the log
+// (see keys.go). A lookup seeks to the last group of its term at or
+// before its end time (or its page position) and walks backwards. KMS's event
 // source, every kmsd event's, has no postings: a lookup by it walks the
 // trail's and keeps the events of that source. "events" maps an
 // event ID to its seq, time and location. "meta" holds the state: the

@@ -33,12 +33,20 @@ func FuzzLocation(f *testing.F) {
 	f.Add(location{offset: 12345, length: 678}.append(nil))
 	f.Add(eventValue(nil, 7, 1700000000, location{offset: 1, length: 2}))
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Add(appendGroupEntry(appendGroupEntry(nil, 0, location{offset: 9, length: 3}), 5, location{offset: 20, length: 4}))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		if loc, _, ok := parseLocation(b); ok && (loc.offset < 0 || loc.length < 0 || loc.length > maxRecordLine) {
 			t.Fatalf("location %+v from %x", loc, b)
 		}
 		if _, _, loc, ok := parseEventValue(b); ok && (loc.offset < 0 || loc.length < 0) {
 			t.Fatalf("event location %+v from %x", loc, b)
+		}
+		if ps, ok := groupEntries(nil, 1, 1<<40, b); ok {
+			for _, p := range ps {
+				if p.seq < 1<<40 || p.loc.offset < 0 || p.loc.length < 0 || p.loc.length > maxRecordLine {
+					t.Fatalf("group posting %+v from %x", p, b)
+				}
+			}
 		}
 	})
 }

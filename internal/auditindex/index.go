@@ -26,7 +26,7 @@ const (
 
 // formatVersion is the version of the index file's layout; a file of
 // another version is rebuilt.
-const formatVersion = 2
+const formatVersion = 3
 
 // Bucket names of the index file.
 var (

@@ -182,7 +182,7 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 	terms, postings, events := tx.Bucket(bucketTerms), tx.Bucket(bucketPostings), tx.Bucket(bucketEvents)
 	postings.FillPercent = postingsFill
 	w := &ix.work
-	w.puts, w.events, w.arena = w.puts[:0], w.events[:0], w.arena[:0]
+	w.posts, w.puts, w.events, w.arena = w.posts[:0], w.puts[:0], w.events[:0], w.arena[:0]
 	alloc := func(n int) []byte {
 		if cap(w.arena)-len(w.arena) < n {
 			w.arena = make([]byte, 0, max(64<<10, n)) // the old one stays with its keys
@@ -202,7 +202,6 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 			continue
 		}
 		t := unixSeconds(at)
-		loc := r.loc.append(alloc(2 * binary.MaxVarintLen64)[:0])
 		w.terms = f.terms(w.terms[:0])
 		for _, tm := range w.terms {
 			if len(tm.value) > maxTermValue || unposted(tm.code, tm.value) {
@@ -213,12 +212,27 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 			if err != nil {
 				return err
 			}
-			w.puts = append(w.puts, kv{postingKey(alloc(binary.MaxVarintLen64 + postingSuffix)[:0], id, t, r.line.seq), loc})
+			w.posts = append(w.posts, posting{term: id, time: t, seq: r.line.seq, loc: r.loc})
 		}
 		if len(f.eventID) != 0 && len(f.eventID) <= maxTermValue {
 			k := eventKey(alloc(len(f.eventID) + 1)[:0], f.eventID)
 			w.events = append(w.events, kv{k, eventValue(alloc(12 + 2*binary.MaxVarintLen64)[:0], r.line.seq, t, r.loc)})
 		}
+	}
+	// A key per term and second: each holds the round's postings of both.
+	slices.SortFunc(w.posts, comparePostings)
+	for rest := w.posts; len(rest) > 0; {
+		n := 1
+		for n < len(rest) && n < maxGroup && rest[n].term == rest[0].term && rest[n].time == rest[0].time {
+			n++
+		}
+		k := postingKey(alloc(binary.MaxVarintLen64 + postingSuffix)[:0], rest[0].term, rest[0].time, rest[0].seq)
+		v := alloc(n * 3 * binary.MaxVarintLen64)[:0]
+		for _, p := range rest[:n] {
+			v = appendGroupEntry(v, p.seq-rest[0].seq, p.loc)
+		}
+		w.puts = append(w.puts, kv{k, v})
+		rest = rest[n:]
 	}
 	// In key order, bbolt walks its trees once instead of jumping about.
 	for _, p := range [...]struct {
@@ -243,6 +257,7 @@ type work struct {
 	scan         scanner
 	terms        []rawTerm
 	key          []byte
+	posts        []posting
 	puts, events []kv
 	arena        []byte
 }

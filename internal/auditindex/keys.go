@@ -86,11 +86,60 @@ func appendTermKey[S ~string | ~[]byte](dst []byte, account, region S, code byte
 	return append(dst, value...)
 }
 
-// A posting key is uvarint(term id) | be32(event time, Unix seconds) |
-// be64(seq): a term's postings sort by time and then by log order, and a
-// uvarint prefix never is a prefix of another, so one term's postings are
-// one contiguous range.
+// A posting is one event's entry under one of its terms.
+type posting struct {
+	term uint64
+	time uint32
+	seq  uint64
+	loc  location
+}
+
+func comparePostings(a, b posting) int {
+	if c := compare(a.term, b.term); c != 0 {
+		return c
+	}
+	if c := compare(a.time, b.time); c != 0 {
+		return c
+	}
+	return compare(a.seq, b.seq)
+}
+
+// Postings are stored in groups: the postings of one term and one second
+// (event time) that one commit writes, at most maxGroup of them, share a
+// key: uvarint(term id) | be32(event time, Unix seconds) | be64(first
+// seq). Its value lists the group's postings in log order, each as
+// uvarint(seq - first seq) and the record's location. A term's groups
+// sort by time and then by log order; groups of the same term and second
+// hold disjoint runs of seqs (commits index the log in order), so walking
+// a term's keys backwards and each group's postings backwards lists its
+// events newest first. A uvarint prefix never is a prefix of another, so
+// one term's groups are one contiguous range.
 const postingSuffix = 4 + 8
+
+// maxGroup bounds a group, so that its value fits a page.
+const maxGroup = 128
+
+func appendGroupEntry(dst []byte, delta uint64, loc location) []byte {
+	return loc.append(binary.AppendUvarint(dst, delta))
+}
+
+// groupEntries appends the postings of a group with key time t and first
+// seq to dst, in log order.
+func groupEntries(dst []posting, t uint32, first uint64, v []byte) ([]posting, bool) {
+	for len(v) > 0 {
+		d, n := binary.Uvarint(v)
+		if n <= 0 || d > math.MaxUint64-first {
+			return dst, false
+		}
+		loc, rest, ok := parseLocation(v[n:])
+		if !ok {
+			return dst, false
+		}
+		dst = append(dst, posting{time: t, seq: first + d, loc: loc})
+		v = rest
+	}
+	return dst, true
+}
 
 func postingKey(dst []byte, termID uint64, t uint32, seq uint64) []byte {
 	dst = binary.AppendUvarint(dst, termID)
