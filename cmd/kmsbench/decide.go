@@ -156,19 +156,12 @@ func runDecide(cfg decideConfig) error {
 				if name == "null" {
 					s, c = null, nc
 				}
-				warm(ctx, c, sc, cfg.Conc, cfg.Warmup)
-				r, err := sample(ctx, s, c, sc, cfg.Conc, cfg.Duration)
+				rs, err := measureRound(ctx, s, c, sc, cfg.Conc, cfg.Warmup, cfg.Duration, name, round, 16)
 				if err != nil {
 					return err
 				}
-				rs := roundSample{Scenario: sc.name, Server: name, Round: round, LoadAvg: loadAvg(), sampleResult: r}
 				rep.Samples = append(rep.Samples, rs)
-				got[name] = r
-				fmt.Printf("%-16s %-5s %5d %10.0f %10s %10s %14s %6d %6.2f\n", sc.name, name, round, r.RPS,
-					r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerReq.Round(100*time.Nanosecond), r.Errors, rs.LoadAvg)
-				if r.LastError != "" {
-					fmt.Printf("  last error: %s\n", r.LastError)
-				}
+				got[name] = rs.sampleResult
 			}
 			k, n := got["kmsd"], got["null"]
 			if n.CPUPerReq > 0 && n.RPS > 0 {
@@ -280,6 +273,23 @@ func writeJSON(path string, v any) error {
 }
 
 // warm drives sc for d without measuring: connections open, caches fill,
+// measureRound warms a server up, takes one sample of a scenario on it and
+// prints the sample as a table row whose first column is width wide.
+func measureRound(ctx context.Context, s *server, c *kms.Client, sc scenario, conc int, warmup, dur time.Duration, name string, round, width int) (roundSample, error) {
+	warm(ctx, c, sc, conc, warmup)
+	r, err := sample(ctx, s, c, sc, conc, dur)
+	if err != nil {
+		return roundSample{}, err
+	}
+	rs := roundSample{Scenario: sc.name, Server: name, Round: round, LoadAvg: loadAvg(), sampleResult: r}
+	fmt.Printf("%-*s %-5s %5d %10.0f %10s %10s %14s %6d %6.2f\n", width, sc.name, name, round, r.RPS,
+		r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerReq.Round(100*time.Nanosecond), r.Errors, rs.LoadAvg)
+	if r.LastError != "" {
+		fmt.Printf("  last error: %s\n", r.LastError)
+	}
+	return rs, nil
+}
+
 // and the CPU settles before the sample.
 func warm(ctx context.Context, c *kms.Client, sc scenario, conc int, d time.Duration) {
 	_, _ = sample(ctx, nil, c, sc, conc, d)

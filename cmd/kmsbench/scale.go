@@ -159,19 +159,12 @@ func runScale(cfg scaleConfig) error {
 				if name == "one" {
 					s, c, sc = one, oc, oneOps[i]
 				}
-				warm(ctx, c, sc, cfg.Conc, cfg.Warmup)
-				r, err := sample(ctx, s, c, sc, cfg.Conc, cfg.Duration)
+				rs, err := measureRound(ctx, s, c, sc, cfg.Conc, cfg.Warmup, cfg.Duration, name, round, 12)
 				if err != nil {
 					return err
 				}
-				rs := roundSample{Scenario: sc.name, Server: name, Round: round, LoadAvg: loadAvg(), sampleResult: r}
 				rep.Samples = append(rep.Samples, rs)
-				got[name] = r
-				fmt.Printf("%-12s %-5s %5d %10.0f %10s %10s %14s %6d %6.2f\n", sc.name, name, round, r.RPS,
-					r.P50.Round(time.Microsecond), r.P99.Round(time.Microsecond), r.CPUPerReq.Round(100*time.Nanosecond), r.Errors, rs.LoadAvg)
-				if r.LastError != "" {
-					fmt.Printf("  last error: %s\n", r.LastError)
-				}
+				got[name] = rs.sampleResult
 			}
 			m, o := got["many"], got["one"]
 			name := bigOps[i].name
