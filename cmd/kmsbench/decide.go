@@ -272,7 +272,6 @@ func writeJSON(path string, v any) error {
 	return nil
 }
 
-// warm drives sc for d without measuring: connections open, caches fill,
 // measureRound warms a server up, takes one sample of a scenario on it and
 // prints the sample as a table row whose first column is width wide.
 func measureRound(ctx context.Context, s *server, c *kms.Client, sc scenario, conc int, warmup, dur time.Duration, name string, round, width int) (roundSample, error) {
@@ -290,6 +289,7 @@ func measureRound(ctx context.Context, s *server, c *kms.Client, sc scenario, co
 	return rs, nil
 }
 
+// warm drives sc for d without measuring: connections open, caches fill,
 // and the CPU settles before the sample.
 func warm(ctx context.Context, c *kms.Client, sc scenario, conc int, d time.Duration) {
 	_, _ = sample(ctx, nil, c, sc, conc, d)
