@@ -93,8 +93,9 @@ func (t fakeToken) gcm(label string) (cipher.AEAD, error) {
 	if !ok {
 		return nil, &kmscore.BackendError{Failure: kmscore.FailKeyNotFound, Err: errors.New("no key " + label)}
 	}
+	// The AEAD draws its own nonce: FIPS 140-only mode allows no other GCM.
 	b, _ := aes.NewCipher(k)
-	return cipher.NewGCM(b)
+	return cipher.NewGCMWithRandomNonce(b)
 }
 
 func (t fakeToken) Encrypt(label string, pt, aad []byte) ([]byte, error) {
@@ -102,9 +103,7 @@ func (t fakeToken) Encrypt(label string, pt, aad []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	iv := make([]byte, 12)
-	_, _ = rand.Read(iv)
-	return g.Seal(iv, iv, pt, aad), nil
+	return g.Seal(nil, nil, pt, aad), nil // iv | ciphertext | tag
 }
 
 func (t fakeToken) Decrypt(label string, sealed, aad []byte) ([]byte, error) {
@@ -115,7 +114,7 @@ func (t fakeToken) Decrypt(label string, sealed, aad []byte) ([]byte, error) {
 	if len(sealed) < 28 {
 		return nil, &kmscore.BackendError{Failure: kmscore.FailInvalidCiphertext, Err: errors.New("short")}
 	}
-	pt, err := g.Open(nil, sealed[:12], sealed[12:], aad)
+	pt, err := g.Open(nil, nil, sealed, aad)
 	if err != nil {
 		return nil, &kmscore.BackendError{Failure: kmscore.FailInvalidCiphertext, Err: err}
 	}
@@ -234,10 +233,8 @@ func (c fakeClient) Encrypt(_ context.Context, id string, md kmscore.XKSRequestM
 		return nil, err
 	}
 	b, _ := aes.NewCipher(k.key)
-	g, _ := cipher.NewGCM(b)
-	iv := make([]byte, 12)
-	_, _ = rand.Read(iv)
-	return g.Seal(iv, iv, pt, aad), nil
+	g, _ := cipher.NewGCMWithRandomNonce(b)
+	return g.Seal(nil, nil, pt, aad), nil // iv | ciphertext | tag
 }
 
 func (c fakeClient) Decrypt(_ context.Context, id string, md kmscore.XKSRequestMetadata, sealed, aad []byte) ([]byte, error) {
@@ -246,11 +243,11 @@ func (c fakeClient) Decrypt(_ context.Context, id string, md kmscore.XKSRequestM
 		return nil, err
 	}
 	b, _ := aes.NewCipher(k.key)
-	g, _ := cipher.NewGCM(b)
+	g, _ := cipher.NewGCMWithRandomNonce(b)
 	if len(sealed) < 28 {
 		return nil, &kmscore.BackendError{Failure: kmscore.FailInvalidCiphertext, Err: errors.New("short")}
 	}
-	pt, err := g.Open(nil, sealed[:12], sealed[12:], aad)
+	pt, err := g.Open(nil, nil, sealed, aad)
 	if err != nil {
 		return nil, &kmscore.BackendError{Failure: kmscore.FailInvalidCiphertext, Err: err}
 	}

@@ -234,14 +234,13 @@ func encryptGCM(key []byte, req map[string]any) (map[string]any, error) {
 	if req["encryptionAlgorithm"] != "AES_GCM" {
 		return nil, fmt.Errorf("ValidationException")
 	}
+	// The AEAD draws its own nonce: FIPS 140-only mode allows no other GCM.
 	block, _ := aes.NewCipher(key)
-	gcm, _ := cipher.NewGCM(block)
-	iv := make([]byte, 12)
-	rand.Read(iv)
+	gcm, _ := cipher.NewGCMWithRandomNonce(block)
 	meta := []byte("v=1")
 	aad := b64(req, "additionalAuthenticatedData")
-	sealed := gcm.Seal(nil, iv, b64(req, "plaintext"), gcmAAD(aad, meta))
-	ct, tag := sealed[:len(sealed)-16], sealed[len(sealed)-16:]
+	sealed := gcm.Seal(nil, nil, b64(req, "plaintext"), gcmAAD(aad, meta)) // iv | ciphertext | tag
+	iv, ct, tag := sealed[:12], sealed[12:len(sealed)-16], sealed[len(sealed)-16:]
 	out := map[string]any{"ciphertext": ct, "ciphertextMetadata": meta, "initializationVector": iv, "authenticationTag": tag}
 	if req["ciphertextDataIntegrityValueAlgorithm"] == "SHA_256" {
 		h := sha256.New()
@@ -255,13 +254,13 @@ func encryptGCM(key []byte, req map[string]any) (map[string]any, error) {
 
 func decryptGCM(key []byte, req map[string]any) (map[string]any, error) {
 	block, _ := aes.NewCipher(key)
-	gcm, _ := cipher.NewGCM(block)
+	gcm, _ := cipher.NewGCMWithRandomNonce(block)
 	iv := b64(req, "initializationVector")
 	if len(iv) != 12 {
 		return nil, fmt.Errorf("InvalidCiphertextException")
 	}
-	sealed := append(b64(req, "ciphertext"), b64(req, "authenticationTag")...)
-	pt, err := gcm.Open(nil, iv, sealed, gcmAAD(b64(req, "additionalAuthenticatedData"), b64(req, "ciphertextMetadata")))
+	sealed := append(append(iv, b64(req, "ciphertext")...), b64(req, "authenticationTag")...)
+	pt, err := gcm.Open(nil, nil, sealed, gcmAAD(b64(req, "additionalAuthenticatedData"), b64(req, "ciphertextMetadata")))
 	if err != nil {
 		return nil, fmt.Errorf("InvalidCiphertextException")
 	}
