@@ -35,7 +35,11 @@ func TestMain(m *testing.M) {
 	}
 	kmsdBin = filepath.Join(dir, "kmsd")
 	// kmsdtest: the crash hooks of the crash tests (rotateroot_crashhook.go).
-	build := exec.Command("go", "build", "-race", "-tags", "kmsdtest", "-o", kmsdBin, ".")
+	args := []string{"build", "-tags", "kmsdtest", "-o", kmsdBin}
+	if raceBuild {
+		args = append(args, "-race")
+	}
+	build := exec.Command("go", append(args, ".")...)
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "build kmsd:", err)
