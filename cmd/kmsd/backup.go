@@ -20,22 +20,12 @@ var errPostgresBackup = errors.New("this server's store is a PostgreSQL database
 // from the running server through its admin socket, or from the file
 // when no server runs.
 func runBackup(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := fileAndEnvConfig(args, getenv)
+	var out *string
+	cfg, err := parseStoreFlags("kmsd admin backup", "data directory of the store to back up", args, stderr, getenv, func(fs *flag.FlagSet, _ *Config) {
+		out = fs.String("out", "", "file to write the backup to; it must not exist yet (e.g. --out /backups/kmsd-2025-01-31.db)")
+	})
 	if err != nil {
 		return err
-	}
-	fs := flag.NewFlagSet("kmsd admin backup", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	setHelp(fs)
-	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory of the store to back up")
-	cfg.Seal.bindFlags(fs) // the keyring opens only with the configured seal
-	out := fs.String("out", "", "file to write the backup to; it must not exist yet (e.g. --out /backups/kmsd-2025-01-31.db)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *out == "" {
 		return errors.New("give --out FILE, where the backup goes (see kmsd admin backup --help)")

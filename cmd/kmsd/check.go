@@ -17,23 +17,13 @@ import (
 // through the admin socket; with --in it checks a backup file against the
 // data directory's root keyring.
 func runCheck(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := fileAndEnvConfig(args, getenv)
+	var in *string
+	cfg, err := parseStoreFlags("kmsd admin check", "data directory: its store is checked against its root.key", args, stderr, getenv, func(fs *flag.FlagSet, cfg *Config) {
+		in = fs.String("in", "", "check this backup file instead of the data directory's store (e.g. --in /backups/kmsd-2025-01-31.db)")
+		fs.StringVar(&cfg.Store, "store", cfg.Store, "a cluster's PostgreSQL store, checked against the root.key in --data (e.g. --store postgres://kmsd@db.internal/kmsd)")
+	})
 	if err != nil {
 		return err
-	}
-	fs := flag.NewFlagSet("kmsd admin check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	setHelp(fs)
-	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory: its store is checked against its root.key")
-	cfg.Seal.bindFlags(fs) // the keyring opens only with the configured seal
-	in := fs.String("in", "", "check this backup file instead of the data directory's store (e.g. --in /backups/kmsd-2025-01-31.db)")
-	fs.StringVar(&cfg.Store, "store", cfg.Store, "a cluster's PostgreSQL store, checked against the root.key in --data (e.g. --store postgres://kmsd@db.internal/kmsd)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if cfg.ephemeral() {
 		return errors.New("an ephemeral server keeps its store in its own memory: there is nothing to check")

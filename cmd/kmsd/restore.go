@@ -20,22 +20,12 @@ import (
 // has checked that the backup is intact, sealed by the data directory's
 // root keyring, and readable by this kmsd. The store it replaces is kept.
 func runRestore(ctx context.Context, args []string, stdout, stderr io.Writer, getenv func(string) string) error {
-	cfg, err := fileAndEnvConfig(args, getenv)
+	var in *string
+	cfg, err := parseStoreFlags("kmsd admin restore", "data directory whose store the backup replaces; its root.key must be the one that sealed the backup", args, stderr, getenv, func(fs *flag.FlagSet, _ *Config) {
+		in = fs.String("in", "", "the backup, written by kmsd admin backup (e.g. --in /backups/kmsd-2025-01-31.db)")
+	})
 	if err != nil {
 		return err
-	}
-	fs := flag.NewFlagSet("kmsd admin restore", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	setHelp(fs)
-	fs.String("config", "", "YAML config file of the server (or set KMSD_CONFIG)")
-	fs.StringVar(&cfg.DataDir, "data", cfg.DataDir, "data directory whose store the backup replaces; its root.key must be the one that sealed the backup")
-	cfg.Seal.bindFlags(fs) // the keyring opens only with the configured seal
-	in := fs.String("in", "", "the backup, written by kmsd admin backup (e.g. --in /backups/kmsd-2025-01-31.db)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	if *in == "" {
 		return errors.New("give --in FILE, the backup to restore (see kmsd admin restore --help)")
