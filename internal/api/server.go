@@ -81,9 +81,10 @@ type QueryAPI interface {
 
 // Server is the HTTP handler for the KMS API and the health endpoints.
 type Server struct {
-	cfg   Config
-	ops   map[string]operation
-	audit auditHealth
+	cfg     Config
+	ops     map[string]operation
+	audit   auditHealth
+	xksPath string // where the XKS Proxy API's paths start, made once
 }
 
 // New returns a Server.
@@ -100,7 +101,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = kms.SystemClock
 	}
-	return &Server{cfg: cfg, ops: operations()}, nil
+	return &Server{cfg: cfg, ops: operations(), xksPath: cfg.XKSPrefix + "/kms/xks/v1/"}, nil
 }
 
 // ServeHTTP routes health checks and KMS API calls.
@@ -121,7 +122,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, "ready\n")
 		return
 	}
-	if s.cfg.XKSProxy != nil && strings.HasPrefix(r.URL.Path, s.cfg.XKSPrefix+"/kms/xks/v1/") {
+	if s.cfg.XKSProxy != nil && strings.HasPrefix(r.URL.Path, s.xksPath) {
 		s.cfg.XKSProxy.ServeHTTP(w, r)
 		return
 	}
