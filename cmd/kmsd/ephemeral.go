@@ -64,7 +64,7 @@ func (m *memAudit) Append(ev *audit.Event) error {
 		return errors.New("audit: nil event")
 	}
 	if ev.EventID == "" {
-		ev.EventID = uuid.New()
+		ev.EventID = uuid.NewTimeOrdered(time.Now())
 	}
 	if ev.EventTime.IsZero() {
 		ev.EventTime = time.Now().UTC().Truncate(time.Second)

@@ -208,7 +208,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	reqID := uuid.New()
 	w.Header()["X-Amzn-Requestid"] = []string{reqID}
 	opName := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), targetPrefix)
-	call := &kms.Call{RequestID: reqID, EventID: uuid.New()}
+	call := &kms.Call{RequestID: reqID, EventID: uuid.NewTimeOrdered(begin)}
 	call.Caller.SourceIP = sourceIP(r)
 	call.Caller.UserAgent = r.UserAgent()
 	var views auditViews

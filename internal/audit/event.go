@@ -125,7 +125,7 @@ func (e *Event) fill(now func() time.Time) {
 		e.EventCategory = EventCategory
 	}
 	if e.EventID == "" {
-		e.EventID = uuid.New()
+		e.EventID = uuid.NewTimeOrdered(time.Now())
 	}
 	if e.EventTime.IsZero() {
 		e.EventTime = now()

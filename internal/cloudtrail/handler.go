@@ -98,7 +98,7 @@ type call struct {
 // the request ID the client sees.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := h.cfg.Clock.Now()
-	c := &call{requestID: uuid.New(), eventID: uuid.New()}
+	c := &call{requestID: uuid.New(), eventID: uuid.NewTimeOrdered(time.Now())}
 	w.Header()["X-Amzn-Requestid"] = []string{c.requestID}
 	c.caller.SourceIP, c.caller.UserAgent = sourceIP(r), r.UserAgent()
 	opName, isTarget := operationOf(r.Header.Get("X-Amz-Target"))

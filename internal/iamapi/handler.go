@@ -127,7 +127,7 @@ type operation struct {
 // request ID the client sees.
 func (h *Handler) ServeQuery(w http.ResponseWriter, r *http.Request, service string) {
 	start := h.cfg.Clock.Now()
-	c := &call{requestID: uuid.New(), eventID: uuid.New(), service: service}
+	c := &call{requestID: uuid.New(), eventID: uuid.NewTimeOrdered(time.Now()), service: service}
 	w.Header()["X-Amzn-Requestid"] = []string{c.requestID}
 	c.caller.SourceIP = sourceIP(r)
 	c.caller.UserAgent = r.UserAgent()

@@ -141,7 +141,7 @@ type call struct {
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start, begin := h.cfg.Now(), time.Now()
 	c := &call{region: h.cfg.Region}
-	c.kms.RequestID, c.kms.EventID = uuid.New(), uuid.New()
+	c.kms.RequestID, c.kms.EventID = uuid.New(), uuid.NewTimeOrdered(begin)
 	c.kms.Caller = kms.Caller{AccountID: h.cfg.AccountID, Region: h.cfg.Region, SourceIP: sourceIP(r), UserAgent: r.UserAgent(), SecureTransport: r.TLS != nil}
 	w.Header().Set("X-Amzn-RequestId", c.kms.RequestID)
 
