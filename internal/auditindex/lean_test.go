@@ -69,7 +69,7 @@ func leanCorpus(t testing.TB) [][]byte {
 		}
 		out = append(out, b)
 	}
-	out = append(out, encryptRecord(t, 9, "k9", t0)[:bytes.Index(encryptRecord(t, 9, "k9", t0), []byte(chainMarker))])
+	out = append(out, encryptRecord(t, 9, "k9", "", t0)[:bytes.Index(encryptRecord(t, 9, "k9", "", t0), []byte(chainMarker))])
 	out[len(out)-1] = append(out[len(out)-1], '}')
 	for _, name := range []string{"../audit/testdata/event.golden.json", "../audit/testdata/cloudtrail_kms_events.json"} {
 		b, err := os.ReadFile(name)
