@@ -37,11 +37,21 @@ import (
 //	    region: us-east-1                # optional, default --region
 //	    replicas: [{region: us-west-2}]  # a multi-Region key's replicas
 //	    grants: [{grantee_principal: ..., operations: [Decrypt]}]
+//	generate:                            # many keys, made up rather than listed
+//	  - count: 1000000
+//	    regions: [us-east-1, us-west-2]  # optional, default --region; key n in regions[n mod len]
+//	    alias_prefix: alias/gen-         # optional: key n gets alias/gen-<n+1 in 7 digits>
+//	    key_spec: SYMMETRIC_DEFAULT      # optional; key_usage, description, tags, policy, account too
+//
+// A generated key's id is a hash of its account, Region, entry and number,
+// so every run names the same keys; its material is fresh. AWS's quota of
+// 100,000 keys per account and Region applies.
 type seedFile struct {
 	AccessKeys []seedAccessKey `yaml:"access_keys"`
 	Users      []seedUser      `yaml:"users"`
 	Roles      []seedRole      `yaml:"roles"`
 	Keys       []seedKey       `yaml:"keys"`
+	Generate   []seedGenerate  `yaml:"generate"`
 }
 
 type seedKey struct {
@@ -122,6 +132,9 @@ func applySeed(ctx context.Context, n *node, cfg Config, stdout io.Writer) error
 		if isNew {
 			created++
 		}
+	}
+	if err := applyGenerate(ctx, n, cfg, f.Generate, at, stdout); err != nil {
+		return err
 	}
 	fmt.Fprintf(stdout, "  seed:  %s: %d keys, %d created now; %d users, %d roles\n", cfg.Seed, len(f.Keys), created, users, roles)
 	return nil
