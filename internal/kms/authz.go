@@ -87,47 +87,26 @@ func policyRequest(r *AuthzRequest, clock Clock) *policy.Request {
 		typ, account = policy.Anonymous, c.AccountID
 	}
 	req := &policy.Request{
-		Principal: c.ARN,
-		Account:   account,
-		Type:      typ,
-		UserID:    c.PrincipalID,
-		Action:    r.Action,
-		Resource:  resourceOf(r),
-		Time:      clock.Now(),
-		Context:   make(policy.Context, 4+2*len(r.EncryptionContext)+len(r.Conditions)),
+		Principal:         c.ARN,
+		Account:           account,
+		Type:              typ,
+		UserID:            c.PrincipalID,
+		Action:            r.Action,
+		Resource:          resourceOf(r),
+		Time:              clock.Now(),
+		SourceIP:          c.SourceIP,
+		SecureTransport:   boolString(c.SecureTransport),
+		RequestedRegion:   c.Region,
+		RequestAlias:      r.RequestAlias,
+		EncryptionContext: r.EncryptionContext,
+		Operation:         r.Conditions,
 	}
 	if r.Key != nil {
 		req.ResourceAccount = r.Key.AccountID
-	}
-	ctx := req.Context
-	if c.SourceIP != "" {
-		ctx["aws:sourceip"] = []string{c.SourceIP}
-	}
-	if c.SecureTransport {
-		ctx["aws:securetransport"] = trueValue
-	} else {
-		ctx["aws:securetransport"] = falseValue
-	}
-	ctx["aws:requestedregion"] = []string{c.Region}
-	if r.RequestAlias != "" {
-		ctx["kms:requestalias"] = []string{r.RequestAlias}
-	}
-	if r.Key != nil {
 		req.ResourceContext = r.Key.Conditions
-	}
-	ctx.SetEncryptionContext(r.EncryptionContext)
-	for ck, cv := range r.Conditions {
-		ctx[ck] = cv
 	}
 	return req
 }
-
-// trueValue and falseValue are shared condition values; the policy engine
-// only reads them.
-var (
-	trueValue  = []string{"true"}
-	falseValue = []string{"false"}
-)
 
 // keyConditions are the condition keys a key itself defines, computed once
 // per cached key: kms:KeyOrigin, kms:KeySpec, kms:KeyUsage,

@@ -107,6 +107,23 @@ type Request struct {
 	// leaves both keys absent.
 	Time time.Time
 
+	// Keys of the request itself, as fields so that a request is built
+	// without a map (each is absent when empty): aws:SourceIp,
+	// aws:SecureTransport ("true" or "false"), aws:RequestedRegion,
+	// kms:RequestAlias, and the kms:EncryptionContext:<k> and
+	// kms:EncryptionContextKeys keys of EncryptionContext, as
+	// SetEncryptionContext defines them.
+	SourceIP          string
+	SecureTransport   string
+	RequestedRegion   string
+	RequestAlias      string
+	EncryptionContext map[string]string
+
+	// Operation holds the operation's own condition keys, lower-cased,
+	// looked up before the fields above: a key present here replaces
+	// theirs, and present with no values makes it absent.
+	Operation Context
+
 	// Context holds every other condition key: lower-cased key to values.
 	// A key with no values is absent.
 	Context Context
@@ -142,13 +159,9 @@ func (c Context) SetEncryptionContext(ec map[string]string) {
 	if len(ec) == 0 {
 		return
 	}
-	keys := make([]string, 0, len(ec))
-	for k := range ec {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
+	keys := sortedKeys(ec)
 	for _, k := range keys {
-		ck := "kms:encryptioncontext:" + strings.ToLower(k)
+		ck := ecPrefix + strings.ToLower(k)
 		c[ck] = append(c[ck], ec[k])
 	}
 	c["kms:encryptioncontextkeys"] = keys
@@ -245,11 +258,103 @@ func (r *Request) lookup(key string, b builtin) (values, bool) {
 			return v, true
 		}
 	}
-	list := r.Context[key]
+	list, replaced := r.Operation[key]
+	if !replaced {
+		if v, ok := r.requestField(key); ok {
+			return v, true
+		}
+		list = r.Context[key]
+	}
 	if len(list) == 0 && r.ResourceContext != nil {
 		list = r.ResourceContext[key]
 	}
 	return values{list: list}, len(list) > 0
+}
+
+// ecPrefix starts the condition keys of one encryption context pair.
+const ecPrefix = "kms:encryptioncontext:"
+
+// requestField returns the values a lower-cased key has from the
+// request's fields. Only kms:EncryptionContextKeys, and a key matching
+// several pairs that differ in case, allocate.
+func (r *Request) requestField(key string) (values, bool) {
+	one := func(s string) (values, bool) { return values{kind: vOne, one: s}, s != "" }
+	switch key {
+	case "aws:sourceip":
+		return one(r.SourceIP)
+	case "aws:securetransport":
+		return one(r.SecureTransport)
+	case "aws:requestedregion":
+		return one(r.RequestedRegion)
+	case "kms:requestalias":
+		return one(r.RequestAlias)
+	case "kms:encryptioncontextkeys":
+		if len(r.EncryptionContext) == 0 {
+			return values{}, false
+		}
+		return values{list: sortedKeys(r.EncryptionContext)}, true
+	}
+	k, ok := strings.CutPrefix(key, ecPrefix)
+	if !ok || len(r.EncryptionContext) == 0 {
+		return values{}, false
+	}
+	var match []string // the pairs' keys, when several match
+	var first string
+	n := 0
+	for ck := range r.EncryptionContext {
+		if lowerEquals(ck, k) {
+			if n++; n == 1 {
+				first = ck
+			} else {
+				match = append(match, ck)
+			}
+		}
+	}
+	switch n {
+	case 0:
+		return values{}, false
+	case 1:
+		return values{kind: vOne, one: r.EncryptionContext[first]}, true
+	}
+	match = append(match, first)
+	slices.Sort(match)
+	vals := make([]string, len(match))
+	for i, ck := range match {
+		vals[i] = r.EncryptionContext[ck]
+	}
+	return values{list: vals}, true
+}
+
+// lowerEquals reports whether strings.ToLower(s) == lower, without
+// allocating when s is ASCII.
+func lowerEquals(s, lower string) bool {
+	for i := range len(s) {
+		if s[i] >= 0x80 {
+			return strings.ToLower(s) == lower
+		}
+	}
+	if len(s) != len(lower) {
+		return false
+	}
+	for i := range len(s) {
+		c := s[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != lower[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func (r *Request) derived(b builtin) (values, bool) {
