@@ -145,14 +145,14 @@ type Index struct {
 	waiters atomic.Int32  // lookups waiting for applied to reach noticed
 	loading atomic.Bool   // a bulk load from the log is under way
 
-	st       state             // owned by the indexer goroutine
-	terms    map[string]uint64 // term ids already looked up, by term key
-	unsynced bool              // commits since the last fsync: the marker file exists
-	work     work              // the indexer's buffers
+	st       state                 // owned by the indexer goroutine
+	terms    map[string]*termEntry // terms already looked up, by term key
+	unsynced bool                  // commits since the last fsync: the marker file exists
+	work     work                  // the indexer's buffers
 }
 
-// maxCachedTerms bounds the indexer's term id cache; past it, the cache
-// starts over.
+// maxCachedTerms bounds the indexer's term cache; past it, the cache
+// starts over at the next commit.
 const maxCachedTerms = 1 << 17
 
 // Open opens the index of the audit log at logPath, creating it if
@@ -170,7 +170,7 @@ func Open(logPath string, opts Options) (*Index, error) {
 		hurry:    make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
-		terms:    make(map[string]uint64),
+		terms:    make(map[string]*termEntry),
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("auditindex: %w", err)

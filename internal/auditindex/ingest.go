@@ -3,14 +3,12 @@ package auditindex
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"runtime/debug"
-	"slices"
 	"time"
 
 	"go.etcd.io/bbolt"
@@ -31,9 +29,6 @@ const (
 	// maxTermValue bounds the attribute values indexed: LookupEvents
 	// takes values of at most 2,000 characters, some counted twice.
 	maxTermValue = 4000
-	// postingsFill is the fill of the postings bucket's pages: each term's
-	// postings grow at their end, so pages split late.
-	postingsFill = 0.9
 )
 
 // pending is a record read from the log, to be indexed.
@@ -118,7 +113,11 @@ func (ix *Index) round() {
 // that does not (a gap, a rotated or rewritten file), or after an
 // overflow, it reads the log up to end instead.
 func (ix *Index) apply(batches []batch, overflow bool, end int64) error {
-	var recs []pending
+	recs := ix.work.recs[:0]
+	defer func() {
+		clear(recs) // not to hold the batches' lines
+		ix.work.recs = recs[:0]
+	}()
 	tipSeq, tipEnd := ix.st.LastSeq, ix.st.end()
 	for _, b := range batches {
 		if !collect(b, &recs, &tipSeq, &tipEnd) {
@@ -160,132 +159,6 @@ func collect(b batch, recs *[]pending, tipSeq *uint64, tipEnd *int64) bool {
 		rest = rest[i+1:]
 	}
 	return true
-}
-
-// commit indexes recs in one transaction.
-func (ix *Index) commit(recs []pending) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	st := ix.st
-	err := ix.update(func(tx *bbolt.Tx) error { return ix.index(tx, &st, recs) })
-	if err != nil {
-		clear(ix.terms) // it may hold ids the failed transaction assigned
-		return fmt.Errorf("auditindex: index records %d to %d: %w", recs[0].line.seq, recs[len(recs)-1].line.seq, err)
-	}
-	ix.st = st
-	return nil
-}
-
-// index writes the postings and event IDs of recs and moves st past them.
-func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
-	terms, postings, events := tx.Bucket(bucketTerms), tx.Bucket(bucketPostings), tx.Bucket(bucketEvents)
-	postings.FillPercent = postingsFill
-	w := &ix.work
-	w.posts, w.puts, w.events, w.arena = w.posts[:0], w.puts[:0], w.events[:0], w.arena[:0]
-	alloc := func(n int) []byte {
-		if cap(w.arena)-len(w.arena) < n {
-			w.arena = make([]byte, 0, max(64<<10, n)) // the old one stays with its keys
-		}
-		b := w.arena[len(w.arena) : len(w.arena) : len(w.arena)+n]
-		w.arena = w.arena[:len(w.arena)+n]
-		return b
-	}
-	for _, r := range recs {
-		st.LastSeq, st.LastHash, st.LastOffset, st.LastLength = r.line.seq, r.line.hash, r.loc.offset, r.loc.length
-		if w.scan.scan(r.line.body) != nil || len(w.scan.f.account) == 0 {
-			continue // not an event of any account's trail: nothing finds it
-		}
-		f := &w.scan.f
-		at, err := eventTime(f.eventTime)
-		if err != nil {
-			continue
-		}
-		t := unixSeconds(at)
-		w.terms = f.terms(w.terms[:0])
-		for _, tm := range w.terms {
-			if len(tm.value) > maxTermValue || unposted(tm.code, tm.value) {
-				continue
-			}
-			w.key = appendTermKey(w.key[:0], f.account, f.region, tm.code, tm.value)
-			id, err := ix.termID(terms, st, w.key)
-			if err != nil {
-				return err
-			}
-			w.posts = append(w.posts, posting{term: id, time: t, seq: r.line.seq, loc: r.loc})
-		}
-		if len(f.eventID) != 0 && len(f.eventID) <= maxTermValue {
-			k := eventKey(alloc(len(f.eventID) + 1)[:0], f.eventID)
-			w.events = append(w.events, kv{k, eventValue(alloc(12 + 2*binary.MaxVarintLen64)[:0], r.line.seq, t, r.loc)})
-		}
-	}
-	// A key per term and second: each holds the round's postings of both.
-	slices.SortFunc(w.posts, comparePostings)
-	for rest := w.posts; len(rest) > 0; {
-		n := 1
-		for n < len(rest) && n < maxGroup && rest[n].term == rest[0].term && rest[n].time == rest[0].time {
-			n++
-		}
-		k := postingKey(alloc(binary.MaxVarintLen64 + postingSuffix)[:0], rest[0].term, rest[0].time, rest[0].seq)
-		v := alloc(n * 3 * binary.MaxVarintLen64)[:0]
-		for _, p := range rest[:n] {
-			v = appendGroupEntry(v, p.seq-rest[0].seq, p.loc)
-		}
-		w.puts = append(w.puts, kv{k, v})
-		rest = rest[n:]
-	}
-	// In key order, bbolt walks its trees once instead of jumping about.
-	for _, p := range [...]struct {
-		b   *bbolt.Bucket
-		kvs []kv
-	}{{postings, w.puts}, {events, w.events}} {
-		slices.SortStableFunc(p.kvs, func(a, b kv) int { return bytes.Compare(a.k, b.k) })
-		for _, e := range p.kvs {
-			if err := p.b.Put(e.k, e.v); err != nil {
-				return err
-			}
-		}
-	}
-	return putState(tx, st)
-}
-
-// kv is a key and value to put.
-type kv struct{ k, v []byte }
-
-// work holds the indexer's buffers, reused from round to round.
-type work struct {
-	scan         scanner
-	terms        []rawTerm
-	key          []byte
-	posts        []posting
-	puts, events []kv
-	arena        []byte
-}
-
-// termID returns the id of the term with key k, assigning the next one to
-// a new term.
-func (ix *Index) termID(terms *bbolt.Bucket, st *state, k []byte) (uint64, error) {
-	if id, ok := ix.terms[string(k)]; ok {
-		return id, nil
-	}
-	var id uint64
-	if v := terms.Get(k); v != nil {
-		var n int
-		if id, n = binary.Uvarint(v); n <= 0 {
-			return 0, errors.New("auditindex: malformed term id")
-		}
-	} else {
-		id = st.NextTerm
-		st.NextTerm++
-		if err := terms.Put(k, binary.AppendUvarint(nil, id)); err != nil {
-			return 0, err
-		}
-	}
-	if len(ix.terms) >= maxCachedTerms {
-		clear(ix.terms)
-	}
-	ix.terms[string(k)] = id
-	return id, nil
 }
 
 // catchUp indexes the log's records after the index's last one, reading

@@ -36,13 +36,7 @@ func encryptRecord(tb testing.TB, seq uint64, key, id string, at time.Time) []by
 		Resources: []audit.Resource{{AccountID: acct, Type: "AWS::KMS::Key", ARN: arn}},
 		EventType: audit.EventType, ManagementEvent: true, RecipientAccountID: acct, EventCategory: audit.EventCategory,
 	}
-	body, err := ev.MarshalJSON()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	line := append(body[:len(body)-1:len(body)-1], chainMarker...)
-	line = strconv.AppendUint(line, seq, 10)
-	return append(line, `,"prev":"`+zeros+`","hash":"`+zeros+`"}}`+"\n"...)
+	return recordLine(tb, seq, ev)
 }
 
 // eventIDAt returns a record's event ID as kmsd makes it: random (v4, as

@@ -88,20 +88,9 @@ func appendTermKey[S ~string | ~[]byte](dst []byte, account, region S, code byte
 
 // A posting is one event's entry under one of its terms.
 type posting struct {
-	term uint64
 	time uint32
 	seq  uint64
 	loc  location
-}
-
-func comparePostings(a, b posting) int {
-	if c := compare(a.term, b.term); c != 0 {
-		return c
-	}
-	if c := compare(a.time, b.time); c != 0 {
-		return c
-	}
-	return compare(a.seq, b.seq)
 }
 
 // Postings are stored in groups: the postings of one term and one second
