@@ -220,6 +220,7 @@ type Log struct {
 	opts Options
 
 	queue   chan *pending
+	timers  sync.Pool // stopped *time.Timers for Append's deadline
 	closed  atomic.Bool
 	senders atomic.Int64 // Appends between their closed check and their send
 	done    chan struct{}
@@ -309,7 +310,8 @@ func (l *Log) Append(ev *Event) error {
 		p.ack = make(chan error, 1)
 	}
 
-	var timer *time.Timer
+	timer, armed := l.timer(), false
+	defer l.putTimer(timer)
 	l.senders.Add(1)
 	if l.closed.Load() {
 		l.senders.Add(-1)
@@ -321,7 +323,8 @@ func (l *Log) Append(ev *Event) error {
 	default:
 		// Back-pressure: wait for room, within the same deadline that
 		// bounds the wait for durability.
-		timer = time.NewTimer(l.opts.Timeout)
+		timer.Reset(l.opts.Timeout)
+		armed = true
 		waitStart := time.Now()
 		select {
 		case l.queue <- p:
@@ -337,10 +340,9 @@ func (l *Log) Append(ev *Event) error {
 	if p.ack == nil {
 		return nil
 	}
-	if timer == nil {
-		timer = time.NewTimer(l.opts.Timeout)
+	if !armed { // else the wait for room started the deadline
+		timer.Reset(l.opts.Timeout)
 	}
-	defer timer.Stop()
 	select {
 	case err := <-p.ack:
 		if err != nil {
@@ -352,6 +354,23 @@ func (l *Log) Append(ev *Event) error {
 		l.opts.Logger.Error("audit record not durable in time; it may still be written", "eventId", ev.EventID, "timeout", l.opts.Timeout)
 		return fmt.Errorf("%w: event %s not durable after %v", ErrTimeout, ev.EventID, l.opts.Timeout)
 	}
+}
+
+// timer returns a stopped timer; Append's deadline reuses timers rather
+// than making one per record. Since Go 1.23 a stopped or reset timer
+// delivers no stale tick.
+func (l *Log) timer() *time.Timer {
+	if t, ok := l.timers.Get().(*time.Timer); ok {
+		return t
+	}
+	t := time.NewTimer(time.Hour)
+	t.Stop()
+	return t
+}
+
+func (l *Log) putTimer(t *time.Timer) {
+	t.Stop()
+	l.timers.Put(t)
 }
 
 // drop counts and logs a record Append gives up on, and returns err.
