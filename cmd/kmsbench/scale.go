@@ -89,7 +89,11 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	defer big.stop()
-	one, err := start(cfg.Bin, true, cfg.Extra)
+	oneAdmin, err := freePort()
+	if err != nil {
+		return err
+	}
+	one, err := start(cfg.Bin, true, append([]string{"--admin-listen", oneAdmin}, cfg.Extra...))
 	if err != nil {
 		return err
 	}
@@ -98,6 +102,7 @@ func runScale(cfg scaleConfig) error {
 	fmt.Printf("make bench-scale: %d keys vs one key, %d rounds, %s warmup + %s per sample, concurrency %d; host load %.2f\n",
 		cfg.Keys, cfg.Rounds, cfg.Warmup, cfg.Duration, cfg.Conc, rep.LoadBefore)
 	fmt.Printf("the %d-key server's pprof and metrics: http://%s/debug/pprof/, http://%s/metrics\n", cfg.Keys, admin, admin)
+	fmt.Printf("the one-key server's pprof: http://%s/debug/pprof/\n", oneAdmin)
 	t0 := time.Now()
 	ids, err := createKeys(ctx, big, cfg.Keys, cfg.Conc)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/kmsd/kmsd/internal/keys"
 	"github.com/kmsd/kmsd/internal/policy"
@@ -16,7 +17,9 @@ import (
 type cachedKey struct {
 	rec       *keyRecord
 	arn       string
-	materials map[string]secret.Bytes // by KeyMaterialId
+	// materials are the unsealed versions, the current one first: a slice,
+	// not a map, as nearly every key has one.
+	materials []namedMaterial
 	current   keys.MaterialID
 	tags      map[string]string
 	// asym is the parsed private key of an asymmetric key's current material.
@@ -33,8 +36,38 @@ type cachedKey struct {
 	// (cache_policy.go); kept here so the table keeps it while k is used.
 	sharedConds *sharedConds
 	// usage is where a successful cryptographic use is recorded
-	// (lastusage.go); it outlives the snapshot.
-	usage *usageSlot
+	// (cache_usage.go), set on the first; it outlives the snapshot.
+	usage atomic.Pointer[usageSlot]
+}
+
+// namedMaterial is a version of a key's material, unsealed.
+type namedMaterial struct {
+	id string // KeyMaterialId
+	pt secret.Bytes
+}
+
+// material returns the unsealed material version id.
+func (k *cachedKey) material(id string) (secret.Bytes, bool) {
+	for _, m := range k.materials {
+		if m.id == id {
+			return m.pt, true
+		}
+	}
+	return nil, false
+}
+
+// materialOf is material without the flag: nil when there is none.
+func (k *cachedKey) materialOf(id string) secret.Bytes {
+	pt, _ := k.material(id)
+	return pt
+}
+
+// currentMaterial returns the current material version.
+func (k *cachedKey) currentMaterial() (secret.Bytes, bool) {
+	if len(k.materials) == 0 || k.rec.CurrentMaterial == "" || k.materials[0].id != k.rec.CurrentMaterial {
+		return nil, false
+	}
+	return k.materials[0].pt, true
 }
 
 func (k *cachedKey) view() *KeyView {
@@ -95,8 +128,7 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 
 // snapshot unseals a record's material into a cachedKey.
 func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
-	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make(map[string]secret.Bytes, len(rec.Materials))}
-	k.usage = s.usage.slot(rec.partition() + rec.KeyID)
+	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make([]namedMaterial, 0, len(rec.Materials))}
 	pp := s.cache.policies.parse(rec.Policy, rec.PolicyPrincipals)
 	k.policy, k.bound = pp.policy, pp.bound
 	rec.Policy = pp.text // one copy of the document for every key that has it
@@ -106,7 +138,11 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 		if err != nil {
 			return nil, fmt.Errorf("unseal material %s of key %s: %w", m.ID, rec.KeyID, err)
 		}
-		k.materials[m.ID] = pt
+		k.materials = append(k.materials, namedMaterial{m.ID, pt})
+		if m.ID == rec.CurrentMaterial { // first, for currentMaterial
+			last := len(k.materials) - 1
+			k.materials[0], k.materials[last] = k.materials[last], k.materials[0]
+		}
 	}
 	if rec.CurrentMaterial != "" {
 		id, err := keys.ParseMaterialID(rec.CurrentMaterial)
@@ -117,7 +153,7 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 		// In FIPS 140-only mode a key of a spec outside the module stays
 		// describable; usableFor refuses its cryptographic use.
 		if isAsymmetric(rec.KeySpec) && checkFIPS(rec.KeySpec) == nil {
-			if k.asym, err = keys.ParsePrivate(rec.KeySpec, k.materials[rec.CurrentMaterial]); err != nil {
+			if k.asym, err = keys.ParsePrivate(rec.KeySpec, k.materialOf(rec.CurrentMaterial)); err != nil {
 				return nil, fmt.Errorf("key %s: parse private key: %w", rec.KeyID, err)
 			}
 		}

@@ -342,7 +342,7 @@ func (s *Service) openStoreBlob(ctx context.Context, c *Call, k *cachedKey, op s
 		return nil, s.useError(k, st, err)
 	}
 	h, err := keys.ParseBlobHeader(inner)
-	material, ok := k.materials[h.MaterialID.String()]
+	material, ok := k.material(h.MaterialID.String())
 	if err != nil || h.KeyID != k.rec.KeyID || !ok {
 		return nil, kmserr.New(kmserr.InvalidCiphertext, "")
 	}

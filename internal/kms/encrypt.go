@@ -41,7 +41,7 @@ func refuseRecipient(r *kmsapi.RecipientInfo) error {
 
 // seal encrypts plaintext under the key's current material.
 func (k *cachedKey) seal(plaintext []byte, ec map[string]string) ([]byte, error) {
-	material, ok := k.materials[k.current.String()]
+	material, ok := k.currentMaterial()
 	if !ok {
 		return nil, kmserr.Internalf("key %s has no current material", k.rec.KeyID)
 	}
@@ -116,7 +116,7 @@ func (s *Service) open(ctx context.Context, c *Call, blob []byte, named *cachedK
 		pt, err := s.openStoreBlob(ctx, c, k, op, blob, ec)
 		return k, pt, h.MaterialID, err
 	}
-	material, ok := k.materials[h.MaterialID.String()]
+	material, ok := k.material(h.MaterialID.String())
 	if !ok {
 		return nil, nil, none, kmserr.New(kmserr.InvalidCiphertext, "")
 	}

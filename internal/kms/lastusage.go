@@ -5,9 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/maphash"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -15,9 +12,10 @@ import (
 )
 
 // Last usage (GetKeyLastUsage). A successful cryptographic operation
-// records its time, name and request id in the key's usage slot: one atomic
-// pointer store, reached from the cached key without a map lookup, so the
-// hot path gains no lock and no disk write. FlushLastUsage, run by the
+// records its time, name and request id in the key's usage slot
+// (cache_usage.go): one atomic pointer store, reached from the cached key
+// without a map lookup, and on the first use since the last flush a shard
+// lock to join the dirty set; the hot path writes nothing to disk. FlushLastUsage, run by the
 // background jobs and once more at shutdown, writes the uses recorded since
 // its previous run to the store.
 //
@@ -25,118 +23,6 @@ import (
 // most one jobs interval, a minute by default). After the restart
 // GetKeyLastUsage reports the last use flushed before the crash, or none,
 // until the key is used again. CloudTrail (the audit log) keeps every call.
-
-// lastUse is one recorded use. Values are immutable once published.
-type lastUse struct {
-	At        time.Time `json:"at"`
-	Operation string    `json:"operation"`
-	RequestID string    `json:"requestId"`
-	EventID   string    `json:"eventId,omitempty"`
-}
-
-// usageSlot holds a key's newest use and the one last written to the store.
-type usageSlot struct {
-	last    atomic.Pointer[lastUse]
-	flushed atomic.Pointer[lastUse]
-}
-
-// record publishes u unless the slot already holds a later use.
-func (s *usageSlot) record(u *lastUse) {
-	for {
-		cur := s.last.Load()
-		if cur != nil && cur.At.After(u.At) {
-			return
-		}
-		if s.last.CompareAndSwap(cur, u) {
-			return
-		}
-	}
-}
-
-const usageShards = 64
-
-// usageTracker finds a key's slot by its store key (partition and key id).
-// Slots are created when a key enters the cache, so a cryptographic
-// operation reaches its slot through the cached key and never touches the
-// shards' locks.
-type usageTracker struct {
-	seed   maphash.Seed
-	shards [usageShards]struct {
-		mu sync.Mutex
-		m  map[string]*usageSlot
-	}
-	// started is when this process began recording; the store keeps the
-	// first such date as the tracking start (see trackingStart).
-	started time.Time
-	start   atomic.Pointer[time.Time]
-}
-
-func newUsageTracker(now time.Time) *usageTracker {
-	t := &usageTracker{seed: maphash.MakeSeed(), started: now}
-	for i := range t.shards {
-		t.shards[i].m = make(map[string]*usageSlot)
-	}
-	return t
-}
-
-func (t *usageTracker) shard(key string) int {
-	return int(maphash.String(t.seed, key) % usageShards)
-}
-
-// slot returns key's slot, creating it if needed.
-func (t *usageTracker) slot(key string) *usageSlot {
-	sh := &t.shards[t.shard(key)]
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	s, ok := sh.m[key]
-	if !ok {
-		s = new(usageSlot)
-		sh.m[key] = s
-	}
-	return s
-}
-
-// peek returns key's newest recorded use in memory, or nil.
-func (t *usageTracker) peek(key string) *lastUse {
-	sh := &t.shards[t.shard(key)]
-	sh.mu.Lock()
-	s := sh.m[key]
-	sh.mu.Unlock()
-	if s == nil {
-		return nil
-	}
-	return s.last.Load()
-}
-
-// forget drops a deleted key's slot.
-func (t *usageTracker) forget(key string) {
-	sh := &t.shards[t.shard(key)]
-	sh.mu.Lock()
-	delete(sh.m, key)
-	sh.mu.Unlock()
-}
-
-type pendingUse struct {
-	key  string
-	slot *usageSlot
-	use  *lastUse
-}
-
-// dirty lists the slots whose newest use the store does not have yet.
-func (t *usageTracker) dirty() []pendingUse {
-	var out []pendingUse
-	for i := range t.shards {
-		sh := &t.shards[i]
-		sh.mu.Lock()
-		for k, s := range sh.m {
-			if u := s.last.Load(); u != nil && u != s.flushed.Load() {
-				out = append(out, pendingUse{key: k, slot: s, use: u})
-			}
-		}
-		sh.mu.Unlock()
-	}
-	return out
-}
 
 // use notes a key the operation resolved, for RecordsUse. An operation
 // uses at most two keys (ReEncrypt); AWS records the use on both.
@@ -168,14 +54,25 @@ func RecordsUse[I, O any](op kmsapi.KeyLastUsageTrackingOperation, f func(*Servi
 func (s *Service) recordUse(c *Call, op kmsapi.KeyLastUsageTrackingOperation) {
 	var u *lastUse
 	for _, k := range c.used {
-		if k == nil || k.usage == nil {
+		if k == nil || k.rec == nil {
 			continue
 		}
 		if u == nil {
-			u = &lastUse{At: s.now(), Operation: string(op), RequestID: c.RequestID, EventID: c.EventID}
+			u = newLastUse(s.now(), string(op), c.RequestID, c.EventID)
 		}
-		k.usage.record(u)
+		s.usage.record(k.usageSlot(s.usage), u)
 	}
+}
+
+// usageSlot returns the key's usage slot, made on its first use so that a
+// key only described holds none.
+func (k *cachedKey) usageSlot(t *usageTracker) *usageSlot {
+	if sl := k.usage.Load(); sl != nil {
+		return sl
+	}
+	sl := t.slot(k.rec.partition() + k.rec.KeyID)
+	k.usage.Store(sl)
+	return sl
 }
 
 // trackingStartKey holds the tracking start date in bucketLastUsage; no
@@ -235,14 +132,14 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 					return err
 				}
 				if b, err := tx.Get(bucketLastUsage, k); err == nil {
-					var old lastUse
-					if json.Unmarshal(b, &old) == nil && old.At.After(p.use.At) {
+					var old lastUseRecord
+					if json.Unmarshal(b, &old) == nil && old.At.After(p.use.time()) {
 						continue
 					}
 				} else if !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
-				b, err := json.Marshal(p.use)
+				b, err := json.Marshal(p.use.record())
 				if err != nil {
 					return err
 				}
@@ -253,6 +150,8 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 			return nil
 		})
 		if err != nil {
+			s.usage.requeue(batch)
+			s.usage.requeue(pending)
 			return written, fmt.Errorf("flush last key usage: %w", err)
 		}
 		for _, p := range batch {
@@ -310,12 +209,13 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *kmsapi.GetKe
 
 // lastUseOf returns a key's last recorded use, from memory or the store;
 // nil when none is recorded.
-func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUse, error) {
+func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUseRecord, error) {
 	key := string(keyKey(r.AccountID, r.Region, r.KeyID))
 	if u := s.usage.peek(key); u != nil {
-		return u, nil
+		rec := u.record()
+		return &rec, nil
 	}
-	var u *lastUse
+	var u *lastUseRecord
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		b, err := tx.Get(bucketLastUsage, []byte(key))
 		if errors.Is(err, store.ErrNotFound) {
@@ -324,7 +224,7 @@ func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUse, error)
 		if err != nil {
 			return err
 		}
-		var stored lastUse
+		var stored lastUseRecord
 		if err := json.Unmarshal(b, &stored); err != nil {
 			return fmt.Errorf("decode last usage of %s: %w", r.KeyID, err)
 		}

@@ -32,7 +32,7 @@ func (s *Service) GenerateMac(ctx context.Context, c *Call, in *kmsapi.GenerateM
 	if isDryRun(in.DryRun) {
 		return nil, errDryRun
 	}
-	mac, err := keys.MAC(k.rec.KeySpec, string(in.MacAlgorithm), k.materials[k.current.String()], in.Message)
+	mac, err := keys.MAC(k.rec.KeySpec, string(in.MacAlgorithm), k.materialOf(k.current.String()), in.Message)
 	if err != nil {
 		return nil, macError(k, string(in.MacAlgorithm), err)
 	}
@@ -56,7 +56,7 @@ func (s *Service) VerifyMac(ctx context.Context, c *Call, in *kmsapi.VerifyMacIn
 	if isDryRun(in.DryRun) {
 		return nil, errDryRun
 	}
-	err = keys.VerifyMAC(k.rec.KeySpec, string(in.MacAlgorithm), k.materials[k.current.String()], in.Message, in.Mac)
+	err = keys.VerifyMAC(k.rec.KeySpec, string(in.MacAlgorithm), k.materialOf(k.current.String()), in.Message, in.Mac)
 	if errors.Is(err, keys.ErrInvalidMAC) {
 		return nil, kmserr.New(kmserr.InvalidMac, "")
 	}

@@ -315,7 +315,7 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *kmsapi.Replicat
 	sc := sealedCopies{}
 	if p.Origin == originAWSKMS {
 		for _, m := range p.Materials {
-			if err := sc.add(s, p, region, m, k.materials[m.ID]); err != nil {
+			if err := sc.add(s, p, region, m, k.materialOf(m.ID)); err != nil {
 				return nil, err
 			}
 		}

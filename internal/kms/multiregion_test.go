@@ -131,7 +131,7 @@ func TestReplicaSharesMaterialSealedUnderItsOwnAAD(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(pk.materials[p.CurrentMaterial], rk.materials[r.CurrentMaterial]) {
+	if !bytes.Equal(pk.materialOf(p.CurrentMaterial), rk.materialOf(r.CurrentMaterial)) {
 		t.Fatal("the replica's material differs from the primary's")
 	}
 }

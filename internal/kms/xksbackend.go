@@ -151,7 +151,7 @@ func (s *Service) XKSEncrypt(ctx context.Context, c *Call, externalKeyID string,
 		return nil, err
 	}
 	mid := k.current.String()
-	material, ok := k.materials[mid]
+	material, ok := k.material(mid)
 	if !ok {
 		return nil, kmserr.Internalf("key %s has no current material", k.rec.KeyID)
 	}
@@ -221,7 +221,8 @@ func (k *cachedKey) xksOpen(in *XKSCiphertext, aad []byte) (secret.Bytes, error)
 	prefix := hex.EncodeToString(meta[1 : 1+xksMaterialBytes])
 	// Material ids are random, so the prefix names one version; were two
 	// to share it, each is tried (the tag tells them apart).
-	for id, material := range k.materials {
+	for _, m := range k.materials {
+		id, material := m.id, m.pt
 		if !strings.HasPrefix(id, prefix) {
 			continue
 		}

@@ -66,7 +66,7 @@ func TestXKSCiphertextMatchesSpec(t *testing.T) {
 	if !bytes.Equal(out.Metadata[1:9], k.current[:8]) || out.Metadata[0] != 1 {
 		t.Fatalf("metadata %x does not name material %s", out.Metadata, k.current)
 	}
-	dk, err := hkdf.Key(sha256.New, k.materials[k.current.String()], out.Metadata[9:], "kmsd/xks/v1", 32)
+	dk, err := hkdf.Key(sha256.New, k.materialOf(k.current.String()), out.Metadata[9:], "kmsd/xks/v1", 32)
 	if err != nil {
 		t.Fatal(err)
 	}
