@@ -15,8 +15,8 @@ import (
 // cachedKey is an immutable snapshot of a key record with its material
 // unsealed. Writers never change one; they store a new record and invalidate.
 type cachedKey struct {
-	rec       *keyRecord
-	arn       string
+	rec *keyRecord
+	arn string
 	// materials are the unsealed versions, the current one first: a slice,
 	// not a map, as nearly every key has one.
 	materials []namedMaterial
