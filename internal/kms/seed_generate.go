@@ -184,8 +184,12 @@ func (s *Service) planGenerate(ctx context.Context, g *SeedGenerated) (*seedPlan
 	}
 	if per := (g.Count + len(g.Regions) - 1) / len(g.Regions); per > s.limits.KeysPerAccount {
 		least := (g.Count + s.limits.KeysPerAccount - 1) / s.limits.KeysPerAccount
-		return fail("count", fmt.Errorf("%d keys in %d Regions puts %d keys in %s, more than AWS's quota of %d KMS keys per account and Region; spread them over %d Regions or more",
-			g.Count, len(g.Regions), per, g.Regions[0], s.limits.KeysPerAccount, least))
+		what := fmt.Sprintf("%d keys in %d Regions put %d keys in %s, more than", g.Count, len(g.Regions), per, g.Regions[0])
+		if len(g.Regions) == 1 {
+			what = fmt.Sprintf("%d keys in %s exceed", g.Count, g.Regions[0])
+		}
+		return fail("count", fmt.Errorf("%s AWS's quota of %d KMS keys per account and Region; spread them over %d Regions or more",
+			what, s.limits.KeysPerAccount, least))
 	}
 	if g.AliasPrefix != "" {
 		if err := checkAliasName(g.AliasPrefix + "0000001"); err != nil {
