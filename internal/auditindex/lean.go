@@ -35,8 +35,17 @@ type resourceFields struct{ typ, arn []byte }
 
 var errNotEvent = errors.New("auditindex: record is not an event")
 
-// scan reads body's fields into s.f.
+// scan reads body's fields into s.f: by the fast path if it can, or
+// else with the decoder.
 func (s *scanner) scan(body []byte) error {
+	if s.fast(body) {
+		return nil
+	}
+	return s.decode(body)
+}
+
+// decode reads body's fields into s.f with the decoder.
+func (s *scanner) decode(body []byte) error {
 	s.body, s.arena = body, s.arena[:0]
 	s.f = fields{resources: s.f.resources[:0]}
 	s.in = *bytes.NewBuffer(body)

@@ -39,7 +39,12 @@ func indexedByDecode(body []byte) indexed {
 
 // indexedByScan is what the scanner the indexer uses gives.
 func indexedByScan(s *scanner, body []byte) indexed {
-	if s.scan(body) != nil || len(s.f.account) == 0 {
+	return indexedBy(s, s.scan(body))
+}
+
+// indexedBy is what scanner s read, with err.
+func indexedBy(s *scanner, err error) indexed {
+	if err != nil || len(s.f.account) == 0 {
 		return indexed{}
 	}
 	at, err := eventTime(s.f.eventTime)
@@ -139,6 +144,36 @@ func leanCorpus(t testing.TB) [][]byte {
 		`{"recipientAccountId":"1","eventTime":"2026-03-01T12:00:00Z"}`,
 		`null`, `[]`, `"x"`, `{}`, ``, `{`, `{"eventTime":`,
 		`{` + base + `,"eventName":"` + strings.Repeat("n", 5000) + `"}`,
+		// Escapes, numbers and nesting in members the index skips, and
+		// near misses of JSON there.
+		`{` + base + `,"userAgent":"a\"b\\c\/\u00e9\u2028\n\b\f\r\t","eventName":"E"}`,
+		`{` + base + `,"userAgent":"\ud83d\ude00","eventName":"E"}`,
+		`{` + base + `,"userAgent":"\ud83d","eventName":"E"}`,
+		`{` + base + `,"userAgent":"\q","eventName":"E"}`,
+		`{` + base + `,"userAgent":"\u12G4","eventName":"E"}`,
+		`{` + base + `,"userAgent":"\u12","eventName":"E"}`,
+		`{` + base + `,"userAgent":"tab` + "\t	" + `","eventName":"E"}`,
+		`{` + base + `,"userAgent":"` + "\x7f\xc3\xa9\xff" + `","eventName":"E"}`,
+		`{` + base + `,"n":[0,-0,1.5,-2.5e10,3E+2,4e-3,-0.0e0,12345678901234567890],"eventName":"E"}`,
+		`{` + base + `,"n":01}`, `{` + base + `,"n":1.}`, `{` + base + `,"n":-}`, `{` + base + `,"n":.5}`,
+		`{` + base + `,"n":1e}`, `{` + base + `,"n":+1}`, `{` + base + `,"n":1.5e+}`, `{` + base + `,"n":-a}`,
+		`{` + base + `,"x":tru}`, `{` + base + `,"x":nul}`, `{` + base + `,"x":falsey}`, `{` + base + `,"x":True}`,
+		`{` + base + `,"x":{"a":1,}}`, `{` + base + `,"x":[1,]}`, `{` + base + `,"x":[1 2]}`, `{` + base + `,"x":{"a" 1}}`,
+		`{` + base + `,"x":{1:2}}`, `{` + base + `,"x":{"\u0061":[{},[],{"":""}]},"eventName":"E"}`,
+		`{` + base + `,"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 70) + `,"eventName":"E"}`,
+		`{` + base + `,"x":` + strings.Repeat(`{"a":`, 70) + `1` + strings.Repeat("}", 70) + `,"eventName":"E"}`,
+		`{` + base + `,"x":` + strings.Repeat("[", 70) + strings.Repeat("]", 69) + `}`,
+		`{` + base + `,"recipientAccountId":"\u0031"}`,
+		`{` + base + `,"recipientAccountId":"` + "\xff" + `"}`,
+		`{` + base + `,"awsRegion":"eu-west-1"` + "\x00" + `}`,
+		" \t\r\n{" + base + `,"eventName":"E"}` + " \t\r\n",
+		`{` + base + `,"eventName":"E"}}`, `{` + base + `,"eventName":"E"]`, `{` + base + `,"eventName" "E"}`,
+		`{` + base + `,"resources":[null,{"type":null,"ARN":"a"},{"ARN":"b","type":"T","x":{"ARN":"c"}}]}`,
+		`{` + base + `,"resources":[{"type":"T"}]x}`, `{` + base + `,"resources":[{"type":true}]}`,
+		`{` + base + `,"resources":[{"\u0041RN":"a"}]}`, `{` + base + `,"userIdentity":{"\u0074ype":"Root"}}`,
+		`{` + base + `,"userIdentity":{"type":"Root"},"userIdentity":{"arn":"x"}}`,
+		`{` + base + `,"readOnly":false,"readOnly":tru}`, `{` + base + `,"readOnly":"x"}`,
+		`{"eventTime":"2026-03-01T12:00:00Z","recipientAccountId":"111122223333","recipientAccountId":null}`,
 	} {
 		out = append(out, []byte(s))
 	}
@@ -161,6 +196,29 @@ func TestScanIndexesAsTheFullDecodeDoes(t *testing.T) {
 	}
 	if found < 30 {
 		t.Errorf("only %d records of the corpus are in a trail", found)
+	}
+}
+
+// TestFastScanTakesKmsdRecords checks that the scanner's fast path reads
+// the records kmsd writes, and that what it reads of any record it takes
+// is what the decoder gives.
+func TestFastScanTakesKmsdRecords(t *testing.T) {
+	var fast, slow scanner
+	taken := 0
+	for i, body := range leanCorpus(t) {
+		if !fast.fast(body) {
+			if i < 4 {
+				t.Errorf("record %d, as kmsd writes them, is left to the decoder", i)
+			}
+			continue
+		}
+		taken++
+		if got, want := indexedBy(&fast, nil), indexedBy(&slow, slow.decode(body)); !equalIndexed(got, want) {
+			t.Errorf("record %d %.200q:\nfast    %+v\ndecoder %+v", i, body, got, want)
+		}
+	}
+	if taken < 40 {
+		t.Errorf("the fast path takes only %d records of the corpus", taken)
 	}
 }
 
