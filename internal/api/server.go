@@ -387,12 +387,19 @@ func (s *Server) event(c *kms.Call, opName string, start time.Time, readOnly boo
 	return ev
 }
 
+// accountOfARN returns the account field of an ARN
+// (arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE), or "".
 func accountOfARN(arn string) string {
-	parts := strings.SplitN(arn, ":", 6)
-	if len(parts) < 5 {
-		return ""
+	rest := arn
+	for range 4 {
+		i := strings.IndexByte(rest, ':')
+		if i < 0 {
+			return ""
+		}
+		rest = rest[i+1:]
 	}
-	return parts[4]
+	account, _, _ := strings.Cut(rest, ":")
+	return account
 }
 
 func sourceIP(r *http.Request) string {
