@@ -38,6 +38,7 @@ type cachedKey struct {
 	// usage is where a successful cryptographic use is recorded
 	// (cache_usage.go), set on the first; it outlives the snapshot.
 	usage atomic.Pointer[usageSlot]
+	ckey  string // the cache key it is held under
 }
 
 // namedMaterial is a version of a key's material, unsealed.
@@ -116,6 +117,7 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 	if err != nil {
 		return nil, err
 	}
+	k.ckey = ck
 	k.grants = newGrantSet(grants)
 	// kms:ResourceAliases: an alias change invalidates the key it leaves
 	// and the key it joins (aliases.go), so this stays current.

@@ -116,16 +116,6 @@ func (t *weakTable[K, V]) get(k K, build func() *V) *V {
 	return v
 }
 
-// lookup returns the value interned under k, or nil.
-func (t *weakTable[K, V]) lookup(k K) *V {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if wp, ok := t.m[k]; ok {
-		return wp.Value()
-	}
-	return nil
-}
-
 // weakRef names a table entry and the value it was made for.
 type weakRef[K comparable, V any] struct {
 	k  K

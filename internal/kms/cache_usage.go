@@ -10,12 +10,11 @@ import (
 
 // The memory side of last usage (lastusage.go). With a million keys in
 // use, what the tracker keeps per key decides much of the heap, so it keeps
-// only what a flush has yet to write or a cached key may record into: a
-// slot is held by the cached key that made it and, while it has a use not
-// yet flushed, by the dirty set; a key's slot that neither holds is
-// collected, and GetKeyLastUsage reads that key's last use from the store.
-// One live slot per key (a weakTable), so every cached snapshot of a key
-// records into the same one.
+// only what a flush has yet to write: the dirty set holds a key's slot
+// from its first use after a flush until that use is written, and the
+// cached key holds it to record the next uses with one atomic store; a
+// key's slot that neither holds is collected, and GetKeyLastUsage reads
+// that key's last use from the store.
 
 // lastUse is one recorded use, immutable once published. Request and
 // event ids are kept as their 16 bytes, so a use holds no strings of the
@@ -97,15 +96,30 @@ type usageSlot struct {
 	key     string // partition | key id
 	last    atomic.Pointer[lastUse]
 	flushed atomic.Pointer[lastUse]
-	queued  atomic.Bool // in the dirty set
+	// queued is set while the slot has a use the next flush must take. A
+	// slot leaves the dirty set only unqueued and after its use was written,
+	// and is never queued again then.
+	queued atomic.Bool
+}
+
+// publish sets u as s's newest use unless s holds a later one.
+func (s *usageSlot) publish(u *lastUse) {
+	for {
+		cur := s.last.Load()
+		if cur != nil && cur.at > u.at {
+			return
+		}
+		if s.last.CompareAndSwap(cur, u) {
+			return
+		}
+	}
 }
 
 const usageShards = 64
 
-// usageTracker finds a key's slot by its store key (partition and key id)
-// and lists the slots with uses to flush.
+// usageTracker holds the slots of keys with a use not yet flushed, by
+// store key (partition and key id).
 type usageTracker struct {
-	slots  weakTable[string, usageSlot]
 	seed   maphash.Seed
 	shards [usageShards]struct {
 		mu    sync.Mutex
@@ -129,42 +143,41 @@ func (t *usageTracker) shard(key string) int {
 	return int(maphash.String(t.seed, key) % usageShards)
 }
 
-// slot returns key's slot, creating it if needed.
-func (t *usageTracker) slot(key string) *usageSlot {
-	return t.slots.get(key, func() *usageSlot { return &usageSlot{key: key} })
-}
-
-// record publishes u in s unless s already holds a later use, and puts s
-// in the dirty set if it is not there.
-func (t *usageTracker) record(s *usageSlot, u *lastUse) {
-	for {
-		cur := s.last.Load()
-		if cur != nil && cur.at > u.at {
+// record publishes u as a use of the key whose slot the cached key holds
+// in *held. While that slot is queued this is an atomic store; otherwise
+// (the key's first use since a flush) the shard's lock finds or makes the
+// key's queued slot, and *held becomes it.
+func (t *usageTracker) record(key string, held *atomic.Pointer[usageSlot], u *lastUse) {
+	if s := held.Load(); s != nil && s.queued.Load() {
+		s.publish(u)
+		// A flush that unqueued s before this load may have read last
+		// before u: then record u again through the lock.
+		if s.queued.Load() {
 			return
 		}
-		if s.last.CompareAndSwap(cur, u) {
-			break
-		}
 	}
-	if !s.queued.Load() && s.queued.CompareAndSwap(false, true) {
-		t.enqueue(s)
-	}
-}
-
-func (t *usageTracker) enqueue(s *usageSlot) {
-	sh := &t.shards[t.shard(s.key)]
+	sh := &t.shards[t.shard(key)]
 	sh.mu.Lock()
-	sh.dirty[s.key] = s
+	s := sh.dirty[key]
+	if s == nil {
+		s = &usageSlot{key: key}
+		sh.dirty[key] = s
+	}
+	s.publish(u)
+	s.queued.Store(true)
 	sh.mu.Unlock()
+	held.Store(s)
 }
 
-// peek returns key's newest recorded use in memory, or nil.
+// peek returns key's newest use not yet known to be in the store, or nil.
 func (t *usageTracker) peek(key string) *lastUse {
-	s := t.slots.lookup(key)
-	if s == nil {
-		return nil
+	sh := &t.shards[t.shard(key)]
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	if s := sh.dirty[key]; s != nil {
+		return s.last.Load()
 	}
-	return s.last.Load()
+	return nil
 }
 
 // forget drops a deleted key's pending use.
@@ -181,30 +194,49 @@ type pendingUse struct {
 	use  *lastUse
 }
 
-// dirty takes the slots whose newest use the store does not have yet out
-// of the dirty set; a use recorded meanwhile puts its slot back.
+// dirty unqueues and lists the uses the store does not have yet; a use
+// recorded meanwhile queues its slot again.
 func (t *usageTracker) dirty() []pendingUse {
 	var out []pendingUse
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
 		for k, s := range sh.dirty {
-			s.queued.Store(false) // before reading last: a later use re-queues
+			if !s.queued.Load() {
+				continue // taken by a flush still writing it
+			}
+			s.queued.Store(false) // before reading last: see record
 			if u := s.last.Load(); u != nil && u != s.flushed.Load() {
 				out = append(out, pendingUse{key: k, slot: s, use: u})
 			}
 		}
-		clear(sh.dirty)
 		sh.mu.Unlock()
 	}
 	return out
 }
 
+// written notes that ps are in the store: their slots leave the dirty set
+// unless a newer use queued them again.
+func (t *usageTracker) written(ps []pendingUse) {
+	for _, p := range ps {
+		p.slot.flushed.Store(p.use)
+		sh := &t.shards[t.shard(p.key)]
+		sh.mu.Lock()
+		if sh.dirty[p.key] == p.slot && !p.slot.queued.Load() {
+			delete(sh.dirty, p.key)
+		}
+		sh.mu.Unlock()
+	}
+}
+
 // requeue puts back slots a failed flush did not write.
 func (t *usageTracker) requeue(ps []pendingUse) {
 	for _, p := range ps {
-		if p.slot.queued.CompareAndSwap(false, true) {
-			t.enqueue(p.slot)
+		sh := &t.shards[t.shard(p.key)]
+		sh.mu.Lock()
+		if sh.dirty[p.key] == p.slot {
+			p.slot.queued.Store(true)
 		}
+		sh.mu.Unlock()
 	}
 }

@@ -2,7 +2,7 @@ package kms
 
 import (
 	"context"
-	"runtime"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -23,10 +23,19 @@ func TestCompactIDRoundTrips(t *testing.T) {
 	}
 }
 
-// TestUsageSlotsOfUncachedKeysAreFreed: once its use is flushed, the slot of
-// a key that left the cache goes, and GetKeyLastUsage reads the use from
-// the store.
-func TestUsageSlotsOfUncachedKeysAreFreed(t *testing.T) {
+func (t *usageTracker) len() int {
+	n := 0
+	for i := range t.shards {
+		t.shards[i].mu.Lock()
+		n += len(t.shards[i].dirty)
+		t.shards[i].mu.Unlock()
+	}
+	return n
+}
+
+// TestFlushedUsesLeaveTheTracker: once its use is flushed a key's slot
+// leaves the tracker, and GetKeyLastUsage reads the use from the store.
+func TestFlushedUsesLeaveTheTracker(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	id := h.createKey()
@@ -35,68 +44,67 @@ func TestUsageSlotsOfUncachedKeysAreFreed(t *testing.T) {
 	if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
 		t.Fatal(err)
 	}
-	reqID := c.RequestID
-	c = nil // the call holds the key it used
 	at := h.clock.Now()
 	if n, err := h.svc.FlushLastUsage(ctx); err != nil || n != 1 {
 		t.Fatalf("flush: %d, %v; want 1 use written", n, err)
 	}
-	h.svc.FlushCache()
-	for i := 0; h.svc.usage.slots.len() > 0; i++ {
-		if i == 100 {
-			t.Fatalf("%d usage slots kept after the flush and the cache's flush", h.svc.usage.slots.len())
-		}
-		runtime.GC()
-		time.Sleep(time.Millisecond)
+	if n := h.svc.usage.len(); n != 0 {
+		t.Fatalf("%d usage slots kept after the flush", n)
 	}
-	out := h.lastUsage(call(), id)
-	u := out.KeyLastUsage
-	if u == nil || u.KmsRequestId != reqID || !time.Time(*u.Timestamp).Equal(at) {
-		t.Fatalf("last usage %+v after its slot was freed, want the flushed use at %v", u, at)
+	u := h.lastUsage(call(), id).KeyLastUsage
+	if u == nil || u.KmsRequestId != c.RequestID || u.CloudTrailEventId != c.EventID || !time.Time(*u.Timestamp).Equal(at) {
+		t.Fatalf("last usage %+v after its slot left, want the flushed use at %v", u, at)
+	}
+	// The next use takes a slot again, through the cached key.
+	h.clock.Add(time.Second)
+	if _, err := trackedEncrypt(h.svc, ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if u := h.lastUsage(call(), id).KeyLastUsage; !time.Time(*u.Timestamp).Equal(h.clock.Now()) {
+		t.Fatalf("last usage %+v, want the use after the flush", u)
 	}
 }
 
 // TestUseDuringFlushIsNotLost: a use recorded after a flush took its slot
-// is written by the next flush.
+// is written by the next flush, and is what GetKeyLastUsage reports
+// meanwhile.
 func TestUseDuringFlushIsNotLost(t *testing.T) {
-	h := newHarness(t)
-	ctx := context.Background()
-	id := h.createKey()
-	k, err := h.svc.key(ctx, "111122223333", east, id)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tr := h.svc.usage
-	sl := k.usageSlot(tr)
-	first := newLastUse(h.clock.Now(), "Encrypt", uuid.New(), uuid.New())
-	tr.record(sl, first)
+	tr := newUsageTracker(time.Now())
+	var held atomic.Pointer[usageSlot]
+	const key = "111122223333/us-east-1/k"
+	now := time.Now()
+	first := newLastUse(now, "Encrypt", uuid.New(), uuid.New())
+	tr.record(key, &held, first)
 	pending := tr.dirty()
 	if len(pending) != 1 || pending[0].use != first {
 		t.Fatalf("dirty: %+v, want the one use", pending)
 	}
-	h.clock.Add(time.Second)
-	second := newLastUse(h.clock.Now(), "Decrypt", uuid.New(), uuid.New())
-	tr.record(sl, second) // while the first is being written
-	sl.flushed.Store(first)
-	if again := tr.dirty(); len(again) != 1 || again[0].use != second {
+	second := newLastUse(now.Add(time.Second), "Decrypt", uuid.New(), uuid.New())
+	tr.record(key, &held, second) // while the first is being written
+	tr.written(pending)
+	if u := tr.peek(key); u != second {
+		t.Fatalf("peek after the flush: %+v, want the second use", u)
+	}
+	again := tr.dirty()
+	if len(again) != 1 || again[0].use != second {
 		t.Fatalf("dirty after a use during the flush: %+v, want the second use", again)
 	}
-	if again := tr.dirty(); len(again) != 0 {
-		t.Fatalf("dirty twice: %+v", again)
+	if more := tr.dirty(); len(more) != 0 {
+		t.Fatalf("dirty twice: %+v", more)
 	}
 	// A failed flush puts its uses back.
-	tr.requeue([]pendingUse{{key: sl.key, slot: sl, use: second}})
-	if again := tr.dirty(); len(again) != 1 {
-		t.Fatalf("dirty after a requeue: %+v, want the second use", again)
+	tr.requeue(again)
+	if more := tr.dirty(); len(more) != 1 {
+		t.Fatalf("dirty after a requeue: %+v, want the second use", more)
 	}
-	// A newer snapshot of the key records into the same slot.
-	h.svc.FlushCache()
-	k2, err := h.svc.key(ctx, "111122223333", east, id)
-	if err != nil {
-		t.Fatal(err)
+	tr.written(again)
+	if n := tr.len(); n != 0 || tr.peek(key) != nil {
+		t.Fatalf("%d slots after every use was written", n)
 	}
-	if k2 == k || k2.usageSlot(tr) != sl {
-		t.Fatal("a new snapshot of a key got another usage slot while the old one lives")
+	// A use through a slot that left the tracker takes a new one.
+	third := newLastUse(now.Add(2*time.Second), "Encrypt", uuid.New(), uuid.New())
+	tr.record(key, &held, third)
+	if more := tr.dirty(); len(more) != 1 || more[0].use != third {
+		t.Fatalf("dirty after a use through a flushed slot: %+v", more)
 	}
-	runtime.KeepAlive(k)
 }

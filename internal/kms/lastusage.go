@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -60,19 +62,17 @@ func (s *Service) recordUse(c *Call, op kmsapi.KeyLastUsageTrackingOperation) {
 		if u == nil {
 			u = newLastUse(s.now(), string(op), c.RequestID, c.EventID)
 		}
-		s.usage.record(k.usageSlot(s.usage), u)
+		s.usage.record(k.usageKey(), &k.usage, u)
 	}
 }
 
-// usageSlot returns the key's usage slot, made on its first use so that a
-// key only described holds none.
-func (k *cachedKey) usageSlot(t *usageTracker) *usageSlot {
-	if sl := k.usage.Load(); sl != nil {
-		return sl
+// usageKey is the key's store key (partition | key id), the tail of its
+// cache key.
+func (k *cachedKey) usageKey() string {
+	if k.ckey != "" {
+		return k.ckey[len("k|"):]
 	}
-	sl := t.slot(k.rec.partition() + k.rec.KeyID)
-	k.usage.Store(sl)
-	return sl
+	return k.rec.partition() + k.rec.KeyID
 }
 
 // trackingStartKey holds the tracking start date in bucketLastUsage; no
@@ -119,6 +119,9 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	pending := s.usage.dirty()
+	// In key order, so that each transaction rewrites a few neighbouring
+	// pages of the store rather than one page per use.
+	slices.SortFunc(pending, func(a, b pendingUse) int { return strings.Compare(a.key, b.key) })
 	written := 0
 	for len(pending) > 0 {
 		batch := pending[:min(flushBatch, len(pending))]
@@ -154,9 +157,7 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 			s.usage.requeue(pending)
 			return written, fmt.Errorf("flush last key usage: %w", err)
 		}
-		for _, p := range batch {
-			p.slot.flushed.Store(p.use)
-		}
+		s.usage.written(batch)
 		written += len(batch)
 	}
 	return written, nil
