@@ -71,6 +71,9 @@ type Input interface {
 // Output is implemented by the output of every operation.
 type Output interface {
 	ResponseElements() map[string]any
+	// AppendJSON appends the response body, byte for byte as encoding/json
+	// would marshal it.
+	AppendJSON(b []byte) []byte
 }
 
 // NewInput returns a new, empty input of the named operation, or nil if
