@@ -57,8 +57,12 @@ func applyGenerate(ctx context.Context, n *node, cfg Config, gens []seedGenerate
 			return at.errorf(err, "generate", i)
 		}
 		d := time.Since(t0)
-		fmt.Fprintf(stdout, "  seed:  generate[%d]: %d keys in %d Regions of account %s, %d created now in %s (%.0f keys/s)\n",
-			i, sg.Count, len(sg.Regions), sg.AccountID, created, d.Round(time.Millisecond), float64(created)/d.Seconds())
+		where := fmt.Sprintf("%d Regions", len(sg.Regions))
+		if len(sg.Regions) == 1 {
+			where = sg.Regions[0]
+		}
+		fmt.Fprintf(stdout, "  seed:  generate[%d]: %d keys in %s of account %s, %d created now in %s (%.0f keys/s)\n",
+			i, sg.Count, where, sg.AccountID, created, d.Round(time.Millisecond), float64(created)/d.Seconds())
 	}
 	return nil
 }
