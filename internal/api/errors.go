@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
 )
 
@@ -22,7 +24,18 @@ func writeError(w http.ResponseWriter, e *kmserr.Error) {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	b, err := json.Marshal(v)
+	var b []byte
+	var err error
+	if o, ok := v.(kmsapi.Output); ok {
+		// The generated encoder writes what encoding/json would, into a
+		// reused buffer: no reflection and no allocation.
+		buf := bodyBuffers.Get().(*[]byte)
+		defer putBodyBuffer(buf)
+		b = o.AppendJSON((*buf)[:0])
+		*buf = b
+	} else {
+		b, err = json.Marshal(v)
+	}
 	if err != nil {
 		// Only a programming error gets here; answer in AWS's shape regardless.
 		status = http.StatusInternalServerError
@@ -35,6 +48,18 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	h["Content-Length"] = []string{strconv.Itoa(len(b))}
 	w.WriteHeader(status)
 	_, _ = w.Write(b)
+}
+
+// bodyBuffers holds response buffers; net/http copies a body when it is
+// written, so a buffer is free again once Write returns.
+var bodyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+
+// putBodyBuffer returns buf to the pool unless a large answer (ListGrants…)
+// grew it: those are rare and would pin memory.
+func putBodyBuffer(buf *[]byte) {
+	if cap(*buf) <= 64<<10 {
+		bodyBuffers.Put(buf)
+	}
 }
 
 // Header values shared by every response; net/http only reads them.
