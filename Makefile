@@ -59,8 +59,9 @@ bench-all: build
 	$(GO) run ./cmd/kmsbench -bin $(BIN)
 
 # bench-scale compares Encrypt, Decrypt and DescribeKey on random keys among
-# BENCH_KEYS (created first, at concurrency 64) with a one-key server, and
-# reports the Go heap and RSS; a million keys take minutes.
+# BENCH_KEYS (made by kmsd dev --seed, a generate entry) with a one-key
+# server, reports the Go heap and RSS, the seeding rate, and CreateKey's
+# rate at concurrency 64 on a server of its own; a million keys take minutes.
 BENCH_KEYS ?= 1000000
 bench-scale: build
 	$(GO) run ./cmd/kmsbench -bin $(BIN) -scale $(BENCH_KEYS) -rounds $(BENCH_ROUNDS) -duration $(BENCH_DURATION) -json bin/bench-scale.json

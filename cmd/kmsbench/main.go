@@ -51,6 +51,8 @@ func main() {
 	warmup := flag.Duration("warmup", 2*time.Second, "decide, scale: unmeasured load before each sample")
 	jsonOut := flag.String("json", "", "decide, scale: also write the results as JSON to this file")
 	scaleKeys := flag.Int("scale", 0, "only measure Encrypt, Decrypt and DescribeKey on random keys among this many against a one-key server (make bench-scale)")
+	scaleSeed := flag.Bool("scale-seed", true, "scale: make the keys with kmsd dev --seed (a generate entry) and measure CreateKey on a server of its own; -scale-seed=false makes every key with CreateKey")
+	scaleCreate := flag.Int("scale-create", 100000, "scale, with -scale-seed: how many keys CreateKey makes to measure its rate")
 	clusterDSN := flag.String("cluster", "", "only compare serve on bbolt with 1 and 2 nodes on PostgreSQL: a PostgreSQL DSN to use, or auto to start a throwaway server")
 	cks := flag.Bool("cks", true, "decide: also compare Encrypt on a standard key, an AWS_CLOUDHSM key (SoftHSM2 token) and an EXTERNAL_KEY_STORE key (a second kmsd as XKS proxy); -cks=false skips it")
 	cksOnly := flag.Bool("cks-only", false, "only the custom key store comparison of -decide (-rounds, -cks-warmup, -cks-duration, -json)")
@@ -83,7 +85,7 @@ func main() {
 	}
 	if *scaleKeys > 0 {
 		err := runScale(scaleConfig{Bin: *bin, Keys: *scaleKeys, Rounds: *rounds, Warmup: *warmup, Duration: *dur, Conc: 64,
-			Extra: strings.Fields(*extra), JSONPath: *jsonOut})
+			Seed: *scaleSeed, CreateSample: *scaleCreate, Extra: strings.Fields(*extra), JSONPath: *jsonOut})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "kmsbench: scale:", err)
 			os.Exit(1)
@@ -151,6 +153,12 @@ func start(bin string, enforce bool, extra []string) (*server, error) {
 // startEnv starts kmsd dev with env added to this process's environment
 // (SOFTHSM2_CONF for a server that opens a SoftHSM2 token).
 func startEnv(bin string, enforce bool, extra, env []string) (*server, error) {
+	return startWait(bin, enforce, extra, env, 15*time.Second)
+}
+
+// startWait is startEnv giving the server wait to become healthy: a
+// server that seeds a million keys first takes minutes.
+func startWait(bin string, enforce bool, extra, env []string, wait time.Duration) (*server, error) {
 	dir, err := os.MkdirTemp("", "kmsbench-")
 	if err != nil {
 		return nil, err
@@ -172,7 +180,7 @@ func startEnv(bin string, enforce bool, extra, env []string) (*server, error) {
 		return nil, err
 	}
 	s := &server{cmd: cmd, url: "http://" + addr, dir: dir}
-	if err := s.waitHealthy(); err != nil {
+	if err := s.waitHealthyFor(wait); err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		_ = os.RemoveAll(dir)
@@ -181,9 +189,14 @@ func startEnv(bin string, enforce bool, extra, env []string) (*server, error) {
 	return s, nil
 }
 
-func (s *server) waitHealthy() error {
-	deadline := time.Now().Add(15 * time.Second)
+func (s *server) waitHealthy() error { return s.waitHealthyFor(15 * time.Second) }
+
+func (s *server) waitHealthyFor(wait time.Duration) error {
+	deadline := time.Now().Add(wait)
 	for time.Now().Before(deadline) {
+		if s.exited() {
+			return errors.New("server exited before it became healthy")
+		}
 		resp, err := http.Get(s.url + "/healthz")
 		if err == nil {
 			resp.Body.Close()
@@ -194,6 +207,20 @@ func (s *server) waitHealthy() error {
 		time.Sleep(50 * time.Millisecond)
 	}
 	return errors.New("server did not become healthy")
+}
+
+// exited reports whether the server process ended (a zombie not yet
+// waited for).
+func (s *server) exited() bool {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return false
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	if err != nil {
+		return false
+	}
+	_, after, ok := strings.Cut(string(b), ") ")
+	return ok && strings.HasPrefix(after, "Z")
 }
 
 // cpuTime is the server process's user+system CPU time so far (0 for no

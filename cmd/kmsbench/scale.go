@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,10 @@ type scaleConfig struct {
 	Conc     int           `json:"concurrency"`
 	Extra    []string      `json:"kmsd_args,omitempty"`
 	JSONPath string        `json:"-"`
+	// Seed makes the keys with kmsd dev --seed, and CreateKey's rate is
+	// measured apart, over CreateSample keys on a server of their own.
+	Seed         bool `json:"seed"`
+	CreateSample int  `json:"createkey_sample,omitempty"`
 }
 
 // scaleRegions hold the keys of a large run: AWS's quota of 100,000 keys
@@ -63,6 +68,8 @@ type scaleReport struct {
 	Config     scaleConfig      `json:"config"`
 	CreateRate float64          `json:"createkey_per_second"`
 	CreateTime time.Duration    `json:"create_ns"`
+	SeedRate   float64          `json:"seed_keys_per_second,omitempty"`
+	SeedTime   time.Duration    `json:"seed_ns,omitempty"`
 	LoadBefore float64          `json:"host_load1_before"`
 	LoadAfter  float64          `json:"host_load1_after"`
 	Samples    []roundSample    `json:"samples"`
@@ -84,11 +91,27 @@ func runScale(cfg scaleConfig) error {
 	if err != nil {
 		return err
 	}
-	big, err := start(cfg.Bin, true, append([]string{"--admin-listen", admin}, cfg.Extra...))
+	bigArgs := append([]string{"--admin-listen", admin}, cfg.Extra...)
+	if cfg.Seed {
+		seed, err := writeScaleSeed(cfg.Keys)
+		if err != nil {
+			return err
+		}
+		defer os.Remove(seed)
+		bigArgs = append(bigArgs, "--seed", seed)
+		fmt.Printf("seeding %d generated keys (kmsd dev --seed), host load %.2f\n", cfg.Keys, loadAvg())
+	}
+	t0 := time.Now()
+	big, err := startWait(cfg.Bin, true, bigArgs, nil, 30*time.Minute)
 	if err != nil {
 		return err
 	}
 	defer big.stop()
+	if cfg.Seed {
+		rep.SeedTime = time.Since(t0)
+		rep.SeedRate = float64(cfg.Keys) / rep.SeedTime.Seconds()
+		fmt.Printf("seeded %d keys in %s (%.0f keys/s, start included), host load %.2f\n", cfg.Keys, rep.SeedTime.Round(time.Second), rep.SeedRate, loadAvg())
+	}
 	oneAdmin, err := freePort()
 	if err != nil {
 		return err
@@ -103,14 +126,23 @@ func runScale(cfg scaleConfig) error {
 		cfg.Keys, cfg.Rounds, cfg.Warmup, cfg.Duration, cfg.Conc, rep.LoadBefore)
 	fmt.Printf("the %d-key server's pprof and metrics: http://%s/debug/pprof/, http://%s/metrics\n", cfg.Keys, admin, admin)
 	fmt.Printf("the one-key server's pprof: http://%s/debug/pprof/\n", oneAdmin)
-	t0 := time.Now()
-	ids, err := createKeys(ctx, big, cfg.Keys, cfg.Conc)
-	if err != nil {
-		return err
+	var ids []regionKey
+	if cfg.Seed {
+		if ids, err = listScaleKeys(ctx, big, cfg.Keys); err != nil {
+			return err
+		}
+		if err := measureCreate(ctx, cfg, &rep); err != nil {
+			return err
+		}
+	} else {
+		t0 = time.Now()
+		if ids, err = createKeys(ctx, big, cfg.Keys, cfg.Conc); err != nil {
+			return err
+		}
+		rep.CreateTime = time.Since(t0)
+		rep.CreateRate = float64(len(ids)) / rep.CreateTime.Seconds()
+		fmt.Printf("created %d keys in %s (%.0f keys/s at concurrency %d), host load %.2f\n", len(ids), rep.CreateTime.Round(time.Second), rep.CreateRate, cfg.Conc, loadAvg())
 	}
-	rep.CreateTime = time.Since(t0)
-	rep.CreateRate = float64(len(ids)) / rep.CreateTime.Seconds()
-	fmt.Printf("created %d keys in %s (%.0f keys/s at concurrency %d), host load %.2f\n", len(ids), rep.CreateTime.Round(time.Second), rep.CreateRate, cfg.Conc, loadAvg())
 	blobs, err := makeBlobs(ctx, big, ids, min(decryptSample, len(ids)), cfg.Conc)
 	if err != nil {
 		return err
@@ -213,6 +245,9 @@ func runScale(cfg scaleConfig) error {
 	rep.Targets = append(rep.Targets,
 		newTarget(fmt.Sprintf("Go heap in use with %d keys", len(ids)), float64(rep.HeapInuse)/mib, 300, true, "MiB"),
 		newTarget(fmt.Sprintf("CreateKey at concurrency %d", cfg.Conc), rep.CreateRate, 3000, false, "keys/s"))
+	if cfg.Seed {
+		rep.Targets = append(rep.Targets, newTarget(fmt.Sprintf("kmsd dev --seed of %d generated keys", cfg.Keys), rep.SeedRate, 3000, false, "keys/s"))
+	}
 	printTargets(rep.Targets, rep.LoadBefore, rep.LoadAfter)
 	return writeJSON(cfg.JSONPath, rep)
 }
