@@ -49,8 +49,9 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 		// Only between commits: a term's postings of one commit are one list.
 		clear(ix.terms)
 	}
+	last := recs[len(recs)-1]
+	st.LastSeq, st.LastHash, st.LastOffset, st.LastLength = last.line.seq, string(last.line.hash), last.loc.offset, last.loc.length
 	for _, r := range recs {
-		st.LastSeq, st.LastHash, st.LastOffset, st.LastLength = r.line.seq, r.line.hash, r.loc.offset, r.loc.length
 		if w.scan.scan(r.line.body) != nil || len(w.scan.f.account) == 0 {
 			continue // not an event of any account's trail: nothing finds it
 		}

@@ -2,6 +2,8 @@ package auditindex
 
 import (
 	"bytes"
+	"encoding/binary"
+	"math/bits"
 	"unicode/utf8"
 )
 
@@ -257,12 +259,11 @@ func (l *lexer) literal(lit string) bool {
 func (l *lexer) string() (raw []byte, escaped, ok bool) {
 	b := l.b
 	start := l.i + 1
-	for i := start; i < len(b); {
-		c := b[i]
-		if plainByte[c] {
-			i++
-			continue
+	for i := start; ; {
+		if i = plainRun(b, i); i == len(b) {
+			return nil, false, false
 		}
+		c := b[i]
 		switch c {
 		case '"':
 			l.i = i + 1
@@ -278,7 +279,31 @@ func (l *lexer) string() (raw []byte, escaped, ok bool) {
 			return nil, false, false // a control character
 		}
 	}
-	return nil, false, false
+}
+
+// plainRun returns the index of the first byte of b at or after i that
+// is not plain (see plainByte), or len(b).
+func plainRun(b []byte, i int) int {
+	for ; i+8 <= len(b); i += 8 {
+		if m := special(binary.LittleEndian.Uint64(b[i:])); m != 0 {
+			return i + bits.TrailingZeros64(m)/8
+		}
+	}
+	for i < len(b) && plainByte[b[i]] {
+		i++
+	}
+	return i
+}
+
+// special marks the bytes of x (eight bytes of a string, the first
+// lowest) that are a quote, a backslash or a control character: its
+// lowest set bit is the high bit of the first such byte. (A byte above
+// one may be marked too: only such a byte makes a subtraction borrow
+// from the byte above it.)
+func special(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	quote, backslash := x^(ones*'"'), x^(ones*'\\')
+	return ((x-ones*0x20)&^x | (quote-ones)&^quote | (backslash-ones)&^backslash) & highs
 }
 
 // escapeLen is the length of the escape b starts with; 0 for an invalid

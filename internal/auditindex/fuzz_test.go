@@ -13,7 +13,12 @@ func FuzzParseLine(f *testing.F) {
 	f.Add([]byte(chainMarker + `18446744073709551615,"hash":"` + zeros + `"}}`))
 	f.Add([]byte(`{}`))
 	f.Add([]byte(chainMarker + `,`))
+	f.Add([]byte(`k` + chainMarker + `1` + chainMarker[1:] + `2,"hash":"` + zeros + `"}}k`))
+	f.Add([]byte(`kk` + chainMarker[:4] + chainMarker + chainMarker[2:] + `3,"hash":"` + zeros + `"}}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
+		if got, want := lastChainMarker(b), bytes.LastIndex(b, []byte(chainMarker)); got != want {
+			t.Fatalf("lastChainMarker(%q) = %d, want %d", b, got, want)
+		}
 		l, err := parseLine(bytes.Clone(b))
 		if err != nil {
 			return

@@ -207,7 +207,7 @@ func (ix *Index) resume(f *os.File) (int64, error) {
 	}
 	buf := make([]byte, st.LastLength+1)
 	if _, err := f.ReadAt(buf, st.LastOffset); err == nil && buf[st.LastLength] == '\n' {
-		if l, err := parseLine(buf[:st.LastLength]); err == nil && l.seq == st.LastSeq && l.hash == st.LastHash {
+		if l, err := parseLine(buf[:st.LastLength]); err == nil && l.seq == st.LastSeq && string(l.hash) == st.LastHash {
 			return st.end(), nil
 		}
 	}

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -282,6 +284,46 @@ func TestLookupByKMSEventSourceSkipsOtherSources(t *testing.T) {
 		}
 		if !slices.Equal(got, idsOf(c.want...)) {
 			t.Errorf("EventSource=%s: got %v, want %v", c.source, got, idsOf(c.want...))
+		}
+	}
+}
+
+// TestPlainRun compares the word-at-a-time search for the byte that ends
+// a string's plain run with a byte-by-byte one.
+func TestPlainRun(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	interesting := []byte{0, 0x1f, 0x20, 0x21, '"', 0x23, '\\', 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa0, 0xa2, 0xdc, 0xff}
+	for range 200000 {
+		b := make([]byte, rng.IntN(40))
+		for i := range b {
+			switch rng.IntN(8) {
+			case 0:
+				b[i] = interesting[rng.IntN(len(interesting))]
+			case 1:
+				b[i] = byte(rng.IntN(256))
+			default:
+				b[i] = 'a' + byte(rng.IntN(26))
+			}
+		}
+		from := rng.IntN(len(b) + 1)
+		want := from
+		for want < len(b) && plainByte[b[want]] {
+			want++
+		}
+		if got := plainRun(b, from); got != want {
+			t.Fatalf("plainRun(%x, %d) = %d, want %d", b, from, got, want)
+		}
+	}
+}
+
+// TestParseSeq compares the parse of a line's seq with strconv's.
+func TestParseSeq(t *testing.T) {
+	for _, s := range []string{"", "0", "1", "007", "42", "18446744073709551615", "18446744073709551616",
+		"99999999999999999999", "184467440737095516150", "1a", "-1", "+1", "1_0", " 1", "0x1"} {
+		want, err := strconv.ParseUint(s, 10, 64)
+		got, ok := parseSeq([]byte(s))
+		if ok != (err == nil) || ok && got != want {
+			t.Errorf("parseSeq(%q) = %d, %v; strconv gives %d, %v", s, got, ok, want, err)
 		}
 	}
 }

@@ -3,6 +3,7 @@ package auditindex
 import (
 	"bytes"
 	"errors"
+	"math"
 	"strconv"
 	"strings"
 	"time"
@@ -26,7 +27,7 @@ const hashMarker = `","hash":"`
 // place in the chain.
 type line struct {
 	seq  uint64
-	hash string // hex chain hash
+	hash []byte // hex chain hash, of the line's bytes
 	body []byte // the event's JSON without the chain member, ending in '}'
 }
 
@@ -36,7 +37,7 @@ var errNotRecord = errors.New("auditindex: not a record of the audit log")
 // b's own bytes, the chain member's first replaced by the closing brace:
 // b must not be reused while the line is.
 func parseLine(b []byte) (line, error) {
-	i := bytes.LastIndex(b, []byte(chainMarker))
+	i := lastChainMarker(b)
 	if i < 0 {
 		return line{}, errNotRecord
 	}
@@ -45,17 +46,48 @@ func parseLine(b []byte) (line, error) {
 	if j <= 0 {
 		return line{}, errNotRecord
 	}
-	seq, err := strconv.ParseUint(string(rest[:j]), 10, 64)
-	if err != nil || seq == 0 {
+	seq, ok := parseSeq(rest[:j])
+	if !ok || seq == 0 {
 		return line{}, errNotRecord
 	}
 	h := bytes.Index(rest, []byte(hashMarker))
 	if h < 0 || len(rest) < h+len(hashMarker)+64 {
 		return line{}, errNotRecord
 	}
-	hash := string(rest[h+len(hashMarker) : h+len(hashMarker)+64])
+	hash := rest[h+len(hashMarker) : h+len(hashMarker)+64 : h+len(hashMarker)+64]
 	b[i] = '}'
 	return line{seq: seq, hash: hash, body: b[:i+1]}, nil
+}
+
+// lastChainMarker is bytes.LastIndex(b, []byte(chainMarker)), found from
+// the marker's "k", which the rest of the chain member (digits, hex and
+// quoted names without a "k") never holds: the first one back from the
+// end is the marker's.
+func lastChainMarker(b []byte) int {
+	const at = 2 // chainMarker[at] == 'k'
+	for end := len(b); ; {
+		k := bytes.LastIndexByte(b[:end], chainMarker[at])
+		if k < 0 {
+			return -1
+		}
+		if k >= at && bytes.HasPrefix(b[k-at:], []byte(chainMarker)) {
+			return k - at
+		}
+		end = k
+	}
+}
+
+// parseSeq parses a seq as strconv.ParseUint does in base 10, without
+// making a string of it.
+func parseSeq(b []byte) (uint64, bool) {
+	var n uint64
+	for _, c := range b {
+		if c < '0' || c > '9' || n > (math.MaxUint64-uint64(c-'0'))/10 {
+			return 0, false
+		}
+		n = n*10 + uint64(c-'0')
+	}
+	return n, len(b) > 0
 }
 
 // Resource is a resource an event names, as LookupEvents shows it.
