@@ -24,9 +24,14 @@
 // before its end time (or its page position) and walks backwards. KMS's event
 // source, every kmsd event's, has no postings: a lookup by it walks the
 // trail's and keeps the events of that source. "events" maps an
-// event ID to its seq, time and location. "meta" holds the state: the
-// last record indexed (seq, chain hash, location) and the next term
-// number.
+// event ID to its seq, time and location, keyed by 0 and the ID's 16
+// bytes if it is a UUID in lower case, or 1 and the ID as written: the
+// time-ordered (version 7) UUIDs kmsd makes sort as they are made, so
+// the bucket grows at its end, and its pages are filled to 90%, the
+// rest left for the IDs of calls logged a little after later ones
+// (random IDs of older logs, and IDs from other tools, land anywhere).
+// "meta" holds the state: the last record indexed (seq, chain hash,
+// location) and the next term number.
 //
 // # Following the log
 //
@@ -38,6 +43,14 @@
 // A batch that does not continue the index exactly (the writer moved to a
 // new file, or batches were dropped because the indexer fell more than
 // Options.MaxQueue behind) makes the indexer read the log file instead.
+//
+// The indexer reads only the members of a record it needs: a record of
+// the plain kind kmsd writes byte by byte, any other (escapes where it
+// matters, invalid UTF-8, not JSON) with the JSON decoder, to the same
+// effect. A commit lists each term's postings as the records come, in
+// log order, and sorts a term's list by time only if a record came after
+// a later one; its puts come out in key order. With time-ordered event
+// IDs, what a record costs to index does not grow with the index.
 //
 // The index is derived data: the log stays the record, and lookups read
 // each event from it, checking that the line at the location holds the
