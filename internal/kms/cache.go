@@ -12,8 +12,10 @@ import (
 	"github.com/kmsd/kmsd/internal/store"
 )
 
-// cachedKey is an immutable snapshot of a key record with its material
-// unsealed. Writers never change one; they store a new record and invalidate.
+// cachedKey is an immutable snapshot of a key record. Writers never change
+// one; they store a new record and invalidate. Its material is unsealed on
+// the first use that needs it (cache_unseal.go): materials and asym are
+// read only after unseal returned.
 type cachedKey struct {
 	rec *keyRecord
 	arn string
@@ -23,7 +25,8 @@ type cachedKey struct {
 	current   keys.MaterialID
 	tags      map[string]string
 	// asym is the parsed private key of an asymmetric key's current material.
-	asym *keys.AsymmetricKey
+	asym   *keys.AsymmetricKey
+	unseal unsealOnce
 	// grants are the key's grants, loaded with the record in one
 	// transaction and indexed by grantee (grantset.go).
 	grants *grantSet
@@ -88,6 +91,19 @@ var errNoKey = errors.New("key not found")
 
 // key returns the key with its material unsealed, from cache or store.
 func (s *Service) key(ctx context.Context, account, region, keyID string) (*cachedKey, error) {
+	k, err := s.keySealed(ctx, account, region, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.unsealKey(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// keySealed is key for a use that needs no material (DescribeKey): a key
+// loaded from the store is cached with its material still sealed.
+func (s *Service) keySealed(ctx context.Context, account, region, keyID string) (*cachedKey, error) {
 	ck := cacheKeyID(account, region, keyID)
 	if v, ok := s.cache.get(ck); ok {
 		return v.(*cachedKey), nil
@@ -113,7 +129,7 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.snapshot(rec)
+	k, err := s.sealedSnapshot(rec)
 	if err != nil {
 		return nil, err
 	}
@@ -130,35 +146,29 @@ func (s *Service) key(ctx context.Context, account, region, keyID string) (*cach
 
 // snapshot unseals a record's material into a cachedKey.
 func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
-	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap(), materials: make([]namedMaterial, 0, len(rec.Materials))}
+	k, err := s.sealedSnapshot(rec)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.unsealKey(k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// sealedSnapshot is snapshot with the material left sealed.
+func (s *Service) sealedSnapshot(rec *keyRecord) (*cachedKey, error) {
+	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap()}
 	pp := s.cache.policies.parse(rec.Policy, rec.PolicyPrincipals)
 	k.policy, k.bound = pp.policy, pp.bound
 	rec.Policy = pp.text // one copy of the document for every key that has it
 	k.conds = keyConditions(rec)
-	for _, m := range rec.Materials {
-		pt, err := s.sealer.Unseal(m.Sealed, materialAAD(rec.partition(), rec.KeyID, m.ID))
-		if err != nil {
-			return nil, fmt.Errorf("unseal material %s of key %s: %w", m.ID, rec.KeyID, err)
-		}
-		k.materials = append(k.materials, namedMaterial{m.ID, pt})
-		if m.ID == rec.CurrentMaterial { // first, for currentMaterial
-			last := len(k.materials) - 1
-			k.materials[0], k.materials[last] = k.materials[last], k.materials[0]
-		}
-	}
 	if rec.CurrentMaterial != "" {
 		id, err := keys.ParseMaterialID(rec.CurrentMaterial)
 		if err != nil {
 			return nil, fmt.Errorf("key %s: %w", rec.KeyID, err)
 		}
 		k.current = id
-		// In FIPS 140-only mode a key of a spec outside the module stays
-		// describable; usableFor refuses its cryptographic use.
-		if isAsymmetric(rec.KeySpec) && checkFIPS(rec.KeySpec) == nil {
-			if k.asym, err = keys.ParsePrivate(rec.KeySpec, k.materialOf(rec.CurrentMaterial)); err != nil {
-				return nil, fmt.Errorf("key %s: parse private key: %w", rec.KeyID, err)
-			}
-		}
 	}
 	return k, nil
 }

@@ -92,9 +92,14 @@ func parseKeyRef(c *Caller, id string, allowAlias bool) (keyRef, error) {
 	return ref, nil
 }
 
-// resolve finds the key a ref names. Missing keys and aliases give AWS's
-// NotFoundException messages.
+// resolve finds the key a ref names, its material unsealed. Missing keys
+// and aliases give AWS's NotFoundException messages.
 func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
+	return s.resolveKey(ctx, ref, true)
+}
+
+// resolveKey is resolve that unseals the material only when unseal is set.
+func (s *Service) resolveKey(ctx context.Context, ref keyRef, unseal bool) (*cachedKey, error) {
 	keyID := ref.keyID
 	if ref.alias != "" {
 		target, err := s.aliasTarget(ctx, ref.account, ref.region, ref.alias)
@@ -112,7 +117,11 @@ func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
 		}
 		keyID = target
 	}
-	k, err := s.key(ctx, ref.account, ref.region, keyID)
+	load := s.key
+	if !unseal {
+		load = s.keySealed
+	}
+	k, err := load(ctx, ref.account, ref.region, keyID)
 	if err == errNoKey {
 		return nil, errKeyNotFound(keyARN(ref.region, ref.account, keyID))
 	}
@@ -127,7 +136,13 @@ func (s *Service) resolve(ctx context.Context, ref keyRef) (*cachedKey, error) {
 // it would get for an existing key it may not use, AccessDeniedException,
 // so the answer reveals nothing about which keys another account holds.
 func (s *Service) resolveFor(ctx context.Context, c *Call, ref keyRef, action string) (*cachedKey, error) {
-	k, err := s.resolve(ctx, ref)
+	return s.resolveKeyFor(ctx, c, ref, action, true)
+}
+
+// resolveKeyFor is resolveFor that unseals the material only when unseal
+// is set.
+func (s *Service) resolveKeyFor(ctx context.Context, c *Call, ref keyRef, action string, unseal bool) (*cachedKey, error) {
+	k, err := s.resolveKey(ctx, ref, unseal)
 	if err != nil && ref.account != c.Caller.AccountID && kmserr.CodeOf(err) == kmserr.NotFound {
 		arn := keyARN(ref.region, ref.account, ref.keyID)
 		if ref.alias != "" {
@@ -139,13 +154,14 @@ func (s *Service) resolveFor(ctx context.Context, c *Call, ref keyRef, action st
 }
 
 // lookup parses, resolves and authorizes in one step, and records the key
-// in the call's audit resources and for last-usage tracking.
+// in the call's audit resources and for last-usage tracking. The key's
+// material is unsealed unless action needs none (needsNoMaterial).
 func (s *Service) lookup(ctx context.Context, c *Call, keyID string, allowAlias bool, action string, ec map[string]string, grantTokens []string) (*cachedKey, error) {
 	ref, err := parseKeyRef(&c.Caller, keyID, allowAlias)
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.resolveFor(ctx, c, ref, action)
+	k, err := s.resolveKeyFor(ctx, c, ref, action, !needsNoMaterial(action))
 	if err != nil {
 		return nil, err
 	}
