@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"hash/maphash"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -53,7 +54,9 @@ type cacheEntry struct {
 }
 
 func newKeyCache(max int) *keyCache {
-	return &keyCache{max: max, ring: make([]*cacheEntry, 0, min(max, 1<<16))}
+	c := &keyCache{max: max, ring: make([]*cacheEntry, 0, min(max, 1<<16))}
+	c.policies.seed, c.conds.seed = maphash.MakeSeed(), maphash.MakeSeed()
+	return c
 }
 
 func (c *keyCache) get(k string) (any, bool) {

@@ -1,11 +1,10 @@
 package kms
 
 import (
-	"crypto/sha256"
+	"hash/maphash"
 	"maps"
 	"runtime"
 	"slices"
-	"strings"
 	"sync"
 	"weak"
 
@@ -17,31 +16,37 @@ import (
 // text and bindings shares one (a million keys with the default policy of
 // a few accounts hold a few parsed policies, not a million).
 type parsedPolicy struct {
-	text   string // the policy document, kept once for every key using it
-	policy *policy.Policy
-	bound  *boundPolicy
+	text       string // the policy document, kept once for every key using it
+	principals []boundPrincipal
+	policy     *policy.Policy
+	bound      *boundPolicy
 }
 
-// policyTable interns parsedPolicies by the hash of their text and
-// bindings.
+// policyTable interns parsedPolicies by a hash of their text and bindings.
+// The hash is maphash, not a cryptographic one: a hit is compared in full,
+// and two that collide are each parsed on their own.
 type policyTable struct {
-	t weakTable[[sha256.Size]byte, parsedPolicy]
+	seed maphash.Seed
+	t    weakTable[uint64, parsedPolicy]
 }
 
 // parse returns the shared parsedPolicy of text bound to principals.
 func (t *policyTable) parse(text string, principals []boundPrincipal) *parsedPolicy {
-	h := sha256.New()
-	h.Write([]byte(text))
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	h.WriteString(text)
 	for _, p := range principals {
 		// Lengths first, so no two lists hash alike.
-		h.Write([]byte{0, byte(len(p.ARN) >> 8), byte(len(p.ARN)), byte(len(p.ID) >> 8), byte(len(p.ID))})
-		h.Write([]byte(p.ARN))
-		h.Write([]byte(p.ID))
+		maphash.WriteComparable(&h, len(p.ARN))
+		maphash.WriteComparable(&h, len(p.ID))
+		h.WriteString(p.ARN)
+		h.WriteString(p.ID)
 	}
-	var sum [sha256.Size]byte
-	h.Sum(sum[:0])
-	return t.t.get(sum, func() *parsedPolicy {
-		pp := &parsedPolicy{text: text}
+	same := func(pp *parsedPolicy) bool {
+		return pp.text == text && slices.Equal(pp.principals, principals)
+	}
+	return t.t.get(h.Sum64(), same, func() *parsedPolicy {
+		pp := &parsedPolicy{text: text, principals: principals}
 		// Policies are validated when put. One put under older rules (a
 		// condition key kmsd did not know then) is evaluated as it was when
 		// it was put, rather than locking everyone out of the key,
@@ -61,22 +66,31 @@ func (t *policyTable) parse(text string, principals []boundPrincipal) *parsedPol
 // without tags or aliases).
 type sharedConds struct{ c policy.Context }
 
-// condsTable interns sharedConds by their content.
+// condsTable interns sharedConds by a hash of their content that needs no
+// sorting: the sum of each key's hash with its values. A hit is compared
+// in full, and two that collide are each kept on their own.
 type condsTable struct {
-	t weakTable[string, sharedConds]
+	seed maphash.Seed
+	t    weakTable[uint64, sharedConds]
 }
 
 func (t *condsTable) intern(c policy.Context) *sharedConds {
-	var b strings.Builder
-	for _, k := range slices.Sorted(maps.Keys(c)) {
-		b.WriteString(k)
-		for _, v := range c[k] {
-			b.WriteByte(0)
-			b.WriteString(v)
+	var sum uint64
+	var h maphash.Hash
+	h.SetSeed(t.seed)
+	for k, vs := range c {
+		h.Reset()
+		h.WriteString(k)
+		for _, v := range vs {
+			h.WriteByte(0)
+			h.WriteString(v)
 		}
-		b.WriteByte(1)
+		sum += h.Sum64()
 	}
-	return t.t.get(b.String(), func() *sharedConds { return &sharedConds{c} })
+	same := func(sc *sharedConds) bool {
+		return maps.EqualFunc(sc.c, c, slices.Equal)
+	}
+	return t.t.get(sum, same, func() *sharedConds { return &sharedConds{c} })
 }
 
 // weakTable interns values by key, holding them weakly: a value no cached
@@ -87,12 +101,13 @@ type weakTable[K comparable, V any] struct {
 	m  map[K]weak.Pointer[V]
 }
 
-// get returns the value interned under k, making it with build if there is
-// none.
-func (t *weakTable[K, V]) get(k K, build func() *V) *V {
+// get returns the value interned under k if same accepts it, making it
+// with build if there is none. A value under k that same refuses (a hash
+// collision) keeps its place, and the one built is returned unshared.
+func (t *weakTable[K, V]) get(k K, same func(*V) bool, build func() *V) *V {
 	t.mu.Lock()
 	if wp, ok := t.m[k]; ok {
-		if v := wp.Value(); v != nil {
+		if v := wp.Value(); v != nil && same(v) {
 			t.mu.Unlock()
 			return v
 		}
@@ -104,7 +119,10 @@ func (t *weakTable[K, V]) get(k K, build func() *V) *V {
 	defer t.mu.Unlock()
 	if wp, ok := t.m[k]; ok {
 		if other := wp.Value(); other != nil {
-			return other // made meanwhile by another miss
+			if same(other) {
+				return other // made meanwhile by another miss
+			}
+			return v
 		}
 	}
 	if t.m == nil {
