@@ -14,9 +14,11 @@ const (
 	// postingsFill is the fill of the postings bucket's pages: each term's
 	// postings grow at their end, so pages split late.
 	postingsFill = 0.9
-	// eventsFill is the fill of the events bucket's pages: time-ordered
-	// event IDs grow at the tree's end, and the room left takes the IDs
-	// of calls that began a little before others but were logged after.
+	// eventsFill is the fill of the events bucket's pages when a commit's
+	// event IDs come after the bucket's (time-ordered IDs grow the tree at
+	// its end): the room left takes the IDs of calls that began a little
+	// before others but were logged after. Random IDs go anywhere, and
+	// split pages are better left half full for them.
 	eventsFill = 0.9
 	// arenaChunk is the size of the arena's chunks.
 	arenaChunk = 64 << 10
@@ -40,7 +42,7 @@ func (ix *Index) commit(recs []pending) error {
 // index writes the postings and event IDs of recs and moves st past them.
 func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 	terms, postings, events := tx.Bucket(bucketTerms), tx.Bucket(bucketPostings), tx.Bucket(bucketEvents)
-	postings.FillPercent, events.FillPercent = postingsFill, eventsFill
+	postings.FillPercent = postingsFill
 	w := &ix.work
 	w.round++
 	w.touched, w.puts, w.events = w.touched[:0], w.puts[:0], w.events[:0]
@@ -95,10 +97,26 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 		}
 		return bytes.Compare(a.v, b.v)
 	})
+	if appending(events, w.events) {
+		events.FillPercent = eventsFill
+	}
 	if err := putAll(events, w.events); err != nil {
 		return err
 	}
 	return putState(tx, st)
+}
+
+// appending reports whether most of kvs (sorted) come after b's last
+// key: whether b grows at its end.
+func appending(b *bbolt.Bucket, kvs []kv) bool {
+	last, _ := b.Cursor().Last()
+	before, _ := slices.BinarySearchFunc(kvs, last, func(e kv, k []byte) int {
+		if bytes.Compare(e.k, k) <= 0 {
+			return -1
+		}
+		return 1
+	})
+	return 4*(len(kvs)-before) >= 3*len(kvs)
 }
 
 func putAll(b *bbolt.Bucket, kvs []kv) error {

@@ -3,6 +3,7 @@ package auditindex
 import (
 	"bytes"
 	"context"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"slices"
@@ -10,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/bbolt"
 
 	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/uuid"
@@ -257,5 +260,37 @@ func compareWithRecords(t *testing.T, d *directLog, n int) {
 	}
 	if checked < n {
 		t.Errorf("only %d events compared", checked)
+	}
+}
+
+// TestEventsPagesFillAsIDsCome checks the events bucket's fill: pages
+// nearly full when time-ordered IDs grow it at its end, and about two
+// thirds full with random IDs, whose pages are split half full (split
+// 90% full, they are split again at once, and end up less full).
+func TestEventsPagesFillAsIDsCome(t *testing.T) {
+	t0 := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		kind     string
+		min, max float64
+	}{{"v7", 0.8, 1}, {"v4", 0.62, 0.8}} {
+		d := openDirect(t)
+		rng := rand.New(rand.NewPCG(3, 4))
+		for r := range 4 {
+			var evs []*audit.Event
+			for i := range 2000 {
+				at := t0.Add(time.Duration(r*2000+i) * time.Millisecond)
+				ev := event(acct, "alice", "Encrypt", "k1", at)
+				ev.EventID = eventIDAt(c.kind, rng, at)
+				evs = append(evs, ev)
+			}
+			d.commit(evs...)
+		}
+		var s bbolt.BucketStats
+		if err := d.ix.db.View(func(tx *bbolt.Tx) error { s = tx.Bucket(bucketEvents).Stats(); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if fill := float64(s.LeafInuse) / float64(s.LeafAlloc); fill < c.min || fill > c.max || s.KeyN != 8000 {
+			t.Errorf("%s IDs: %d events, pages %.0f%% full; want %.0f%% to %.0f%%", c.kind, s.KeyN, 100*fill, 100*c.min, 100*c.max)
+		}
 	}
 }
