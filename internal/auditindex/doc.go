@@ -27,9 +27,10 @@
 // event ID to its seq, time and location, keyed by 0 and the ID's 16
 // bytes if it is a UUID in lower case, or 1 and the ID as written: the
 // time-ordered (version 7) UUIDs kmsd makes sort as they are made, so
-// the bucket grows at its end, and its pages are filled to 90%, the
-// rest left for the IDs of calls logged a little after later ones
-// (random IDs of older logs, and IDs from other tools, land anywhere).
+// the bucket grows at its end, and a commit whose IDs mostly come after
+// the bucket's fills its pages to 90%, the rest left for the IDs of calls
+// logged a little after later ones. Random IDs (of older logs, or from
+// other tools) land anywhere, and split pages half full.
 // "meta" holds the state: the last record indexed (seq, chain hash,
 // location) and the next term number.
 //
