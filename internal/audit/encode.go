@@ -7,7 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/kmsd/kmsd/internal/jsonstr"
 )
 
 // The encoder below writes exactly the bytes encoding/json.Marshal writes
@@ -34,28 +35,28 @@ const maxNesting = 32
 func (e *Event) appendJSON(b []byte) ([]byte, error) {
 	var err error
 	b = append(b, `{"eventVersion":`...)
-	b = appendString(b, e.EventVersion)
+	b = jsonstr.Append(b, e.EventVersion)
 	b = append(b, `,"userIdentity":`...)
 	b = e.UserIdentity.appendJSON(b)
 	b = append(b, `,"eventTime":`...)
 	b = appendTime(b, e)
 	b = append(b, `,"eventSource":`...)
-	b = appendString(b, e.EventSource)
+	b = jsonstr.Append(b, e.EventSource)
 	b = append(b, `,"eventName":`...)
-	b = appendString(b, e.EventName)
+	b = jsonstr.Append(b, e.EventName)
 	b = append(b, `,"awsRegion":`...)
-	b = appendString(b, e.AWSRegion)
+	b = jsonstr.Append(b, e.AWSRegion)
 	b = append(b, `,"sourceIPAddress":`...)
-	b = appendString(b, e.SourceIPAddress)
+	b = jsonstr.Append(b, e.SourceIPAddress)
 	b = append(b, `,"userAgent":`...)
-	b = appendString(b, e.UserAgent)
+	b = jsonstr.Append(b, e.UserAgent)
 	if e.ErrorCode != "" {
 		b = append(b, `,"errorCode":`...)
-		b = appendString(b, e.ErrorCode)
+		b = jsonstr.Append(b, e.ErrorCode)
 	}
 	if e.ErrorMessage != "" {
 		b = append(b, `,"errorMessage":`...)
-		b = appendString(b, e.ErrorMessage)
+		b = jsonstr.Append(b, e.ErrorMessage)
 	}
 	b = append(b, `,"requestParameters":`...)
 	if b, err = appendMapAny(b, e.RequestParameters, 0); err != nil {
@@ -72,9 +73,9 @@ func (e *Event) appendJSON(b []byte) ([]byte, error) {
 		}
 	}
 	b = append(b, `,"requestID":`...)
-	b = appendString(b, e.RequestID)
+	b = jsonstr.Append(b, e.RequestID)
 	b = append(b, `,"eventID":`...)
-	b = appendString(b, e.EventID)
+	b = jsonstr.Append(b, e.EventID)
 	b = append(b, `,"readOnly":`...)
 	b = strconv.AppendBool(b, e.ReadOnly)
 	if len(e.Resources) != 0 {
@@ -85,33 +86,33 @@ func (e *Event) appendJSON(b []byte) ([]byte, error) {
 			}
 			r := &e.Resources[i]
 			b = append(b, `{"accountId":`...)
-			b = appendString(b, r.AccountID)
+			b = jsonstr.Append(b, r.AccountID)
 			b = append(b, `,"type":`...)
-			b = appendString(b, r.Type)
+			b = jsonstr.Append(b, r.Type)
 			b = append(b, `,"ARN":`...)
-			b = appendString(b, r.ARN)
+			b = jsonstr.Append(b, r.ARN)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
 	}
 	b = append(b, `,"eventType":`...)
-	b = appendString(b, e.EventType)
+	b = jsonstr.Append(b, e.EventType)
 	b = append(b, `,"managementEvent":`...)
 	b = strconv.AppendBool(b, e.ManagementEvent)
 	b = append(b, `,"recipientAccountId":`...)
-	b = appendString(b, e.RecipientAccountID)
+	b = jsonstr.Append(b, e.RecipientAccountID)
 	b = append(b, `,"eventCategory":`...)
-	b = appendString(b, e.EventCategory)
+	b = jsonstr.Append(b, e.EventCategory)
 	if t := e.TLSDetails; t != nil {
 		b = append(b, `,"tlsDetails":{"tlsVersion":`...)
-		b = appendString(b, t.TLSVersion)
+		b = jsonstr.Append(b, t.TLSVersion)
 		b = append(b, `,"cipherSuite":`...)
-		b = appendString(b, t.CipherSuite)
+		b = jsonstr.Append(b, t.CipherSuite)
 		b = append(b, `,"clientProvidedHostHeader":`...)
-		b = appendString(b, t.ClientProvidedHostHeader)
+		b = jsonstr.Append(b, t.ClientProvidedHostHeader)
 		if t.KeyExchange != "" {
 			b = append(b, `,"keyExchange":`...)
-			b = appendString(b, t.KeyExchange)
+			b = jsonstr.Append(b, t.KeyExchange)
 		}
 		b = append(b, '}')
 	}
@@ -121,7 +122,7 @@ func (e *Event) appendJSON(b []byte) ([]byte, error) {
 // appendJSON appends the userIdentity object to b.
 func (u *UserIdentity) appendJSON(b []byte) []byte {
 	b = append(b, `{"type":`...)
-	b = appendString(b, u.Type)
+	b = jsonstr.Append(b, u.Type)
 	b = appendOptString(b, `,"principalId":`, u.PrincipalID)
 	b = appendOptString(b, `,"arn":`, u.ARN)
 	b = appendOptString(b, `,"accountId":`, u.AccountID)
@@ -132,7 +133,7 @@ func (u *UserIdentity) appendJSON(b []byte) []byte {
 		b = append(b, `,"sessionContext":{`...)
 		if si := sc.SessionIssuer; si != nil {
 			b = append(b, `"sessionIssuer":{"type":`...)
-			b = appendString(b, si.Type)
+			b = jsonstr.Append(b, si.Type)
 			b = appendOptString(b, `,"principalId":`, si.PrincipalID)
 			b = appendOptString(b, `,"arn":`, si.ARN)
 			b = appendOptString(b, `,"accountId":`, si.AccountID)
@@ -140,9 +141,9 @@ func (u *UserIdentity) appendJSON(b []byte) []byte {
 			b = append(b, "},"...)
 		}
 		b = append(b, `"attributes":{"creationDate":`...)
-		b = appendString(b, sc.Attributes.CreationDate)
+		b = jsonstr.Append(b, sc.Attributes.CreationDate)
 		b = append(b, `,"mfaAuthenticated":`...)
-		b = appendString(b, sc.Attributes.MFAAuthenticated)
+		b = jsonstr.Append(b, sc.Attributes.MFAAuthenticated)
 		b = append(b, '}')
 		b = appendOptString(b, `,"sourceIdentity":`, sc.SourceIdentity)
 		b = append(b, '}')
@@ -156,7 +157,7 @@ func appendOptString(b []byte, name, s string) []byte {
 		return b
 	}
 	b = append(b, name...)
-	return appendString(b, s)
+	return jsonstr.Append(b, s)
 }
 
 // appendTime appends eventTime in timeLayout, quoted.
@@ -164,7 +165,7 @@ func appendTime(b []byte, e *Event) []byte {
 	t := e.EventTime.UTC()
 	year, month, day := t.Date()
 	if year < 0 || year > 9999 {
-		return appendString(b, t.Format(timeLayout))
+		return jsonstr.Append(b, t.Format(timeLayout))
 	}
 	hour, minute, sec := t.Clock()
 	b = append(b, '"',
@@ -175,93 +176,6 @@ func appendTime(b []byte, e *Event) []byte {
 		byte('0'+minute/10), byte('0'+minute%10), ':',
 		byte('0'+sec/10), byte('0'+sec%10), 'Z', '"')
 	return b
-}
-
-// plainASCII is 1 for the bytes encoding/json writes into a string
-// unchanged (its htmlSafeSet): printable ASCII other than ", \, <, > and &.
-var plainASCII = func() (t [256]uint8) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = 1
-	}
-	for _, c := range `"\<>&` {
-		t[c] = 0
-	}
-	return t
-}()
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string, escaped exactly as
-// encoding/json escapes it with HTML escaping on.
-func appendString(b []byte, s string) []byte {
-	t := &plainASCII
-	i := 0
-	for ; i+8 <= len(s); i += 8 {
-		if t[s[i]]&t[s[i+1]]&t[s[i+2]]&t[s[i+3]]&t[s[i+4]]&t[s[i+5]]&t[s[i+6]]&t[s[i+7]] == 0 {
-			return appendStringSlow(b, s, i)
-		}
-	}
-	for ; i < len(s); i++ {
-		if t[s[i]] == 0 {
-			return appendStringSlow(b, s, i)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
-}
-
-// appendStringSlow is appendString for a string whose first i bytes are
-// plain ASCII.
-func appendStringSlow(b []byte, s string, i int) []byte {
-	b = append(b, '"')
-	start := 0
-	for i < len(s) {
-		if c := s[i]; c < utf8.RuneSelf {
-			if plainASCII[c] != 0 {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }
 
 // member is one map entry.
@@ -297,7 +211,7 @@ func appendMapAny(b []byte, m map[string]any, depth int) ([]byte, error) {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, e.key)
+		b = jsonstr.Append(b, e.key)
 		b = append(b, ':')
 		if b, err = appendValue(b, e.val, depth+1); err != nil {
 			return nil, err
@@ -317,9 +231,9 @@ func appendMapString(b []byte, m map[string]string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, e.key)
+		b = jsonstr.Append(b, e.key)
 		b = append(b, ':')
-		b = appendString(b, e.val)
+		b = jsonstr.Append(b, e.val)
 	}
 	return append(b, '}')
 }
@@ -330,7 +244,7 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		return appendString(b, v), nil
+		return jsonstr.Append(b, v), nil
 	case bool:
 		return strconv.AppendBool(b, v), nil
 	case map[string]any:
@@ -364,7 +278,7 @@ func appendValue(b []byte, v any, depth int) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, s)
+			b = jsonstr.Append(b, s)
 		}
 		return append(b, ']'), nil
 	case int:

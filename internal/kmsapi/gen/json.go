@@ -36,7 +36,7 @@ func genJSON(m *model, b *bytes.Buffer) error {
 		}
 	}
 
-	b.WriteString("import (\n\t\"encoding/base64\"\n\t\"slices\"\n\t\"strconv\"\n\t\"time\"\n\t\"unicode/utf8\"\n)\n\n")
+	b.WriteString("import (\n\t\"encoding/base64\"\n\t\"slices\"\n\t\"strconv\"\n\t\"time\"\n\n\t\"github.com/kmsd/kmsd/internal/jsonstr\"\n)\n\n")
 	const doc = "// AppendJSON appends the JSON encoding of v to b, byte for byte what\n// encoding/json.Marshal writes for it.\n"
 	for _, op := range m.ops {
 		if op.output == "" {
@@ -177,58 +177,7 @@ func (g *jsonGen) value(x string, t *shape, elem, nonNil bool) error {
 const jsonHelpers = `// appendJSONString appends s as encoding/json writes a string: <, > and &
 // escaped for HTML, U+2028 and U+2029 escaped, invalid UTF-8 replaced by
 // U+FFFD.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= ' ' && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, "\\ufffd"...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}
+func appendJSONString(b []byte, s string) []byte { return jsonstr.Append(b, s) }
 
 // appendJSONBytes appends p in standard base64, null if p is nil.
 func appendJSONBytes(b, p []byte) []byte {
