@@ -13,28 +13,7 @@ import (
 // reflection. The struct tags genShapes writes and the code here both follow
 // jsonOpt, and a property test holds the two encoders to the same bytes.
 func genJSON(m *model, b *bytes.Buffer) error {
-	reach := map[string]bool{}
-	var walk func(string)
-	walk = func(n string) {
-		s := m.shapes[n]
-		switch s.typ {
-		case "structure":
-			if reach[n] {
-				return
-			}
-			reach[n] = true
-			for _, mem := range s.members {
-				walk(mem.shape)
-			}
-		case "list":
-			walk(s.elem)
-		}
-	}
-	for _, op := range m.ops {
-		if op.output != "" {
-			walk(op.output)
-		}
-	}
+	reach := m.reachable(func(op operation) string { return op.output })
 
 	b.WriteString("import (\n\t\"encoding/base64\"\n\t\"slices\"\n\t\"strconv\"\n\t\"time\"\n\n\t\"github.com/kmsd/kmsd/internal/jsonstr\"\n)\n\n")
 	const doc = "// AppendJSON appends the JSON encoding of v to b, byte for byte what\n// encoding/json.Marshal writes for it.\n"

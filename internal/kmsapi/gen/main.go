@@ -705,11 +705,9 @@ func (m *model) hasChecks(name string, seen map[string]bool) bool {
 // evaluation, grant matching and the audit record.
 var mapByteLimits = map[string]int{"EncryptionContextType": 8192}
 
-func genValidate(m *model, b *bytes.Buffer) error {
-	r := &rules{m: m, used: map[string]bool{}}
-	var body bytes.Buffer
-
-	// Emit validate for inputs and for every structure reachable from them.
+// reachable returns the structures reachable from the shape root names
+// in each operation ("" for none).
+func (m *model) reachable(root func(operation) string) map[string]bool {
 	reach := map[string]bool{}
 	var walk func(string)
 	walk = func(n string) {
@@ -728,10 +726,19 @@ func genValidate(m *model, b *bytes.Buffer) error {
 		}
 	}
 	for _, op := range m.ops {
-		if op.input != "" {
-			walk(op.input)
+		if r := root(op); r != "" {
+			walk(r)
 		}
 	}
+	return reach
+}
+
+func genValidate(m *model, b *bytes.Buffer) error {
+	r := &rules{m: m, used: map[string]bool{}}
+	var body bytes.Buffer
+
+	// Emit validate for inputs and for every structure reachable from them.
+	reach := m.reachable(func(op operation) string { return op.input })
 	for _, op := range m.ops {
 		name := op.name + "Input"
 		if op.input != "" && m.nameOf(op.input) != name {
