@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -279,9 +280,10 @@ func TestRestoreRefusesAndChangesNothing(t *testing.T) {
 	}
 }
 
-// TestNewerStoreSchemaIsRefused: a store that a newer kmsd migrated to
-// schema version 2 is refused at start, by check and by restore, with a
-// message naming both versions; an ordinary start records version 1.
+// TestNewerStoreSchemaIsRefused: a store that a newer kmsd migrated one
+// version past this one's is refused at start, by check and by restore,
+// with a message naming both versions; an ordinary start records this
+// kmsd's version.
 func TestNewerStoreSchemaIsRefused(t *testing.T) {
 	ctx := context.Background()
 	data := populated(t)
@@ -302,18 +304,18 @@ func TestNewerStoreSchemaIsRefused(t *testing.T) {
 		defer st.Close()
 		fn(st)
 	}
+	cur := storeSchema()
 	withStore(func(st *sealed.Store) {
-		if v, by, err := schema.Read(ctx, st); v != 1 || by != version || err != nil {
-			t.Fatalf("after a start the store records schema %d by %q (%v), want 1 by %s", v, by, err, version)
+		if v, by, err := schema.Read(ctx, st); v != cur.Current || by != version || err != nil {
+			t.Fatalf("after a start the store records schema %d by %q (%v), want %d by %s", v, by, err, cur.Current, version)
 		}
-		newer := schema.Plan{Current: 2, Release: "9.9.0", Migrations: []schema.Migration{
-			{To: 2, Name: "a future layout", Apply: func(context.Context, store.Tx) error { return nil }},
-		}}
+		newer := schema.Plan{Current: cur.Current + 1, Release: "9.9.0", Migrations: append(slices.Clip(cur.Migrations),
+			schema.Migration{To: cur.Current + 1, Name: "a future layout", Apply: func(context.Context, store.Tx) error { return nil }})}
 		if _, err := newer.Migrate(ctx, st); err != nil {
 			t.Fatal(err)
 		}
 	})
-	want := "the store has schema version 2 (written by kmsd 9.9.0), but this kmsd " + version + " reads schema versions up to 1"
+	want := fmt.Sprintf("the store has schema version %d (written by kmsd 9.9.0), but this kmsd %s reads schema versions up to %d", cur.Current+1, version, cur.Current)
 
 	out := startRefused(t, "dev", "--data", data)
 	wantNoCrash(t, out)

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"path/filepath"
 
+	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/store/bolt"
 	"github.com/kmsd/kmsd/internal/store/postgres"
@@ -21,7 +22,9 @@ import (
 // one transaction per version, and older kmsd releases then refuse the
 // store instead of misreading it.
 func storeSchema() schema.Plan {
-	return schema.Plan{Current: 1, Release: version}
+	return schema.Plan{Current: 2, Release: version, Migrations: []schema.Migration{
+		{To: 2, Name: "index aliases by their key", Apply: kms.IndexAliasesByKey},
+	}}
 }
 
 // restoreHint is what to do about a damaged store in dir.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"strings"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -92,36 +91,15 @@ func (s *Service) CreateAlias(ctx context.Context, c *Call, in *kmsapi.CreateAli
 
 // loadKeyAliases returns the names of the aliases of a key, sorted.
 func loadKeyAliases(tx store.Tx, account, region, keyID string) ([]string, error) {
-	all, err := tx.Scan(bucketAliases, []byte(partition(account, region)), nil, 0)
-	if err != nil {
-		return nil, err
-	}
-	var names []string
-	for _, kv := range all {
-		var a aliasRecord
-		if err := json.Unmarshal(kv.Value, &a); err != nil {
-			return nil, fmt.Errorf("decode alias record: %w", err)
-		}
-		if a.TargetKeyID == keyID {
-			names = append(names, a.Name)
-		}
-	}
-	return names, nil
+	return keyAliasNames(tx, account, region, keyID)
 }
 
 func (s *Service) checkAliasQuota(tx store.Tx, acct, region, keyID string) error {
-	all, err := tx.Scan(bucketAliases, []byte(partition(acct, region)), nil, 0)
+	names, err := keyAliasNames(tx, acct, region, keyID)
 	if err != nil {
 		return err
 	}
-	n := 0
-	for _, kv := range all {
-		var a aliasRecord
-		if json.Unmarshal(kv.Value, &a) == nil && a.TargetKeyID == keyID {
-			n++
-		}
-	}
-	if n >= s.limits.AliasesPerKey {
+	if n := len(names); n >= s.limits.AliasesPerKey {
 		return kmserr.New(kmserr.LimitExceeded, "The key %s already has %d aliases, the maximum.", keyARN(region, acct, keyID), n)
 	}
 	return nil
@@ -218,12 +196,13 @@ func (s *Service) DeleteAlias(ctx context.Context, c *Call, in *kmsapi.DeleteAli
 		return nil, err
 	}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		if _, err := loadAlias(tx, acct, region, in.AliasName); errors.Is(err, store.ErrNotFound) {
+		a, err := loadAlias(tx, acct, region, in.AliasName)
+		if errors.Is(err, store.ErrNotFound) {
 			return kmserr.New(kmserr.NotFound, "Alias %s is not found.", aliasARN(region, acct, in.AliasName))
 		} else if err != nil {
 			return err
 		}
-		return tx.Delete(bucketAliases, aliasKey(acct, region, in.AliasName))
+		return deleteAlias(tx, acct, region, a.TargetKeyID, a.Name)
 	})
 	// The key's kms:ResourceAliases loses the alias.
 	s.cache.invalidate(cacheAlias(acct, region, in.AliasName), cacheKeyID(acct, region, target))

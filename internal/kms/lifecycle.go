@@ -235,18 +235,15 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 		if r.KeyState != statePendingDeletion || r.DeletionDate == nil || r.DeletionDate.After(now) {
 			return nil // cancelled, or rescheduled later
 		}
-		aliases, err := tx.Scan(bucketAliases, []byte(r.partition()), nil, 0)
+		aliases, err := keyAliasNames(tx, r.AccountID, r.Region, r.KeyID)
 		if err != nil {
 			return err
 		}
-		for _, kv := range aliases {
-			var a aliasRecord
-			if json.Unmarshal(kv.Value, &a) == nil && a.TargetKeyID == r.KeyID {
-				if err := tx.Delete(bucketAliases, kv.Key); err != nil {
-					return err
-				}
-				invalid = append(invalid, cacheAlias(r.AccountID, r.Region, a.Name))
+		for _, name := range aliases {
+			if err := deleteAlias(tx, r.AccountID, r.Region, r.KeyID, name); err != nil {
+				return err
 			}
+			invalid = append(invalid, cacheAlias(r.AccountID, r.Region, name))
 		}
 		ck := []byte(r.partition() + "keys")
 		n, err := counter(tx, ck)

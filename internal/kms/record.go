@@ -1,7 +1,9 @@
 package kms
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -19,6 +21,11 @@ var (
 	bucketDeletions = []byte("deletions") // due time (8 bytes BE unix nanos) | partition | key id
 	bucketRotations = []byte("rotations") // next automatic rotation (8 bytes BE unix nanos) | partition | key id
 	bucketLastUsage = []byte("lastusage") // partition | key id → the key's last cryptographic use (lastusage.go)
+	// bucketKeyAliases indexes "aliases" by target: partition | key id |
+	// "/" | alias name → the alias name. Finding a key's aliases (on every
+	// cache miss, for kms:ResourceAliases) then reads that key's entries
+	// instead of every alias of its account and Region.
+	bucketKeyAliases = []byte("key-aliases")
 )
 
 const recordSchema = 1
@@ -158,12 +165,78 @@ func loadAlias(tx store.Tx, account, region, name string) (*aliasRecord, error) 
 	return &a, nil
 }
 
+// keyAliasKey is the "key-aliases" entry of alias name on keyID. Key ids
+// hold no "/", so one key's entries never share a prefix with another's.
+func keyAliasKey(account, region, keyID, name string) []byte {
+	return []byte(partition(account, region) + keyID + "/" + name)
+}
+
+// putAlias writes an alias and keeps its key's index entry: an alias
+// that moves leaves its old key's entries.
 func putAlias(tx store.Tx, account, region string, a *aliasRecord) error {
+	old, err := loadAlias(tx, account, region, a.Name)
+	switch {
+	case err == nil && old.TargetKeyID != a.TargetKeyID:
+		if err := tx.Delete(bucketKeyAliases, keyAliasKey(account, region, old.TargetKeyID, a.Name)); err != nil {
+			return err
+		}
+	case err != nil && !errors.Is(err, store.ErrNotFound):
+		return err
+	}
 	b, err := json.Marshal(a)
 	if err != nil {
 		return err
 	}
+	if err := tx.Put(bucketKeyAliases, keyAliasKey(account, region, a.TargetKeyID, a.Name), []byte(a.Name)); err != nil {
+		return err
+	}
 	return tx.Put(bucketAliases, aliasKey(account, region, a.Name), b)
+}
+
+// deleteAlias removes the alias name, which points at keyID, and its
+// index entry.
+func deleteAlias(tx store.Tx, account, region, keyID, name string) error {
+	if err := tx.Delete(bucketKeyAliases, keyAliasKey(account, region, keyID, name)); err != nil {
+		return err
+	}
+	return tx.Delete(bucketAliases, aliasKey(account, region, name))
+}
+
+// keyAliasNames returns the names of the aliases of keyID, in byte order.
+func keyAliasNames(tx store.Tx, account, region, keyID string) ([]string, error) {
+	prefix := keyAliasKey(account, region, keyID, "")
+	kvs, err := tx.Scan(bucketKeyAliases, prefix, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, 0, len(kvs))
+	for _, kv := range kvs {
+		names = append(names, string(kv.Key[len(prefix):]))
+	}
+	return names, nil
+}
+
+// IndexAliasesByKey is the store migration that writes the "key-aliases"
+// entry of every alias a store already holds.
+func IndexAliasesByKey(_ context.Context, tx store.Tx) error {
+	kvs, err := tx.Scan(bucketAliases, nil, nil, 0)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		var a aliasRecord
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return fmt.Errorf("decode alias record %q: %w", kv.Key, err)
+		}
+		part := string(kv.Key[:len(kv.Key)-len(a.Name)])
+		if !strings.HasSuffix(string(kv.Key), a.Name) || strings.Count(part, "/") != 2 {
+			return fmt.Errorf("alias record %q names another alias, %q", kv.Key, a.Name)
+		}
+		if err := tx.Put(bucketKeyAliases, []byte(part+a.TargetKeyID+"/"+a.Name), []byte(a.Name)); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // newMaterial generates and seals a fresh symmetric material version.
