@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
@@ -161,7 +162,8 @@ func testNodeKilled(t *testing.T, pg *pgServer) {
 	// its term, the grace period and the appends can take longer than on
 	// an idle one, so the bound is generous. A record that never comes
 	// still fails the test.
-	eventually(t, 60*time.Second, "a CreateKey record of every key in the nodes' audit logs", func() bool {
+	deadline := time.Now().Add(60 * time.Second)
+	for {
 		logged := createKeyRecords(t, nodes)
 		missing = missing[:0]
 		for id := range keys {
@@ -169,8 +171,49 @@ func testNodeKilled(t *testing.T, pg *pgServer) {
 				missing = append(missing, id)
 			}
 		}
-		return len(missing) == 0
-	})
+		if len(missing) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a CreateKey record of every key in the nodes' audit logs: %d of %d keys have none after 60s; where their ids appear: %s",
+				len(missing), len(keys), whereLogged(t, nodes, missing))
+		}
+		time.Sleep(waitInterval)
+	}
+}
+
+// whereLogged says, for each id (at most five), which node's log lines
+// name it at all, so a missing record can be told from one the test did
+// not recognize.
+func whereLogged(t *testing.T, nodes []*clusterNode, ids []string) string {
+	t.Helper()
+	var out []string
+	for _, id := range ids[:min(len(ids), 5)] {
+		var seen []string
+		for i, n := range nodes {
+			b, err := os.ReadFile(nodeAuditPath(n.data))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, line := range strings.Split(string(b), "\n") {
+				if strings.Contains(line, id) {
+					seen = append(seen, fmt.Sprintf("node %d: %.300s", i, line))
+				}
+			}
+		}
+		if len(seen) == 0 {
+			seen = []string{"in no log"}
+		}
+		out = append(out, id+": "+strings.Join(seen, " | "))
+	}
+	for i, n := range nodes {
+		for _, line := range strings.Split(n.stderr.String(), "\n") {
+			if strings.Contains(line, "outbox") || strings.Contains(line, "stranded") || strings.Contains(line, "leader") {
+				out = append(out, fmt.Sprintf("node %d says: %.300s", i, line))
+			}
+		}
+	}
+	return strings.Join(out, "; ")
 }
 
 func listKeys(t *testing.T, n *clusterNode) map[string]bool {
@@ -206,6 +249,14 @@ func createKeyRecords(t *testing.T, nodes []*clusterNode) map[string]bool {
 			if _, rest, ok := strings.Cut(line, `"keyId":"`); ok {
 				id, _, _ := strings.Cut(rest, `"`)
 				out[id] = true
+			}
+			// A record shipped from the outbox is the one known at commit:
+			// the key it made is its resource.
+			if _, rest, ok := strings.Cut(line, `"type":"AWS::KMS::Key","ARN":"`); ok && strings.Contains(line, `"kmsdRecoveredFromOutbox":true`) {
+				arn, _, _ := strings.Cut(rest, `"`)
+				if _, id, ok := strings.Cut(arn, ":key/"); ok {
+					out[id] = true
+				}
 			}
 		}
 	}

@@ -118,10 +118,22 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	}
 	rec.Materials = []materialRecord{m}
 	rec.CurrentMaterial = m.ID
-	if err := s.store.Update(ctx, func(tx store.Tx) error { return s.insertKey(tx, rec) }); err != nil {
+	// The key is the call's resource before the commit, so the record the
+	// outbox keeps with the change (shipped if this process dies before
+	// logging it) names the key it made.
+	n := len(c.Resources)
+	err = s.store.Update(ctx, func(tx store.Tx) error {
+		c.Resources = c.Resources[:n]
+		if err := s.insertKey(tx, rec); err != nil {
+			return err
+		}
+		c.touch(rec.arn())
+		return nil
+	})
+	if err != nil {
+		c.Resources = c.Resources[:n]
 		return nil, storeErr(err, "create key")
 	}
-	c.touch(rec.arn())
 	return &kmsapi.CreateKeyOutput{KeyMetadata: metadata(rec)}, nil
 }
 
