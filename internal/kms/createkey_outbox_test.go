@@ -2,14 +2,12 @@ package kms
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/outbox"
-	"github.com/kmsd/kmsd/internal/seal"
 )
 
 type discardLog struct{}
@@ -23,15 +21,8 @@ func (discardLog) Append(*audit.Event) error { return nil }
 // which key it created.
 func TestCreateKeyNamesItsKeyAtCommit(t *testing.T) {
 	h := newHarness(t)
-	sl, err := seal.OpenFile(filepath.Join(h.dir, "root.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	box := outbox.New(h.st, discardLog{}, nil)
-	svc, err := New(Config{Store: box.Store(), Sealer: sl, Authorizer: AccountOwner{}, Clock: h.clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	svc := h.service(box.Store(), Limits{})
 	c := call()
 	var atCommit []string
 	e := outbox.NewEntry("event-1", func() *audit.Event {

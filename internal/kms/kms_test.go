@@ -15,6 +15,7 @@ import (
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
 	"github.com/kmsd/kmsd/internal/seal"
+	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/store/bolt"
 )
 
@@ -47,16 +48,23 @@ func (h *harness) open() {
 	if err != nil {
 		h.t.Fatal(err)
 	}
+	h.st, h.svc = st, h.service(st, Limits{})
+	h.t.Cleanup(func() { _ = st.Close() })
+}
+
+// service returns a Service on st with the harness's root key and clock
+// and the given limits (zero: AWS's defaults).
+func (h *harness) service(st store.Store, lim Limits) *Service {
+	h.t.Helper()
 	sl, err := seal.OpenFile(filepath.Join(h.dir, "root.key"))
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	svc, err := New(Config{Store: st, Sealer: sl, Authorizer: AccountOwner{}, Clock: h.clock})
+	svc, err := New(Config{Store: st, Sealer: sl, Authorizer: AccountOwner{}, Clock: h.clock, Limits: lim})
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	h.st, h.svc = st, svc
-	h.t.Cleanup(func() { _ = st.Close() })
+	return svc
 }
 
 func (h *harness) reopen() {

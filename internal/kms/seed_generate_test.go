@@ -3,13 +3,10 @@ package kms
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
-	"github.com/kmsd/kmsd/internal/seal"
-	"github.com/kmsd/kmsd/internal/store/bolt"
 	"github.com/kmsd/kmsd/internal/uuid"
 )
 
@@ -17,21 +14,8 @@ import (
 // account and Region.
 func genService(t *testing.T, quota int) *Service {
 	t.Helper()
-	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Config{Store: st, Sealer: sl, Authorizer: AccountOwner{}, Limits: Limits{KeysPerAccount: quota}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return svc
+	h := newHarness(t)
+	return h.service(h.st, Limits{KeysPerAccount: quota})
 }
 
 // TestSeedGenerateTwiceCreatesNothing generates more keys than one batch
