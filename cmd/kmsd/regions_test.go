@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
@@ -67,8 +68,13 @@ func TestRegionsServedAndLastUsageAcrossShutdown(t *testing.T) {
 	data := t.TempDir()
 	addr := freeAddr(t)
 	p := startKMSD(t, "dev", "--data", data, "--listen", addr, "--regions", "us-east-1,us-west-2")
-	if !strings.Contains(p.stdout.String(), "regions: us-east-1, us-west-2") {
-		t.Errorf("banner does not name the Regions:\n%s", p.stdout)
+	// The banner's lines may still be arriving when the server answers.
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(p.stdout.String(), "regions: us-east-1, us-west-2"); {
+		if time.Now().After(deadline) {
+			t.Errorf("banner does not name the Regions:\n%s", p.stdout)
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	in := func(region string) *kms.Client {
 		return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(p.url), Credentials: p.client("AKIAIOSFODNN7EXAMPLE", "any-secret-will-do").Options().Credentials, RetryMaxAttempts: 1})
