@@ -287,25 +287,9 @@ func TestRestoreRefusesAndChangesNothing(t *testing.T) {
 func TestNewerStoreSchemaIsRefused(t *testing.T) {
 	ctx := context.Background()
 	data := populated(t)
-	dbPath, keyPath, _ := dataPaths(data)
-	withStore := func(fn func(st *sealed.Store)) {
-		raw, err := bolt.Open(dbPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ring, err := seal.Open(keyPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		st, err := sealed.Open(ctx, raw, sealed.Config{Keyring: ring})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer st.Close()
-		fn(st)
-	}
+	dbPath, _, _ := dataPaths(data)
 	cur := storeSchema()
-	withStore(func(st *sealed.Store) {
+	withStore(t, data, func(st *sealed.Store) {
 		if v, by, err := schema.Read(ctx, st); v != cur.Current || by != version || err != nil {
 			t.Fatalf("after a start the store records schema %d by %q (%v), want %d by %s", v, by, err, cur.Current, version)
 		}
@@ -336,4 +320,25 @@ func TestNewerStoreSchemaIsRefused(t *testing.T) {
 	if out, code := kmsdAdmin(t, "restore", "--data", data, "--in", newerBackup); code == 0 || !strings.Contains(out, want) {
 		t.Errorf("restore (exit %d): want %q:\n%s", code, want, out)
 	}
+}
+
+// withStore runs fn on the store of a stopped server's data directory,
+// opened with its root key.
+func withStore(t *testing.T, data string, fn func(st *sealed.Store)) {
+	t.Helper()
+	dbPath, keyPath, _ := dataPaths(data)
+	raw, err := bolt.Open(dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ring, err := seal.Open(keyPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := sealed.Open(context.Background(), raw, sealed.Config{Keyring: ring})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	fn(st)
 }

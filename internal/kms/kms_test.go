@@ -5,8 +5,10 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/hex"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -385,4 +387,54 @@ func TestDecryptWithAnotherAccountsKeyARN(t *testing.T) {
 	if len(other.Resources) != 1 || other.Resources[0] != arn {
 		t.Fatalf("audit resources = %v, want the other account's key", other.Resources)
 	}
+}
+
+// countingStore notes the key records read inside its transactions: the
+// keys read one by one, and how many scans of the keys bucket there were.
+type countingStore struct {
+	store.Store
+	mu    sync.Mutex
+	read  map[string]bool
+	scans int
+}
+
+// keyReads returns the keys read one by one, sorted, and the scans.
+func (s *countingStore) keyReads() ([]string, int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Sorted(maps.Keys(s.read)), s.scans
+}
+
+func (s *countingStore) View(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.View(ctx, func(tx store.Tx) error { return fn(countingTx{tx, s}) })
+}
+
+func (s *countingStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	return s.Store.Update(ctx, func(tx store.Tx) error { return fn(countingTx{tx, s}) })
+}
+
+type countingTx struct {
+	store.Tx
+	s *countingStore
+}
+
+func (t countingTx) Get(bucket, key []byte) ([]byte, error) {
+	if bytes.Equal(bucket, bucketKeys) {
+		t.s.mu.Lock()
+		if t.s.read == nil {
+			t.s.read = map[string]bool{}
+		}
+		t.s.read[string(key)] = true
+		t.s.mu.Unlock()
+	}
+	return t.Tx.Get(bucket, key)
+}
+
+func (t countingTx) Scan(bucket, prefix, after []byte, limit int) ([]store.KV, error) {
+	if bytes.Equal(bucket, bucketKeys) {
+		t.s.mu.Lock()
+		t.s.scans++
+		t.s.mu.Unlock()
+	}
+	return t.Tx.Scan(bucket, prefix, after, limit)
 }

@@ -270,6 +270,9 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 		if err := tx.Delete(bucketKeys, indexKey[8:]); err != nil {
 			return err
 		}
+		if err := countState(tx, r.partition(), r.KeyState, -1); err != nil {
+			return err
+		}
 		deleted = &r
 		outbox.Stage(ctx, deleteKeyEvent(&r, now))
 		return nil

@@ -144,13 +144,30 @@ func loadKey(tx store.Tx, account, region, keyID string) (*keyRecord, error) {
 	return &r, nil
 }
 
+// putKey stores r and keeps the count of its partition's keys by state:
+// it reads the state stored before, whatever the caller loaded.
 func putKey(tx store.Tx, r *keyRecord) error {
 	r.Schema = recordSchema
 	b, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("encode key record %s: %w", r.KeyID, err)
 	}
-	return tx.Put(bucketKeys, keyKey(r.AccountID, r.Region, r.KeyID), b)
+	k := keyKey(r.AccountID, r.Region, r.KeyID)
+	was, err := storedState(tx, k)
+	if err != nil {
+		return err
+	}
+	if was != r.KeyState {
+		if was != "" {
+			if err := countState(tx, r.partition(), was, -1); err != nil {
+				return err
+			}
+		}
+		if err := countState(tx, r.partition(), r.KeyState, 1); err != nil {
+			return err
+		}
+	}
+	return tx.Put(bucketKeys, k, b)
 }
 
 func loadAlias(tx store.Tx, account, region, name string) (*aliasRecord, error) {

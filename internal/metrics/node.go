@@ -68,7 +68,7 @@ func (c *nodeCollector) init() {
 	c.unaudited = d("kmsd_unaudited_responses_total", "Responses answered without a durable audit record (best-effort audit only).")
 	c.cacheHits = d("kmsd_key_cache_hits_total", "Lookups of keys and aliases answered from memory.")
 	c.cacheMisses = d("kmsd_key_cache_misses_total", "Lookups of keys and aliases that read the store.")
-	c.keys = d("kmsd_keys", "KMS keys of every account and Region, by key state, counted at scrape time.", "state")
+	c.keys = d("kmsd_keys", "KMS keys of every account and Region, by key state.", "state")
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
