@@ -203,7 +203,7 @@ func (in *instance) startSharedJobs(ctx context.Context, cfg Config, log *slog.L
 		defer func() { done <- struct{}{} }()
 		// Each node records the uses of keys it served in memory.
 		(&jobs.Runner{Interval: cfg.JobsInterval, Logger: log, Tasks: []jobs.Task{
-			{Name: "key-last-usage", Run: n.svc.FlushLastUsage},
+			{Name: "key-last-usage", Run: n.svc.FlushLastUsage, Due: n.svc.LastUsageDue()},
 		}}).Run(jobCtx)
 	}()
 	go func() {

@@ -134,7 +134,7 @@ func (in *instance) startJobs(ctx context.Context, cfg Config, log *slog.Logger)
 			{Name: "key-rotation", Run: n.svc.RotationJob(n.outbox)},
 			{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.outbox)},
 			{Name: "expired-sessions", Run: n.ids.PruneSessions},
-			{Name: "key-last-usage", Run: n.svc.FlushLastUsage},
+			{Name: "key-last-usage", Run: n.svc.FlushLastUsage, Due: n.svc.LastUsageDue()},
 		}}).Run(jobCtx)
 	}()
 }

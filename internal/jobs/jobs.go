@@ -16,6 +16,10 @@ import (
 type Task struct {
 	Name string
 	Run  func(ctx context.Context) (int, error)
+	// Due, when set, asks for a run of this task alone before the next
+	// interval: work that piles up in memory signals when it has grown
+	// enough to write.
+	Due <-chan struct{}
 }
 
 // Runner runs its tasks once at start and then every Interval until ctx ends.
@@ -51,16 +55,45 @@ func (r *Runner) run(ctx context.Context, t Task) (n int, err error) {
 	return t.Run(ctx)
 }
 
-// Run blocks until ctx is done.
+// Run blocks until ctx is done. Tasks run one at a time: a task asking
+// for an early run waits for the one running.
 func (r *Runner) Run(ctx context.Context) {
 	tick := time.NewTicker(r.Interval)
 	defer tick.Stop()
+	due := make(chan int)
+	for i, t := range r.Tasks {
+		if t.Due != nil {
+			go forward(ctx, t.Due, i, due)
+		}
+	}
+	r.RunOnce(ctx)
 	for {
-		r.RunOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+			r.RunOnce(ctx)
+		case i := <-due:
+			t := r.Tasks[i]
+			if _, err := r.run(ctx, t); err != nil && ctx.Err() == nil {
+				r.Logger.Error("background task failed", "task", t.Name, "error", err)
+			}
+		}
+	}
+}
+
+// forward passes each signal of from to the runner as task i's index.
+func forward(ctx context.Context, from <-chan struct{}, i int, to chan<- int) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-from:
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case to <- i:
 		}
 	}
 }

@@ -119,3 +119,34 @@ func TestRunnerSurvivesPanickingTask(t *testing.T) {
 		t.Errorf("stack does not show the panicking function:\n%s", st)
 	}
 }
+
+// A task signalling Due runs again long before the interval, alone; the
+// other tasks wait for the interval.
+func TestDueRunsATaskEarly(t *testing.T) {
+	var early, other atomic.Int32
+	due := make(chan struct{}, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	r := &Runner{
+		Interval: time.Hour,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Tasks: []Task{
+			{Name: "early", Run: func(context.Context) (int, error) { early.Add(1); return 1, nil }, Due: due},
+			{Name: "other", Run: func(context.Context) (int, error) { other.Add(1); return 1, nil }},
+		},
+	}
+	go r.Run(ctx)
+	for i := int32(1); i <= 3; i++ {
+		due <- struct{}{}
+		deadline := time.Now().Add(10 * time.Second)
+		for early.Load() < 1+i {
+			if time.Now().After(deadline) {
+				t.Fatalf("after %d signals the task ran %d times, want %d", i, early.Load(), 1+i)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	if n := other.Load(); n != 1 {
+		t.Errorf("the other task ran %d times, want once (at start)", n)
+	}
+}

@@ -129,10 +129,21 @@ type usageTracker struct {
 	// first such date as the tracking start (see trackingStart).
 	started time.Time
 	start   atomic.Pointer[time.Time]
+	// queued counts the dirty slots; at flushAt of them due asks for a
+	// flush before the jobs' interval, so the set's memory is bounded
+	// whatever the rate of uses of distinct keys.
+	queued  atomic.Int64
+	flushAt int64
+	due     chan struct{}
 }
 
+// usageFlushAt is how many keys with unwritten uses ask for an early
+// flush: about 25 MB of them. A smaller set would be written in more,
+// sparser transactions.
+const usageFlushAt = 100_000
+
 func newUsageTracker(now time.Time) *usageTracker {
-	t := &usageTracker{seed: maphash.MakeSeed(), started: now}
+	t := &usageTracker{seed: maphash.MakeSeed(), started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1)}
 	for i := range t.shards {
 		t.shards[i].dirty = make(map[string]*usageSlot)
 	}
@@ -162,6 +173,12 @@ func (t *usageTracker) record(key string, held *atomic.Pointer[usageSlot], u *la
 	if s == nil {
 		s = &usageSlot{key: key}
 		sh.dirty[key] = s
+		if t.queued.Add(1) == t.flushAt {
+			select {
+			case t.due <- struct{}{}:
+			default:
+			}
+		}
 	}
 	s.publish(u)
 	s.queued.Store(true)
@@ -184,7 +201,10 @@ func (t *usageTracker) peek(key string) *lastUse {
 func (t *usageTracker) forget(key string) {
 	sh := &t.shards[t.shard(key)]
 	sh.mu.Lock()
-	delete(sh.dirty, key)
+	if _, ok := sh.dirty[key]; ok {
+		delete(sh.dirty, key)
+		t.queued.Add(-1)
+	}
 	sh.mu.Unlock()
 }
 
@@ -224,6 +244,7 @@ func (t *usageTracker) written(ps []pendingUse) {
 		sh.mu.Lock()
 		if sh.dirty[p.key] == p.slot && !p.slot.queued.Load() {
 			delete(sh.dirty, p.key)
+			t.queued.Add(-1)
 		}
 		sh.mu.Unlock()
 	}

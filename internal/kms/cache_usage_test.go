@@ -108,3 +108,56 @@ func TestUseDuringFlushIsNotLost(t *testing.T) {
 		t.Fatalf("dirty after a use through a flushed slot: %+v", more)
 	}
 }
+
+// Past flushAt keys with unwritten uses the tracker asks for a flush once,
+// and the count follows the slots as flushes and deleted keys remove them.
+func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.svc.usage.flushAt = 3
+	ids := []string{h.createKey(), h.createKey(), h.createKey(), h.createKey()}
+	use := func(id string) {
+		t.Helper()
+		if _, err := trackedEncrypt(h.svc, ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due := func() bool {
+		select {
+		case <-h.svc.LastUsageDue():
+			return true
+		default:
+			return false
+		}
+	}
+	use(ids[0])
+	use(ids[1])
+	use(ids[0]) // the same key again: still two
+	if due() {
+		t.Fatal("due with two keys pending, flushAt 3")
+	}
+	use(ids[2])
+	use(ids[3])
+	if !due() {
+		t.Fatal("not due with four keys pending, flushAt 3")
+	}
+	if due() {
+		t.Fatal("due twice for one crossing")
+	}
+	h.svc.usage.forget(partition("111122223333", "us-east-1") + ids[3])
+	if n, want := h.svc.usage.queued.Load(), int64(h.svc.usage.len()); n != want || n != 3 {
+		t.Fatalf("count %d with %d slots, want 3", n, want)
+	}
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.svc.usage.queued.Load(); n != 0 {
+		t.Fatalf("count %d after the flush, want 0", n)
+	}
+	for _, id := range ids[:3] {
+		use(id)
+	}
+	if !due() {
+		t.Fatal("not due when three keys are pending again")
+	}
+}

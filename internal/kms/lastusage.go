@@ -110,6 +110,10 @@ func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
 
 const flushBatch = 256
 
+// LastUsageDue signals when so many keys have uses not yet written that
+// FlushLastUsage should run before its interval.
+func (s *Service) LastUsageDue() <-chan struct{} { return s.usage.due }
+
 // FlushLastUsage writes the key uses recorded since the previous flush and
 // returns how many it wrote. A use never overwrites a later one already
 // stored, and uses of keys deleted meanwhile are dropped. The scheduler
