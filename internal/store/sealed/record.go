@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash"
 )
 
 // ErrNotAuthentic is returned, wrapped with the record's bucket and key, for
@@ -61,8 +60,9 @@ func (s *Store) openRecord(bucket, key, rec []byte) ([]byte, error) {
 
 // appendTag appends HMAC-SHA256(bucket, key, body) to dst. Bucket and key
 // are length-prefixed, so no two (bucket, key, body) share a message.
-func appendTag(dst []byte, newMAC func() hash.Hash, bucket, key, body []byte) []byte {
-	m := newMAC()
+func appendTag(dst []byte, k *recordKey, bucket, key, body []byte) []byte {
+	m := k.get()
+	defer k.put(m)
 	var n [4]byte
 	binary.BigEndian.PutUint32(n[:], uint32(len(bucket)))
 	m.Write(n[:])

@@ -31,7 +31,27 @@ type Store struct {
 	purpose string // DeriveKey purpose of record keys, naming this store
 
 	mu   sync.RWMutex
-	keys map[uint32]secret.Bytes // record key per root key id, derived once
+	keys map[uint32]*recordKey // per root key id, derived once
+}
+
+// recordKey is the record key of one root key and its keyed HMAC states:
+// a state, Reset after use, goes back to its keyed start without hashing
+// the key's pads again, so a read costs the record's blocks only.
+type recordKey struct {
+	key  secret.Bytes
+	macs sync.Pool
+}
+
+func (k *recordKey) get() hash.Hash {
+	if m, ok := k.macs.Get().(hash.Hash); ok {
+		return m
+	}
+	return hmac.New(sha256.New, k.key)
+}
+
+func (k *recordKey) put(m hash.Hash) {
+	m.Reset()
+	k.macs.Put(m)
 }
 
 var _ store.Store = (*Store)(nil)
@@ -41,30 +61,31 @@ func newStore(inner store.Store, ring Keyring, storeID []byte) *Store {
 		inner:   inner,
 		ring:    ring,
 		purpose: fmt.Sprintf("store-record/v1|%x", storeID),
-		keys:    make(map[uint32]secret.Bytes),
+		keys:    make(map[uint32]*recordKey),
 	}
 }
 
-// mac returns the HMAC-SHA256 constructor for records under root key id.
-func (s *Store) mac(id uint32) (func() hash.Hash, error) {
+// mac returns the record key of root key id.
+func (s *Store) mac(id uint32) (*recordKey, error) {
 	s.mu.RLock()
 	k, ok := s.keys[id]
 	s.mu.RUnlock()
-	if !ok {
-		var err error
-		if k, err = s.ring.DeriveKey(id, s.purpose); err != nil {
-			return nil, err
-		}
-		s.mu.Lock()
-		if old, ok := s.keys[id]; ok {
-			k.Wipe()
-			k = old
-		} else {
-			s.keys[id] = k
-		}
-		s.mu.Unlock()
+	if ok {
+		return k, nil
 	}
-	return func() hash.Hash { return hmac.New(sha256.New, k) }, nil
+	derived, err := s.ring.DeriveKey(id, s.purpose)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if k, ok := s.keys[id]; ok {
+		derived.Wipe()
+		return k, nil
+	}
+	k = &recordKey{key: derived}
+	s.keys[id] = k
+	return k, nil
 }
 
 // View runs fn on a consistent snapshot; see store.Store.
@@ -83,7 +104,7 @@ func (s *Store) Close() error {
 	err := s.inner.Close()
 	s.mu.Lock()
 	for id, k := range s.keys {
-		k.Wipe()
+		k.key.Wipe()
 		delete(s.keys, id)
 	}
 	s.mu.Unlock()
