@@ -1,6 +1,9 @@
 package keys
 
-import "errors"
+import (
+	"errors"
+	"slices"
+)
 
 // Sentinel errors of the asymmetric, HMAC, agreement and encapsulation
 // primitives. None of them carries key material, plaintext or a message;
@@ -65,14 +68,39 @@ type Algorithms struct {
 	EncapsulationAlgorithms []string
 }
 
-// specInfo is the AWS table for one KeySpec (reference §1.3). It is built
-// fresh on each call so no caller can change it for another.
+// specInfo is the AWS table for one KeySpec (reference §1.3). The table
+// is built once and never handed out: callers get copies of its lists,
+// so none can change it for another (DescribeKey reads it on every call).
 type specInfo struct {
 	usages []string // the first one is the default
 	algs   map[string]Algorithms
 }
 
+var specTable = buildSpecTable()
+
 func lookupSpec(keySpec string) (specInfo, bool) {
+	info, ok := specTable[keySpec]
+	return info, ok
+}
+
+var allKeySpecs = []string{"SYMMETRIC_DEFAULT", "RSA_2048", "RSA_3072", "RSA_4096",
+	"ECC_NIST_P256", "ECC_NIST_P384", "ECC_NIST_P521", "ECC_SECG_P256K1", "ECC_NIST_EDWARDS25519",
+	"ML_DSA_44", "ML_DSA_65", "ML_DSA_87", "ML_KEM_512", "ML_KEM_768", "ML_KEM_1024",
+	"HMAC_224", "HMAC_256", "HMAC_384", "HMAC_512", "SM2"}
+
+func buildSpecTable() map[string]specInfo {
+	t := make(map[string]specInfo, len(allKeySpecs))
+	for _, spec := range allKeySpecs {
+		info, ok := specOf(spec)
+		if !ok {
+			panic("keys: no table for " + spec)
+		}
+		t[spec] = info
+	}
+	return t
+}
+
+func specOf(keySpec string) (specInfo, bool) {
 	ecc := func(alg string) specInfo {
 		return specInfo{
 			usages: []string{UsageSignVerify, UsageKeyAgreement},
@@ -151,7 +179,7 @@ func KeyUsages(keySpec string) ([]string, error) {
 	if !ok {
 		return nil, ErrUnsupportedKeySpec
 	}
-	return info.usages, nil
+	return slices.Clone(info.usages), nil
 }
 
 // AlgorithmsFor returns the algorithm lists DescribeKey shows for a key of
@@ -166,7 +194,13 @@ func AlgorithmsFor(keySpec, keyUsage string) (Algorithms, error) {
 	if !ok {
 		return Algorithms{}, ErrUnsupportedOperation
 	}
-	return a, nil
+	return Algorithms{
+		EncryptionAlgorithms:    slices.Clone(a.EncryptionAlgorithms),
+		SigningAlgorithms:       slices.Clone(a.SigningAlgorithms),
+		MacAlgorithms:           slices.Clone(a.MacAlgorithms),
+		KeyAgreementAlgorithms:  slices.Clone(a.KeyAgreementAlgorithms),
+		EncapsulationAlgorithms: slices.Clone(a.EncapsulationAlgorithms),
+	}, nil
 }
 
 // Implemented reports whether this package can generate and use keys of

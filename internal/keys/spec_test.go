@@ -4,6 +4,8 @@ import (
 	"errors"
 	"slices"
 	"testing"
+
+	"github.com/kmsd/kmsd/internal/kmsapi"
 )
 
 func TestKeyUsagesAndAlgorithms(t *testing.T) {
@@ -103,5 +105,28 @@ func TestImplemented(t *testing.T) {
 		if Implemented(spec) {
 			t.Errorf("Implemented(%s) = true", spec)
 		}
+	}
+}
+
+// Every KeySpec of the AWS API model has a table, and what a caller gets
+// is its own copy: changing it changes nothing for the next caller.
+func TestSpecTableCoversTheModelAndIsNotShared(t *testing.T) {
+	for _, spec := range kmsapi.KeySpec("").Values() {
+		if !Implemented(string(spec)) {
+			t.Errorf("no table for KeySpec %s", spec)
+		}
+	}
+	a, err := AlgorithmsFor("RSA_2048", UsageSignVerify)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.SigningAlgorithms[0] = "CHANGED"
+	u, _ := KeyUsages("RSA_2048")
+	u[0] = "CHANGED"
+	if b, _ := AlgorithmsFor("RSA_2048", UsageSignVerify); b.SigningAlgorithms[0] != "RSASSA_PSS_SHA_256" {
+		t.Errorf("a caller's change reached the table: %v", b.SigningAlgorithms)
+	}
+	if u, _ := KeyUsages("RSA_2048"); u[0] != UsageEncryptDecrypt {
+		t.Errorf("a caller's change reached the table: %v", u)
 	}
 }
