@@ -93,7 +93,7 @@ func TestBackupOfARunningServerRestores(t *testing.T) {
 	for _, want := range []string{
 		"Backed up " + filepath.Join(data, "kmsd.db") + " to " + backup + " while the server runs, through " + filepath.Join(data, "kmsd.sock"),
 		"sealed by: root key 1 with fingerprint " + fp,
-		"schema:    version 2",
+		fmt.Sprintf("schema:    version %d", storeSchema().Current),
 		"0 failing authentication",
 		"kmsd admin restore --data " + data + " --in " + backup,
 	} {
