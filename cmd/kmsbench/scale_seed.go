@@ -36,7 +36,13 @@ func listScaleKeys(ctx context.Context, srv *server, n int) ([]regionKey, error)
 	for r, c := range newRegionClients(srv.url, 1) {
 		pages := kms.NewListKeysPaginator(c, &kms.ListKeysInput{Limit: aws.Int32(1000)})
 		for pages.HasMorePages() {
+			// Listing is setup, not measured: a page the SDK's transport
+			// race fails (see the README) is asked again; the paginator
+			// moves on only after a success.
 			out, err := pages.NextPage(ctx)
+			for try := 1; err != nil && try < 3; try++ {
+				out, err = pages.NextPage(ctx)
+			}
 			if err != nil {
 				return nil, fmt.Errorf("list the keys of %s: %w", scaleRegions[r], err)
 			}
