@@ -161,7 +161,8 @@ func (s *Service) sealedSnapshot(rec *keyRecord) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap()}
 	pp := s.cache.policies.parse(rec.Policy, rec.PolicyPrincipals)
 	k.policy, k.bound = pp.policy, pp.bound
-	rec.Policy = pp.text // one copy of the document for every key that has it
+	// One copy of the document and its bindings for every key that has them.
+	rec.Policy, rec.PolicyPrincipals = pp.text, pp.principals
 	k.conds = keyConditions(rec)
 	if rec.CurrentMaterial != "" {
 		id, err := keys.ParseMaterialID(rec.CurrentMaterial)

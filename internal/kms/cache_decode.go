@@ -37,7 +37,11 @@ func internRecord(r *keyRecord) {
 		*s = unique.Make(*s).Value()
 	}
 	for i := range r.Materials {
-		r.Materials[i].Origin = unique.Make(r.Materials[i].Origin).Value()
+		m := &r.Materials[i]
+		m.Origin = unique.Make(m.Origin).Value()
+		if m.ID == r.CurrentMaterial {
+			r.CurrentMaterial = m.ID // one copy of the 64-character id
+		}
 	}
 }
 

@@ -46,7 +46,7 @@ func (t *policyTable) parse(text string, principals []boundPrincipal) *parsedPol
 		return pp.text == text && slices.Equal(pp.principals, principals)
 	}
 	return t.t.get(h.Sum64(), same, func() *parsedPolicy {
-		pp := &parsedPolicy{text: text, principals: principals}
+		pp := &parsedPolicy{text: text, principals: slices.Clip(principals)} // shared: an append copies
 		// Policies are validated when put. One put under older rules (a
 		// condition key kmsd did not know then) is evaluated as it was when
 		// it was put, rather than locking everyone out of the key,
