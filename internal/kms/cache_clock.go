@@ -18,6 +18,13 @@ import (
 // coldest. (The cache used to be wiped whole when full, so at scale every
 // key missed again at once.)
 //
+// A full cache admits a key only on its second miss in a while: the
+// first leaves its hash in the doorkeeper, a direct-mapped table of the
+// hashes of keys recently refused. So a key read once, among a million
+// read at random or by a sweep over every key, evicts nothing: the cache
+// keeps its hot keys, and is spared the work and garbage of replacing
+// an entry on each miss.
+//
 // Entries are invalidated after every committed write. A reader that
 // missed loads the record and adds it with the generation it saw before
 // loading; add and invalidate take mu, so an entry loaded before a write's
@@ -27,11 +34,13 @@ type keyCache struct {
 	m   sync.Map // string -> *cacheEntry
 	gen atomic.Uint64
 
-	mu   sync.Mutex    // orders add against invalidate; guards ring, free, hand
+	mu   sync.Mutex    // orders add against invalidate; guards ring, free, hand, door
 	ring []*cacheEntry // the clock; nil slots are listed in free
 	free []int
 	hand int
 	max  int
+	door []uint64 // hashes of keys refused when the cache was full; 0 is empty
+	seed maphash.Seed
 
 	hits, misses, evictions atomic.Uint64 // for metrics
 
@@ -54,7 +63,7 @@ type cacheEntry struct {
 }
 
 func newKeyCache(max int) *keyCache {
-	c := &keyCache{max: max, ring: make([]*cacheEntry, 0, min(max, 1<<16))}
+	c := &keyCache{max: max, ring: make([]*cacheEntry, 0, min(max, 1<<16)), door: make([]uint64, max), seed: maphash.MakeSeed()}
 	c.policies.seed, c.conds.seed = maphash.MakeSeed(), maphash.MakeSeed()
 	return c
 }
@@ -115,9 +124,28 @@ func (c *keyCache) add(k string, v any, gen uint64) {
 		old.(*cacheEntry).ref.Store(true)
 		return
 	}
+	if len(c.free) == 0 && len(c.ring) >= c.max && !c.admit(k) {
+		return
+	}
 	e := &cacheEntry{key: k, v: v, slot: c.slot()}
 	c.ring[e.slot] = e
 	c.m.Store(k, e)
+}
+
+// admit reports whether k, missed while the cache is full, may evict an
+// entry: whether it was refused recently. mu is held.
+func (c *keyCache) admit(k string) bool {
+	if len(c.door) == 0 {
+		return true
+	}
+	h := maphash.String(c.seed, k) | 1
+	d := &c.door[h%uint64(len(c.door))]
+	if *d == h {
+		*d = 0
+		return true
+	}
+	*d = h
+	return false
 }
 
 // slot returns a free place on the ring, evicting if the cache is full.

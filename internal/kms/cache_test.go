@@ -61,7 +61,8 @@ func TestKeyCacheNeverServesAnInvalidatedValue(t *testing.T) {
 	}
 }
 
-// TestKeyCacheKeepsHotKeysWhenFull: a stream of cold keys through a full
+// TestKeyCacheKeepsHotKeysWhenFull: a stream of cold keys, each missed
+// twice (a full cache admits a key on its second miss), through a full
 // cache evicts cold keys, one at a time, and keeps the keys in use; the
 // cache never holds more than its size. (A cache wiped whole when full
 // loses every hot key at once.)
@@ -72,7 +73,11 @@ func TestKeyCacheKeepsHotKeysWhenFull(t *testing.T) {
 		c.add(fmt.Sprint("hot", i), i, c.gen.Load())
 	}
 	for i := range 10 * size {
-		c.add(fmt.Sprint("cold", i), i, c.gen.Load())
+		k := fmt.Sprint("cold", i)
+		c.add(k, i, c.gen.Load())
+		if _, ok := c.peek(k); !ok { // refused: its next miss is admitted
+			c.add(k, i, c.gen.Load())
+		}
 		for j := range hot {
 			if _, ok := c.get(fmt.Sprint("hot", j)); !ok {
 				t.Fatalf("hot key %d evicted after %d cold keys", j, i+1)
@@ -100,6 +105,33 @@ func TestKeyCacheKeepsHotKeysWhenFull(t *testing.T) {
 	c.flush()
 	if _, ok := c.get("hot5"); ok || len(c.ring) != 0 {
 		t.Fatal("flush kept entries")
+	}
+}
+
+// TestFullCacheAdmitsOnASecondMiss: keys read once each, as by a sweep
+// over every key, evict nothing from a full cache, and the keys it held
+// stay; a key missed again soon after takes a place.
+func TestFullCacheAdmitsOnASecondMiss(t *testing.T) {
+	const size = 100
+	c := newKeyCache(size)
+	for i := range size {
+		c.add(fmt.Sprint("held", i), i, c.gen.Load())
+	}
+	for i := range 50 * size {
+		c.add(fmt.Sprint("once", i), i, c.gen.Load())
+	}
+	if n := c.evictions.Load(); n != 0 {
+		t.Fatalf("keys read once evicted %d entries", n)
+	}
+	for i := range size {
+		if _, ok := c.peek(fmt.Sprint("held", i)); !ok {
+			t.Fatalf("held key %d evicted by keys read once", i)
+		}
+	}
+	c.add("twice", 0, c.gen.Load())
+	c.add("twice", 0, c.gen.Load())
+	if _, ok := c.peek("twice"); !ok || c.evictions.Load() != 1 {
+		t.Fatalf("a key missed twice: cached %v, %d evictions; want it cached in place of one", ok, c.evictions.Load())
 	}
 }
 
