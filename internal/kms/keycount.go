@@ -88,6 +88,11 @@ func storedState(tx store.Tx, k []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
+	return recordState(k, b)
+}
+
+// recordState reads only the state of the key record b stored at k.
+func recordState(k, b []byte) (string, error) {
 	var r struct {
 		KeyState string `json:"keyState"`
 	}
@@ -113,13 +118,11 @@ func CountKeysByState(ctx context.Context, tx store.Tx) error {
 			if !ok {
 				return fmt.Errorf("key record %q names no account and Region", kv.Key)
 			}
-			var r struct {
-				KeyState string `json:"keyState"`
+			state, err := recordState(kv.Key, kv.Value)
+			if err != nil {
+				return err
 			}
-			if err := json.Unmarshal(kv.Value, &r); err != nil {
-				return fmt.Errorf("decode key record %s: %w", kv.Key, err)
-			}
-			counts[part+r.KeyState]++
+			counts[part+state]++
 		}
 		if len(kvs) < keyCountPage {
 			break
