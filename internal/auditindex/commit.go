@@ -36,13 +36,18 @@ func (ix *Index) commit(recs []pending) error {
 		return fmt.Errorf("auditindex: index records %d to %d: %w", recs[0].line.seq, recs[len(recs)-1].line.seq, err)
 	}
 	ix.st = st
+	if ix.merge.due(&ix.st, 0) {
+		return ix.mergeRecent()
+	}
 	return nil
 }
 
 // index writes the postings and event IDs of recs and moves st past them.
 func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
-	terms, postings, events := tx.Bucket(bucketTerms), tx.Bucket(bucketPostings), tx.Bucket(bucketEvents)
-	postings.FillPercent = postingsFill
+	terms, events := tx.Bucket(bucketTerms), tx.Bucket(bucketEvents)
+	// One cursor for the commit's term look-ups: Get makes a cursor, and
+	// grows its stack, each time.
+	tc := terms.Cursor()
 	w := &ix.work
 	w.round++
 	w.touched, w.puts, w.events = w.touched[:0], w.puts[:0], w.events[:0]
@@ -69,7 +74,7 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 				continue
 			}
 			w.key = appendTermKey(w.key[:0], f.account, f.region, tm.code, tm.value)
-			e, err := ix.term(terms, st, w.key)
+			e, err := ix.term(tc, st, w.key)
 			if err != nil {
 				return err
 			}
@@ -86,7 +91,7 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 	for _, e := range w.touched {
 		w.group(e)
 	}
-	if err := putAll(postings, w.puts); err != nil {
+	if err := ix.putPostings(tx, st, w.puts); err != nil {
 		return err
 	}
 	// Time-ordered IDs come nearly sorted. Of an ID recorded twice, the
@@ -149,6 +154,8 @@ type work struct {
 	puts    []kv
 	events  []kv
 	arena   arena
+	segKey  []byte      // a recent key being put
+	segs    []segCursor // the segments a merge reads
 }
 
 // termEntry is a term the indexer knows: its id, and its postings in the
@@ -198,12 +205,12 @@ func (w *work) group(e *termEntry) {
 }
 
 // term returns the term with key k, assigning the next id to a new one.
-func (ix *Index) term(terms *bbolt.Bucket, st *state, k []byte) (*termEntry, error) {
+func (ix *Index) term(tc *bbolt.Cursor, st *state, k []byte) (*termEntry, error) {
 	if e, ok := ix.terms[string(k)]; ok {
 		return e, nil
 	}
 	var id uint64
-	if v := terms.Get(k); v != nil {
+	if tk, v := tc.Seek(k); bytes.Equal(tk, k) {
 		var n int
 		if id, n = binary.Uvarint(v); n <= 0 {
 			return nil, errors.New("auditindex: malformed term id")
@@ -211,7 +218,7 @@ func (ix *Index) term(terms *bbolt.Bucket, st *state, k []byte) (*termEntry, err
 	} else {
 		id = st.NextTerm
 		st.NextTerm++
-		if err := terms.Put(k, binary.AppendUvarint(nil, id)); err != nil {
+		if err := tc.Bucket().Put(k, binary.AppendUvarint(nil, id)); err != nil {
 			return nil, err
 		}
 	}

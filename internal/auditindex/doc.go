@@ -15,16 +15,24 @@
 //
 // # The file
 //
-// Four buckets. "terms" maps a term — trail, attribute, value — to a
+// Five buckets. "terms" maps a term — trail, attribute, value — to a
 // number. "postings" holds the events of each term in groups: one key
 // per term, second (event time) and commit, uvarint(term) | be32(event
 // time in Unix seconds) | be64(first seq), whose value lists the group's
 // events in log order, each as its seq and where its line lies in the log
-// (see keys.go). A lookup seeks to the last group of its term at or
-// before its end time (or its page position) and walks backwards. KMS's event
-// source, every kmsd event's, has no postings: a lookup by it walks the
-// trail's and keeps the events of that source. "events" maps an
-// event ID to its seq, time and location, keyed by 0 and the ID's 16
+// (see keys.go). A commit does not put its groups there but appends them
+// to "recent" as a segment, keyed be32(segment) | the group's key: a
+// record naming a resource of its own (on a server of many keys, most do)
+// would otherwise cost a page rewritten at a random place of "postings".
+// Once the segments hold a group for every 512 bytes of "postings", or
+// number 64, a merge moves them into "postings" in key order, so a page
+// it rewrites takes several groups; on a small index a commit's groups
+// are that many, and go to "postings" at once (see segments.go). A lookup
+// reads the term's groups in "postings" and in each segment from the last
+// at or before its end time (or its page position) backwards, and merges
+// them newest first by time and seq. KMS's event source, every kmsd
+// event's, has no postings: a lookup by it walks the trail's and keeps
+// the events of that source. "events" maps an event ID to its seq, time and location, keyed by 0 and the ID's 16
 // bytes if it is a UUID in lower case, or 1 and the ID as written: the
 // time-ordered (version 7) UUIDs kmsd makes sort as they are made, so
 // the bucket grows at its end, and a commit whose IDs mostly come after
@@ -32,7 +40,8 @@
 // logged a little after later ones. Random IDs (of older logs, or from
 // other tools) land anywhere, and split pages half full.
 // "meta" holds the state: the last record indexed (seq, chain hash,
-// location) and the next term number.
+// location), the next term and segment numbers, and the sizes the merge
+// is decided by.
 //
 // # Following the log
 //

@@ -26,13 +26,14 @@ const (
 
 // formatVersion is the version of the index file's layout; a file of
 // another version is rebuilt.
-const formatVersion = 3
+const formatVersion = 4
 
 // Bucket names of the index file.
 var (
 	bucketMeta     = []byte("meta")
 	bucketTerms    = []byte("terms")
 	bucketPostings = []byte("postings")
+	bucketRecent   = []byte("recent")
 	bucketEvents   = []byte("events")
 	keyState       = []byte("state")
 )
@@ -100,6 +101,11 @@ type state struct {
 	LastLength int    `json:"lastLength"`
 	// NextTerm is the id the next new term gets.
 	NextTerm uint64 `json:"nextTerm"`
+	// The postings (see segments.go): the next segment's number, the
+	// groups the segments hold, and the bytes of the groups of "postings".
+	NextSegment  uint32 `json:"nextSegment"`
+	RecentGroups int    `json:"recentGroups"`
+	MainBytes    int64  `json:"mainBytes"`
 }
 
 // end is the offset just after the last record's line.
@@ -149,6 +155,7 @@ type Index struct {
 	terms    map[string]*termEntry // terms already looked up, by term key
 	unsynced bool                  // commits since the last fsync: the marker file exists
 	work     work                  // the indexer's buffers
+	merge    mergePolicy
 }
 
 // maxCachedTerms bounds the indexer's term cache; past it, the cache
@@ -171,6 +178,7 @@ func Open(logPath string, opts Options) (*Index, error) {
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		terms:    make(map[string]*termEntry),
+		merge:    mergePolicy{span: mergeSpan, maxSegments: maxSegments, chunk: mergeChunk},
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
 		return nil, fmt.Errorf("auditindex: %w", err)
@@ -227,7 +235,7 @@ func openDB(path string) (db *bbolt.DB, st state, err error) {
 	}
 	st = state{Version: formatVersion, Synced: true, NextTerm: 1}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketTerms, bucketPostings, bucketEvents} {
+		for _, b := range [][]byte{bucketMeta, bucketTerms, bucketPostings, bucketRecent, bucketEvents} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

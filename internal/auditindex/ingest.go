@@ -220,7 +220,7 @@ func (ix *Index) resume(f *os.File) (int64, error) {
 func (ix *Index) reset() error {
 	st := state{Version: formatVersion, Synced: true, NextTerm: 1}
 	err := ix.update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketTerms, bucketPostings, bucketEvents} {
+		for _, b := range [][]byte{bucketTerms, bucketPostings, bucketRecent, bucketEvents} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package auditindex
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -100,59 +99,38 @@ func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi ui
 	if n <= 0 {
 		return errors.New("auditindex: malformed term id")
 	}
-	prefix := binary.AppendUvarint(nil, id)
 	// The bound: postings up to (hi, any seq), or before the page position.
 	bound := Position{Time: hi, Seq: math.MaxUint64}
 	if q.After != nil && q.After.Time <= hi {
 		bound = *q.After
 	}
-	within := func(p posting) bool {
+	ps := postingSources{lo: lo, within: func(p posting) bool {
 		return p.time < bound.Time || p.time == bound.Time && (p.seq < bound.Seq || p.seq == bound.Seq && q.After == nil)
+	}}
+	if err := ps.openAll(tx, id, bound); err != nil {
+		return err
 	}
-	// The last group starting at or before the bound; later ones start
-	// after it, so all they hold is past it.
-	seek := postingKey(nil, id, bound.Time, bound.Seq)
-	c := tx.Bucket(bucketPostings).Cursor()
-	k, v := c.Seek(seek)
-	switch {
-	case k == nil:
-		k, v = c.Last()
-	case !bytes.Equal(k, seek):
-		k, v = c.Prev()
-	}
-	var group []posting
-	for ; k != nil && len(k) == len(prefix)+postingSuffix && bytes.HasPrefix(k, prefix); k, v = c.Prev() {
-		t, first := splitPosting(k)
-		if t < lo {
-			break
+	for {
+		p, ok, err := ps.next()
+		if err != nil || !ok {
+			return err
 		}
-		var ok bool
-		if group, ok = groupEntries(group[:0], t, first, v); !ok {
-			return errors.New("auditindex: malformed posting")
+		if len(page.Events) == q.Limit {
+			last := page.Events[len(page.Events)-1]
+			page.Next = &Position{Time: unixSeconds(last.Time), Seq: last.Seq}
+			return nil
 		}
-		for i := len(group) - 1; i >= 0; i-- {
-			p := group[i]
-			if !within(p) {
-				continue
-			}
-			if len(page.Events) == q.Limit {
-				last := page.Events[len(page.Events)-1]
-				page.Next = &Position{Time: unixSeconds(last.Time), Seq: last.Seq}
-				return nil
-			}
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			ev, err := ix.event(p.seq, p.loc, q)
-			if err != nil {
-				return err
-			}
-			if ev != nil && (!filter || ev.has(q.Attr, q.Value)) {
-				page.Events = append(page.Events, ev)
-			}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		ev, err := ix.event(p.seq, p.loc, q)
+		if err != nil {
+			return err
+		}
+		if ev != nil && (!filter || ev.has(q.Attr, q.Value)) {
+			page.Events = append(page.Events, ev)
 		}
 	}
-	return nil
 }
 
 // lookupEventID finds the one event with q.Value as its event ID.

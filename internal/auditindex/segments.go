@@ -1,0 +1,201 @@
+package auditindex
+
+import (
+	"bytes"
+	"container/heap"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+
+	"go.etcd.io/bbolt"
+)
+
+// Postings are log-structured. A commit's groups, one for each term it
+// has postings of, would land at each term's place in "postings": on a
+// server whose records name many resources nearly every record has a
+// term of its own in the commit, and the commit rewrote about a page per
+// record. Instead a commit appends its groups to the "recent" bucket as a
+// segment, each keyed be32(segment number) | its key in "postings", so
+// that the commit's puts come after every key there and fill whole pages.
+// Once the segments hold enough groups for each page of "postings" (or
+// are too many for lookups to read cheaply), a merge moves them into
+// "postings" in key order: each page it rewrites takes several groups.
+// A group is in one place at a time, so a merge changes no lookup.
+
+// segmentPrefix is the length of a segment's number in recent keys.
+const segmentPrefix = 4
+
+// Defaults of the merge policy, measured with BenchmarkIndexManyKeys.
+const (
+	// mergeSpan: segments are merged once they hold a group for every
+	// mergeSpan bytes of "postings" (eight a 4 KiB page), so that a merge
+	// rewrites a page for every several groups it moves.
+	mergeSpan = 512
+	// maxSegments bounds the segments a lookup reads.
+	maxSegments = 64
+	// mergeChunk bounds the groups one merge transaction moves, and so the
+	// pages bbolt holds in the heap until the commit.
+	mergeChunk = 1 << 17
+)
+
+// mergePolicy says when segments are merged (tests make it merge more or
+// less often).
+type mergePolicy struct {
+	span        int64
+	maxSegments uint32
+	chunk       int
+}
+
+// due reports whether segments holding st's and extra more groups are to
+// be merged. A span of 0 merges only for the number of segments.
+func (p mergePolicy) due(st *state, extra int) bool {
+	n := int64(st.RecentGroups) + int64(extra)
+	return n > 0 && (p.span > 0 && n*p.span >= st.MainBytes || st.NextSegment >= p.maxSegments)
+}
+
+// groupBytes is what a group takes of a leaf page: a 16-byte header, its
+// key and its value.
+func groupBytes(k, v []byte) int64 { return int64(16 + len(k) + len(v)) }
+
+// putPostings writes a commit's groups (sorted): into "postings" while
+// they are many for its size, as on a small index, and as a new segment
+// otherwise.
+func (ix *Index) putPostings(tx *bbolt.Tx, st *state, puts []kv) error {
+	if len(puts) == 0 {
+		return nil
+	}
+	if st.RecentGroups == 0 && ix.merge.due(st, len(puts)) {
+		postings := tx.Bucket(bucketPostings)
+		postings.FillPercent = postingsFill
+		for _, e := range puts {
+			if err := postings.Put(e.k, e.v); err != nil {
+				return err
+			}
+			st.MainBytes += groupBytes(e.k, e.v)
+		}
+		return nil
+	}
+	recent := tx.Bucket(bucketRecent)
+	recent.FillPercent = 1 // nothing is ever put between its keys
+	k := ix.work.segKey
+	for _, e := range puts {
+		k = append(binary.BigEndian.AppendUint32(k[:0], st.NextSegment), e.k...)
+		if err := recent.Put(k, e.v); err != nil {
+			return err
+		}
+	}
+	ix.work.segKey = k
+	st.NextSegment++
+	st.RecentGroups += len(puts)
+	return nil
+}
+
+// mergeRecent moves every segment's groups into "postings", a transaction
+// per chunk of the policy.
+func (ix *Index) mergeRecent() error {
+	for {
+		st := ix.st
+		var done bool
+		err := ix.update(func(tx *bbolt.Tx) (err error) {
+			done, err = ix.mergeStep(tx, &st)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("auditindex: merge recent postings: %w", err)
+		}
+		ix.st = st
+		if done {
+			return nil
+		}
+	}
+}
+
+// mergeStep moves the chunk of segments' groups that come first in
+// "postings", in its key order, and reports whether none are left.
+func (ix *Index) mergeStep(tx *bbolt.Tx, st *state) (bool, error) {
+	recent, postings := tx.Bucket(bucketRecent), tx.Bucket(bucketPostings)
+	w := &ix.work
+	w.arena.reset()
+	h := segHeap(w.segs[:0])
+	for s := uint64(0); s <= math.MaxUint32; s++ {
+		c := recent.Cursor()
+		k, v := c.Seek(binary.BigEndian.AppendUint32(nil, uint32(s)))
+		if k == nil {
+			break
+		}
+		if len(k) <= segmentPrefix {
+			return false, errMalformedRecent
+		}
+		s = uint64(binary.BigEndian.Uint32(k))
+		h = append(h, segCursor{c, k, v})
+	}
+	heap.Init(&h)
+	moved := w.puts[:0]
+	for len(h) > 0 && len(moved) < ix.merge.chunk {
+		top := &h[0]
+		k, v := w.arena.alloc(len(top.k)), w.arena.alloc(len(top.v))
+		moved = append(moved, kv{append(k, top.k...), append(v, top.v...)})
+		seg := top.k[:segmentPrefix]
+		if top.k, top.v = top.c.Next(); top.k == nil || !bytes.HasPrefix(top.k, seg) {
+			heap.Pop(&h)
+		} else if len(top.k) <= segmentPrefix {
+			return false, errMalformedRecent
+		} else {
+			heap.Fix(&h, 0)
+		}
+	}
+	clear(h) // not to keep the cursors
+	w.segs, w.puts = h[:0], moved[:0]
+	postings.FillPercent = postingsFill
+	for _, e := range moved {
+		k := e.k[segmentPrefix:]
+		if err := postings.Put(k, e.v); err != nil {
+			return false, err
+		}
+		st.MainBytes += groupBytes(k, e.v)
+	}
+	done := len(h) == 0
+	if done {
+		// All moved: dropping the bucket frees its pages without reading them.
+		if err := tx.DeleteBucket(bucketRecent); err != nil {
+			return false, err
+		}
+		if _, err := tx.CreateBucket(bucketRecent); err != nil {
+			return false, err
+		}
+		st.RecentGroups, st.NextSegment = 0, 0
+	} else {
+		for _, e := range moved {
+			if err := recent.Delete(e.k); err != nil {
+				return false, err
+			}
+		}
+		st.RecentGroups = max(0, st.RecentGroups-len(moved))
+	}
+	return done, putState(tx, st)
+}
+
+var errMalformedRecent = errors.New("auditindex: malformed recent posting key")
+
+// segCursor is a segment's next group to merge.
+type segCursor struct {
+	c    *bbolt.Cursor
+	k, v []byte
+}
+
+// segHeap orders segments' next groups by their key in "postings".
+type segHeap []segCursor
+
+func (h segHeap) Len() int { return len(h) }
+func (h segHeap) Less(i, j int) bool {
+	return bytes.Compare(h[i].k[segmentPrefix:], h[j].k[segmentPrefix:]) < 0
+}
+func (h segHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *segHeap) Push(x any)   { *h = append(*h, x.(segCursor)) }
+func (h *segHeap) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
