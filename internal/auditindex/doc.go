@@ -24,7 +24,7 @@
 // to "recent" as a segment, keyed be32(segment) | the group's key: a
 // record naming a resource of its own (on a server of many keys, most do)
 // would otherwise cost a page rewritten at a random place of "postings".
-// Once the segments hold a group for every 512 bytes of "postings", or
+// Once the segments hold a group for every 128 bytes of "postings", or
 // number 64, a merge moves them into "postings" in key order, so a page
 // it rewrites takes several groups; on a small index a commit's groups
 // are that many, and go to "postings" at once (see segments.go). A lookup
