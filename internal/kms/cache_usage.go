@@ -138,9 +138,11 @@ type usageTracker struct {
 }
 
 // usageFlushAt is how many keys with unwritten uses ask for an early
-// flush: about 25 MB of them. A smaller set would be written in more,
-// sparser transactions.
-const usageFlushAt = 100_000
+// flush: about 55 MB of them. A flush reads each key's record and last
+// use, in key order; the more of a million keys one flush takes, the
+// closer together they lie in the store, so a smaller set costs more
+// per use written.
+const usageFlushAt = 250_000
 
 func newUsageTracker(now time.Time) *usageTracker {
 	t := &usageTracker{seed: maphash.MakeSeed(), started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1)}
