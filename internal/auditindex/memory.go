@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 )
 
 // Records lists audit records held in memory — an ephemeral server's,
@@ -52,14 +53,34 @@ func (r Records) Lookup(ctx context.Context, q Query) (Page, error) {
 	return page, nil
 }
 
-// has reports whether the event is found by attr = value.
+// has reports whether the event is found by attr = value: whether
+// Event.terms lists it (or it is the event's ID), without listing them.
 func (ev *Event) has(attr Attr, value string) bool {
-	if attr == EventID {
+	switch attr {
+	case all:
+		return value == ""
+	case EventID:
 		return ev.EventID == value
+	case ReadOnly:
+		return value == strconv.FormatBool(ev.ReadOnly)
 	}
-	for _, t := range ev.terms() {
-		if t.attr == attr && t.value == value {
-			return true
+	if value == "" {
+		return false
+	}
+	switch attr {
+	case EventName:
+		return ev.EventName == value
+	case EventSource:
+		return ev.EventSource == value
+	case Username:
+		return ev.Username == value
+	case AccessKeyID:
+		return ev.AccessKeyID == value
+	case ResourceType, ResourceName:
+		for _, r := range ev.Resources {
+			if attr == ResourceType && r.Type == value || attr == ResourceName && r.Name == value {
+				return true
+			}
 		}
 	}
 	return false

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/kmsd/kmsd/internal/audit"
 )
 
 // TestRecordsAnswerAsTheIndexDoes looks up the same events through the
@@ -97,5 +99,37 @@ func TestRecordsAnswerAsTheIndexDoes(t *testing.T) {
 	}
 	if checked < 500 {
 		t.Errorf("only %d events compared; the queries find too little", checked)
+	}
+}
+
+// TestHasAgreesWithTerms checks that Event.has finds an event by each
+// term Event.terms lists, and by no other value of the attributes.
+func TestHasAgreesWithTerms(t *testing.T) {
+	attrs := []Attr{all, EventName, EventSource, ReadOnly, Username, AccessKeyID, ResourceType, ResourceName}
+	checked := 0
+	for _, body := range leanCorpus(t) {
+		ev, err := decodeEvent(1, body)
+		if err != nil {
+			continue
+		}
+		terms := ev.terms()
+		values := []string{"", "true", "false", "x", audit.EventSource}
+		for _, tm := range terms {
+			values = append(values, tm.value, tm.value+"x")
+		}
+		for _, a := range attrs {
+			for _, v := range values {
+				if got, want := ev.has(a, v), slices.Contains(terms, term{a, v}); got != want {
+					t.Errorf("%s: has(%q, %q) = %v, terms %v", body, a, v, got, terms)
+				}
+			}
+		}
+		if ev.EventID != "" && (!ev.has(EventID, ev.EventID) || ev.has(EventID, ev.EventID+"x")) {
+			t.Errorf("%s: not found by its event ID alone", body)
+		}
+		checked++
+	}
+	if checked < 10 {
+		t.Fatalf("only %d events checked", checked)
 	}
 }
