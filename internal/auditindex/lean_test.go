@@ -244,7 +244,9 @@ func FuzzScan(f *testing.F) {
 
 // TestLookupByKMSEventSourceSkipsOtherSources looks up by KMS's event
 // source, which has no postings of its own, among events of other sources
-// and none, page by page: only KMS's events are found, each once.
+// and none, page by page: only KMS's events are found, each once, and no
+// page is empty (the oldest event, of another source, follows a full
+// page of KMS's).
 func TestLookupByKMSEventSourceSkipsOtherSources(t *testing.T) {
 	tr := openTrail(t, filepath.Join(t.TempDir(), "log.jsonl"), Options{})
 	t0 := time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC)
@@ -270,12 +272,15 @@ func TestLookupByKMSEventSourceSkipsOtherSources(t *testing.T) {
 		want   []*audit.Event
 	}{{audit.EventSource, kms}, {"sts.amazonaws.com", sts}} {
 		var got []string
-		q := Query{Attr: EventSource, Value: c.source, Limit: 3}
+		q := Query{Attr: EventSource, Value: c.source, Limit: 4}
 		for pages := 0; ; pages++ {
 			if pages > 10 {
 				t.Fatal("paging does not end")
 			}
 			p := tr.lookup(q)
+			if len(p.Events) == 0 {
+				t.Errorf("EventSource=%s: page %d is empty", c.source, pages)
+			}
 			got = append(got, ids(p)...)
 			if p.Next == nil {
 				break

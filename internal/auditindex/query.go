@@ -83,12 +83,12 @@ func bounds(q *Query) (lo, hi uint32) {
 }
 
 // scanTerm pages through the postings of q's term from the newest at or
-// before the upper bound (End, or After exclusive).
+// before the upper bound (End, or After exclusive). An event is listed
+// only if it has the term (a lookup by KMS's event source reads the
+// trail's postings), and a page has a Next only if an event follows it.
 func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi uint32, page *Page) error {
 	tm := term{q.Attr, q.Value}
-	code, _ := q.Attr.code()
-	filter := unposted(code, q.Value)
-	if filter {
+	if code, _ := q.Attr.code(); unposted(code, q.Value) {
 		tm = term{all, ""}
 	}
 	tv := tx.Bucket(bucketTerms).Get(termKey(nil, q.Account, q.Region, tm))
@@ -115,11 +115,6 @@ func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi ui
 		if err != nil || !ok {
 			return err
 		}
-		if len(page.Events) == q.Limit {
-			last := page.Events[len(page.Events)-1]
-			page.Next = &Position{Time: unixSeconds(last.Time), Seq: last.Seq}
-			return nil
-		}
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -127,9 +122,15 @@ func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi ui
 		if err != nil {
 			return err
 		}
-		if ev != nil && (!filter || ev.has(q.Attr, q.Value)) {
-			page.Events = append(page.Events, ev)
+		if ev == nil || !ev.has(q.Attr, q.Value) {
+			continue
 		}
+		if len(page.Events) == q.Limit {
+			last := page.Events[len(page.Events)-1]
+			page.Next = &Position{Time: unixSeconds(last.Time), Seq: last.Seq}
+			return nil
+		}
+		page.Events = append(page.Events, ev)
 	}
 }
 
