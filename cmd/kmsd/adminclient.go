@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // The online forms of the admin commands: with --endpoint they call a
@@ -50,6 +52,11 @@ func iamClient(ctx context.Context, endpoint, region string, getenv func(string)
 	return iam.NewFromConfig(cfg, func(o *iam.Options) {
 		o.BaseEndpoint = aws.String(endpoint)
 		o.RetryMaxAttempts = 1
+		if o.HTTPClient == nil {
+			o.HTTPClient = sdkhttp.New()
+		} else {
+			o.HTTPClient = sdkhttp.Wrap(o.HTTPClient)
+		}
 	}), nil
 }
 

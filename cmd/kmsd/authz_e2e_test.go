@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 const (
@@ -32,9 +34,9 @@ type clients struct {
 func (p *proc) as(akid, secretKey, token string) clients {
 	creds := credentials.NewStaticCredentialsProvider(akid, secretKey, token)
 	return clients{
-		kms: kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.url), Credentials: creds, RetryMaxAttempts: 1}),
-		iam: iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.url), Credentials: creds, RetryMaxAttempts: 1}),
-		sts: sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.url), Credentials: creds, RetryMaxAttempts: 1}),
+		kms: kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()}),
+		iam: iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()}),
+		sts: sts.New(sts.Options{Region: "us-east-1", BaseEndpoint: aws.String(p.url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()}),
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // TestAWSRegionsMatchTheSDK: every Region of every partition the AWS SDK
@@ -59,7 +61,7 @@ func TestAWSRegionsMatchTheSDK(t *testing.T) {
 
 func kmsIn(url, region, akid, secret string) *kms.Client {
 	return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(url),
-		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""), RetryMaxAttempts: 1})
+		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 }
 
 // TestMisspeltRegionIsRefused: a request scoped to a Region that is neither

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // startTLSProxyKMSD starts kmsd dev over TLS serving the XKS Proxy API
@@ -51,7 +53,7 @@ func startTLSProxyKMSD(t *testing.T, dir string, ca *testCA) (string, *kms.Clien
 			t.Fatalf("the proxy kmsd did not become healthy:\n%s", stderr)
 		}
 	}
-	return url, kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: hc, RetryMaxAttempts: 1,
+	return url, kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(url), HTTPClient: sdkhttp.Wrap(hc), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(docAccessKey, docSecretKey, "")})
 }
 

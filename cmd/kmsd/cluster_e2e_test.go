@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // staleBound is the staleness bound the README states: how long after a
@@ -95,7 +97,7 @@ func testThreeNodes(t *testing.T, pg *pgServer) {
 	}
 	userOn := func(n *clusterNode) *kms.Client {
 		creds := user.kms.Options().Credentials
-		return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.url), Credentials: creds, RetryMaxAttempts: 1})
+		return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(n.url), Credentials: creds, RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 	}
 	if _, err := userOn(nodes[2]).Encrypt(ctx, &kms.EncryptInput{KeyId: &keyID, Plaintext: []byte("x")}); errCode(err) != "AccessDeniedException" {
 		t.Fatalf("app before any grant on C: %v, want AccessDeniedException", err)
@@ -251,7 +253,7 @@ func testStaleness(t *testing.T, pg *pgServer) {
 
 	admin := nodes[0].as(docKey, docSecret, "")
 	user := newUser(t, nodes[0].proc, admin, "app", "")
-	userOnB := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(nodes[1].url), Credentials: user.kms.Options().Credentials, RetryMaxAttempts: 1})
+	userOnB := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(nodes[1].url), Credentials: user.kms.Options().Credentials, RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 	grant, err := a.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: keyID, GranteePrincipal: aws.String("arn:aws:iam::" + acctA + ":user/app"), Operations: []types.GrantOperation{types.GrantOperationEncrypt}})
 	if err != nil {
 		t.Fatal(err)

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/jackc/pgx/v5"
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 	"github.com/kmsd/kmsd/internal/store/postgres/pgtest"
 )
 
@@ -139,7 +140,7 @@ func (n *clusterNode) kms() *kms.Client {
 	return kms.New(kms.Options{
 		Region: "us-east-1", BaseEndpoint: aws.String(n.url), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider(docKey, docSecret, ""),
-		HTTPClient:  &http.Client{Timeout: 15 * time.Second},
+		HTTPClient:  sdkhttp.Wrap(&http.Client{Timeout: 15 * time.Second}),
 	})
 }
 

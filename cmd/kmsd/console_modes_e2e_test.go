@@ -15,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/chromedp/chromedp"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // TestConsoleDevNeedsNoSignIn: plain `kmsd dev` takes unsigned requests
@@ -69,7 +71,7 @@ func TestConsoleDevNeedsNoSignIn(t *testing.T) {
 	b.typeInto("Replica Region", "us-west-2")
 	b.click(button("//main", "Create new replica key"))
 	b.waitText("#toasts", "Replica created in us-west-2")
-	west := kms.New(kms.Options{Region: "us-west-2", BaseEndpoint: aws.String(p.url), Credentials: credentials.NewStaticCredentialsProvider(docKey, docSecret, ""), RetryMaxAttempts: 1})
+	west := kms.New(kms.Options{Region: "us-west-2", BaseEndpoint: aws.String(p.url), Credentials: credentials.NewStaticCredentialsProvider(docKey, docSecret, ""), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 	if rep, err := west.DescribeKey(ctx, &kms.DescribeKeyInput{KeyId: aws.String(mrkID)}); err != nil || rep.KeyMetadata.MultiRegionConfiguration.MultiRegionKeyType != "REPLICA" {
 		t.Fatalf("the console's replica in us-west-2: %v", err)
 	}

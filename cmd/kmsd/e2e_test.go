@@ -23,6 +23,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // kmsdBin is the binary under test, built once by TestMain.
@@ -145,6 +147,7 @@ func (p *proc) client(akid, secretKey string) *kms.Client {
 		BaseEndpoint:     aws.String(p.url),
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, secretKey, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdkhttp.New(),
 	})
 }
 

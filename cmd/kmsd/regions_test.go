@@ -14,6 +14,8 @@ import (
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	"github.com/aws/aws-sdk-go-v2/service/kms/types"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 func TestRegionsOption(t *testing.T) {
@@ -77,7 +79,7 @@ func TestRegionsServedAndLastUsageAcrossShutdown(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	in := func(region string) *kms.Client {
-		return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(p.url), Credentials: p.client("AKIAIOSFODNN7EXAMPLE", "any-secret-will-do").Options().Credentials, RetryMaxAttempts: 1})
+		return kms.New(kms.Options{Region: region, BaseEndpoint: aws.String(p.url), Credentials: p.client("AKIAIOSFODNN7EXAMPLE", "any-secret-will-do").Options().Credentials, RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 	}
 	_, err := in("eu-west-1").ListKeys(ctx, &kms.ListKeysInput{})
 	if errCode(err) != "UnrecognizedClientException" || !strings.Contains(err.Error(), "eu-west-1") {

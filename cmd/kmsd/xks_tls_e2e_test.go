@@ -22,6 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // testCA issues certificates for a test.
@@ -147,7 +149,7 @@ xks:
 	}
 
 	// The KMS API on the same listener needs no client certificate.
-	k := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String("https://" + addr), HTTPClient: plain, RetryMaxAttempts: 1,
+	k := kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String("https://" + addr), HTTPClient: sdkhttp.Wrap(plain), RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", "")})
 	key, err := k.CreateKey(context.Background(), &kms.CreateKeyInput{})
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"github.com/kmsd/kmsd/internal/api/sigv4"
 	"github.com/kmsd/kmsd/internal/audit"
 	kmscore "github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store/bolt"
@@ -159,6 +160,7 @@ func newClient(url, region, akid, secretKey string) *kms.Client {
 		BaseEndpoint:     aws.String(url),
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, secretKey, ""),
 		RetryMaxAttempts: 1,
+		HTTPClient:       sdkhttp.New(),
 	})
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/kmsd/kmsd/internal/audit"
 	kmscore "github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/policy"
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/store/bolt"
 )
@@ -141,7 +142,7 @@ func (s *barServer) barClient(arn string, edit func(*http.Request)) *kms.Client 
 		Region:           testRegion,
 		BaseEndpoint:     aws.String(s.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, grantSecretOf(akid), ""),
-		HTTPClient:       hc,
+		HTTPClient:       sdkhttp.Wrap(hc),
 		RetryMaxAttempts: 1,
 	})
 }
@@ -157,7 +158,7 @@ func (s *barServer) overTLS(arn string) *kms.Client {
 		Region:           testRegion,
 		BaseEndpoint:     aws.String(s.TLSURL),
 		Credentials:      credentials.NewStaticCredentialsProvider(akid, grantSecretOf(akid), ""),
-		HTTPClient:       s.tlsClient,
+		HTTPClient:       sdkhttp.Wrap(s.tlsClient),
 		RetryMaxAttempts: 1,
 	})
 }

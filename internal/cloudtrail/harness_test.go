@@ -27,6 +27,7 @@ import (
 	"github.com/kmsd/kmsd/internal/iamapi"
 	"github.com/kmsd/kmsd/internal/identity"
 	kmscore "github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store/bolt"
@@ -131,15 +132,15 @@ func (c creds) provider() aws.CredentialsProvider {
 }
 
 func (s *server) trail(c creds, region string) *cloudtrail.Client {
-	return cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1})
+	return cloudtrail.New(cloudtrail.Options{Region: region, BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 }
 
 func (s *server) kms(c creds) *kms.Client {
-	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1})
+	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 }
 
 func (s *server) iam(c creds) *iam.Client {
-	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1})
+	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 }
 
 // user makes an IAM user with an access key and, if policy is not empty,

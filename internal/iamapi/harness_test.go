@@ -30,6 +30,7 @@ import (
 	"github.com/kmsd/kmsd/internal/iamapi"
 	"github.com/kmsd/kmsd/internal/identity"
 	kmscore "github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store/bolt"
@@ -167,15 +168,15 @@ func (c creds) provider() aws.CredentialsProvider {
 }
 
 func (s *server) iam(c creds) *iam.Client {
-	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1})
+	return iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 }
 
 func (s *server) sts(c creds) *sts.Client {
-	return sts.New(sts.Options{Region: "eu-west-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1})
+	return sts.New(sts.Options{Region: "eu-west-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 }
 
 func (s *server) kms(c creds) *kms.Client {
-	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1})
+	return kms.New(kms.Options{Region: "us-east-1", BaseEndpoint: aws.String(s.URL), Credentials: c.provider(), RetryMaxAttempts: 1, HTTPClient: sdkhttp.New()})
 }
 
 // readAudit stops the server, flushing the log, and returns its records.

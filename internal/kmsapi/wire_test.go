@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 	jsonv2 "github.com/go-json-experiment/json"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // fakeKMS records the last request and answers with a canned body.
@@ -60,7 +62,7 @@ func newSDK(t *testing.T) (*kms.Client, *fakeKMS) {
 		Region:           "us-east-1",
 		BaseEndpoint:     aws.String(srv.URL),
 		Credentials:      credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""),
-		HTTPClient:       srv.Client(),
+		HTTPClient:       sdkhttp.Wrap(srv.Client()),
 		RetryMaxAttempts: 1,
 	})
 	return c, f

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/smithy-go"
 
 	"github.com/kmsd/kmsd/internal/kmserr"
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 	"github.com/kmsd/kmsd/internal/secret"
 )
 
@@ -205,7 +206,7 @@ func TestKMSClient(t *testing.T) {
 			Region:           testRegion,
 			BaseEndpoint:     aws.String(srv.URL),
 			Credentials:      credentials.NewStaticCredentialsProvider(akid, sk, token),
-			HTTPClient:       srv.Client(),
+			HTTPClient:       sdkhttp.Wrap(srv.Client()),
 			RetryMaxAttempts: 1,
 		})
 	}
