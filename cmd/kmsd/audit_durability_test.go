@@ -14,11 +14,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+	"github.com/aws/aws-sdk-go-v2/service/kms/types"
 	"github.com/aws/smithy-go/middleware"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // serveCreds starts kmsd serve on a fresh data directory and returns it
@@ -138,7 +142,22 @@ func TestServeNoChangeWithoutItsRecord(t *testing.T) {
 		t.Fatalf("CreateKey with the audit disk full: %v; the change commits with its record in the outbox", err)
 	}
 	createdID := requestID(t, created.ResultMetadata)
-	ic := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: &p.url, RetryMaxAttempts: 1,
+	grant, err := c.CreateGrant(ctx, &kms.CreateGrantInput{KeyId: created.KeyMetadata.KeyId, GranteePrincipal: awsString("arn:aws:iam::111122223333:root"),
+		Operations: []types.GrantOperation{types.GrantOperationDecrypt}})
+	if err != nil {
+		t.Fatalf("CreateGrant with the audit disk full: %v", err)
+	}
+	scheduled, err := c.ScheduleKeyDeletion(ctx, &kms.ScheduleKeyDeletionInput{KeyId: created.KeyMetadata.KeyId, PendingWindowInDays: aws.Int32(7)})
+	if err != nil {
+		t.Fatalf("ScheduleKeyDeletion with the audit disk full: %v", err)
+	}
+	// Each record kept in the outbox shows the answer its caller got.
+	shipped := map[string]string{
+		createdID:                              `{"keyMetadata":{"keyId":"` + *created.KeyMetadata.KeyId + `"}}`,
+		requestID(t, grant.ResultMetadata):     `{"grantId":"` + *grant.GrantId + `"}`,
+		requestID(t, scheduled.ResultMetadata): `{"keyId":"` + *scheduled.KeyId + `","keyState":"PendingDeletion","pendingWindowInDays":7}`,
+	}
+	ic := iam.New(iam.Options{Region: "us-east-1", BaseEndpoint: &p.url, RetryMaxAttempts: 1, HTTPClient: sdkhttp.New(),
 		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, "")})
 	user, err := ic.CreateUser(ctx, &iam.CreateUserInput{UserName: awsString("made-while-full")})
 	if err != nil {
@@ -171,7 +190,17 @@ func TestServeNoChangeWithoutItsRecord(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if rec, ok := auditRequestIDs(t, data)[userReqID]; !ok || rec["eventName"] != "CreateUser" || rec["eventSource"] != "iam.amazonaws.com" {
+	recs := auditRequestIDs(t, data)
+	for id, want := range shipped {
+		rec := recs[id]
+		if extra, _ := rec["additionalEventData"].(map[string]any); extra["kmsdRecoveredFromOutbox"] != true {
+			t.Fatalf("record %s was not shipped from the outbox: %v", id, rec)
+		}
+		if !jsonContains(t, rec["responseElements"], want) {
+			t.Fatalf("%s record from the outbox: responseElements %v, want at least %s", rec["eventName"], rec["responseElements"], want)
+		}
+	}
+	if rec, ok := recs[userReqID]; !ok || rec["eventName"] != "CreateUser" || rec["eventSource"] != "iam.amazonaws.com" {
 		t.Fatalf("the committed IAM CreateUser's record: %v", rec)
 	}
 	if _, err := c.Decrypt(ctx, &kms.DecryptInput{CiphertextBlob: enc.CiphertextBlob}); err != nil {
@@ -264,4 +293,32 @@ func TestAuditTailCutIsCaughtByTheStoreAnchor(t *testing.T) {
 	if err == nil || !strings.Contains(string(msg), "audit") {
 		t.Fatalf("kmsd started on a cut audit log: %v\n%s", err, msg)
 	}
+}
+
+// jsonContains reports whether got holds every member of the JSON object
+// want, recursively.
+func jsonContains(t *testing.T, got any, want string) bool {
+	t.Helper()
+	var w any
+	if err := json.Unmarshal([]byte(want), &w); err != nil {
+		t.Fatal(err)
+	}
+	var contains func(g, w any) bool
+	contains = func(g, w any) bool {
+		wm, ok := w.(map[string]any)
+		if !ok {
+			return g == w
+		}
+		gm, ok := g.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, v := range wm {
+			if !contains(gm[k], v) {
+				return false
+			}
+		}
+		return true
+	}
+	return contains(got, w)
 }

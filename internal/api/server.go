@@ -251,7 +251,14 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 		ctx := r.Context()
 		if s.cfg.Outbox != nil && !readOnly {
 			entry = outbox.NewEntry(call.EventID, func() *audit.Event {
-				return s.event(call, opName, start, false, &views)
+				// Built at the commit, before the operation returns: the
+				// answer is the one the operation settled in that
+				// transaction.
+				atCommit := views
+				if a := call.Answer(); a != nil {
+					atCommit.elements = audit.BoundView(a.ResponseElements())
+				}
+				return s.event(call, opName, start, false, &atCommit)
 			})
 			ctx = outbox.With(ctx, entry)
 		}

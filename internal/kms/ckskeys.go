@@ -81,24 +81,34 @@ func (s *Service) createStoreKey(ctx context.Context, c *Call, in *kmsapi.Create
 	} else if err := live.hsm.GenerateKey(rec.KeyID); err != nil {
 		return nil, createKeyError(st, err)
 	}
+	// As in commitNewKey, the key and the answer are the call's before
+	// the commit.
+	n := len(c.Resources)
+	out := &kmsapi.CreateKeyOutput{}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
+		c.Resources = c.Resources[:n]
 		if rec.XksKeyID != "" {
 			if other, err := keyUsingExternalKey(tx, rec); err != nil || other != "" {
 				return errors.Join(err, kmserr.New(errXksKeyInUse, "External key %s is already associated with KMS key %s in custom key store %s.", rec.XksKeyID, other, st.ID))
 			}
 		}
-		return s.insertKey(tx, rec)
+		if err := s.insertKey(tx, rec); err != nil {
+			return err
+		}
+		c.touch(rec.arn())
+		out.KeyMetadata = metadata(rec)
+		applyStoreMetadata(rec, st, out.KeyMetadata)
+		c.answer = out
+		return nil
 	})
 	if err != nil {
+		c.Resources, c.answer = c.Resources[:n], nil
 		if live.hsm != nil {
 			_ = live.hsm.DeleteKey(rec.KeyID)
 		}
 		return nil, storeErr(err, "create key")
 	}
-	c.touch(rec.arn())
-	md := metadata(rec)
-	s.storeMetadata(ctx, rec, md)
-	return &kmsapi.CreateKeyOutput{KeyMetadata: md}, nil
+	return out, nil
 }
 
 func usableExternalKey(m *XKSKeyMetadata) bool {
@@ -189,10 +199,6 @@ func (s *Service) storeMetadata(ctx context.Context, r *keyRecord, md *kmsapi.Ke
 	if r.CustomKeyStoreID == "" {
 		return
 	}
-	md.CustomKeyStoreId = r.CustomKeyStoreID
-	if r.XksKeyID != "" {
-		md.XksKeyConfiguration = &kmsapi.XksKeyConfigurationType{Id: r.XksKeyID}
-	}
 	var st *keyStoreRecord
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		var err error
@@ -201,6 +207,21 @@ func (s *Service) storeMetadata(ctx context.Context, r *keyRecord, md *kmsapi.Ke
 	})
 	if err != nil {
 		slog.Warn("describe key: load custom key store", "keyId", r.KeyID, "err", err)
+		st = nil
+	}
+	applyStoreMetadata(r, st, md)
+}
+
+// applyStoreMetadata adds to md what a key of the custom key store st
+// shows: the store, the external key, the cluster, and a key state of
+// Unavailable while the store is not connected. With st nil (not loaded)
+// it adds only what r says.
+func applyStoreMetadata(r *keyRecord, st *keyStoreRecord, md *kmsapi.KeyMetadata) {
+	md.CustomKeyStoreId = r.CustomKeyStoreID
+	if r.XksKeyID != "" {
+		md.XksKeyConfiguration = &kmsapi.XksKeyConfigurationType{Id: r.XksKeyID}
+	}
+	if st == nil {
 		return
 	}
 	md.CloudHsmClusterId = st.ClusterID

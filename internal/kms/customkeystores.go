@@ -64,6 +64,7 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 			return nil, err
 		}
 	}
+	out := &kmsapi.CreateCustomKeyStoreOutput{CustomKeyStoreId: rec.ID}
 	err = s.store.Update(ctx, func(tx store.Tx) error {
 		all, err := listKeyStores(tx, rec.AccountID, rec.Region)
 		if err != nil {
@@ -78,12 +79,13 @@ func (s *Service) CreateCustomKeyStore(ctx context.Context, c *Call, in *kmsapi.
 		if err := checkClusterFree(tx, rec); err != nil {
 			return err
 		}
+		c.answer = out // the call's before the commit (see Call.Answer)
 		return putKeyStore(tx, rec)
 	})
 	if err != nil {
 		return nil, storeErr(err, "create custom key store")
 	}
-	return &kmsapi.CreateCustomKeyStoreOutput{CustomKeyStoreId: rec.ID}, nil
+	return out, nil
 }
 
 // newHSMStore validates an AWS_CLOUDHSM request and fills rec.

@@ -59,56 +59,68 @@ func (s *Service) CreateGrant(ctx context.Context, c *Call, in *kmsapi.CreateGra
 	if isDryRun(in.DryRun) {
 		return nil, errDryRun
 	}
-	acct, region, keyID := k.rec.AccountID, k.rec.Region, k.rec.KeyID
-	part := partition(acct, region)
-	var g *grantRecord
+	var out *kmsapi.CreateGrantOutput
 	created := false
 	err = s.store.Update(ctx, func(tx store.Tx) error {
-		g, created = nil, false
-		r, err := loadKey(tx, acct, region, keyID)
-		if errors.Is(err, store.ErrNotFound) {
-			return errKeyNotFound(k.arn)
-		}
+		g, made, err := s.findOrMakeGrant(tx, k, want)
+		created = made
 		if err != nil {
 			return err
 		}
-		if err := checkState(&cachedKey{rec: r, arn: k.arn}, ruleGrant); err != nil {
-			return err
-		}
-		if want.Name != "" {
-			// A retry of the same request, name included, returns the
-			// grant it made; the same name with other parameters is a
-			// new grant.
-			if g, err = findSameGrant(tx, part, keyID, want); err != nil || g != nil {
-				return err
-			}
-		}
-		n, err := counter(tx, grantCounterKey(part, keyID))
+		// The answer is the call's before the commit (see Call.Answer).
+		token, err := s.grantToken(g)
 		if err != nil {
 			return err
 		}
-		if n >= grantsPerKey {
-			return kmserr.New(kmserr.LimitExceeded, "The request was rejected because the KMS key %s already has %d grants, the quota of grants per KMS key.", k.arn, n)
-		}
-		ng := *want
-		ng.GrantID, ng.KeyID, ng.AccountID, ng.Region, ng.Created = newGrantID(), keyID, acct, region, s.now()
-		if err := s.newGrantKey(&ng); err != nil {
-			return err
-		}
-		g, created = &ng, true
-		return putGrant(tx, g)
+		out = &kmsapi.CreateGrantOutput{GrantId: g.GrantID, GrantToken: token}
+		c.answer = out
+		return nil
 	})
 	if created {
-		s.cache.invalidate(cacheKeyID(acct, region, keyID))
+		s.cache.invalidate(cacheKeyID(k.rec.AccountID, k.rec.Region, k.rec.KeyID))
 	}
 	if err != nil {
 		return nil, storeErr(err, "create grant")
 	}
-	token, err := s.grantToken(g)
-	if err != nil {
-		return nil, err
+	return out, nil
+}
+
+// findOrMakeGrant returns, in tx, the grant CreateGrant answers with: the
+// same grant made before by a retry of the request, or a new one
+// (created).
+func (s *Service) findOrMakeGrant(tx store.Tx, k *cachedKey, want *grantRecord) (g *grantRecord, created bool, err error) {
+	acct, region, keyID := k.rec.AccountID, k.rec.Region, k.rec.KeyID
+	part := partition(acct, region)
+	r, err := loadKey(tx, acct, region, keyID)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, false, errKeyNotFound(k.arn)
 	}
-	return &kmsapi.CreateGrantOutput{GrantId: g.GrantID, GrantToken: token}, nil
+	if err != nil {
+		return nil, false, err
+	}
+	if err := checkState(&cachedKey{rec: r, arn: k.arn}, ruleGrant); err != nil {
+		return nil, false, err
+	}
+	if want.Name != "" {
+		// A retry of the same request, name included, returns the grant
+		// it made; the same name with other parameters is a new grant.
+		if g, err = findSameGrant(tx, part, keyID, want); err != nil || g != nil {
+			return g, false, err
+		}
+	}
+	n, err := counter(tx, grantCounterKey(part, keyID))
+	if err != nil {
+		return nil, false, err
+	}
+	if n >= grantsPerKey {
+		return nil, false, kmserr.New(kmserr.LimitExceeded, "The request was rejected because the KMS key %s already has %d grants, the quota of grants per KMS key.", k.arn, n)
+	}
+	ng := *want
+	ng.GrantID, ng.KeyID, ng.AccountID, ng.Region, ng.Created = newGrantID(), keyID, acct, region, s.now()
+	if err := s.newGrantKey(&ng); err != nil {
+		return nil, false, err
+	}
+	return &ng, true, putGrant(tx, &ng)
 }
 
 // grantFromInput checks a CreateGrant request that needs no key and

@@ -85,11 +85,7 @@ func checkExternalSpec(spec string) error {
 // with no material until ImportKeyMaterial.
 func (s *Service) createExternalKey(ctx context.Context, c *Call, rec *keyRecord) (*kmsapi.CreateKeyOutput, error) {
 	rec.KeyState = statePendingImport
-	if err := s.store.Update(ctx, func(tx store.Tx) error { return s.insertKey(tx, rec) }); err != nil {
-		return nil, storeErr(err, "create key")
-	}
-	c.touch(rec.arn())
-	return &kmsapi.CreateKeyOutput{KeyMetadata: metadata(rec)}, nil
+	return s.commitNewKey(ctx, c, rec)
 }
 
 // checkImportable refuses the keys that do not take imported material,
@@ -255,13 +251,16 @@ func (s *Service) ImportKeyMaterial(ctx context.Context, c *Call, in *kmsapi.Imp
 		return nil, kmserr.Internalf("%w", err)
 	}
 	imp := importRequest{id: mid.String(), sealed: sealed, model: model, validTo: validTo, in: in}
-	rec, err := s.updateRecord(ctx, r.AccountID, r.Region, r.KeyID, ruleManage, func(tx store.Tx, r *keyRecord) error {
+	out := &kmsapi.ImportKeyMaterialOutput{KeyMaterialId: imp.id}
+	_, err = s.updateRecord(ctx, r.AccountID, r.Region, r.KeyID, ruleManage, func(tx store.Tx, r *keyRecord) error {
+		out.KeyId = r.arn()
+		c.answer = out
 		return applyImport(tx, r, &imp)
 	})
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.ImportKeyMaterialOutput{KeyId: rec.arn(), KeyMaterialId: imp.id}, nil
+	return out, nil
 }
 
 type importRequest struct {
@@ -410,8 +409,10 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Call, in *km
 	if err := checkImportable(k, ruleAny); err != nil {
 		return nil, err
 	}
-	var deleted string
-	rec, err := s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, ruleAny, func(tx store.Tx, r *keyRecord) error {
+	out := &kmsapi.DeleteImportedKeyMaterialOutput{}
+	_, err = s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, ruleAny, func(tx store.Tx, r *keyRecord) error {
+		out.KeyId, out.KeyMaterialId = r.arn(), ""
+		c.answer = out
 		id := in.KeyMaterialId
 		if id == "" {
 			id = r.CurrentMaterial
@@ -426,7 +427,7 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Call, in *km
 		case i < 0:
 			return nil // nothing was ever imported
 		}
-		deleted = id
+		out.KeyMaterialId = id
 		if !r.Imports[i].Imported {
 			return nil // already deleted
 		}
@@ -435,7 +436,7 @@ func (s *Service) DeleteImportedKeyMaterial(ctx context.Context, c *Call, in *km
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.DeleteImportedKeyMaterialOutput{KeyId: rec.arn(), KeyMaterialId: deleted}, nil
+	return out, nil
 }
 
 // importMetadata sets the KeyMetadata members of an EXTERNAL key:

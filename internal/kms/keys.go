@@ -118,23 +118,31 @@ func (s *Service) CreateKey(ctx context.Context, c *Call, in *kmsapi.CreateKeyIn
 	}
 	rec.Materials = []materialRecord{m}
 	rec.CurrentMaterial = m.ID
-	// The key is the call's resource before the commit, so the record the
-	// outbox keeps with the change (shipped if this process dies before
-	// logging it) names the key it made.
+	return s.commitNewKey(ctx, c, rec)
+}
+
+// commitNewKey stores a new key. The key is the call's resource, and its
+// metadata the call's answer, before the commit, so the record the outbox
+// keeps with the change (shipped if this process dies before logging it)
+// names the key it made and shows the answer.
+func (s *Service) commitNewKey(ctx context.Context, c *Call, rec *keyRecord) (*kmsapi.CreateKeyOutput, error) {
 	n := len(c.Resources)
-	err = s.store.Update(ctx, func(tx store.Tx) error {
+	out := &kmsapi.CreateKeyOutput{}
+	err := s.store.Update(ctx, func(tx store.Tx) error {
 		c.Resources = c.Resources[:n]
 		if err := s.insertKey(tx, rec); err != nil {
 			return err
 		}
 		c.touch(rec.arn())
+		out.KeyMetadata = metadata(rec)
+		c.answer = out
 		return nil
 	})
 	if err != nil {
-		c.Resources = c.Resources[:n]
+		c.Resources, c.answer = c.Resources[:n], nil
 		return nil, storeErr(err, "create key")
 	}
-	return &kmsapi.CreateKeyOutput{KeyMetadata: metadata(rec)}, nil
+	return out, nil
 }
 
 // insertKey stores a new key and counts it against the account quota.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/store"
 )
 
@@ -86,7 +87,9 @@ func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
 		return *t, nil
 	}
 	var start time.Time
-	err := s.store.Update(ctx, func(tx store.Tx) error {
+	// Written once, on the way to a call's own change: not that change, so
+	// it does not commit the call's audit record (outbox.Without).
+	err := s.store.Update(outbox.Without(ctx), func(tx store.Tx) error {
 		b, err := tx.Get(bucketLastUsage, trackingStartKey)
 		if errors.Is(err, store.ErrNotFound) {
 			start = s.usage.started

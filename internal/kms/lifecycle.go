@@ -65,26 +65,31 @@ func (s *Service) ScheduleKeyDeletion(ctx context.Context, c *Call, in *kmsapi.S
 	due := s.now().Add(time.Duration(days) * 24 * time.Hour)
 	// ruleManage refuses a key already pending deletion, as AWS does.
 	conds := requestConditions("kms:schedulekeydeletionpendingwindowindays", strconv.Itoa(int(days)))
-	rec, err := s.mutateUnused(ctx, c, in.KeyId, "kms:ScheduleKeyDeletion", ruleManage, conds, func(tx store.Tx, r *keyRecord) error {
+	var out *kmsapi.ScheduleKeyDeletionOutput
+	_, err := s.mutateUnused(ctx, c, in.KeyId, "kms:ScheduleKeyDeletion", ruleManage, conds, func(tx store.Tx, r *keyRecord) error {
 		r.PendingWindowDays = days
 		if r.isPrimary() && len(r.ReplicaRegions) > 0 {
 			r.KeyState, r.DeletionDate = statePendingReplicaDeletion, nil
-			return nil
+		} else {
+			r.KeyState = statePendingDeletion
+			r.DeletionDate = &due
+			if err := tx.Put(bucketDeletions, deletionKey(due, r.partition(), r.KeyID), nil); err != nil {
+				return err
+			}
 		}
-		r.KeyState = statePendingDeletion
-		r.DeletionDate = &due
-		return tx.Put(bucketDeletions, deletionKey(due, r.partition(), r.KeyID), nil)
+		out = &kmsapi.ScheduleKeyDeletionOutput{
+			KeyId:               r.arn(),
+			KeyState:            kmsapi.KeyState(r.KeyState),
+			PendingWindowInDays: kmsapi.Int32(days),
+		}
+		if r.DeletionDate != nil {
+			out.DeletionDate = kmsapi.Time(*r.DeletionDate)
+		}
+		c.answer = out
+		return nil
 	})
 	if err != nil {
 		return nil, err
-	}
-	out := &kmsapi.ScheduleKeyDeletionOutput{
-		KeyId:               rec.arn(),
-		KeyState:            kmsapi.KeyState(rec.KeyState),
-		PendingWindowInDays: kmsapi.Int32(days),
-	}
-	if rec.DeletionDate != nil {
-		out.DeletionDate = kmsapi.Time(*rec.DeletionDate)
 	}
 	return out, nil
 }
@@ -144,7 +149,10 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	rec, err := s.mutateKey(ctx, c, in.KeyId, "kms:CancelKeyDeletion", ruleAny, func(tx store.Tx, r *keyRecord) error {
+	out := &kmsapi.CancelKeyDeletionOutput{}
+	_, err := s.mutateKey(ctx, c, in.KeyId, "kms:CancelKeyDeletion", ruleAny, func(tx store.Tx, r *keyRecord) error {
+		out.KeyId = r.arn()
+		c.answer = out
 		if r.KeyState == statePendingReplicaDeletion {
 			// No deletion date yet, so nothing in the deletions index.
 			r.KeyState, r.PendingWindowDays = stateDisabled, 0
@@ -166,7 +174,7 @@ func (s *Service) CancelKeyDeletion(ctx context.Context, c *Call, in *kmsapi.Can
 	if err != nil {
 		return nil, err
 	}
-	return &kmsapi.CancelKeyDeletionOutput{KeyId: rec.arn()}, nil
+	return out, nil
 }
 
 // DeleteDueKeys deletes every key whose deletion date has passed, with its

@@ -324,7 +324,10 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *kmsapi.Replicat
 	now := s.now()
 	var replica *keyRecord
 	var invalid []string
+	var out *kmsapi.ReplicateKeyOutput
+	n := len(c.Resources)
 	err = s.store.Update(ctx, func(tx store.Tx) error {
+		c.Resources = c.Resources[:n]
 		primary, err := loadPrimary(tx, p)
 		if err != nil {
 			return err
@@ -374,20 +377,34 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *kmsapi.Replicat
 		}
 		replica.PrimaryRegion, replica.ReplicaRegions = primary.Region, regions
 		invalid = replica.groupCacheKeys()
-		return s.insertKey(tx, replica)
+		if err := s.insertKey(tx, replica); err != nil {
+			return err
+		}
+		// The replica and the answer are the call's before the commit
+		// (see Call.Answer).
+		c.touch(replica.arn())
+		out = replicateAnswer(replica, policy)
+		c.answer = out
+		return nil
 	})
 	s.cache.invalidate(invalid...)
 	if err != nil {
+		c.Resources, c.answer = c.Resources[:n], nil
 		return nil, storeErr(err, "replicate key "+p.KeyID)
 	}
-	c.touch(replica.arn())
+	return out, nil
+}
+
+// replicateAnswer is ReplicateKey's answer: the new replica, Creating
+// until it is synchronized, as AWS answers.
+func replicateAnswer(replica *keyRecord, policy string) *kmsapi.ReplicateKeyOutput {
 	md := metadata(replica)
 	md.KeyState, md.Enabled, md.CurrentKeyMaterialId = stateCreating, kmsapi.Bool(false), ""
 	out := &kmsapi.ReplicateKeyOutput{ReplicaKeyMetadata: md, ReplicaPolicy: policy}
 	for _, t := range replica.Tags {
 		out.ReplicaTags = append(out.ReplicaTags, kmsapi.Tag{TagKey: t.Key, TagValue: t.Value})
 	}
-	return out, nil
+	return out
 }
 
 // UpdatePrimaryRegion makes the replica in PrimaryRegion the primary key and

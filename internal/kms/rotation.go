@@ -231,7 +231,10 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *kmsapi.Rot
 		return nil, err
 	}
 	now := s.now()
+	out := &kmsapi.RotateKeyOnDemandOutput{}
 	rec, err := s.updateRecord(ctx, k.rec.AccountID, k.rec.Region, k.rec.KeyID, ruleCrypto, func(tx store.Tx, r *keyRecord) error {
+		out.KeyId = r.arn()
+		c.answer = out
 		if err := checkRotatable(r, true); err != nil {
 			return err
 		}
@@ -262,7 +265,7 @@ func (s *Service) RotateKeyOnDemand(ctx context.Context, c *Call, in *kmsapi.Rot
 		return nil, err
 	}
 	s.cache.invalidate(rec.groupCacheKeys()...)
-	return &kmsapi.RotateKeyOnDemandOutput{KeyId: rec.arn()}, nil
+	return out, nil
 }
 
 // ListKeyRotations pages through a key's completed rotations, oldest first.

@@ -114,7 +114,22 @@ type Call struct {
 	conditions map[string][]string
 	// used holds the keys the operation resolved, for last-usage tracking.
 	used [2]*cachedKey
+	// answer is the response of an operation that changes state, set
+	// inside the transaction that commits the change (see Answer).
+	answer Answer
 }
+
+// Answer is an operation's response as its audit record shows it.
+type Answer interface {
+	ResponseElements() map[string]any
+}
+
+// Answer returns the response the operation will give, once the
+// transaction committing its change has decided it: the audit record the
+// store's outbox keeps with that change is built at its commit, and shows
+// the responseElements the caller gets even when it is shipped later,
+// from the outbox. It is nil before, and for operations without one.
+func (c *Call) Answer() Answer { return c.answer }
 
 func (c *Call) touch(arn string) {
 	for _, r := range c.Resources {

@@ -93,6 +93,16 @@ func With(ctx context.Context, e *Entry) context.Context {
 	return context.WithValue(ctx, ctxKey{}, e)
 }
 
+// Without returns a context whose store transactions carry no entry: for
+// a write that is not the request's change (bookkeeping done on the way),
+// which must not commit the request's record before the change does.
+func Without(ctx context.Context) context.Context {
+	if entryOf(ctx) == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, ctxKey{}, (*Entry)(nil))
+}
+
 func entryOf(ctx context.Context) *Entry {
 	e, _ := ctx.Value(ctxKey{}).(*Entry)
 	return e
