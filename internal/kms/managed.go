@@ -9,6 +9,7 @@ import (
 	"github.com/kmsd/kmsd/internal/keys"
 	"github.com/kmsd/kmsd/internal/kms/managed"
 	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/outbox"
 	"github.com/kmsd/kmsd/internal/policy"
 	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/uuid"
@@ -58,7 +59,9 @@ func (s *Service) createManaged(ctx context.Context, account, region string, svc
 	}
 	rec.Materials, rec.CurrentMaterial = []materialRecord{m}, m.ID
 	var target string
-	err = s.store.Update(ctx, func(tx store.Tx) error {
+	// Made on the way to a call's first use of the key: not the call's
+	// change, so it does not commit the call's audit record.
+	err = s.store.Update(outbox.Without(ctx), func(tx store.Tx) error {
 		a, err := loadAlias(tx, account, region, svc.Alias)
 		if err == nil {
 			target = a.TargetKeyID
