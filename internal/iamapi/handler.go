@@ -98,6 +98,14 @@ type call struct {
 	resources []audit.Resource
 }
 
+// answering returns ctx under which the identity store hands what it
+// makes to elems inside its transaction, and keeps the result as the
+// record's responseElements: the record the store's outbox keeps with the
+// change, built at that commit, then shows the answer.
+func (c *call) answering(ctx context.Context, elems func(made any) map[string]any) context.Context {
+	return identity.WithCommitting(ctx, func(made any) { c.respElems = elems(made) })
+}
+
 func (c *call) param(name string, v any) {
 	switch v := v.(type) {
 	case string:

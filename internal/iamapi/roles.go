@@ -79,14 +79,16 @@ func createRole(ctx context.Context, h *Handler, c *call) (any, error) {
 	if err := h.authorize(ctx, c, "arn:aws:iam::"+c.caller.AccountID+":role"+path+in.RoleName); err != nil {
 		return nil, err
 	}
-	r, err := h.ids.CreateRole(ctx, c.caller.AccountID, in)
+	r, err := h.ids.CreateRole(c.answering(ctx, func(made any) map[string]any {
+		r := made.(*identity.Role)
+		return map[string]any{"role": map[string]any{
+			"path": r.Path, "roleName": r.RoleName, "roleId": r.RoleID, "arn": r.ARN(), "createDate": xmlTime(r.Created),
+			"assumeRolePolicyDocument": urlEncode(r.AssumeRolePolicyDocument), "maxSessionDuration": r.MaxSessionDuration,
+		}}
+	}), c.caller.AccountID, in)
 	if err != nil {
 		return nil, err
 	}
-	c.respElems = map[string]any{"role": map[string]any{
-		"path": r.Path, "roleName": r.RoleName, "roleId": r.RoleID, "arn": r.ARN(), "createDate": xmlTime(r.Created),
-		"assumeRolePolicyDocument": urlEncode(r.AssumeRolePolicyDocument), "maxSessionDuration": r.MaxSessionDuration,
-	}}
 	return roleResult{Role: toXMLRole(r, true)}, nil
 }
 

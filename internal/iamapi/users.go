@@ -125,11 +125,12 @@ func createUser(ctx context.Context, h *Handler, c *call) (any, error) {
 	if err := h.authorize(ctx, c, "arn:aws:iam::"+c.caller.AccountID+":user"+path+in.UserName); err != nil {
 		return nil, err
 	}
-	u, err := h.ids.CreateUser(ctx, c.caller.AccountID, in)
+	u, err := h.ids.CreateUser(c.answering(ctx, func(made any) map[string]any {
+		return map[string]any{"user": auditUser(made.(*identity.User))}
+	}), c.caller.AccountID, in)
 	if err != nil {
 		return nil, err
 	}
-	c.respElems = map[string]any{"user": auditUser(u)}
 	return userResult{User: toXMLUser(u, true)}, nil
 }
 
@@ -228,14 +229,16 @@ func createAccessKey(ctx context.Context, h *Handler, c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	k, sec, err := h.ids.IssueAccessKey(ctx, c.caller.AccountID, name)
+	// The secret goes to the client once, and nowhere else.
+	k, sec, err := h.ids.IssueAccessKey(c.answering(ctx, func(made any) map[string]any {
+		k := made.(*identity.AccessKey)
+		return map[string]any{"accessKey": map[string]any{
+			"userName": k.UserName, "accessKeyId": k.AccessKeyID, "status": k.KeyStatus(), "createDate": xmlTime(k.Created),
+		}}
+	}), c.caller.AccountID, name)
 	if err != nil {
 		return nil, err
 	}
-	// The secret goes to the client once, and nowhere else.
-	c.respElems = map[string]any{"accessKey": map[string]any{
-		"userName": k.UserName, "accessKeyId": k.AccessKeyID, "status": k.KeyStatus(), "createDate": xmlTime(k.Created),
-	}}
 	return createAccessKeyResult{AccessKey: xmlAccessKey{UserName: k.UserName, AccessKeyID: k.AccessKeyID, Status: k.KeyStatus(),
 		SecretAccessKey: secretText(sec), CreateDate: xmlTime(k.Created)}}, nil
 }

@@ -107,6 +107,9 @@ func (s *Store) createAccessKey(ctx context.Context, account, userName string, q
 		if _, err := tx.Get(bucketAccessKeys, []byte(akid)); err == nil {
 			return fmt.Errorf("access key %s already exists", akid)
 		}
+		made := *rec
+		made.Sealed = nil
+		committing(ctx, &made)
 		if err := putJSON(tx, bucketAccessKeys, []byte(akid), rec); err != nil {
 			return err
 		}

@@ -97,6 +97,7 @@ func (s *Store) CreateRole(ctx context.Context, account string, in CreateRoleInp
 		if r.TrustPrincipals, err = bindPrincipals(tx, account, r.AssumeRolePolicyDocument); err != nil {
 			return err
 		}
+		committing(ctx, r)
 		return putJSON(tx, bucketRoles, r.key(), r)
 	})
 	if err != nil {

@@ -62,6 +62,7 @@ func (s *Store) CreateUser(ctx context.Context, account string, in CreateUserInp
 		if n >= s.limits.UsersPerAccount {
 			return newError(CodeLimitExceeded, "Cannot exceed quota for UsersPerAccount: %d", s.limits.UsersPerAccount)
 		}
+		committing(ctx, u)
 		return putJSON(tx, bucketUsers, u.key(), u)
 	})
 	if err != nil {
