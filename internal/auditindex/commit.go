@@ -3,7 +3,6 @@ package auditindex
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"slices"
 
@@ -32,7 +31,6 @@ func (ix *Index) commit(recs []pending) error {
 	st := ix.st
 	err := ix.update(func(tx *bbolt.Tx) error { return ix.index(tx, &st, recs) })
 	if err != nil {
-		clear(ix.terms) // it may hold ids the failed transaction assigned
 		return fmt.Errorf("auditindex: index records %d to %d: %w", recs[0].line.seq, recs[len(recs)-1].line.seq, err)
 	}
 	ix.st = st
@@ -44,18 +42,9 @@ func (ix *Index) commit(recs []pending) error {
 
 // index writes the postings and event IDs of recs and moves st past them.
 func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
-	terms, events := tx.Bucket(bucketTerms), tx.Bucket(bucketEvents)
-	// One cursor for the commit's term look-ups: Get makes a cursor, and
-	// grows its stack, each time.
-	tc := terms.Cursor()
+	events := tx.Bucket(bucketEvents)
 	w := &ix.work
-	w.round++
-	w.touched, w.puts, w.events = w.touched[:0], w.puts[:0], w.events[:0]
-	w.arena.reset()
-	if len(ix.terms) >= maxCachedTerms {
-		// Only between commits: a term's postings of one commit are one list.
-		clear(ix.terms)
-	}
+	w.reset()
 	last := recs[len(recs)-1]
 	st.LastSeq, st.LastHash, st.LastOffset, st.LastLength = last.line.seq, string(last.line.hash), last.loc.offset, last.loc.length
 	for _, r := range recs {
@@ -69,28 +58,31 @@ func (ix *Index) index(tx *bbolt.Tx, st *state, recs []pending) error {
 		}
 		t := unixSeconds(at)
 		w.terms = f.terms(w.terms[:0])
-		for _, tm := range w.terms {
+		for i, tm := range w.terms {
 			if len(tm.value) > maxTermValue || unposted(tm.code, tm.value) {
 				continue
 			}
 			w.key = appendTermKey(w.key[:0], f.account, f.region, tm.code, tm.value)
-			e, err := ix.term(tc, st, w.key)
-			if err != nil {
-				return err
-			}
-			w.add(e, posting{time: t, seq: r.line.seq, loc: r.loc})
+			w.add(w.hash(ix.hash, i), posting{time: t, seq: r.line.seq, loc: r.loc})
 		}
 		if len(f.eventID) != 0 && len(f.eventID) <= maxTermValue {
 			k := eventKey(w.arena.alloc(len(f.eventID)+1), f.eventID)
 			w.events = append(w.events, kv{k, eventValue(w.arena.alloc(12+2*binary.MaxVarintLen64), r.line.seq, t, r.loc)})
 		}
 	}
-	// Terms in key order, and each term's groups in key order: the puts
-	// come out sorted, and bbolt walks its tree once.
-	slices.SortFunc(w.touched, func(a, b *termEntry) int { return compareUvarint(a.id, b.id) })
-	for _, e := range w.touched {
-		w.group(e)
+	// Hashes in order, and each hash's groups in key order: the puts come
+	// out sorted, and bbolt walks its tree once. The lists stay where they
+	// are, with their room, for the next commit, whose first terms (the
+	// trail's, with the most postings) are mostly this one's.
+	order := w.order[:0]
+	for i := range w.lists[:len(w.byHash)] {
+		order = append(order, listRef{w.lists[i].hash, i})
 	}
+	slices.SortFunc(order, func(a, b listRef) int { return compare(a.hash, b.hash) })
+	for _, r := range order {
+		w.group(&w.lists[r.i])
+	}
+	w.order = order
 	if err := ix.putPostings(tx, st, w.puts); err != nil {
 		return err
 	}
@@ -133,65 +125,109 @@ func putAll(b *bbolt.Bucket, kvs []kv) error {
 	return nil
 }
 
-// compareUvarint orders term ids as their uvarint encodings, which start
-// posting keys, sort.
-func compareUvarint(a, b uint64) int {
-	var x, y [binary.MaxVarintLen64]byte
-	return bytes.Compare(x[:binary.PutUvarint(x[:], a)], y[:binary.PutUvarint(y[:], b)])
-}
-
 // kv is a key and value to put.
 type kv struct{ k, v []byte }
 
 // work holds the indexer's buffers, reused from round to round.
 type work struct {
-	scan    scanner
-	recs    []pending
-	terms   []rawTerm
-	key     []byte
-	round   uint64       // the commit being built, counted from 1
-	touched []*termEntry // the terms with postings in it
-	puts    []kv
-	events  []kv
-	arena   arena
-	segKey  []byte      // a recent key being put
-	segs    []segCursor // the segments a merge reads
+	scan   scanner
+	recs   []pending
+	terms  []rawTerm
+	key    []byte
+	byHash map[uint64]int // the commit's term hashes: their lists' index
+	lists  []termList     // the first len(byHash) are the commit's
+	order  []listRef      // the commit's lists by hash
+	puts   []kv
+	events []kv
+	arena  arena
+	prev   []hashedTerm // the last record's terms, by their place in its list
+	segKey []byte       // a recent key being put
+	segs   []segCursor  // the segments a merge reads
 }
 
-// termEntry is a term the indexer knows: its id, and its postings in the
-// commit being built.
-type termEntry struct {
-	id       uint64
-	round    uint64    // the commit posts belongs to
+// termList is the postings of one term hash in the commit being built.
+type termList struct {
+	hash     uint64
 	posts    []posting // in log order
 	unsorted bool      // some posting's time is before the one's before it
 }
 
-// add lists p as a posting of e in the commit being built.
-func (w *work) add(e *termEntry, p posting) {
-	if e.round != w.round {
-		e.round, e.posts, e.unsorted = w.round, e.posts[:0], false
-		w.touched = append(w.touched, e)
-	} else if p.time < e.posts[len(e.posts)-1].time {
-		e.unsorted = true
-	}
-	e.posts = append(e.posts, p)
+// hashedTerm is a term key and its hash.
+type hashedTerm struct {
+	key  []byte
+	hash uint64
 }
 
-// group puts the postings of e, a key per second and up to maxGroup
+// hash returns the hash of w.key, the i-th of a record's terms: the last
+// record's i-th term's if it is the same, as most are from record to
+// record (the trail's, the name and the caller), so that a record costs
+// about one hash, of the key it names, and not one per term.
+func (w *work) hash(hash func([]byte) uint64, i int) uint64 {
+	for len(w.prev) <= i {
+		w.prev = append(w.prev, hashedTerm{})
+	}
+	p := &w.prev[i]
+	if !bytes.Equal(p.key, w.key) {
+		p.key, p.hash = append(p.key[:0], w.key...), hash(w.key)
+	}
+	return p.hash
+}
+
+// listRef is a term list's hash and index.
+type listRef struct {
+	hash uint64
+	i    int
+}
+
+// reset readies w for a commit.
+func (w *work) reset() {
+	if w.byHash == nil {
+		w.byHash = make(map[uint64]int)
+	}
+	clear(w.byHash)
+	w.puts, w.events = w.puts[:0], w.events[:0]
+	w.arena.reset()
+}
+
+// add lists p as a posting of hash h in the commit being built, once:
+// a record's terms are added one after another, and those whose hashes
+// collide list it under the same hash.
+func (w *work) add(h uint64, p posting) {
+	i, ok := w.byHash[h]
+	if !ok {
+		i = len(w.byHash)
+		w.byHash[h] = i
+		if i == len(w.lists) {
+			w.lists = append(w.lists, termList{})
+		}
+		l := &w.lists[i]
+		l.hash, l.posts, l.unsorted = h, append(l.posts[:0], p), false
+		return
+	}
+	l := &w.lists[i]
+	switch prev := l.posts[len(l.posts)-1]; {
+	case prev.seq == p.seq:
+		return
+	case p.time < prev.time:
+		l.unsorted = true
+	}
+	l.posts = append(l.posts, p)
+}
+
+// group puts the postings of l, a key per second and up to maxGroup
 // postings (see postingKey).
-func (w *work) group(e *termEntry) {
-	if e.unsorted {
+func (w *work) group(l *termList) {
+	if l.unsorted {
 		// A record logged after a later one: by time, in log order within
 		// a second. Records mostly come in time order, so this is rare.
-		slices.SortStableFunc(e.posts, func(a, b posting) int { return compare(a.time, b.time) })
+		slices.SortStableFunc(l.posts, func(a, b posting) int { return compare(a.time, b.time) })
 	}
-	for rest := e.posts; len(rest) > 0; {
+	for rest := l.posts; len(rest) > 0; {
 		n := 1
 		for n < len(rest) && n < maxGroup && rest[n].time == rest[0].time {
 			n++
 		}
-		k := postingKey(w.arena.alloc(binary.MaxVarintLen64+postingSuffix), e.id, rest[0].time, rest[0].seq)
+		k := postingKey(w.arena.alloc(hashSize+postingSuffix), l.hash, rest[0].time, rest[0].seq)
 		v := w.arena.alloc(n * 3 * binary.MaxVarintLen64)
 		for _, p := range rest[:n] {
 			v = appendGroupEntry(v, p.seq-rest[0].seq, p.loc)
@@ -199,32 +235,9 @@ func (w *work) group(e *termEntry) {
 		w.puts = append(w.puts, kv{k, v})
 		rest = rest[n:]
 	}
-	if cap(e.posts) > 4*len(e.posts) && cap(e.posts) > 1024 {
-		e.posts = nil // a long catch-up's list: not kept for the rounds after it
+	if cap(l.posts) > 4*len(l.posts) && cap(l.posts) > 1024 {
+		l.posts = nil // a long catch-up's list: not kept for the rounds after it
 	}
-}
-
-// term returns the term with key k, assigning the next id to a new one.
-func (ix *Index) term(tc *bbolt.Cursor, st *state, k []byte) (*termEntry, error) {
-	if e, ok := ix.terms[string(k)]; ok {
-		return e, nil
-	}
-	var id uint64
-	if tk, v := tc.Seek(k); bytes.Equal(tk, k) {
-		var n int
-		if id, n = binary.Uvarint(v); n <= 0 {
-			return nil, errors.New("auditindex: malformed term id")
-		}
-	} else {
-		id = st.NextTerm
-		st.NextTerm++
-		if err := tc.Bucket().Put(k, binary.AppendUvarint(nil, id)); err != nil {
-			return nil, err
-		}
-	}
-	e := &termEntry{id: id}
-	ix.terms[string(k)] = e
-	return e, nil
 }
 
 // arena holds the values of a commit's puts, which bbolt keeps (unlike

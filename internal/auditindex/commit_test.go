@@ -198,38 +198,6 @@ func TestOutOfOrderTimesAcrossCommits(t *testing.T) {
 	compareWithRecords(t, d, 6*150)
 }
 
-// TestTermCacheStartsOverBetweenCommits fills the indexer's term cache
-// to its bound before a commit and past it within one: the cache starts
-// over only between commits, so each term's postings of a commit stay one
-// list, and lookups answer as Records does.
-func TestTermCacheStartsOverBetweenCommits(t *testing.T) {
-	d := openDirect(t)
-	t0 := time.Date(2026, 9, 1, 0, 0, 0, 0, time.UTC)
-	round := func(c int) []*audit.Event {
-		var evs []*audit.Event
-		for i := range 60 {
-			at := t0.Add(time.Duration((i*5+c)%7-c) * time.Second)
-			// bob in every commit, and a user new to each.
-			evs = append(evs, event(acct, []string{"bob", "u" + strconv.Itoa(c)}[i%2], "Encrypt", "k"+strconv.Itoa(i%4), at))
-		}
-		return evs
-	}
-	d.commit(round(0)...)
-	for i := len(d.ix.terms); i < maxCachedTerms-1; i++ {
-		d.ix.terms["filler"+strconv.Itoa(i)] = &termEntry{id: 1 << 40}
-	}
-	d.commit(round(1)...) // its new terms take the cache past the bound
-	if n := len(d.ix.terms); n < maxCachedTerms {
-		t.Fatalf("the cache holds %d terms after the commit that filled it", n)
-	}
-	d.commit(round(2)...) // starts over first
-	if n := len(d.ix.terms); n >= maxCachedTerms {
-		t.Fatalf("the cache holds %d terms after a commit started over", n)
-	}
-	d.commit(round(3)...)
-	compareWithRecords(t, d, 4*60)
-}
-
 // compareWithRecords pages through the events of d by several attributes,
 // time ranges and page sizes, with the index and with Records, which
 // must agree, and checks at least n events were compared.

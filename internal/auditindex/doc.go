@@ -15,33 +15,41 @@
 //
 // # The file
 //
-// Five buckets. "terms" maps a term — trail, attribute, value — to a
-// number. "postings" holds the events of each term in groups: one key
-// per term, second (event time) and commit, uvarint(term) | be32(event
-// time in Unix seconds) | be64(first seq), whose value lists the group's
-// events in log order, each as its seq and where its line lies in the log
-// (see keys.go). A commit does not put its groups there but appends them
-// to "recent" as a segment, keyed be32(segment) | the group's key: a
-// record naming a resource of its own (on a server of many keys, most do)
-// would otherwise cost a page rewritten at a random place of "postings".
-// Once the segments hold a group for every 128 bytes of "postings", or
-// number 64, a merge moves them into "postings" in key order, so a page
-// it rewrites takes several groups; on a small index a commit's groups
-// are that many, and go to "postings" at once (see segments.go). A lookup
-// reads the term's groups in "postings" and in each segment from the last
-// at or before its end time (or its page position) backwards, and merges
-// them newest first by time and seq. KMS's event source, every kmsd
-// event's, has no postings: a lookup by it walks the trail's and keeps
-// the events of that source. "events" maps an event ID to its seq, time and location, keyed by 0 and the ID's 16
-// bytes if it is a UUID in lower case, or 1 and the ID as written: the
-// time-ordered (version 7) UUIDs kmsd makes sort as they are made, so
-// the bucket grows at its end, and a commit whose IDs mostly come after
-// the bucket's fills its pages to 90%, the rest left for the IDs of calls
-// logged a little after later ones. Random IDs (of older logs, or from
-// other tools) land anywhere, and split pages half full.
-// "meta" holds the state: the last record indexed (seq, chain hash,
-// location), the next term and segment numbers, and the sizes the merge
-// is decided by.
+// Four buckets. "postings" holds the events of each term — trail,
+// attribute, value — in groups: one key per term, second (event time)
+// and commit, be64(term hash) | be32(event time in Unix seconds) |
+// be64(first seq), whose value lists the group's events in log order,
+// each as its seq and where its line lies in the log (see keys.go). The
+// term hash is the first 8 bytes of the SHA-256 of the term's key, so a
+// record is indexed without looking any of its terms up: on a server of
+// many keys most records name a resource of their own, whose term a
+// table of term numbers had to be searched for, at a random place, and
+// extended. Terms whose hashes collide share postings, an event once:
+// a lookup keeps only the events that have its term, of its trail.
+// A commit does not put its groups in "postings" but appends them to
+// "recent" as a segment, keyed be32(segment) | the group's key: a record
+// naming a resource of its own would otherwise cost a page rewritten at
+// a random place of "postings". Once the segments hold a group for every
+// 128 bytes of "postings", or number 64, a merge moves them into
+// "postings" in key order, so a page it rewrites takes several groups;
+// on a small index a commit's groups are that many, and go to "postings"
+// at once (see segments.go). A lookup reads the term hash's groups in
+// "postings" and in each segment from the last at or before its end time
+// (or its page position) backwards, merges them newest first by time and
+// seq, and reads each event from the log to check it has the term; a
+// page says where the next starts only if an event follows it. KMS's
+// event source, every kmsd event's, has no postings: a lookup by it walks
+// the trail's and keeps the events of that source.
+// "events" maps an event ID to its seq, time and location, keyed by 0
+// and the ID's 16 bytes if it is a UUID in lower case, or 1 and the ID
+// as written: the time-ordered (version 7) UUIDs kmsd makes sort as they
+// are made, so the bucket grows at its end, and a commit whose IDs mostly
+// come after the bucket's fills its pages to 90%, the rest left for the
+// IDs of calls logged a little after later ones. Random IDs (of older
+// logs, or from other tools) land anywhere, and split pages half full.
+// "meta" holds the state: the file's version, the last record indexed
+// (seq, chain hash, location), the next segment number, and the sizes
+// the merge is decided by.
 //
 // # Following the log
 //
@@ -57,10 +65,12 @@
 // The indexer reads only the members of a record it needs: a record of
 // the plain kind kmsd writes byte by byte, any other (escapes where it
 // matters, invalid UTF-8, not JSON) with the JSON decoder, to the same
-// effect. A commit lists each term's postings as the records come, in
-// log order, and sorts a term's list by time only if a record came after
-// a later one; its puts come out in key order. With time-ordered event
-// IDs, what a record costs to index does not grow with the index.
+// effect. A term the record before had at the same place in its list
+// is not hashed again. A commit lists the postings of each term hash as
+// the records come, in log order, and sorts a list by time only if a
+// record came after a later one; its puts come out in key order. With
+// time-ordered event IDs, what a record costs to index does not grow
+// with the index.
 //
 // The index is derived data: the log stays the record, and lookups read
 // each event from it, checking that the line at the location holds the

@@ -26,12 +26,11 @@ const (
 
 // formatVersion is the version of the index file's layout; a file of
 // another version is rebuilt.
-const formatVersion = 4
+const formatVersion = 5
 
 // Bucket names of the index file.
 var (
 	bucketMeta     = []byte("meta")
-	bucketTerms    = []byte("terms")
 	bucketPostings = []byte("postings")
 	bucketRecent   = []byte("recent")
 	bucketEvents   = []byte("events")
@@ -99,8 +98,6 @@ type state struct {
 	LastHash   string `json:"lastHash"`
 	LastOffset int64  `json:"lastOffset"`
 	LastLength int    `json:"lastLength"`
-	// NextTerm is the id the next new term gets.
-	NextTerm uint64 `json:"nextTerm"`
 	// The postings (see segments.go): the next segment's number, the
 	// groups the segments hold, and the bytes of the groups of "postings".
 	NextSegment  uint32 `json:"nextSegment"`
@@ -151,16 +148,14 @@ type Index struct {
 	waiters atomic.Int32  // lookups waiting for applied to reach noticed
 	loading atomic.Bool   // a bulk load from the log is under way
 
-	st       state                 // owned by the indexer goroutine
-	terms    map[string]*termEntry // terms already looked up, by term key
-	unsynced bool                  // commits since the last fsync: the marker file exists
-	work     work                  // the indexer's buffers
+	st       state // owned by the indexer goroutine
+	unsynced bool  // commits since the last fsync: the marker file exists
+	work     work  // the indexer's buffers
 	merge    mergePolicy
+	// hash is termHash; tests set one under which terms collide before
+	// indexing anything.
+	hash func(termKey []byte) uint64
 }
-
-// maxCachedTerms bounds the indexer's term cache; past it, the cache
-// starts over at the next commit.
-const maxCachedTerms = 1 << 17
 
 // Open opens the index of the audit log at logPath, creating it if
 // needed. A file that cannot be read, or was left half built, is deleted
@@ -177,7 +172,7 @@ func Open(logPath string, opts Options) (*Index, error) {
 		hurry:    make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
-		terms:    make(map[string]*termEntry),
+		hash:     termHash,
 		merge:    mergePolicy{span: mergeSpan, maxSegments: maxSegments, chunk: mergeChunk},
 	}
 	if err := os.MkdirAll(filepath.Dir(opts.Path), 0o700); err != nil {
@@ -233,9 +228,9 @@ func openDB(path string) (db *bbolt.DB, st state, err error) {
 	if err != nil {
 		return nil, state{}, err
 	}
-	st = state{Version: formatVersion, Synced: true, NextTerm: 1}
+	st = state{Version: formatVersion, Synced: true}
 	err = db.Update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketMeta, bucketTerms, bucketPostings, bucketRecent, bucketEvents} {
+		for _, b := range [][]byte{bucketMeta, bucketPostings, bucketRecent, bucketEvents} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

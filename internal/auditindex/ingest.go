@@ -218,9 +218,9 @@ func (ix *Index) resume(f *os.File) (int64, error) {
 
 // reset empties the index.
 func (ix *Index) reset() error {
-	st := state{Version: formatVersion, Synced: true, NextTerm: 1}
+	st := state{Version: formatVersion, Synced: true}
 	err := ix.update(func(tx *bbolt.Tx) error {
-		for _, b := range [][]byte{bucketTerms, bucketPostings, bucketRecent, bucketEvents} {
+		for _, b := range [][]byte{bucketPostings, bucketRecent, bucketEvents} {
 			if err := tx.DeleteBucket(b); err != nil {
 				return err
 			}
@@ -234,7 +234,6 @@ func (ix *Index) reset() error {
 		return fmt.Errorf("auditindex: empty the index: %w", err)
 	}
 	ix.st = st
-	clear(ix.terms)
 	ix.publish()
 	return nil
 }

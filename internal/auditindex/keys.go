@@ -1,6 +1,7 @@
 package auditindex
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
 	"math"
@@ -69,9 +70,9 @@ type term struct {
 	value string
 }
 
-// termKey names a term within a trail (account and Region) in the terms
-// bucket: uvarint(len(account)) account uvarint(len(region)) region code
-// value.
+// termKey names a term within a trail (account and Region):
+// uvarint(len(account)) account uvarint(len(region)) region code value.
+// Postings are keyed by its hash (see termHash).
 func termKey(dst []byte, account, region string, t term) []byte {
 	c, _ := t.attr.code()
 	return appendTermKey(dst, account, region, c, t.value)
@@ -86,6 +87,16 @@ func appendTermKey[S ~string | ~[]byte](dst []byte, account, region S, code byte
 	return append(dst, value...)
 }
 
+// termHash is the hash of a term key that keys the term's postings: the
+// first 8 bytes of its SHA-256, so that indexing a record needs no look-up
+// of its terms, and no one finds a value whose postings would land among
+// another term's but by a search of about 2^64 hashes. Terms whose hashes
+// collide share postings; lookups keep the events that have the term.
+func termHash(key []byte) uint64 {
+	s := sha256.Sum256(key)
+	return binary.BigEndian.Uint64(s[:8])
+}
+
 // A posting is one event's entry under one of its terms.
 type posting struct {
 	time uint32
@@ -93,17 +104,20 @@ type posting struct {
 	loc  location
 }
 
-// Postings are stored in groups: the postings of one term and one second
-// (event time) that one commit writes, at most maxGroup of them, share a
-// key: uvarint(term id) | be32(event time, Unix seconds) | be64(first
-// seq). Its value lists the group's postings in log order, each as
-// uvarint(seq - first seq) and the record's location. A term's groups
-// sort by time and then by log order; groups of the same term and second
-// hold disjoint runs of seqs (commits index the log in order), so walking
-// a term's keys backwards and each group's postings backwards lists its
-// events newest first. A uvarint prefix never is a prefix of another, so
-// one term's groups are one contiguous range.
-const postingSuffix = 4 + 8
+// Postings are stored in groups: the postings of one term hash and one
+// second (event time) that one commit writes, at most maxGroup of them,
+// share a key: be64(term hash) | be32(event time, Unix seconds) |
+// be64(first seq). Its value lists the group's postings in log order,
+// each as uvarint(seq - first seq) and the record's location, an event
+// once even if several of its terms have the hash. A hash's groups sort
+// by time and then by log order; groups of the same hash and second hold
+// disjoint runs of seqs (commits index the log in order), so walking a
+// hash's keys backwards and each group's postings backwards lists its
+// events newest first. One hash's groups are one contiguous range.
+const (
+	hashSize      = 8
+	postingSuffix = 4 + 8
+)
 
 // maxGroup bounds a group, so that its value fits a page.
 const maxGroup = 128
@@ -130,8 +144,8 @@ func groupEntries(dst []posting, t uint32, first uint64, v []byte) ([]posting, b
 	return dst, true
 }
 
-func postingKey(dst []byte, termID uint64, t uint32, seq uint64) []byte {
-	dst = binary.AppendUvarint(dst, termID)
+func postingKey(dst []byte, h uint64, t uint32, seq uint64) []byte {
+	dst = binary.BigEndian.AppendUint64(dst, h)
 	dst = binary.BigEndian.AppendUint32(dst, t)
 	return binary.BigEndian.AppendUint64(dst, seq)
 }

@@ -2,7 +2,6 @@ package auditindex
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -83,21 +82,13 @@ func bounds(q *Query) (lo, hi uint32) {
 }
 
 // scanTerm pages through the postings of q's term from the newest at or
-// before the upper bound (End, or After exclusive). An event is listed
-// only if it has the term (a lookup by KMS's event source reads the
-// trail's postings), and a page has a Next only if an event follows it.
+// before the upper bound (End, or After exclusive). Postings are keyed by
+// a hash of the term, which others may share: an event is listed only if
+// it has the term, and a page has a Next only if an event follows it.
 func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi uint32, page *Page) error {
 	tm := term{q.Attr, q.Value}
 	if code, _ := q.Attr.code(); unposted(code, q.Value) {
 		tm = term{all, ""}
-	}
-	tv := tx.Bucket(bucketTerms).Get(termKey(nil, q.Account, q.Region, tm))
-	if tv == nil {
-		return nil
-	}
-	id, n := binary.Uvarint(tv)
-	if n <= 0 {
-		return errors.New("auditindex: malformed term id")
 	}
 	// The bound: postings up to (hi, any seq), or before the page position.
 	bound := Position{Time: hi, Seq: math.MaxUint64}
@@ -107,7 +98,7 @@ func (ix *Index) scanTerm(ctx context.Context, tx *bbolt.Tx, q *Query, lo, hi ui
 	ps := postingSources{lo: lo, within: func(p posting) bool {
 		return p.time < bound.Time || p.time == bound.Time && (p.seq < bound.Seq || p.seq == bound.Seq && q.After == nil)
 	}}
-	if err := ps.openAll(tx, id, bound); err != nil {
+	if err := ps.openAll(tx, ix.hash(termKey(nil, q.Account, q.Region, tm)), bound); err != nil {
 		return err
 	}
 	for {

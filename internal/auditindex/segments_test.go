@@ -226,17 +226,38 @@ func TestSegmentsOutliveAReopen(t *testing.T) {
 	sameAnswers(t, "reopened and indexed more", answers(t, d.ix), answers(t, ref.ix))
 }
 
-// TestRebuildsAnIndexOfThePreviousVersion finds every record after the
-// index file is marked as of the previous version (whose postings were
-// all in one bucket): the file is rebuilt, not read.
-func TestRebuildsAnIndexOfThePreviousVersion(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "log.jsonl")
-	tr := openTrail(t, path, Options{})
-	evs := []*audit.Event{event(acct, "alice", "Encrypt", "k1", time.Now()), event(acct, "bob", "Decrypt", "k2", time.Now())}
-	tr.append(evs...)
-	tr.close()
+// TestRebuildsAnIndexOfAnEarlierVersion finds every record after the
+// index file is marked as of an earlier version: 3, whose postings were
+// all in one bucket, or 4, whose postings were keyed by term numbers the
+// "terms" bucket assigned. The file is rebuilt, not read.
+func TestRebuildsAnIndexOfAnEarlierVersion(t *testing.T) {
+	for _, version := range []int{3, 4} {
+		t.Run(strconv.Itoa(version), func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "log.jsonl")
+			tr := openTrail(t, path, Options{})
+			evs := []*audit.Event{event(acct, "alice", "Encrypt", "k1", time.Now()), event(acct, "bob", "Decrypt", "k2", time.Now())}
+			tr.append(evs...)
+			tr.close()
+			markVersion(t, path+".index", version)
 
-	db, err := bbolt.Open(path+".index", 0o600, nil)
+			tr.open()
+			waitFor(t, func() bool { return slices.Equal(ids(tr.lookup(Query{})), idsOf(evs[1], evs[0])) })
+			var stale *bbolt.Bucket
+			if err := tr.ix.db.View(func(tx *bbolt.Tx) error { stale = tx.Bucket([]byte("terms")); return nil }); err != nil {
+				t.Fatal(err)
+			}
+			if stale != nil || tr.ix.st.Version != formatVersion {
+				t.Errorf("the file of version %d was kept (version %d)", version, tr.ix.st.Version)
+			}
+		})
+	}
+}
+
+// markVersion makes the index file at path look like one of version: its
+// state says so, and it has the buckets that version had.
+func markVersion(t *testing.T, path string, version int) {
+	t.Helper()
+	db, err := bbolt.Open(path, 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -245,29 +266,25 @@ func TestRebuildsAnIndexOfThePreviousVersion(t *testing.T) {
 		if err := json.Unmarshal(tx.Bucket(bucketMeta).Get(keyState), &st); err != nil {
 			return err
 		}
-		st.Version = 3
+		st.Version = version
 		if err := putState(tx, &st); err != nil {
 			return err
 		}
-		if err := tx.DeleteBucket(bucketRecent); err != nil {
+		if version < 4 {
+			if err := tx.DeleteBucket(bucketRecent); err != nil {
+				return err
+			}
+		}
+		terms, err := tx.CreateBucketIfNotExists([]byte("terms"))
+		if err != nil {
 			return err
 		}
-		return tx.Bucket(bucketTerms).Put([]byte("left by version 3"), []byte{1})
+		return terms.Put([]byte("left by an earlier version"), []byte{1})
 	})
 	if cerr := db.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
 		t.Fatal(err)
-	}
-
-	tr.open()
-	waitFor(t, func() bool { return slices.Equal(ids(tr.lookup(Query{})), idsOf(evs[1], evs[0])) })
-	var stale []byte
-	if err := tr.ix.db.View(func(tx *bbolt.Tx) error { stale = tx.Bucket(bucketTerms).Get([]byte("left by version 3")); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	if stale != nil || tr.ix.st.Version != formatVersion {
-		t.Errorf("the file of version 3 was kept (version %d)", tr.ix.st.Version)
 	}
 }

@@ -19,7 +19,7 @@ import (
 // source walks one bucket's groups of a term backwards from a bound.
 type source struct {
 	c      *bbolt.Cursor
-	prefix []byte // the segment's number, if any, and uvarint(term)
+	prefix []byte // the segment's number, if any, and the term's hash
 	k, v   []byte // the next group to read
 	group  []posting
 	i      int     // group[:i] are still to list
@@ -34,12 +34,12 @@ type postingSources struct {
 	within func(posting) bool
 }
 
-// open positions a source of postings of term id within b's keys that
+// open positions a source of postings of term hash h within b's keys that
 // start with seg (nil for "postings"), at the last group starting at or
 // before bound: later ones start after it, so all they hold is past it.
-func (ps *postingSources) open(b *bbolt.Bucket, seg []byte, id uint64, bound Position) error {
-	s := &source{c: b.Cursor(), prefix: binary.AppendUvarint(seg, id)}
-	seek := postingKey(bytes.Clone(seg), id, bound.Time, bound.Seq)
+func (ps *postingSources) open(b *bbolt.Bucket, seg []byte, h uint64, bound Position) error {
+	s := &source{c: b.Cursor(), prefix: binary.BigEndian.AppendUint64(seg, h)}
+	seek := postingKey(bytes.Clone(seg), h, bound.Time, bound.Seq)
 	s.k, s.v = s.c.Seek(seek)
 	switch {
 	case s.k == nil:
@@ -54,9 +54,9 @@ func (ps *postingSources) open(b *bbolt.Bucket, seg []byte, id uint64, bound Pos
 	return err
 }
 
-// openAll opens "postings" and every segment as sources of term id.
-func (ps *postingSources) openAll(tx *bbolt.Tx, id uint64, bound Position) error {
-	if err := ps.open(tx.Bucket(bucketPostings), nil, id, bound); err != nil {
+// openAll opens "postings" and every segment as sources of term hash h.
+func (ps *postingSources) openAll(tx *bbolt.Tx, h uint64, bound Position) error {
+	if err := ps.open(tx.Bucket(bucketPostings), nil, h, bound); err != nil {
 		return err
 	}
 	recent := tx.Bucket(bucketRecent)
@@ -67,7 +67,7 @@ func (ps *postingSources) openAll(tx *bbolt.Tx, id uint64, bound Position) error
 			break
 		}
 		s = uint64(binary.BigEndian.Uint32(k))
-		if err := ps.open(recent, k[:segmentPrefix:segmentPrefix], id, bound); err != nil {
+		if err := ps.open(recent, k[:segmentPrefix:segmentPrefix], h, bound); err != nil {
 			return err
 		}
 	}
