@@ -75,8 +75,9 @@ type scaleReport struct {
 	LoadAfter  float64          `json:"host_load1_after"`
 	Samples    []roundSample    `json:"samples"`
 	Ratios     map[string]ratio `json:"ratios"`
-	HeapInuse  int64            `json:"heap_inuse_bytes"` // the most after a sample of the many-key server
-	HeapLive   int64            `json:"heap_live_bytes"`  // in use after a forced collection, at the end
+	HeapInuse  int64            `json:"heap_inuse_bytes"`          // the most after a sample of the many-key server
+	HeapLive   int64            `json:"heap_live_bytes"`           // live objects after a forced collection, at the end
+	HeapSpans  int64            `json:"heap_inuse_after_gc_bytes"` // the spans holding them (size-class rounding and partly used spans)
 	RSS        int64            `json:"rss_bytes"`
 	StoreRSS   int64            `json:"rss_store_map_bytes"`
 	Targets    []target         `json:"targets"`
@@ -225,7 +226,7 @@ func runScale(cfg scaleConfig) error {
 		}
 	}
 	rep.LoadAfter = loadAvg()
-	if rep.HeapLive, err = liveHeapOf("http://" + admin); err != nil {
+	if rep.HeapLive, rep.HeapSpans, err = liveHeapOf("http://" + admin); err != nil {
 		fmt.Println("  heap: ", err)
 	}
 	rep.RSS, rep.StoreRSS, _ = rssOf(big.cmd.Process.Pid, "kmsd.db")
@@ -248,8 +249,8 @@ func runScale(cfg scaleConfig) error {
 		}
 	}
 	const mib = 1 << 20
-	fmt.Printf("memory of the %d-key server: Go heap in use up to %d MiB under load, %d MiB live after a collection; RSS %d MiB of which %d MiB is the store's file map\n",
-		len(ids), rep.HeapInuse/mib, rep.HeapLive/mib, rep.RSS/mib, rep.StoreRSS/mib)
+	fmt.Printf("memory of the %d-key server: Go heap in use up to %d MiB under load; after a collection %d MiB of live objects in %d MiB of heap in use; RSS %d MiB of which %d MiB is the store's file map\n",
+		len(ids), rep.HeapInuse/mib, rep.HeapLive/mib, rep.HeapSpans/mib, rep.RSS/mib, rep.StoreRSS/mib)
 	rep.Targets = append(rep.Targets,
 		newTarget(fmt.Sprintf("Go heap in use under load, %d keys", len(ids)), float64(rep.HeapInuse)/mib, 300, true, "MiB"),
 		newTarget(fmt.Sprintf("CreateKey at concurrency %d", cfg.Conc), rep.CreateRate, 3000, false, "keys/s"))
@@ -339,16 +340,16 @@ type regionBlob struct {
 }
 
 // liveHeapOf forces a collection in the kmsd whose admin listener is at
-// base (its heap profile does, with gc=1) and then reads its heap in use.
-func liveHeapOf(base string) (int64, error) {
+// base (its heap profile does, with gc=1) and then reads its live objects'
+// bytes and the heap in use holding them.
+func liveHeapOf(base string) (live, inuse int64, err error) {
 	resp, err := http.Get(base + "/debug/pprof/heap?gc=1")
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	_, _ = io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	_, inuse, err := heapOf(base + "/metrics")
-	return inuse, err
+	return heapOf(base + "/metrics")
 }
 
 // heapOf reads the Go heap of a kmsd from its Prometheus metrics.
