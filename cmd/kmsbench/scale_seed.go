@@ -9,6 +9,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
+
+	"github.com/kmsd/kmsd/internal/sdkhttp"
 )
 
 // writeScaleSeed writes a seed that generates n keys over as few Regions
@@ -34,15 +36,13 @@ func writeScaleSeed(n int) (string, error) {
 func listScaleKeys(ctx context.Context, srv *server, n int) ([]regionKey, error) {
 	ids := make([]regionKey, 0, n)
 	for r, c := range newRegionClients(srv.url, 1) {
+		// Listing is setup, not measured: its pages of 1,000 keys are
+		// large answers, which the SDK's own HTTP client can lose with
+		// retries off; sdkhttp's cannot.
+		c = kms.New(c.Options(), func(o *kms.Options) { o.HTTPClient = sdkhttp.Wrap(o.HTTPClient) })
 		pages := kms.NewListKeysPaginator(c, &kms.ListKeysInput{Limit: aws.Int32(1000)})
 		for pages.HasMorePages() {
-			// Listing is setup, not measured: a page the SDK's transport
-			// race fails (see the README) is asked again; the paginator
-			// moves on only after a success.
 			out, err := pages.NextPage(ctx)
-			for try := 1; err != nil && try < 3; try++ {
-				out, err = pages.NextPage(ctx)
-			}
 			if err != nil {
 				return nil, fmt.Errorf("list the keys of %s: %w", scaleRegions[r], err)
 			}
