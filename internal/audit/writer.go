@@ -24,10 +24,6 @@ type writer struct {
 	fi    fs.FileInfo // identity of f, compared with os.Stat(path)
 	size  int64       // bytes of f known to be ours and durable
 	dirty bool        // f may hold bytes past size from a failed write
-	// reserved is where the disk blocks reserved ahead of the writes end
-	// (reserve.go); noReserve says f's file system cannot reserve them.
-	reserved  int64
-	noReserve bool
 
 	start link // chain position before f's first record
 	last  link // last durable record
@@ -156,7 +152,6 @@ func (w *writer) open() error {
 		}
 	}
 	w.f, w.fi, w.size, w.dirty = f, fi, fi.Size(), false
-	w.reserved, w.noReserve = 0, false
 	return nil
 }
 
@@ -385,7 +380,6 @@ func (w *writer) prepare() error {
 		case err == nil || errors.Is(err, fs.ErrNotExist):
 			l.opts.Logger.Warn("audit log was moved or deleted; starting a new file that continues the chain",
 				"path", w.path, "seq", w.last.seq)
-			w.release()
 			w.f.Close()
 			w.f = nil
 			l.reopened.Add(1)
@@ -409,7 +403,6 @@ func (w *writer) reconcile(size int64) error {
 	l := w.log
 	switch {
 	case w.dirty:
-		w.unreserved()
 		if err := w.f.Truncate(w.size); err != nil {
 			return fmt.Errorf("cut failed write: %w", err)
 		}
@@ -422,7 +415,6 @@ func (w *writer) reconcile(size int64) error {
 		w.size = size
 		w.start = w.last
 		w.headStale = true
-		w.unreserved()
 	case size > w.size:
 		l.opts.Logger.Warn("audit log grew outside kmsd", "path", w.path, "from", w.size, "to", size)
 		w.size = size
@@ -433,7 +425,6 @@ func (w *writer) reconcile(size int64) error {
 // write appends b to f and fsyncs. On failure it cuts f back to the last
 // durable record so the chain in the file stays intact.
 func (w *writer) write(b []byte) error {
-	w.reserve(len(b))
 	_, err := w.f.Write(b)
 	if err == nil {
 		err = w.f.Sync()
@@ -442,7 +433,6 @@ func (w *writer) write(b []byte) error {
 		w.size += int64(len(b))
 		return nil
 	}
-	w.unreserved()
 	if terr := w.f.Truncate(w.size); terr != nil {
 		w.dirty = true
 	}
@@ -498,7 +488,6 @@ func (w *writer) shutdown() error {
 		err = fmt.Errorf("audit: %w", herr)
 	}
 	if w.f != nil {
-		w.release()
 		if cerr := w.f.Close(); err == nil && cerr != nil {
 			err = fmt.Errorf("audit: close %s: %w", w.path, cerr)
 		}
