@@ -22,6 +22,7 @@ type cachedKey struct {
 	// materials are the unsealed versions, the current one first: a slice,
 	// not a map, as nearly every key has one.
 	materials []namedMaterial
+	one       [1]namedMaterial // materials' array when there is one version
 	current   keys.MaterialID
 	tags      map[string]string
 	// asym is the parsed private key of an asymmetric key's current material.
@@ -41,7 +42,10 @@ type cachedKey struct {
 	// usage is where a successful cryptographic use is recorded
 	// (cache_usage.go), set on the first; it outlives the snapshot.
 	usage atomic.Pointer[usageSlot]
-	ckey  string // the cache key it is held under
+	// entry is k's place in the cache, kept in k itself (one heap object
+	// fewer for each cached key); entry.key is the cache key it is held
+	// under, "" for a key never offered to the cache.
+	entry cacheEntry
 }
 
 // namedMaterial is a version of a key's material, unsealed.
@@ -133,14 +137,14 @@ func (s *Service) keySealed(ctx context.Context, account, region, keyID string) 
 	if err != nil {
 		return nil, err
 	}
-	k.ckey = ck
 	k.grants = newGrantSet(grants)
 	// kms:ResourceAliases: an alias change invalidates the key it leaves
 	// and the key it joins (aliases.go), so this stays current.
 	setResourceAliases(k.conds, aliases)
 	k.sharedConds = s.cache.conds.intern(k.conds)
 	k.conds = k.sharedConds.c
-	s.cache.add(ck, k, gen)
+	k.entry = cacheEntry{key: ck, v: k}
+	s.cache.addEntry(&k.entry, gen)
 	return k, nil
 }
 
@@ -159,6 +163,8 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 // sealedSnapshot is snapshot with the material left sealed.
 func (s *Service) sealedSnapshot(rec *keyRecord) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap()}
+	// The ARN ends with the key id: one copy of it serves both.
+	rec.KeyID = k.arn[len(k.arn)-len(rec.KeyID):]
 	pp := s.cache.policies.parse(rec.Policy, rec.PolicyPrincipals)
 	k.policy, k.bound = pp.policy, pp.bound
 	// One copy of the document and its bindings for every key that has them.

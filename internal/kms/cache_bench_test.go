@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"path/filepath"
+	"runtime"
 	"testing"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -75,4 +76,33 @@ func BenchmarkKeyMiss(b *testing.B) {
 			})
 		}
 	}
+}
+
+// BenchmarkCachedKeyFootprint reports what the cache holds on the heap for
+// each symmetric key used once: at a million keys, the collector's work is
+// the number of objects the cache holds, and the heap their bytes.
+func BenchmarkCachedKeyFootprint(b *testing.B) {
+	const n = 5000
+	svc, ids := missBench(b, n, 2*n)
+	var objects, bytes float64
+	for b.Loop() {
+		svc.cache.flush()
+		runtime.GC()
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		for _, id := range ids {
+			if _, err := svc.Encrypt(context.Background(), call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: make([]byte, 32)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		objects = float64(after.HeapObjects-before.HeapObjects) / n
+		bytes = float64(after.HeapAlloc-before.HeapAlloc) / n
+	}
+	if got := svc.CacheLen(); got != n {
+		b.Fatalf("the cache holds %d entries, want %d", got, n)
+	}
+	b.ReportMetric(objects, "objects/key")
+	b.ReportMetric(bytes, "B/key")
 }

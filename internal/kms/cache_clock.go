@@ -114,6 +114,13 @@ func (s *Service) CacheLen() int {
 
 // add stores v unless a write invalidated anything since gen was read.
 func (c *keyCache) add(k string, v any, gen uint64) {
+	c.addEntry(&cacheEntry{key: k, v: v}, gen)
+}
+
+// addEntry is add of an entry the caller made, e.key and e.v set; e is
+// the cache's from then on.
+func (c *keyCache) addEntry(e *cacheEntry, gen uint64) {
+	k := e.key
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen.Load() != gen || (c.fresh != nil && !c.fresh()) {
@@ -127,7 +134,7 @@ func (c *keyCache) add(k string, v any, gen uint64) {
 	if len(c.free) == 0 && len(c.ring) >= c.max && !c.admit(k) {
 		return
 	}
-	e := &cacheEntry{key: k, v: v, slot: c.slot()}
+	e.slot = c.slot()
 	c.ring[e.slot] = e
 	c.m.Store(k, e)
 }

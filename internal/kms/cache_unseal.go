@@ -27,7 +27,9 @@ func (s *Service) unsealKey(k *cachedKey) error {
 	if k.unseal.done.Load() {
 		return nil
 	}
-	materials, asym, err := s.unsealRecord(k.rec)
+	// A key of one material version (nearly every key) keeps it in k
+	// itself: one heap object fewer for each cached key.
+	materials, asym, err := s.unsealRecord(k.rec, k.one[:0])
 	if err != nil {
 		return err
 	}
@@ -37,9 +39,13 @@ func (s *Service) unsealKey(k *cachedKey) error {
 }
 
 // unsealRecord unseals every material version of rec, the current one
-// first, and parses an asymmetric key's current one.
-func (s *Service) unsealRecord(rec *keyRecord) ([]namedMaterial, *keys.AsymmetricKey, error) {
-	materials := make([]namedMaterial, 0, len(rec.Materials))
+// first, into dst when it has room, and parses an asymmetric key's
+// current one.
+func (s *Service) unsealRecord(rec *keyRecord, dst []namedMaterial) ([]namedMaterial, *keys.AsymmetricKey, error) {
+	materials := dst[:0]
+	if cap(dst) < len(rec.Materials) {
+		materials = make([]namedMaterial, 0, len(rec.Materials))
+	}
 	for _, m := range rec.Materials {
 		pt, err := s.sealer.Unseal(m.Sealed, materialAAD(rec.partition(), rec.KeyID, m.ID))
 		if err != nil {

@@ -70,8 +70,8 @@ func (s *Service) recordUse(c *Call, op kmsapi.KeyLastUsageTrackingOperation) {
 // usageKey is the key's store key (partition | key id), the tail of its
 // cache key.
 func (k *cachedKey) usageKey() string {
-	if k.ckey != "" {
-		return k.ckey[len("k|"):]
+	if k.entry.key != "" {
+		return k.entry.key[len("k|"):]
 	}
 	return k.rec.partition() + k.rec.KeyID
 }

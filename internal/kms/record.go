@@ -32,26 +32,28 @@ const recordSchema = 1
 
 // keyRecord is the stored form of a KMS key. Material is kept sealed.
 type keyRecord struct {
-	Schema            int              `json:"schema"`
-	KeyID             string           `json:"keyId"`
-	AccountID         string           `json:"accountId"`
-	Region            string           `json:"region"`
-	Description       string           `json:"description"`
-	KeyUsage          string           `json:"keyUsage"`
-	KeySpec           string           `json:"keySpec"`
-	Origin            string           `json:"origin"`
-	KeyManager        string           `json:"keyManager"`
-	AWSManagedAlias   string           `json:"awsManagedAlias,omitempty"` // the predefined alias of an AWS managed key (managed.go)
-	KeyState          string           `json:"keyState"`
-	Created           time.Time        `json:"created"`
-	DeletionDate      *time.Time       `json:"deletionDate,omitempty"`
-	PendingWindowDays int32            `json:"pendingWindowDays,omitempty"`
-	Policy            string           `json:"policy"`
-	PolicyPrincipals  []boundPrincipal `json:"policyPrincipals,omitempty"` // principals.go
-	Tags              []tagRecord      `json:"tags,omitempty"`
-	MultiRegion       bool             `json:"multiRegion"`
-	Materials         []materialRecord `json:"materials"`
-	CurrentMaterial   string           `json:"currentMaterial"`
+	Schema            int        `json:"schema"`
+	KeyID             string     `json:"keyId"`
+	AccountID         string     `json:"accountId"`
+	Region            string     `json:"region"`
+	Description       string     `json:"description"`
+	KeyUsage          string     `json:"keyUsage"`
+	KeySpec           string     `json:"keySpec"`
+	Origin            string     `json:"origin"`
+	KeyManager        string     `json:"keyManager"`
+	AWSManagedAlias   string     `json:"awsManagedAlias,omitempty"` // the predefined alias of an AWS managed key (managed.go)
+	KeyState          string     `json:"keyState"`
+	Created           time.Time  `json:"created"`
+	DeletionDate      *time.Time `json:"deletionDate,omitempty"`
+	PendingWindowDays int32      `json:"pendingWindowDays,omitempty"`
+	// MultiRegion sits beside a 4-byte field: the record packs into a
+	// smaller allocation, and the cache holds one per key.
+	MultiRegion      bool             `json:"multiRegion"`
+	Policy           string           `json:"policy"`
+	PolicyPrincipals []boundPrincipal `json:"policyPrincipals,omitempty"` // principals.go
+	Tags             []tagRecord      `json:"tags,omitempty"`
+	Materials        []materialRecord `json:"materials"`
+	CurrentMaterial  string           `json:"currentMaterial"`
 	// Automatic rotation (rotation.go). NextRotation is set exactly when
 	// RotationEnabled is, and bucketRotations holds one entry for it.
 	RotationEnabled    bool             `json:"rotationEnabled,omitempty"`
