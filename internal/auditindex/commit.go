@@ -28,6 +28,13 @@ func (ix *Index) commit(recs []pending) error {
 	if len(recs) == 0 {
 		return nil
 	}
+	if ix.st.Merging {
+		// A merge that failed half way: a new segment's groups would be
+		// among those lookups take for moved.
+		if err := ix.mergeRecent(); err != nil {
+			return err
+		}
+	}
 	st := ix.st
 	err := ix.update(func(tx *bbolt.Tx) error { return ix.index(tx, &st, recs) })
 	if err != nil {

@@ -49,7 +49,9 @@
 // logs, or from other tools) land anywhere, and split pages half full.
 // "meta" holds the state: the file's version, the last record indexed
 // (seq, chain hash, location), the next segment number, and the sizes
-// the merge is decided by.
+// the merge is decided by; while a merge is under way, the last key it
+// moved: the segments keep their groups until the merge drops them all,
+// and a lookup skips those up to it.
 //
 // # Following the log
 //

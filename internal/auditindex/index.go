@@ -26,7 +26,7 @@ const (
 
 // formatVersion is the version of the index file's layout; a file of
 // another version is rebuilt.
-const formatVersion = 5
+const formatVersion = 6
 
 // Bucket names of the index file.
 var (
@@ -35,6 +35,7 @@ var (
 	bucketRecent   = []byte("recent")
 	bucketEvents   = []byte("events")
 	keyState       = []byte("state")
+	keyMerged      = []byte("merged") // see mergeStep
 )
 
 // Options configure an Index.
@@ -103,6 +104,9 @@ type state struct {
 	NextSegment  uint32 `json:"nextSegment"`
 	RecentGroups int    `json:"recentGroups"`
 	MainBytes    int64  `json:"mainBytes"`
+	// Merging says a merge moved some of the segments' groups, not all
+	// (see mergeStep): it is finished before a commit adds a segment.
+	Merging bool `json:"merging,omitempty"`
 }
 
 // end is the offset just after the last record's line.

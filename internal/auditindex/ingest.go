@@ -228,6 +228,9 @@ func (ix *Index) reset() error {
 				return err
 			}
 		}
+		if err := tx.Bucket(bucketMeta).Delete(keyMerged); err != nil {
+			return err
+		}
 		return putState(tx, &st)
 	})
 	if err != nil {

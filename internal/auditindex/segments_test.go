@@ -188,6 +188,55 @@ func TestPostingsAnswerTheSameWhereverTheyLie(t *testing.T) {
 	sameAnswers(t, "merged", answers(t, d.ix), want)
 }
 
+// TestLookupsDuringAMerge stops a merge of every segment between its
+// transactions: lookups give the pages they give with no segments, and a
+// commit after a merge left half done finishes it first.
+func TestLookupsDuringAMerge(t *testing.T) {
+	rounds := randomRounds(4)
+	allMain, allRecent, _, _ := testPolicies()
+	ref, d := openDirect(t), openDirect(t)
+	ref.ix.merge, d.ix.merge = allMain, allRecent
+	for _, evs := range rounds[:30] {
+		ref.commit(evs...)
+		d.commit(evs...)
+	}
+	want := answers(t, ref.ix)
+	d.ix.merge.chunk = d.ix.st.RecentGroups/5 + 1
+	step := func() bool {
+		t.Helper()
+		st := d.ix.st
+		var done bool
+		if err := d.ix.update(func(tx *bbolt.Tx) (err error) { done, err = d.ix.mergeStep(tx, &st); return err }); err != nil {
+			t.Fatal(err)
+		}
+		d.ix.st = st
+		return done
+	}
+	for i := 1; !step(); i++ {
+		sameAnswers(t, fmt.Sprintf("after %d merge steps", i), answers(t, d.ix), want)
+	}
+	if n := recentGroups(t, d.ix); n != 0 || d.ix.st.Merging {
+		t.Fatalf("%d groups left in segments after a merge (merging %v)", n, d.ix.st.Merging)
+	}
+
+	for _, evs := range rounds[30:35] {
+		ref.commit(evs...)
+		d.commit(evs...)
+	}
+	d.ix.merge.chunk = 3
+	if step() || !d.ix.st.Merging {
+		t.Fatal("the merge did not stop half way")
+	}
+	for _, evs := range rounds[35:] {
+		ref.commit(evs...)
+		d.commit(evs...)
+		if d.ix.st.Merging {
+			t.Fatal("a commit left a merge half done")
+		}
+	}
+	sameAnswers(t, "indexed after a merge left half done", answers(t, d.ix), answers(t, ref.ix))
+}
+
 // TestSegmentsOutliveAReopen closes an index whose postings are in
 // segments, reopens it, and indexes more: nothing is lost or found twice.
 func TestSegmentsOutliveAReopen(t *testing.T) {
@@ -228,10 +277,11 @@ func TestSegmentsOutliveAReopen(t *testing.T) {
 
 // TestRebuildsAnIndexOfAnEarlierVersion finds every record after the
 // index file is marked as of an earlier version: 3, whose postings were
-// all in one bucket, or 4, whose postings were keyed by term numbers the
-// "terms" bucket assigned. The file is rebuilt, not read.
+// all in one bucket, 4, whose postings were keyed by term numbers the
+// "terms" bucket assigned, or 5, whose merges deleted the groups they
+// moved. The file is rebuilt, not read.
 func TestRebuildsAnIndexOfAnEarlierVersion(t *testing.T) {
-	for _, version := range []int{3, 4} {
+	for _, version := range []int{3, 4, 5} {
 		t.Run(strconv.Itoa(version), func(t *testing.T) {
 			path := filepath.Join(t.TempDir(), "log.jsonl")
 			tr := openTrail(t, path, Options{})

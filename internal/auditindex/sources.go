@@ -20,6 +20,7 @@ import (
 type source struct {
 	c      *bbolt.Cursor
 	prefix []byte // the segment's number, if any, and the term's hash
+	floor  []byte // of a segment: groups keyed up to it are in "postings"
 	k, v   []byte // the next group to read
 	group  []posting
 	i      int     // group[:i] are still to list
@@ -37,8 +38,8 @@ type postingSources struct {
 // open positions a source of postings of term hash h within b's keys that
 // start with seg (nil for "postings"), at the last group starting at or
 // before bound: later ones start after it, so all they hold is past it.
-func (ps *postingSources) open(b *bbolt.Bucket, seg []byte, h uint64, bound Position) error {
-	s := &source{c: b.Cursor(), prefix: binary.BigEndian.AppendUint64(seg, h)}
+func (ps *postingSources) open(b *bbolt.Bucket, seg []byte, h uint64, bound Position, floor []byte) error {
+	s := &source{c: b.Cursor(), prefix: binary.BigEndian.AppendUint64(seg, h), floor: floor}
 	seek := postingKey(bytes.Clone(seg), h, bound.Time, bound.Seq)
 	s.k, s.v = s.c.Seek(seek)
 	switch {
@@ -54,11 +55,13 @@ func (ps *postingSources) open(b *bbolt.Bucket, seg []byte, h uint64, bound Posi
 	return err
 }
 
-// openAll opens "postings" and every segment as sources of term hash h.
+// openAll opens "postings" and every segment as sources of term hash h,
+// without the segments' groups a merge under way moved to "postings".
 func (ps *postingSources) openAll(tx *bbolt.Tx, h uint64, bound Position) error {
-	if err := ps.open(tx.Bucket(bucketPostings), nil, h, bound); err != nil {
+	if err := ps.open(tx.Bucket(bucketPostings), nil, h, bound, nil); err != nil {
 		return err
 	}
+	floor := tx.Bucket(bucketMeta).Get(keyMerged)
 	recent := tx.Bucket(bucketRecent)
 	c := recent.Cursor()
 	for s := uint64(0); s <= math.MaxUint32; s++ {
@@ -67,7 +70,7 @@ func (ps *postingSources) openAll(tx *bbolt.Tx, h uint64, bound Position) error 
 			break
 		}
 		s = uint64(binary.BigEndian.Uint32(k))
-		if err := ps.open(recent, k[:segmentPrefix:segmentPrefix], h, bound); err != nil {
+		if err := ps.open(recent, k[:segmentPrefix:segmentPrefix], h, bound, floor); err != nil {
 			return err
 		}
 	}
@@ -87,6 +90,9 @@ func (s *source) advance(ps *postingSources) (bool, error) {
 		}
 		if s.k == nil || len(s.k) != len(s.prefix)+postingSuffix || !bytes.HasPrefix(s.k, s.prefix) {
 			return false, nil
+		}
+		if s.floor != nil && bytes.Compare(s.k[segmentPrefix:], s.floor) <= 0 {
+			return false, nil // this and the groups before it were merged
 		}
 		t, first := splitPosting(s.k)
 		if t < ps.lo {
