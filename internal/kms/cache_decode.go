@@ -14,9 +14,11 @@ import (
 // loadKeyFast is loadKey for the cache's miss path: the same record,
 // decoded with the faster decoder. Records are written by encoding/json,
 // which emits member names exactly and valid UTF-8, so both decoders read
-// them alike (TestDecodeKeyRecordMatchesEncodingJSON).
+// them alike (TestDecodeKeyRecordMatchesEncodingJSON). The record is
+// decoded where the store keeps it (store.Lend): the decoder copies what
+// it keeps, so the record's bytes are not copied first.
 func loadKeyFast(tx store.Tx, account, region, keyID string) (*keyRecord, error) {
-	b, err := tx.Get(bucketKeys, keyKey(account, region, keyID))
+	b, err := store.Lend(tx, bucketKeys, keyKey(account, region, keyID))
 	if err != nil {
 		return nil, err
 	}

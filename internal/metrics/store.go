@@ -94,6 +94,12 @@ func (t *observedTx) Get(bucket, key []byte) ([]byte, error) {
 	return v, err
 }
 
+func (t *observedTx) Lend(bucket, key []byte) ([]byte, error) {
+	v, err := store.Lend(t.Tx, bucket, key)
+	t.note(err)
+	return v, err
+}
+
 func (t *observedTx) Put(bucket, key, value []byte) error {
 	err := t.Tx.Put(bucket, key, value)
 	t.note(err)

@@ -50,3 +50,20 @@ type Tx interface {
 	// ascending byte order. limit <= 0 means no limit.
 	Scan(bucket, prefix, after []byte, limit int) ([]KV, error)
 }
+
+// Lender is a Tx that can return a value without copying it.
+type Lender interface {
+	// Lend is Get whose value is the store's own memory (for bbolt, the
+	// mapped file): it is valid only until the transaction ends or next
+	// changes anything, and must be neither changed nor kept.
+	Lend(bucket, key []byte) ([]byte, error)
+}
+
+// Lend is tx's Lend when it has one, else its Get. A reader that decodes
+// a value at once, into memory of its own, spares the copy.
+func Lend(tx Tx, bucket, key []byte) ([]byte, error) {
+	if l, ok := tx.(Lender); ok {
+		return l.Lend(bucket, key)
+	}
+	return tx.Get(bucket, key)
+}

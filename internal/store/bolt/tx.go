@@ -28,6 +28,16 @@ type tx struct {
 func (t *tx) end() { t.ended = true }
 
 func (t *tx) Get(bucket, key []byte) ([]byte, error) {
+	v, err := t.Lend(bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	return clone(v), nil
+}
+
+// Lend is Get without the copy: the value lies in the mapped file, which
+// is read-only, or in a node this transaction changed (store.Lender).
+func (t *tx) Lend(bucket, key []byte) ([]byte, error) {
 	if t.ended {
 		return nil, errTxEnded
 	}
@@ -41,7 +51,7 @@ func (t *tx) Get(bucket, key []byte) ([]byte, error) {
 	if v == nil {
 		return nil, store.ErrNotFound
 	}
-	return clone(v), nil
+	return v, nil
 }
 
 func (t *tx) Put(bucket, key, value []byte) error {

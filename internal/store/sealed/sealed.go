@@ -128,6 +128,19 @@ func (t *tx) Get(bucket, key []byte) ([]byte, error) {
 	return t.s.openRecord(bucket, key, rec)
 }
 
+// Lend is Get of the inner store's own memory when it lends it
+// (store.Lender): the record is authenticated where it lies.
+func (t *tx) Lend(bucket, key []byte) ([]byte, error) {
+	if err := checkBucket(bucket); err != nil {
+		return nil, err
+	}
+	rec, err := store.Lend(t.inner, bucket, key)
+	if err != nil {
+		return nil, err
+	}
+	return t.s.openRecord(bucket, key, rec)
+}
+
 func (t *tx) Put(bucket, key, value []byte) error {
 	if err := checkBucket(bucket); err != nil {
 		return err

@@ -156,3 +156,41 @@ func testReadOnlyView(t *testing.T, f Factory) {
 	wantMissing(t, s, "new-bucket", "k")
 	wantValue(t, s, "b", "k", []byte("v"))
 }
+
+// testLend: store.Lend reads what Get reads, in a View and after a write
+// in the same Update, whether or not the Tx lends its own memory.
+func testLend(t *testing.T, f Factory) {
+	s := openFresh(t, f)
+	put(t, s, "b", "k", []byte("v1"))
+	check := func(tx store.Tx, key string, want []byte) {
+		t.Helper()
+		got, err := store.Lend(tx, []byte("b"), []byte(key))
+		if want == nil {
+			if !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("Lend(%q) = %q, %v; want ErrNotFound", key, got, err)
+			}
+			return
+		}
+		if err != nil || string(got) != string(want) {
+			t.Errorf("Lend(%q) = %q, %v; want %q", key, got, err, want)
+		}
+	}
+	if err := s.View(t.Context(), func(tx store.Tx) error {
+		check(tx, "k", []byte("v1"))
+		check(tx, "missing", nil)
+		if _, err := store.Lend(tx, []byte("never-written"), []byte("k")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("Lend in a never-written bucket: %v, want ErrNotFound", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Put([]byte("b"), []byte("k2"), []byte("v2")); err != nil {
+			return err
+		}
+		check(tx, "k2", []byte("v2"))
+		check(tx, "k", []byte("v1"))
+		return nil
+	})
+}

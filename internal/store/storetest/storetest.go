@@ -36,6 +36,7 @@ func Run(t *testing.T, f Factory, opts ...Option) {
 		fn   func(*testing.T, Factory)
 	}{
 		{"GetPutDelete", testGetPutDelete},
+		{"Lend", testLend},
 		{"BucketIsolation", testBucketIsolation},
 		{"ReadYourWrites", testReadYourWrites},
 		{"InvalidNames", testInvalidNames},
