@@ -133,15 +133,14 @@ func (s *Service) keySealed(ctx context.Context, account, region, keyID string) 
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.sealedSnapshot(rec)
+	k, err := s.snapshotOf(rec, false)
 	if err != nil {
 		return nil, err
 	}
 	k.grants = newGrantSet(grants)
 	// kms:ResourceAliases: an alias change invalidates the key it leaves
 	// and the key it joins (aliases.go), so this stays current.
-	setResourceAliases(k.conds, aliases)
-	k.sharedConds = s.cache.conds.intern(k.conds)
+	k.sharedConds = s.cache.conds.forKey(rec, aliases)
 	k.conds = k.sharedConds.c
 	k.entry = cacheEntry{key: ck, v: k}
 	s.cache.addEntry(&k.entry, gen)
@@ -162,6 +161,12 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 
 // sealedSnapshot is snapshot with the material left sealed.
 func (s *Service) sealedSnapshot(rec *keyRecord) (*cachedKey, error) {
+	return s.snapshotOf(rec, true)
+}
+
+// snapshotOf is sealedSnapshot that builds the key's own condition keys
+// only when conds is set (keySealed shares them instead).
+func (s *Service) snapshotOf(rec *keyRecord, conds bool) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap()}
 	// The ARN ends with the key id: one copy of it serves both.
 	rec.KeyID = k.arn[len(k.arn)-len(rec.KeyID):]
@@ -169,7 +174,9 @@ func (s *Service) sealedSnapshot(rec *keyRecord) (*cachedKey, error) {
 	k.policy, k.bound = pp.policy, pp.bound
 	// One copy of the document and its bindings for every key that has them.
 	rec.Policy, rec.PolicyPrincipals = pp.text, pp.principals
-	k.conds = keyConditions(rec)
+	if conds {
+		k.conds = keyConditions(rec)
+	}
 	if rec.CurrentMaterial != "" {
 		id, err := keys.ParseMaterialID(rec.CurrentMaterial)
 		if err != nil {

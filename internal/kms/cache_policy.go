@@ -72,6 +72,31 @@ type sharedConds struct{ c policy.Context }
 type condsTable struct {
 	seed maphash.Seed
 	t    weakTable[uint64, sharedConds]
+	// plain holds the conditions of plain keys by their spec, usage and
+	// origin (plainKey), so that a cache miss on one, the common case,
+	// builds no map and hashes none: plainKey -> *sharedConds. Its
+	// entries are few (one per spec, usage and origin in use) and kept.
+	plain sync.Map
+}
+
+// plainKey is what a plain key's own condition keys depend on.
+type plainKey struct{ origin, spec, usage string }
+
+// forKey returns the shared condition keys of r with the given aliases.
+func (t *condsTable) forKey(r *keyRecord, aliases []string) *sharedConds {
+	plain := len(aliases) == 0 && len(r.Tags) == 0 && !r.MultiRegion && r.AWSManagedAlias == ""
+	if !plain {
+		c := keyConditions(r)
+		setResourceAliases(c, aliases)
+		return t.intern(c)
+	}
+	pk := plainKey{r.Origin, r.KeySpec, r.KeyUsage}
+	if sc, ok := t.plain.Load(pk); ok {
+		return sc.(*sharedConds)
+	}
+	sc := t.intern(keyConditions(r))
+	t.plain.Store(pk, sc)
+	return sc
 }
 
 func (t *condsTable) intern(c policy.Context) *sharedConds {
