@@ -24,7 +24,8 @@ func loadKeyFast(tx store.Tx, account, region, keyID string) (*keyRecord, error)
 	}
 	r, err := decodeKeyRecord(b)
 	if err != nil {
-		return nil, fmt.Errorf("decode key record %s: %w", keyID, err)
+		// Formatted now: the error must not hold on to the lent bytes.
+		return nil, fmt.Errorf("decode key record %s: %v", keyID, err)
 	}
 	internRecord(r)
 	return r, nil
