@@ -257,7 +257,7 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 		debug.SetMemoryLimit(int64(cfg.MemoryLimit) << 20)
 	} else if getenv("GOMEMLIMIT") == "" {
 		// GOGC=400 alone lets the heap grow to five times the live data:
-		// bound it, with room above what the key cache holds (about 1.3 KiB a
+		// bound it, with room above what the key cache holds (about 1.2 KiB a
 		// key) so the collector does not run much more often at scale.
 		debug.SetMemoryLimit(256<<20 + int64(max(cfg.CacheSize, 0))<<13)
 	}
