@@ -11,7 +11,8 @@ import (
 // the ports and the binary pointed at the test's, in a fresh directory.
 func TestReadmeCustomKeyStores(t *testing.T) {
 	sec := readmeSection(t, "Custom key stores")
-	kmsPort, proxyPort := portOf(freeAddr(t)), portOf(freeAddr(t))
+	addrs := freeAddrs(t, 2)
+	kmsPort, proxyPort := portOf(addrs[0]), portOf(addrs[1])
 	run := strings.NewReplacer("bin/kmsd", kmsdBin, "127.0.0.1:8081", "127.0.0.1:"+proxyPort,
 		"127.0.0.1:8080", "127.0.0.1:"+kmsPort).Replace(shBlocks(sec))
 	// The second kmsd listens on its own port; the first on the default one.

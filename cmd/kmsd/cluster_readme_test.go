@@ -35,7 +35,8 @@ func testReadmeCluster(t *testing.T, pg *pgServer) {
 		t.Fatal("the cluster block sets no KMSD_STORE")
 	}
 	block = store.ReplaceAllLiteralString(block, "export KMSD_STORE='"+pg.store(t)+"'")
-	a, b := freeAddr(t), freeAddr(t)
+	addrs := freeAddrs(t, 2)
+	a, b := addrs[0], addrs[1]
 	block = strings.NewReplacer("127.0.0.1:8443", a, "127.0.0.1:8444", b, "bin/kmsd", kmsdBin).Replace(block)
 
 	ctx, cancel := context.WithTimeout(t.Context(), 90*time.Second)
