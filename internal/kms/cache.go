@@ -133,7 +133,7 @@ func (s *Service) keySealed(ctx context.Context, account, region, keyID string) 
 	if err != nil {
 		return nil, err
 	}
-	k, err := s.snapshotOf(rec, false)
+	k, err := s.sealedSnapshot(rec, false)
 	if err != nil {
 		return nil, err
 	}
@@ -149,7 +149,7 @@ func (s *Service) keySealed(ctx context.Context, account, region, keyID string) 
 
 // snapshot unseals a record's material into a cachedKey.
 func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
-	k, err := s.sealedSnapshot(rec)
+	k, err := s.sealedSnapshot(rec, true)
 	if err != nil {
 		return nil, err
 	}
@@ -159,14 +159,10 @@ func (s *Service) snapshot(rec *keyRecord) (*cachedKey, error) {
 	return k, nil
 }
 
-// sealedSnapshot is snapshot with the material left sealed.
-func (s *Service) sealedSnapshot(rec *keyRecord) (*cachedKey, error) {
-	return s.snapshotOf(rec, true)
-}
-
-// snapshotOf is sealedSnapshot that builds the key's own condition keys
-// only when conds is set (keySealed shares them instead).
-func (s *Service) snapshotOf(rec *keyRecord, conds bool) (*cachedKey, error) {
+// sealedSnapshot is snapshot with the material left sealed. It builds the
+// key's own condition keys only when conds is set (keySealed shares them
+// instead).
+func (s *Service) sealedSnapshot(rec *keyRecord, conds bool) (*cachedKey, error) {
 	k := &cachedKey{rec: rec, arn: rec.arn(), tags: rec.tagMap()}
 	// The ARN ends with the key id: one copy of it serves both.
 	rec.KeyID = k.arn[len(k.arn)-len(rec.KeyID):]
