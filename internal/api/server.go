@@ -84,7 +84,8 @@ type Server struct {
 	cfg     Config
 	ops     map[string]operation
 	audit   auditHealth
-	xksPath string // where the XKS Proxy API's paths start, made once
+	ann     announcer // cfg.Audit, when it takes announcements
+	xksPath string    // where the XKS Proxy API's paths start, made once
 }
 
 // New returns a Server.
@@ -101,7 +102,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Clock == nil {
 		cfg.Clock = kms.SystemClock
 	}
-	return &Server{cfg: cfg, ops: operations(), xksPath: cfg.XKSPrefix + "/kms/xks/v1/"}, nil
+	s := &Server{cfg: cfg, ops: operations(), xksPath: cfg.XKSPrefix + "/kms/xks/v1/"}
+	s.ann, _ = cfg.Audit.(announcer)
+	return s, nil
 }
 
 // ServeHTTP routes health checks and KMS API calls.
@@ -215,7 +218,11 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 	var readOnly bool
 	var entry *outbox.Entry
 	outcome := outcomeOK // or the exception the caller gets
-	defer func() { s.finish(r, call, opName, outcome, begin) }()
+	announced := s.announce()
+	defer func() {
+		s.withdraw(announced) // still set only if no record was appended
+		s.finish(r, call, opName, outcome, begin)
+	}()
 
 	resp, err := func() (resp any, err error) {
 		defer func() {
@@ -279,7 +286,7 @@ func (s *Server) serveAPI(w http.ResponseWriter, r *http.Request) {
 			s.cfg.Logger.Log(r.Context(), causeLevel(e.Code), "request failed", "requestId", reqID, "operation", opName, "error", e.Cause)
 		}
 	}
-	aerr := s.cfg.Audit.Append(ev)
+	aerr := s.appendRecord(ev, &announced)
 	if aerr == nil {
 		s.audit.ok()
 	} else {

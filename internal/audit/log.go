@@ -75,11 +75,13 @@ type Options struct {
 	// writes as soon as the queue is empty; records still batch up while a
 	// previous batch is being fsynced.
 	FlushInterval time.Duration
-	// CommitDelay, with FailClosed and no FlushInterval, is how long the
-	// writer waits for more records after the first of a batch when the
-	// previous batch held several: under concurrent load one fsync then
-	// answers more callers, at the cost of that much latency; a lone
-	// caller never waits (default DefaultCommitDelay; negative: never).
+	// CommitDelay, with FailClosed and no FlushInterval, is the longest
+	// the writer waits for more records after the first of a batch: while
+	// records announced with Announce are still to come, or, for callers
+	// that do not announce, when the previous batch held several of
+	// theirs. Under concurrent load one fsync then answers more callers;
+	// a lone caller, or a batch whose announced callers are all in, never
+	// waits (default DefaultCommitDelay; negative: never).
 	CommitDelay time.Duration
 	// HeadInterval is how often, at most, the head file is rewritten
 	// (default DefaultHeadInterval; negative: after every batch). Rewriting
@@ -223,6 +225,7 @@ type Log struct {
 	timers  sync.Pool // stopped *time.Timers for Append's deadline
 	closed  atomic.Bool
 	senders atomic.Int64 // Appends between their closed check and their send
+	coming  atomic.Int64 // records announced and not yet sent (see Announce)
 	done    chan struct{}
 	err     error // the writer's final error, read after done
 
@@ -244,6 +247,8 @@ type pending struct {
 	at     time.Time  // eventTime, for the digest's event time range
 	queued time.Time  // when Append took it, for Stats.DurableLag
 	ack    chan error // nil unless FailClosed
+	// announced: the caller said it was coming (AppendAnnounced).
+	announced bool
 }
 
 // OpenFile opens (creating it 0600, its directory 0700, if needed) the log
@@ -290,7 +295,17 @@ func OpenFile(path string, opts Options) (*Log, error) {
 // after the record is durable, or with the reason it is not; a timed-out
 // record may still be written later. Every wait is bounded by
 // Options.Timeout.
-func (l *Log) Append(ev *Event) error {
+func (l *Log) Append(ev *Event) error { return l.append(ev, false) }
+
+func (l *Log) append(ev *Event, announced bool) error {
+	if announced {
+		// However it returns, the record is no longer to come.
+		defer func() {
+			if announced {
+				l.coming.Add(-1)
+			}
+		}()
+	}
 	if ev == nil {
 		return errors.New("audit: nil event")
 	}
@@ -305,7 +320,7 @@ func (l *Log) Append(ev *Event) error {
 	if len(body) > MaxRecordSize {
 		return l.drop(ev, fmt.Errorf("audit: event %s is %d bytes, over the %d-byte limit", ev.EventID, len(body), MaxRecordSize))
 	}
-	p := &pending{body: body, at: ev.EventTime, queued: time.Now()}
+	p := &pending{body: body, at: ev.EventTime, queued: time.Now(), announced: announced}
 	if l.opts.FailClosed {
 		p.ack = make(chan error, 1)
 	}
@@ -318,6 +333,12 @@ func (l *Log) Append(ev *Event) error {
 		return l.drop(ev, ErrClosed)
 	}
 	l.noteQueued(l.unwritten.Add(1)) // before the send: the writer may finish it at once
+	if announced {
+		// Before the send, so a writer that takes this record sees it
+		// arrived and does not wait for it.
+		l.coming.Add(-1)
+		announced = false
+	}
 	select {
 	case l.queue <- p:
 	default:

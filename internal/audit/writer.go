@@ -28,11 +28,11 @@ type writer struct {
 	start link // chain position before f's first record
 	last  link // last durable record
 
-	buf       []byte
-	lastBatch int // records in the last batch gathered
-	hasher    chainHasher
-	retry     []*pending // unwritten records (FailClosed off)
-	retryDue  time.Time  // when to try them again without a new batch
+	buf         []byte
+	unannounced int // records of the last batch that were not announced
+	hasher      chainHasher
+	retry       []*pending // unwritten records (FailClosed off)
+	retryDue    time.Time  // when to try them again without a new batch
 
 	dig *digester // signed digests; nil without Options.Signer
 }
@@ -227,50 +227,6 @@ func (w *writer) periodic() {
 	if w.headStale && !now.Before(w.headDue) {
 		_ = w.syncHead(true)
 	}
-}
-
-// gather adds queued records to batch up to MaxBatch, waiting up to
-// FlushInterval for more. open is false once the queue is closed.
-func (w *writer) gather(batch []*pending) (_ []*pending, open bool) {
-	defer func() { w.lastBatch = len(batch) }()
-	l := w.log
-	var linger <-chan time.Time
-	wait := l.opts.FlushInterval
-	if wait <= 0 && l.opts.FailClosed && w.lastBatch > 1 {
-		// Callers wait for the fsync, and they come several at a time:
-		// wait a moment for more, so that one fsync answers them all. A
-		// lone caller (last batch of one) never waits.
-		wait = l.opts.CommitDelay
-	}
-	if wait > 0 {
-		t := time.NewTimer(wait)
-		defer t.Stop()
-		linger = t.C
-	}
-	for len(batch) < l.opts.MaxBatch {
-		if linger == nil {
-			select {
-			case p, ok := <-l.queue:
-				if !ok {
-					return batch, false
-				}
-				batch = append(batch, p)
-			default:
-				return batch, true
-			}
-			continue
-		}
-		select {
-		case p, ok := <-l.queue:
-			if !ok {
-				return batch, false
-			}
-			batch = append(batch, p)
-		case <-linger:
-			return batch, true
-		}
-	}
-	return batch, true
 }
 
 // commit chains, writes and fsyncs the retried records and batch as one
