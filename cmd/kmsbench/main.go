@@ -52,6 +52,7 @@ func main() {
 	jsonOut := flag.String("json", "", "decide, scale: also write the results as JSON to this file")
 	scaleKeys := flag.Int("scale", 0, "only measure Encrypt, Decrypt and DescribeKey on random keys among this many against a one-key server (make bench-scale)")
 	scaleSeed := flag.Bool("scale-seed", true, "scale: make the keys with kmsd dev --seed (a generate entry) and measure CreateKey on a server of its own; -scale-seed=false makes every key with CreateKey")
+	scaleBlobs := flag.Int("scale-blobs", 0, "scale: how many ciphertexts Decrypt picks from, one under each of that many keys (0: every key, so Decrypt too meets keys the cache does not hold)")
 	scaleCreate := flag.Int("scale-create", 100000, "scale, with -scale-seed: how many keys CreateKey makes to measure its rate")
 	clusterDSN := flag.String("cluster", "", "only compare serve on bbolt with 1 and 2 nodes on PostgreSQL: a PostgreSQL DSN to use, or auto to start a throwaway server")
 	cks := flag.Bool("cks", true, "decide: also compare Encrypt on a standard key, an AWS_CLOUDHSM key (SoftHSM2 token) and an EXTERNAL_KEY_STORE key (a second kmsd as XKS proxy); -cks=false skips it")
@@ -85,7 +86,7 @@ func main() {
 	}
 	if *scaleKeys > 0 {
 		err := runScale(scaleConfig{Bin: *bin, Keys: *scaleKeys, Rounds: *rounds, Warmup: *warmup, Duration: *dur, Conc: 64,
-			Seed: *scaleSeed, CreateSample: *scaleCreate, Extra: strings.Fields(*extra), JSONPath: *jsonOut})
+			Seed: *scaleSeed, CreateSample: *scaleCreate, Blobs: *scaleBlobs, Extra: strings.Fields(*extra), JSONPath: *jsonOut})
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "kmsbench: scale:", err)
 			os.Exit(1)

@@ -32,6 +32,10 @@ type scaleConfig struct {
 	// measured apart, over CreateSample keys on a server of their own.
 	Seed         bool `json:"seed"`
 	CreateSample int  `json:"createkey_sample,omitempty"`
+	// Blobs is how many ciphertexts Decrypt picks from, spread evenly over
+	// the keys (0: one under every key). Fewer keys than the server's cache
+	// holds would measure cache hits, not a random key among them all.
+	Blobs int `json:"decrypt_blobs"`
 }
 
 // scaleRegions hold the keys of a large run: AWS's quota of 100,000 keys
@@ -59,10 +63,6 @@ func newRegionClients(url string, conc int) regionClients {
 	}
 	return cs
 }
-
-// decryptSample bounds the blobs made for Decrypt on random keys: one
-// Encrypt each, made before the rounds.
-const decryptSample = 20000
 
 type scaleReport struct {
 	When       time.Time        `json:"when"`
@@ -145,10 +145,16 @@ func runScale(cfg scaleConfig) error {
 		rep.CreateRate = float64(len(ids)) / rep.CreateTime.Seconds()
 		fmt.Printf("created %d keys in %s (%.0f keys/s at concurrency %d), host load %.2f\n", len(ids), rep.CreateTime.Round(time.Second), rep.CreateRate, cfg.Conc, loadAvg())
 	}
-	blobs, err := makeBlobs(ctx, big, ids, min(decryptSample, len(ids)), cfg.Conc)
+	nb := len(ids)
+	if cfg.Blobs > 0 {
+		nb = min(cfg.Blobs, nb)
+	}
+	t0 = time.Now()
+	blobs, err := makeBlobs(ctx, big, ids, nb, cfg.Conc)
 	if err != nil {
 		return err
 	}
+	fmt.Printf("made %d ciphertexts for Decrypt, under %d keys, in %s\n", nb, nb, time.Since(t0).Round(time.Second))
 	oneID, err := createKeys(ctx, one, 1, 1)
 	if err != nil {
 		return err
@@ -301,7 +307,8 @@ func createKeys(ctx context.Context, srv *server, n, conc int) ([]regionKey, err
 	return ids, first
 }
 
-// makeBlobs encrypts under n random keys of ids.
+// makeBlobs encrypts under n keys of ids, spread evenly: each key once when
+// n is len(ids).
 func makeBlobs(ctx context.Context, srv *server, ids []regionKey, n, conc int) ([]regionBlob, error) {
 	blobs := make([]regionBlob, n)
 	cs := newRegionClients(srv.url, conc)
@@ -317,7 +324,7 @@ func makeBlobs(ctx context.Context, srv *server, ids []regionKey, n, conc int) (
 				if i >= n {
 					return
 				}
-				k := ids[rand.IntN(len(ids))]
+				k := ids[i*len(ids)/n]
 				out, err := cs[k.region].Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.id), Plaintext: make([]byte, 32)})
 				if err != nil {
 					errs <- err
