@@ -106,3 +106,24 @@ func BenchmarkCachedKeyFootprint(b *testing.B) {
 	b.ReportMetric(objects, "objects/key")
 	b.ReportMetric(bytes, "B/key")
 }
+
+// BenchmarkDecryptMiss is Decrypt of a ciphertext under a random key among
+// many that the cache (of one entry) does not hold, beside BenchmarkKeyMiss.
+func BenchmarkDecryptMiss(b *testing.B) {
+	svc, ids := missBench(b, 2000, 1)
+	blobs := make([][]byte, len(ids))
+	for i, id := range ids {
+		out, err := svc.Encrypt(context.Background(), call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: make([]byte, 32)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		blobs[i] = out.CiphertextBlob
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := svc.Decrypt(context.Background(), call(), &kmsapi.DecryptInput{CiphertextBlob: blobs[rand.IntN(len(blobs))]}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

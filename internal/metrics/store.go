@@ -100,6 +100,12 @@ func (t *observedTx) Lend(bucket, key []byte) ([]byte, error) {
 	return v, err
 }
 
+func (t *observedTx) Has(bucket, key []byte) (bool, error) {
+	ok, err := store.Has(t.Tx, bucket, key)
+	t.note(err)
+	return ok, err
+}
+
 func (t *observedTx) Put(bucket, key, value []byte) error {
 	err := t.Tx.Put(bucket, key, value)
 	t.note(err)

@@ -67,3 +67,22 @@ func Lend(tx Tx, bucket, key []byte) ([]byte, error) {
 	}
 	return tx.Get(bucket, key)
 }
+
+// Checker is a Tx that can tell whether a key is present without reading
+// (for an encrypting store, without decrypting) its value.
+type Checker interface {
+	Has(bucket, key []byte) (bool, error)
+}
+
+// Has reports whether bucket holds key, through tx's Has when it has one,
+// else by reading the value.
+func Has(tx Tx, bucket, key []byte) (bool, error) {
+	if c, ok := tx.(Checker); ok {
+		return c.Has(bucket, key)
+	}
+	_, err := Lend(tx, bucket, key)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}

@@ -141,6 +141,15 @@ func (t *tx) Lend(bucket, key []byte) ([]byte, error) {
 	return t.s.openRecord(bucket, key, rec)
 }
 
+// Has is the inner store's: whether a record is present needs no
+// decryption.
+func (t *tx) Has(bucket, key []byte) (bool, error) {
+	if err := checkBucket(bucket); err != nil {
+		return false, err
+	}
+	return store.Has(t.inner, bucket, key)
+}
+
 func (t *tx) Put(bucket, key, value []byte) error {
 	if err := checkBucket(bucket); err != nil {
 		return err

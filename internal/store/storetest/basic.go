@@ -194,3 +194,36 @@ func testLend(t *testing.T, f Factory) {
 		return nil
 	})
 }
+
+// testHas: store.Has agrees with Get, in a View and after a write or a
+// delete in the same Update, whether or not the Tx checks on its own.
+func testHas(t *testing.T, f Factory) {
+	s := openFresh(t, f)
+	put(t, s, "b", "k", []byte("v1"))
+	check := func(tx store.Tx, bucket, key string, want bool) {
+		t.Helper()
+		got, err := store.Has(tx, []byte(bucket), []byte(key))
+		if err != nil || got != want {
+			t.Errorf("Has(%q, %q) = %v, %v; want %v", bucket, key, got, err, want)
+		}
+	}
+	if err := s.View(t.Context(), func(tx store.Tx) error {
+		check(tx, "b", "k", true)
+		check(tx, "b", "missing", false)
+		check(tx, "never-written", "k", false)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	update(t, s, func(tx store.Tx) error {
+		if err := tx.Put([]byte("b"), []byte("k2"), []byte("v2")); err != nil {
+			return err
+		}
+		if err := tx.Delete([]byte("b"), []byte("k")); err != nil {
+			return err
+		}
+		check(tx, "b", "k2", true)
+		check(tx, "b", "k", false)
+		return nil
+	})
+}

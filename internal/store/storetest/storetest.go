@@ -37,6 +37,7 @@ func Run(t *testing.T, f Factory, opts ...Option) {
 	}{
 		{"GetPutDelete", testGetPutDelete},
 		{"Lend", testLend},
+		{"Has", testHas},
 		{"BucketIsolation", testBucketIsolation},
 		{"ReadYourWrites", testReadYourWrites},
 		{"InvalidNames", testInvalidNames},
