@@ -121,6 +121,10 @@ func TestMetricsOnAdminListener(t *testing.T) {
 	if n := delta("kmsd_audit_records_total"); n < encrypts+4 {
 		t.Errorf("audit records grew by %v", n)
 	}
+	// Each fsync made one record or more durable.
+	if b := delta("kmsd_audit_batches_total"); b < 1 || b > delta("kmsd_audit_records_total") {
+		t.Errorf("audit batches grew by %v for %v records", b, delta("kmsd_audit_records_total"))
+	}
 	if after["kmsd_audit_durable_lag_seconds_count"] != after["kmsd_audit_records_total"] || after["kmsd_audit_durable_lag_seconds_sum"] <= 0 {
 		t.Errorf("durable lag: count %v sum %v for %v records", after["kmsd_audit_durable_lag_seconds_count"],
 			after["kmsd_audit_durable_lag_seconds_sum"], after["kmsd_audit_records_total"])

@@ -50,9 +50,9 @@ func (m *Metrics) Attach(n Node) {
 type nodeCollector struct {
 	current atomic.Pointer[Node]
 
-	auditQueued, auditRecords, auditFailures, auditDropped *prometheus.Desc
-	auditLag, auditLastLag, unaudited                      *prometheus.Desc
-	cacheHits, cacheMisses, keys                           *prometheus.Desc
+	auditQueued, auditRecords, auditBatches, auditFailures, auditDropped *prometheus.Desc
+	auditLag, auditLastLag, unaudited                                    *prometheus.Desc
+	cacheHits, cacheMisses, keys                                         *prometheus.Desc
 }
 
 func (c *nodeCollector) init() {
@@ -61,6 +61,7 @@ func (c *nodeCollector) init() {
 	}
 	c.auditQueued = d("kmsd_audit_queue_depth", "Audit records accepted and not yet durable: queued, being written, or kept for a retry.")
 	c.auditRecords = d("kmsd_audit_records_total", "Audit records written and fsynced.")
+	c.auditBatches = d("kmsd_audit_batches_total", "Audit log batches written and fsynced: records_total / batches_total is the mean number of records one fsync made durable.")
 	c.auditFailures = d("kmsd_audit_write_failures_total", "Audit log batches whose write or fsync failed.")
 	c.auditDropped = d("kmsd_audit_dropped_records_total", "Audit records given up on, never to be written.")
 	c.auditLag = d("kmsd_audit_durable_lag_seconds", "Time from an audit record's Append to the end of the fsync that made it durable.")
@@ -72,7 +73,7 @@ func (c *nodeCollector) init() {
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.auditQueued, c.auditRecords, c.auditFailures, c.auditDropped,
+	for _, d := range []*prometheus.Desc{c.auditQueued, c.auditRecords, c.auditBatches, c.auditFailures, c.auditDropped,
 		c.auditLag, c.auditLastLag, c.unaudited, c.cacheHits, c.cacheMisses, c.keys} {
 		ch <- d
 	}
@@ -87,6 +88,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 		st := n.Audit.Stats()
 		ch <- prometheus.MustNewConstMetric(c.auditQueued, prometheus.GaugeValue, float64(st.Queued))
 		ch <- prometheus.MustNewConstMetric(c.auditRecords, prometheus.CounterValue, float64(st.Records))
+		ch <- prometheus.MustNewConstMetric(c.auditBatches, prometheus.CounterValue, float64(st.Batches))
 		ch <- prometheus.MustNewConstMetric(c.auditFailures, prometheus.CounterValue, float64(st.Failed))
 		ch <- prometheus.MustNewConstMetric(c.auditDropped, prometheus.CounterValue, float64(st.Dropped))
 		ch <- prometheus.MustNewConstSummary(c.auditLag, st.Records, st.DurableLag.Seconds(), nil)

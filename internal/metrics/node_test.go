@@ -29,7 +29,7 @@ func (k *fakeKeys) KeysByState(context.Context) (map[string]int, error) {
 func TestNodeSeries(t *testing.T) {
 	m := New(nil)
 	m.Attach(Node{
-		Audit: fakeAudit{audit.Stats{Queued: 7, Records: 40, Failed: 2, Dropped: 1,
+		Audit: fakeAudit{audit.Stats{Queued: 7, Records: 40, Batches: 9, Failed: 2, Dropped: 1,
 			DurableLag: 80 * time.Millisecond, LastDurableLag: 3 * time.Millisecond}},
 		Keys:      &fakeKeys{hits: 90, misses: 10, states: map[string]int{"Enabled": 5, "PendingDeletion": 2}},
 		Unaudited: func() uint64 { return 4 },
@@ -38,6 +38,7 @@ func TestNodeSeries(t *testing.T) {
 	for series, want := range map[string]float64{
 		"kmsd_audit_queue_depth":                    7,
 		"kmsd_audit_records_total":                  40,
+		"kmsd_audit_batches_total":                  9,
 		"kmsd_audit_write_failures_total":           2,
 		"kmsd_audit_dropped_records_total":          1,
 		"kmsd_audit_durable_lag_seconds_count":      40,
