@@ -76,12 +76,12 @@ type Options struct {
 	// previous batch is being fsynced.
 	FlushInterval time.Duration
 	// CommitDelay, with FailClosed and no FlushInterval, is the longest
-	// the writer waits for more records after the first of a batch: while
-	// records announced with Announce are still to come, or, for callers
-	// that do not announce, when the previous batch held several of
-	// theirs. Under concurrent load one fsync then answers more callers;
-	// a lone caller, or a batch whose announced callers are all in, never
-	// waits (default DefaultCommitDelay; negative: never).
+	// the writer waits for more records after the first of a batch: until
+	// no record announced with Announce is still to come and the batch
+	// holds as many records as the last one. Under concurrent load one
+	// fsync then answers more callers; a lone caller, or a batch whose
+	// callers are all in, does not wait (default DefaultCommitDelay;
+	// negative: never).
 	CommitDelay time.Duration
 	// HeadInterval is how often, at most, the head file is rewritten
 	// (default DefaultHeadInterval; negative: after every batch). Rewriting
@@ -224,8 +224,9 @@ type Log struct {
 	queue   chan *pending
 	timers  sync.Pool // stopped *time.Timers for Append's deadline
 	closed  atomic.Bool
-	senders atomic.Int64 // Appends between their closed check and their send
-	coming  atomic.Int64 // records announced and not yet sent (see Announce)
+	senders atomic.Int64  // Appends between their closed check and their send
+	coming  atomic.Int64  // records announced and not yet sent (see Announce)
+	settled chan struct{} // a token when coming drops to zero, to wake the writer
 	done    chan struct{}
 	err     error // the writer's final error, read after done
 
@@ -247,8 +248,6 @@ type pending struct {
 	at     time.Time  // eventTime, for the digest's event time range
 	queued time.Time  // when Append took it, for Stats.DurableLag
 	ack    chan error // nil unless FailClosed
-	// announced: the caller said it was coming (AppendAnnounced).
-	announced bool
 }
 
 // OpenFile opens (creating it 0600, its directory 0700, if needed) the log
@@ -261,10 +260,11 @@ type pending struct {
 func OpenFile(path string, opts Options) (*Log, error) {
 	opts = opts.withDefaults()
 	l := &Log{
-		path:  path,
-		opts:  opts,
-		queue: make(chan *pending, opts.QueueSize),
-		done:  make(chan struct{}),
+		path:    path,
+		opts:    opts,
+		queue:   make(chan *pending, opts.QueueSize),
+		settled: make(chan struct{}, 1),
+		done:    make(chan struct{}),
 	}
 	l.w = writer{log: l, path: path, headPath: path + headSuffix}
 	if opts.Anchor != nil && opts.Signer == nil {
@@ -302,7 +302,7 @@ func (l *Log) append(ev *Event, announced bool) error {
 		// However it returns, the record is no longer to come.
 		defer func() {
 			if announced {
-				l.coming.Add(-1)
+				l.arrived()
 			}
 		}()
 	}
@@ -320,7 +320,7 @@ func (l *Log) append(ev *Event, announced bool) error {
 	if len(body) > MaxRecordSize {
 		return l.drop(ev, fmt.Errorf("audit: event %s is %d bytes, over the %d-byte limit", ev.EventID, len(body), MaxRecordSize))
 	}
-	p := &pending{body: body, at: ev.EventTime, queued: time.Now(), announced: announced}
+	p := &pending{body: body, at: ev.EventTime, queued: time.Now()}
 	if l.opts.FailClosed {
 		p.ack = make(chan error, 1)
 	}
@@ -333,12 +333,6 @@ func (l *Log) append(ev *Event, announced bool) error {
 		return l.drop(ev, ErrClosed)
 	}
 	l.noteQueued(l.unwritten.Add(1)) // before the send: the writer may finish it at once
-	if announced {
-		// Before the send, so a writer that takes this record sees it
-		// arrived and does not wait for it.
-		l.coming.Add(-1)
-		announced = false
-	}
 	select {
 	case l.queue <- p:
 	default:
@@ -358,6 +352,12 @@ func (l *Log) append(ev *Event, announced bool) error {
 		}
 	}
 	l.senders.Add(-1)
+	if announced {
+		// After the send: a writer that finds none still to come has
+		// every announced record in its queue.
+		announced = false
+		l.arrived()
+	}
 	if p.ack == nil {
 		return nil
 	}

@@ -28,11 +28,11 @@ type writer struct {
 	start link // chain position before f's first record
 	last  link // last durable record
 
-	buf         []byte
-	unannounced int // records of the last batch that were not announced
-	hasher      chainHasher
-	retry       []*pending // unwritten records (FailClosed off)
-	retryDue    time.Time  // when to try them again without a new batch
+	buf       []byte
+	lastBatch int // records in the last batch gathered
+	hasher    chainHasher
+	retry     []*pending // unwritten records (FailClosed off)
+	retryDue  time.Time  // when to try them again without a new batch
 
 	dig *digester // signed digests; nil without Options.Signer
 }
