@@ -3,9 +3,7 @@ package api_test
 import (
 	"context"
 	"io/fs"
-	"net/http/httptest"
 	"os"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -13,11 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 
-	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/audit"
-	kmscore "github.com/kmsd/kmsd/internal/kms"
-	"github.com/kmsd/kmsd/internal/seal"
-	"github.com/kmsd/kmsd/internal/store/bolt"
 )
 
 // slowSyncFile is an audit log file whose fsync takes as long as a real
@@ -38,18 +32,8 @@ func (f slowSyncFile) Sync() error {
 // their place in the batch.
 func TestConcurrentCallersDoNotWaitOutTheCommitDelay(t *testing.T) {
 	const delay = time.Second
-	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = st.Close() })
-	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	al, err := audit.OpenFile(filepath.Join(dir, "audit.jsonl"), audit.Options{
-		FailClosed: true, CommitDelay: delay, Timeout: time.Minute,
+	url, al := failClosedServer(t, audit.Options{
+		CommitDelay: delay, Timeout: time.Minute,
 		OpenLogFile: func(name string, flag int, perm fs.FileMode) (audit.File, error) {
 			f, err := os.OpenFile(name, flag, perm)
 			if err != nil {
@@ -58,21 +42,7 @@ func TestConcurrentCallersDoNotWaitOutTheCommitDelay(t *testing.T) {
 			return slowSyncFile{f}, nil
 		},
 	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = al.Close() })
-	svc, err := kmscore.New(kmscore.Config{Store: st, Sealer: sl, Authorizer: kmscore.AccountOwner{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv, err := api.New(api.Config{Service: svc, Auth: api.Permissive{AccountID: testAccount, DefaultRegion: testRegion}, Audit: al})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	c := newClient(hs.URL, testRegion, testAccessKey, testSecretKey)
+	c := newClient(url, testRegion, testAccessKey, testSecretKey)
 	ctx := context.Background()
 	key, err := c.CreateKey(ctx, &kms.CreateKeyInput{})
 	if err != nil {

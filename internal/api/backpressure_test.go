@@ -45,6 +45,24 @@ func (f stallingFile) Sync() error {
 // to stall. timeout 0 keeps the audit log's default deadline.
 func stallingServer(t *testing.T, timeout time.Duration) (url string, stall *atomic.Int64, al *audit.Log) {
 	t.Helper()
+	stall = new(atomic.Int64)
+	url, al = failClosedServer(t, audit.Options{
+		Timeout: timeout,
+		OpenLogFile: func(name string, flag int, perm fs.FileMode) (audit.File, error) {
+			f, err := os.OpenFile(name, flag, perm)
+			if err != nil {
+				return nil, err
+			}
+			return stallingFile{File: f, stall: stall}, nil
+		},
+	})
+	return url, stall, al
+}
+
+// failClosedServer is a server whose answers wait for their audit records'
+// fsync, as serve's do, with the audit log options opts (FailClosed set).
+func failClosedServer(t *testing.T, opts audit.Options) (url string, al *audit.Log) {
+	t.Helper()
 	dir := t.TempDir()
 	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
 	if err != nil {
@@ -55,18 +73,8 @@ func stallingServer(t *testing.T, timeout time.Duration) (url string, stall *ato
 	if err != nil {
 		t.Fatal(err)
 	}
-	stall = new(atomic.Int64)
-	al, err = audit.OpenFile(filepath.Join(dir, "audit.jsonl"), audit.Options{
-		FailClosed: true,
-		Timeout:    timeout,
-		OpenLogFile: func(name string, flag int, perm fs.FileMode) (audit.File, error) {
-			f, err := os.OpenFile(name, flag, perm)
-			if err != nil {
-				return nil, err
-			}
-			return stallingFile{File: f, stall: stall}, nil
-		},
-	})
+	opts.FailClosed = true
+	al, err = audit.OpenFile(filepath.Join(dir, "audit.jsonl"), opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -81,7 +89,7 @@ func stallingServer(t *testing.T, timeout time.Duration) (url string, stall *ato
 	}
 	hs := httptest.NewServer(srv)
 	t.Cleanup(hs.Close)
-	return hs.URL, stall, al
+	return hs.URL, al
 }
 
 // A fsync that stalls for seconds (a busy disk) slows the requests waiting
