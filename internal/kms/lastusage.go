@@ -26,31 +26,6 @@ import (
 //
 // Precision lost on a crash: the uses recorded since the last flush (at
 // most one jobs interval, a minute by default). After the restart
-// writeUse stores p's use unless its key is gone or a later use is stored
-// (another node's). Both checks read as little as they can: the key's
-// presence, not its record, and the stored use where the store keeps it,
-// with the faster decoder (the records are encoding/json's, which emits
-// member names exactly and valid UTF-8, so both decoders read them alike).
-func writeUse(tx store.Tx, p pendingUse) error {
-	k := []byte(p.key)
-	if ok, err := store.Has(tx, bucketKeys, k); err != nil || !ok {
-		return err
-	}
-	if b, err := store.Lend(tx, bucketLastUsage, k); err == nil {
-		var old lastUseRecord
-		if jsonv2.Unmarshal(b, &old) == nil && old.At.After(p.use.time()) {
-			return nil
-		}
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	b, err := json.Marshal(p.use.record())
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucketLastUsage, k, b)
-}
-
 // GetKeyLastUsage reports the last use flushed before the crash, or none,
 // until the key is used again. CloudTrail (the audit log) keeps every call.
 
@@ -181,6 +156,31 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 		written += len(batch)
 	}
 	return written, nil
+}
+
+// writeUse stores p's use unless its key is gone or a later use is stored
+// (another node's). Both checks read as little as they can: the key's
+// presence, not its record, and the stored use where the store keeps it,
+// with the faster decoder (the records are encoding/json's, which emits
+// member names exactly and valid UTF-8, so both decoders read them alike).
+func writeUse(tx store.Tx, p pendingUse) error {
+	k := []byte(p.key)
+	if ok, err := store.Has(tx, bucketKeys, k); err != nil || !ok {
+		return err
+	}
+	if b, err := store.Lend(tx, bucketLastUsage, k); err == nil {
+		var old lastUseRecord
+		if jsonv2.Unmarshal(b, &old) == nil && old.At.After(p.use.time()) {
+			return nil
+		}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	b, err := json.Marshal(p.use.record())
+	if err != nil {
+		return err
+	}
+	return tx.Put(bucketLastUsage, k, b)
 }
 
 // GetKeyLastUsage reports the last successful cryptographic use of a key
