@@ -35,15 +35,6 @@ func (t *tx) Get(bucket, key []byte) ([]byte, error) {
 	return clone(v), nil
 }
 
-// Has looks the key up without copying its value (store.Checker).
-func (t *tx) Has(bucket, key []byte) (bool, error) {
-	_, err := t.Lend(bucket, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return false, nil
-	}
-	return err == nil, err
-}
-
 // Lend is Get without the copy: the value lies in the mapped file, which
 // is read-only, or in a node this transaction changed (store.Lender).
 func (t *tx) Lend(bucket, key []byte) ([]byte, error) {
