@@ -5,8 +5,9 @@ import "github.com/kmsd/kmsd/internal/audit"
 // announcer is an Auditor that batches records better when told one is on
 // its way (*audit.Log): each KMS request announces its record when it
 // starts, so a durable log commits a batch as soon as every request in
-// progress has added its record, rather than waiting a fixed delay for more
-// (which made a few concurrent callers slower than one).
+// progress has added its record and the batch is as large as the last one,
+// rather than waiting a fixed delay for more (which made a few concurrent
+// callers slower than one).
 type announcer interface {
 	Announce()
 	Withdraw()
