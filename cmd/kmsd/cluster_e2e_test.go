@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -27,9 +26,6 @@ const staleBound = time.Second
 // the AWS SDK, as a user would: they act as one KMS, survive the loss of a
 // node, of the jobs leader and of PostgreSQL itself.
 func TestCluster(t *testing.T) {
-	// A binary built with -race sleeps a second at exit by default; the
-	// nodes and commands stopped here need not.
-	t.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	pg := startPostgres(t)
 	t.Run("ThreeNodesAreOneKMS", func(t *testing.T) { testThreeNodes(t, pg) })
 	t.Run("ChangesReachEveryNodeWithinTheBound", func(t *testing.T) { testStaleness(t, pg) })

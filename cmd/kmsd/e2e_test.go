@@ -36,6 +36,9 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	kmsdBin = filepath.Join(dir, "kmsd")
+	// A binary built with -race sleeps a second at exit by default, and the
+	// tests start and stop kmsd hundreds of times.
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
 	// kmsdtest: the crash hooks of the crash tests (rotateroot_crashhook.go).
 	args := []string{"build", "-tags", "kmsdtest", "-o", kmsdBin}
 	if raceBuild {
