@@ -38,6 +38,7 @@ func runAdminBin(t *testing.T, env []string, args ...string) (string, error) {
 // data directory through `kmsd admin explain --data`: the three agree on
 // the decision and on the statement or grant that made it.
 func TestExplainOnlineAgreesWithTheCLIAndTheDataDirectory(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	data := t.TempDir()
 	p := startKMSD(t, "dev", "--enforce", "--data", data)

@@ -14,6 +14,7 @@ import (
 // data directory: backup and check while the server runs, restore once it
 // is stopped.
 func TestReadmeBackupCommands(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 // TestReadmeCustomKeyStores runs the section's commands as written, with
 // the ports and the binary pointed at the test's, in a fresh directory.
 func TestReadmeCustomKeyStores(t *testing.T) {
+	t.Parallel()
 	sec := readmeSection(t, "Custom key stores")
 	addrs := freeAddrs(t, 2)
 	kmsPort, proxyPort := portOf(addrs[0]), portOf(addrs[1])

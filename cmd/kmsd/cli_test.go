@@ -32,6 +32,7 @@ func runBin(t *testing.T, args ...string) (string, error) {
 // command's --help (or kmsd help CMD) exits 0 and explains every flag with
 // an example.
 func TestHelpExplainsEveryFlag(t *testing.T) {
+	t.Parallel()
 	out, err := runBin(t, "--help")
 	if err != nil || !strings.Contains(out, "Commands:") || !strings.Contains(out, "healthcheck") || !strings.Contains(out, "kmsd help serve") {
 		t.Fatalf("kmsd --help: %v\n%s", err, out)
@@ -83,6 +84,7 @@ func TestHelpExplainsEveryFlag(t *testing.T) {
 // TestVersion: kmsd version and kmsd --version print the release, the
 // module, the VCS commit the binary was built from and the Go version.
 func TestVersion(t *testing.T) {
+	t.Parallel()
 	// Built with VCS stamping asked for explicitly: GOFLAGS may turn it off.
 	bin := filepath.Join(t.TempDir(), "kmsd")
 	if out, err := exec.Command("go", "build", "-buildvcs=true", "-o", bin, ".").CombinedOutput(); err != nil {

@@ -69,6 +69,7 @@ func (l lookedUp) names() []string {
 // reach the CLI; and the index survives a restart and is rebuilt when
 // deleted.
 func TestLookupEventsWithTheCLI(t *testing.T) {
+	t.Parallel()
 	data := t.TempDir()
 	p := startKMSD(t, "dev", "--enforce", "--data", data)
 	arn := strings.TrimSpace(p.rootCLI(t, "kms", "create-key", "--description", "orders", "--query", "KeyMetadata.Arn", "--output", "text"))
@@ -177,6 +178,7 @@ func TestLookupEventsWithTheCLI(t *testing.T) {
 // written against `kmsd dev --enforce`, with the walkthrough's root
 // credentials, and checks what it shows.
 func TestReadmeAuditTrailSection(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)
@@ -223,6 +225,7 @@ func TestReadmeAuditTrailSection(t *testing.T) {
 // ephemeral server keeps in memory, as a server with a log on disk finds
 // them, a page at a time.
 func TestLookupEventsOnAnEphemeralServer(t *testing.T) {
+	t.Parallel()
 	p := startKMSD(t, "dev", "--ephemeral", "--enforce")
 	arn := strings.TrimSpace(p.rootCLI(t, "kms", "create-key", "--query", "KeyMetadata.Arn", "--output", "text"))
 	p.rootCLI(t, "kms", "encrypt", "--key-id", arn, "--plaintext", "aGVsbG8=")

@@ -23,6 +23,7 @@ import (
 // page shows is asserted through the DOM, and the state it claims is
 // checked through the AWS SDK.
 func TestConsoleInBrowser(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	p := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
 	root := p.as(docKey, docSecret, "")

@@ -178,6 +178,7 @@ func errCode(err error) string {
 // one shell, against a fresh dev server: the examples work as written, and
 // leave no file in the checkout or the temporary directory.
 func TestReadmeExamples(t *testing.T) {
+	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {
 		t.Fatal(err)

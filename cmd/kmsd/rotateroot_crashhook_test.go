@@ -15,6 +15,7 @@ import (
 // its root keyring online and keeps serving, and so does rotate-root run
 // with it set on a stopped server's data directory.
 func TestCrashHookNotInReleaseBuild(t *testing.T) {
+	t.Parallel()
 	bin := filepath.Join(t.TempDir(), "kmsd")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

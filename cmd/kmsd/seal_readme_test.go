@@ -13,6 +13,7 @@ import (
 // start once the wrapping key is disabled, naming AWS's exception; and a
 // plaintext keyring moves into a SoftHSM2 token.
 func TestReadmeRootOfTrust(t *testing.T) {
+	t.Parallel()
 	p := startKMSD(t, "dev", "--data", t.TempDir())
 	run := strings.NewReplacer("http://127.0.0.1:8080", p.url,
 		"127.0.0.1:8081", freeAddr(t), "127.0.0.1:8082", freeAddr(t)).Replace(shBlocks(readmeSection(t, "Root of trust")))

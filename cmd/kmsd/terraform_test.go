@@ -159,6 +159,7 @@ output "key_ids" {
 // against kmsd, plans again and expects no changes (no drift), reads a
 // secret back through aws_kms_secrets, and destroys everything.
 func TestTerraform(t *testing.T) {
+	t.Parallel()
 	terraform, mirror := terraformMirror(t)
 	p := startKMSD(t, "dev", "--data", t.TempDir())
 	dir := t.TempDir()
