@@ -37,8 +37,12 @@ func TestMain(m *testing.M) {
 	}
 	kmsdBin = filepath.Join(dir, "kmsd")
 	// A binary built with -race sleeps a second at exit by default, and the
-	// tests start and stop kmsd hundreds of times.
-	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0"))
+	// tests start and stop kmsd hundreds of times. Its race reports go to
+	// files, checked after the tests: many of the processes are killed, or
+	// run by scripts whose output is not kept, and their reports would be
+	// lost with them.
+	raceLogs := filepath.Join(dir, "race")
+	os.Setenv("GORACE", strings.TrimSpace(os.Getenv("GORACE")+" atexit_sleep_ms=0 log_path="+raceLogs))
 	// kmsdtest: the crash hooks of the crash tests (rotateroot_crashhook.go).
 	args := []string{"build", "-tags", "kmsdtest", "-o", kmsdBin}
 	if raceBuild {
@@ -51,6 +55,13 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	if reports, _ := filepath.Glob(raceLogs + ".*"); len(reports) > 0 {
+		for _, r := range reports {
+			b, _ := os.ReadFile(r)
+			fmt.Fprintf(os.Stderr, "the race detector reported in a kmsd process (%s):\n%s\n", filepath.Base(r), b)
+		}
+		code = 1
+	}
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
