@@ -27,15 +27,21 @@ lint: deps
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	  if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 
+# TEST_PATH puts the AWS CLI that pyenv's shim would run, if pyenv installed
+# it, ahead of the shim: the tests call the CLI several hundred times, and
+# each call through the shim costs about 0.4 s of CPU on top of the CLI's
+# own 0.7 s. Without pyenv it is PATH unchanged.
+TEST_PATH = $(shell cli=$$(pyenv which aws 2>/dev/null) && printf '%s:' "$${cli%/aws}")$(PATH)
+
 unit:
-	$(GO) test -race -count=1 -timeout 30m ./...
+	PATH="$(TEST_PATH)" $(GO) test -race -count=1 -timeout 30m ./...
 	CGO_ENABLED=0 $(GO) build ./... && CGO_ENABLED=0 $(GO) test -count=1 -timeout 5m ./internal/hsm/
 
 # fips runs the whole suite again in FIPS 140-only mode, against the Go
 # Cryptographic Module's certified snapshot: the specs outside it must be
 # refused with clear errors, and nothing may panic.
 fips:
-	GOFIPS140=v1.0.0 GODEBUG=fips140=only $(GO) test -count=1 -timeout 30m ./...
+	PATH="$(TEST_PATH)" GOFIPS140=v1.0.0 GODEBUG=fips140=only $(GO) test -count=1 -timeout 30m ./...
 
 test: deps vet lint unit fips
 
