@@ -49,7 +49,9 @@ test: deps vet lint unit fips
 # server driven by the same AWS SDK loader in BENCH_ROUNDS interleaved
 # rounds, ratios per round (median and spread), server CPU from /proc, the
 # host's load beside every sample; the table prints each target and whether
-# it holds, and bin/bench.json holds the same. Then it compares Encrypt on a
+# it holds, and bin/bench.json holds the same. Encrypt also runs on a kmsd
+# with --audit-async in the same rounds, which says how much of kmsd's CPU
+# is making each audit record durable before answering. Then it compares Encrypt on a
 # standard key, an AWS_CLOUDHSM key (SoftHSM2) and an EXTERNAL_KEY_STORE key
 # (a second kmsd as XKS proxy), each round measuring all three (ratios per
 # round to the standard key), a few seconds a sample; BENCH_CKS=false skips it.

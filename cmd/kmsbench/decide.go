@@ -105,6 +105,7 @@ type decideReport struct {
 	RPSRatios  []ratio        `json:"rps_ratios"`
 	CreateKeys float64        `json:"createkey_per_second"`
 	Targets    []target       `json:"targets"`
+	AuditSplit *auditSplit    `json:"durable_audit,omitempty"`
 	CKS        *cksReport     `json:"custom_key_stores,omitempty"`
 	Notes      map[string]any `json:"notes,omitempty"`
 }
@@ -140,28 +141,43 @@ func runDecide(cfg decideConfig) error {
 		return err
 	}
 	kc, nc := clientAs(srv.url, cfg.Conc, akid, secret), clientAs(null.url, cfg.Conc, akid, secret)
+	// The same kmsd acknowledging records when queued, set up alike.
+	async, err := start(cfg.Bin, true, append(slices.Clone(cfg.Extra), "--audit-async"))
+	if err != nil {
+		return err
+	}
+	defer async.stop()
+	aakid, asecret, ascenarios, err := decideScenarios(ctx, async)
+	if err != nil {
+		return err
+	}
+	ac := clientAs(async.url, cfg.Conc, aakid, asecret)
 
 	cpuR := map[string][]float64{}
 	rpsR := map[string][]float64{}
+	var splitRounds []map[string]sampleResult
 	fmt.Printf("\n%-16s %-5s %5s %10s %10s %10s %14s %6s %6s\n", "scenario", "srv", "round", "req/s", "p50", "p99", "server CPU/req", "errors", "load")
 	for round := range cfg.Rounds {
-		for _, sc := range scenarios {
-			order := []string{"kmsd", "null"}
-			if round%2 == 1 {
-				order = []string{"null", "kmsd"}
-			}
+		for i, sc := range scenarios {
+			split := sc.name == splitScenario
 			got := map[string]sampleResult{}
-			for _, name := range order {
-				s, c := srv, kc
-				if name == "null" {
+			for _, name := range sampleOrder(round, split) {
+				s, c, run := srv, kc, sc
+				switch name {
+				case "null":
 					s, c = null, nc
+				case "async":
+					s, c, run = async, ac, ascenarios[i]
 				}
-				rs, err := measureRound(ctx, s, c, sc, cfg.Conc, cfg.Warmup, cfg.Duration, name, round, 16)
+				rs, err := measureRound(ctx, s, c, run, cfg.Conc, cfg.Warmup, cfg.Duration, name, round, 16)
 				if err != nil {
 					return err
 				}
 				rep.Samples = append(rep.Samples, rs)
 				got[name] = rs.sampleResult
+			}
+			if split {
+				splitRounds = append(splitRounds, got)
 			}
 			k, n := got["kmsd"], got["null"]
 			if n.CPUPerReq > 0 && n.RPS > 0 {
@@ -183,12 +199,16 @@ func runDecide(cfg decideConfig) error {
 		rep.CPURatios, rep.RPSRatios = append(rep.CPURatios, c), append(rep.RPSRatios, r)
 		fmt.Printf("  %-16s server CPU %.2f× [%.2f–%.2f]   req/s %.2f× [%.2f–%.2f]\n", sc.name, c.Median, c.Min, c.Max, r.Median, r.Min, r.Max)
 	}
+	if rep.AuditSplit = splitAudit(splitRounds); rep.AuditSplit != nil {
+		rep.AuditSplit.print()
+	}
 	rep.Targets = decideTargets(rep)
 	printTargets(rep.Targets, rep.LoadBefore, rep.LoadAfter)
 	if cfg.CKS {
 		// Idle servers would still share the host with the next samples.
 		srv.stop()
 		null.stop()
+		async.stop()
 		if rep.CKS, err = runCKS(ctx, cfg); err != nil {
 			return fmt.Errorf("custom key stores (skip with -cks=false): %w", err)
 		}

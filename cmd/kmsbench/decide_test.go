@@ -5,6 +5,7 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestSummarizeRatios(t *testing.T) {
@@ -71,5 +72,62 @@ func TestPrimitiveCPUIsPerCall(t *testing.T) {
 	}
 	if r := float64(two) / float64(one); r < 1.4 || r > 2.8 {
 		t.Fatalf("two hashes cost %v, one %v: ratio %.2f, want about 2", two, one, r)
+	}
+}
+
+// Each server takes each place once in as many rounds as there are
+// servers, so that no server always runs first on a warming host.
+func TestSampleOrderRotates(t *testing.T) {
+	for _, withAsync := range []bool{false, true} {
+		n := len(sampleOrder(0, withAsync))
+		places := map[string]map[int]bool{}
+		for round := range n {
+			o := sampleOrder(round, withAsync)
+			if len(o) != n {
+				t.Fatalf("round %d: %v", round, o)
+			}
+			for i, name := range o {
+				if places[name] == nil {
+					places[name] = map[int]bool{}
+				}
+				places[name][i] = true
+			}
+		}
+		if len(places) != n {
+			t.Errorf("async %v: servers %v", withAsync, places)
+		}
+		for name, p := range places {
+			if len(p) != n {
+				t.Errorf("async %v: %s takes places %v in %d rounds", withAsync, name, p, n)
+			}
+		}
+	}
+}
+
+func TestSplitAudit(t *testing.T) {
+	us := time.Microsecond
+	round := func(null, async, durable time.Duration) map[string]sampleResult {
+		return map[string]sampleResult{"null": {CPUPerReq: null}, "async": {CPUPerReq: async}, "kmsd": {CPUPerReq: durable}}
+	}
+	s := splitAudit([]map[string]sampleResult{
+		round(50*us, 100*us, 125*us), // share 0.2, 2×
+		round(60*us, 90*us, 120*us),  // share 0.25, 1.5×
+		round(50*us, 0, 130*us),      // no async sample: left out
+		round(40*us, 100*us, 200*us), // share 0.5, 2.5×
+	})
+	if s == nil {
+		t.Fatal("no split")
+	}
+	if s.Null != 50*us || s.Async != 100*us || s.Durable != 125*us {
+		t.Errorf("medians: null %v async %v durable %v", s.Null, s.Async, s.Durable)
+	}
+	if len(s.DurableShare.PerRound) != 3 || s.DurableShare.Median != 0.25 || s.DurableShare.Min != 0.2 || s.DurableShare.Max != 0.5 {
+		t.Errorf("durable share %+v", s.DurableShare)
+	}
+	if s.AsyncVsNull.Median != 2 || s.AsyncVsNull.Min != 1.5 || s.AsyncVsNull.Max != 2.5 {
+		t.Errorf("async vs null %+v", s.AsyncVsNull)
+	}
+	if splitAudit([]map[string]sampleResult{round(50*us, 0, 100*us)}) != nil {
+		t.Error("a split from rounds without an async sample")
 	}
 }
