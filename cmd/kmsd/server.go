@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/fips140"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -17,7 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/kmsd/kmsd/internal/api"
 	"github.com/kmsd/kmsd/internal/audit"
 	"github.com/kmsd/kmsd/internal/auditindex"
 	"github.com/kmsd/kmsd/internal/authz"
@@ -332,159 +330,4 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	shutCtx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	return hs.Shutdown(shutCtx)
-}
-
-// recoverOutbox ships, before the first request, the audit records of
-// changes that committed while the log did not take their final record
-// (a crash between the two, or a failing log): the record of every
-// committed change reaches the log exactly once.
-func recoverOutbox(ctx context.Context, n *node, cfg Config, log *slog.Logger) error {
-	if cfg.ephemeral() {
-		return nil // a fresh store in memory: no earlier run left anything
-	}
-	if n.shared != nil {
-		return recoverSharedOutbox(ctx, n, cfg, log)
-	}
-	_, _, auditPath := dataPaths(cfg.DataDir)
-	shipped, err := n.outbox.Recover(ctx, func(ids map[string]bool, since time.Time) error {
-		return outbox.FindInLog(auditPath, ids, since)
-	})
-	if err != nil {
-		if cfg.AuditFailClosed {
-			return fmt.Errorf("audit records of committed changes could not be written to the log: %w", err)
-		}
-		log.Error("audit records of committed changes could not be written to the log yet; retrying", "error", err)
-	}
-	if shipped > 0 {
-		log.Warn("recovered the audit records of changes committed before the last stop", "records", shipped)
-	}
-	return nil
-}
-
-// outboxInterval is how often stranded audit records are retried and
-// delivered ones deleted when no request does it.
-const outboxInterval = 2 * time.Second
-
-// shipOutbox retries the records the log refused until ctx ends, and
-// deletes delivered outbox entries on an idle server.
-func shipOutbox(ctx context.Context, box *outbox.Outbox, log *slog.Logger) {
-	t := time.NewTicker(outboxInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if _, err := box.Ship(ctx); err != nil && ctx.Err() == nil {
-			log.Error("audit outbox: records still waiting for the log", "error", err)
-		}
-	}
-}
-
-// flushLastUsage writes the key usage recorded since the jobs' last flush,
-// once no request is in flight any more.
-func flushLastUsage(svc *kms.Service, log *slog.Logger) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := svc.FlushLastUsage(ctx); err != nil {
-		log.Error("flush key last usage", "error", err)
-	}
-}
-
-// regionGate refuses, before anything else, requests signed for a Region
-// the server does not serve (--regions).
-type regionGate struct {
-	api.Authenticator
-	svc *kms.Service
-}
-
-func (g regionGate) Authenticate(ctx context.Context, r *http.Request, body []byte) (kms.Caller, error) {
-	c, err := g.Authenticator.Authenticate(ctx, r, body)
-	if err != nil {
-		return c, err
-	}
-	if err := g.svc.CheckRegion(c.Region); err != nil {
-		return kms.Caller{}, err
-	}
-	return c, nil
-}
-
-// bootstrapAccessKey gives a fresh serve-mode data directory its first
-// credential, printed once; later starts find it and print nothing.
-func bootstrapAccessKey(ctx context.Context, ids *identity.Store, account string) (string, error) {
-	has, err := ids.HasAny(ctx)
-	if err != nil || has {
-		return "", err
-	}
-	akid, sec, err := ids.CreateAccessKey(ctx, account, "")
-	if err != nil {
-		return "", err
-	}
-	return fmt.Sprintf("  first start: created an access key for arn:aws:iam::%s:root (shown only now)\n    AWS_ACCESS_KEY_ID=%s\n    AWS_SECRET_ACCESS_KEY=%s\n", account, akid, string(sec)), nil
-}
-
-func banner(w io.Writer, m mode, cfg Config, url, bootstrap string) {
-	db, key, auditLog := dataPaths(cfg.DataDir)
-	fmt.Fprintf(w, "kmsd %s %s listening on %s\n", m, version, url)
-	if cfg.Store != "" {
-		fmt.Fprint(w, clusterBanner(cfg))
-	} else if cfg.ephemeral() {
-		fmt.Fprintf(w, "  data:  in memory only, nothing on disk; gone when kmsd stops (audit: the newest %d records, at GET %s/kmsd/audit)\n", memAuditRecords, url)
-	} else {
-		fmt.Fprintf(w, "  data:  %s (store %s, root key %s, audit log %s)\n", cfg.DataDir, filepath.Base(db), filepath.Base(key), strings.TrimPrefix(auditLog, filepath.Clean(cfg.DataDir)+"/"))
-	}
-	if m == modeDev {
-		fmt.Fprintf(w, "  reset: curl -X POST %s/kmsd/reset   (a fresh state without a restart; also /moto-api/reset and /_localstack/state/reset)\n", url)
-	}
-	switch {
-	case !cfg.Enforce:
-		fmt.Fprintf(w, "  auth:  permissive: any credentials are accepted and act as the root of account %s\n", cfg.AccountID)
-	case cfg.RootAccessKey != "":
-		fmt.Fprintf(w, "  auth:  SigV4 enforced; account %s root credentials: %s / %s\n", cfg.AccountID, cfg.RootAccessKey, maskSecret(cfg.RootSecretKey))
-	default:
-		fmt.Fprintf(w, "  auth:  SigV4 enforced against stored access keys of account %s\n", cfg.AccountID)
-	}
-	fmt.Fprint(w, bootstrap)
-	fmt.Fprintf(w, "  crypto: %s\n", fipsStatus())
-	fmt.Fprint(w, xksBanner(cfg, url))
-	if len(cfg.Regions) > 0 {
-		fmt.Fprintf(w, "  regions: %s (others are refused)\n", strings.Join(cfg.Regions, ", "))
-	} else {
-		fmt.Fprintf(w, "  regions: any, from each request's SigV4 scope (default %s)\n", cfg.Region)
-	}
-	if m == modeServe {
-		fmt.Fprintf(w, "  try:   aws --region %s --endpoint-url %s kms list-keys   (with an access key of this server in the environment)\n", cfg.Region, url)
-		return
-	}
-	fmt.Fprintf(w, "  try:   AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s aws --region %s --endpoint-url %s kms create-key\n",
-		firstNonEmpty(cfg.RootAccessKey, docAccessKey), firstNonEmpty(maskSecret(cfg.RootSecretKey), docSecretKey), cfg.Region, url)
-}
-
-// maskSecret prints the root secret only when it is AWS's public
-// documentation example; any real secret stays out of the terminal.
-func maskSecret(s string) string {
-	if s != "" && s != docSecretKey {
-		return "<your secret key>"
-	}
-	return s
-}
-
-func firstNonEmpty(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
-// fipsStatus describes the FIPS 140 mode of the Go Cryptographic Module
-// this process runs with, for the startup banner.
-func fipsStatus() string {
-	switch {
-	case fips140.Enforced():
-		return "FIPS 140-only mode, Go Cryptographic Module " + fips140.Version() + " (non-FIPS key specs are refused)"
-	case fips140.Enabled():
-		return "FIPS 140 mode, Go Cryptographic Module " + fips140.Version()
-	}
-	return "FIPS 140 mode off (build with GOFIPS140=v1.0.0 and run with GODEBUG=fips140=only for it)"
 }
