@@ -121,6 +121,22 @@ func (s *Service) lookupFor(ctx context.Context, c *Call, keyID, action string, 
 	return k, nil
 }
 
+// lookupPrimary is lookupFor of a key that must be a multi-Region primary
+// in a state that allows managing it (ReplicateKey, UpdatePrimaryRegion).
+func (s *Service) lookupPrimary(ctx context.Context, c *Call, keyID, action string, conds map[string][]string) (*cachedKey, error) {
+	k, err := s.lookupFor(ctx, c, keyID, action, conds)
+	if err != nil {
+		return nil, err
+	}
+	if !k.rec.isPrimary() {
+		return nil, errNotPrimary(k.arn)
+	}
+	if err := checkState(k, ruleManage); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
 // sealedCopies holds material versions already sealed for related keys,
 // by Region and then KeyMaterialId, made before a transaction so that it
 // seals nothing itself in the common case.

@@ -25,17 +25,11 @@ func (s *Service) ReplicateKey(ctx context.Context, c *Call, in *kmsapi.Replicat
 		return nil, err
 	}
 	region := in.ReplicaRegion
-	k, err := s.lookupFor(ctx, c, in.KeyId, "kms:ReplicateKey", map[string][]string{"kms:replicaregion": {region}})
+	k, err := s.lookupPrimary(ctx, c, in.KeyId, "kms:ReplicateKey", map[string][]string{"kms:replicaregion": {region}})
 	if err != nil {
 		return nil, err
 	}
 	p := k.rec
-	if !p.isPrimary() {
-		return nil, errNotPrimary(k.arn)
-	}
-	if err := checkState(k, ruleManage); err != nil {
-		return nil, err
-	}
 	replicaARN := keyARN(region, p.AccountID, p.KeyID)
 	switch {
 	case region == p.Region || slices.Contains(p.ReplicaRegions, region):
@@ -192,17 +186,11 @@ func (s *Service) UpdatePrimaryRegion(ctx context.Context, c *Call, in *kmsapi.U
 	}
 	target := in.PrimaryRegion
 	conds := map[string][]string{"kms:primaryregion": {target}}
-	k, err := s.lookupFor(ctx, c, in.KeyId, "kms:UpdatePrimaryRegion", conds)
+	k, err := s.lookupPrimary(ctx, c, in.KeyId, "kms:UpdatePrimaryRegion", conds)
 	if err != nil {
 		return nil, err
 	}
 	p := k.rec
-	if !p.isPrimary() {
-		return nil, errNotPrimary(k.arn)
-	}
-	if err := checkState(k, ruleManage); err != nil {
-		return nil, err
-	}
 	if target == p.Region {
 		return nil, kmserr.New(kmserr.UnsupportedOperation, "%s is already the primary key.", k.arn)
 	}
