@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kmsd/kmsd/internal/jsonstr"
 )
 
 // The memory side of last usage (lastusage.go). With a million keys in
@@ -79,6 +81,14 @@ func (c compactID) String() string {
 		return c.text
 	}
 	var b [36]byte
+	return string(c.appendUUID(b[:0]))
+}
+
+// appendUUID appends the UUID c holds in its lowercase text form.
+func (c compactID) appendUUID(dst []byte) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, 36)...)
+	b := dst[n:]
 	hex.Encode(b[0:8], c.uuid[0:4])
 	b[8] = '-'
 	hex.Encode(b[9:13], c.uuid[4:6])
@@ -88,7 +98,31 @@ func (c compactID) String() string {
 	hex.Encode(b[19:23], c.uuid[8:10])
 	b[23] = '-'
 	hex.Encode(b[24:36], c.uuid[10:16])
-	return string(b[:])
+	return dst
+}
+
+// appendJSON appends u's record as encoding/json writes a lastUseRecord
+// (TestLastUseAppendJSONMatchesEncodingJSON), without the reflection and
+// the id strings: the flush writes one for every key used since the last.
+func (u *lastUse) appendJSON(b []byte) []byte {
+	b = append(b, `{"at":"`...)
+	b = u.time().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","operation":`...)
+	b = jsonstr.Append(b, u.operation)
+	b = append(b, `,"requestId":`...)
+	b = u.requestID.appendJSON(b)
+	if u.eventID.isUUID || u.eventID.text != "" {
+		b = append(b, `,"eventId":`...)
+		b = u.eventID.appendJSON(b)
+	}
+	return append(b, '}')
+}
+
+func (c compactID) appendJSON(b []byte) []byte {
+	if !c.isUUID {
+		return jsonstr.Append(b, c.text)
+	}
+	return append(c.appendUUID(append(b, '"')), '"')
 }
 
 // usageSlot holds a key's newest use and the one last written to the store.

@@ -176,11 +176,7 @@ func writeUse(tx store.Tx, p pendingUse) error {
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	b, err := json.Marshal(p.use.record())
-	if err != nil {
-		return err
-	}
-	return tx.Put(bucketLastUsage, k, b)
+	return tx.Put(bucketLastUsage, k, p.use.appendJSON(make([]byte, 0, 160)))
 }
 
 // GetKeyLastUsage reports the last successful cryptographic use of a key

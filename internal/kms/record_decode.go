@@ -1,0 +1,276 @@
+package kms
+
+import (
+	"bytes"
+	"errors"
+	"sync"
+	"time"
+
+	json "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+)
+
+// The cache's miss path decodes a key record for nearly every request on a
+// store of many more keys than the cache holds. Most of a record's text is
+// the same in most records: the key policy (the default one, a few hundred
+// escaped bytes), the account, the Region and the spec, usage, origin,
+// manager and state. decodeKeyRecord reads those members by their raw JSON
+// text from one shared copy, so a miss neither unescapes nor allocates
+// them, and leaves every other member to the json/v2 decoder.
+
+// keyRecordUnmarshal makes json.Unmarshal read a *keyRecord member by
+// member (recordDecoder.object); the members it does not handle itself it
+// hands back to json/v2 with these options, which reach no other type.
+var keyRecordUnmarshal = json.WithUnmarshalers(json.UnmarshalFromFunc(decodeRecordObject))
+
+func decodeKeyRecord(b []byte) (*keyRecord, error) {
+	var r keyRecord
+	if err := json.Unmarshal(b, &r, keyRecordUnmarshal); err != nil {
+		return nil, err
+	}
+	for i := range r.Materials {
+		m := &r.Materials[i]
+		m.Origin = sharedText.intern(m.Origin)
+		if m.ID == r.CurrentMaterial {
+			r.CurrentMaterial = m.ID // one copy of the 64-character id
+		}
+	}
+	return &r, nil
+}
+
+// decodeRecordObject reads one key record object into r.
+func decodeRecordObject(dec *jsontext.Decoder, r *keyRecord) error {
+	tok, err := dec.ReadToken()
+	if err != nil {
+		return err
+	}
+	switch tok.Kind() {
+	case 'n':
+		return nil
+	case '{':
+	default:
+		return errors.New("a key record is not a JSON object")
+	}
+	var unquoted []byte
+	for dec.PeekKind() != '}' {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		// encoding/json writes member names as they are; one with an
+		// escape is still read by what it says.
+		name := raw[1 : len(raw)-1]
+		if bytes.IndexByte(name, '\\') >= 0 {
+			if unquoted, err = jsontext.AppendUnquote(unquoted[:0], raw); err != nil {
+				return err
+			}
+			name = unquoted
+		}
+		var shared *string
+		switch string(name) {
+		case "accountId":
+			shared = &r.AccountID
+		case "region":
+			shared = &r.Region
+		case "keyUsage":
+			shared = &r.KeyUsage
+		case "keySpec":
+			shared = &r.KeySpec
+		case "origin":
+			shared = &r.Origin
+		case "keyManager":
+			shared = &r.KeyManager
+		case "keyState":
+			shared = &r.KeyState
+		case "policy":
+			shared = &r.Policy
+		case "primaryRegion":
+			shared = &r.PrimaryRegion
+		case "customKeyStoreId":
+			shared = &r.CustomKeyStoreID
+		default:
+			if err := decodeRecordMember(dec, r, name); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := readSharedString(dec, shared); err != nil {
+			return err
+		}
+	}
+	_, err = dec.ReadToken()
+	return err
+}
+
+// decodeRecordMember reads the value of any other member into its field,
+// and skips a member keyRecord does not have, as encoding/json does. The
+// members every record has are read here; the rest go to json/v2.
+func decodeRecordMember(dec *jsontext.Decoder, r *keyRecord, name []byte) error {
+	var v any
+	switch string(name) {
+	case "keyId":
+		return readString(dec, &r.KeyID)
+	case "description":
+		return readString(dec, &r.Description)
+	case "currentMaterial":
+		return readString(dec, &r.CurrentMaterial)
+	case "created":
+		return readTime(dec, &r.Created)
+	case "schema":
+		v = &r.Schema
+	case "awsManagedAlias":
+		v = &r.AWSManagedAlias
+	case "deletionDate":
+		v = &r.DeletionDate
+	case "pendingWindowDays":
+		v = &r.PendingWindowDays
+	case "multiRegion":
+		v = &r.MultiRegion
+	case "policyPrincipals":
+		v = &r.PolicyPrincipals
+	case "tags":
+		v = &r.Tags
+	case "materials":
+		v = &r.Materials
+	case "rotationEnabled":
+		v = &r.RotationEnabled
+	case "rotationPeriodDays":
+		v = &r.RotationPeriodDays
+	case "nextRotation":
+		v = &r.NextRotation
+	case "rotations":
+		v = &r.Rotations
+	case "replicaRegions":
+		v = &r.ReplicaRegions
+	case "imports":
+		v = &r.Imports
+	case "xksKeyId":
+		v = &r.XksKeyID
+	default:
+		return dec.SkipValue()
+	}
+	return json.UnmarshalDecode(dec, v)
+}
+
+// readString reads a JSON string into *s; anything else goes to json/v2.
+func readString(dec *jsontext.Decoder, s *string) error {
+	if dec.PeekKind() != '"' {
+		return json.UnmarshalDecode(dec, s)
+	}
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	*s, err = unquote(raw)
+	return err
+}
+
+// readTime reads a JSON string into *t as time.Time's UnmarshalJSON does
+// (RFC 3339); anything else goes to json/v2.
+func readTime(dec *jsontext.Decoder, t *time.Time) error {
+	if dec.PeekKind() != '"' {
+		return json.UnmarshalDecode(dec, t)
+	}
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return json.Unmarshal(raw, t)
+	}
+	return t.UnmarshalText(raw[1 : len(raw)-1])
+}
+
+func unquote(raw []byte) (string, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1]), nil
+	}
+	b, err := jsontext.AppendUnquote(nil, raw)
+	return string(b), err
+}
+
+// readSharedString reads a JSON string into *s from sharedText: its raw
+// text is looked up before anything is unescaped or allocated. null leaves
+// *s as it is, as encoding/json does.
+func readSharedString(dec *jsontext.Decoder, s *string) error {
+	if dec.PeekKind() != '"' {
+		return json.UnmarshalDecode(dec, s)
+	}
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if v, ok := sharedText.lookup(raw); ok {
+		*s = v
+		return nil
+	}
+	text, err := unquote(raw)
+	if err != nil {
+		return err
+	}
+	*s = sharedText.add(raw, text)
+	return nil
+}
+
+// sharedText holds the decoded strings of the record members most keys
+// share, keyed by their raw JSON text (quotes and escapes included). It
+// keeps what it is given until it holds sharedTextMax bytes, and then
+// keeps nothing more: what it holds by then, on a store of many keys, is
+// what those keys share.
+var sharedText = &textTable{m: make(map[string]string)}
+
+const sharedTextMax = 4 << 20
+
+type textTable struct {
+	mu   sync.RWMutex
+	m    map[string]string
+	size int
+}
+
+func (t *textTable) lookup(raw []byte) (string, bool) {
+	t.mu.RLock()
+	s, ok := t.m[string(raw)] // no copy: a map index by a converted []byte
+	t.mu.RUnlock()
+	return s, ok
+}
+
+// add keeps text under raw if there is room, and returns the copy to use:
+// the one already kept under raw if another caller added it first.
+func (t *textTable) add(raw []byte, text string) string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s, ok := t.m[string(raw)]; ok {
+		return s
+	}
+	if t.size+len(raw)+len(text) > sharedTextMax {
+		return text
+	}
+	t.m[string(raw)] = text
+	t.size += len(raw) + len(text)
+	return text
+}
+
+// intern returns the kept copy of s, keeping s if there is room: for
+// strings decoded otherwise (a material's origin).
+func (t *textTable) intern(s string) string {
+	var buf [64]byte
+	raw := append(append(append(buf[:0], '"'), s...), '"')
+	if v, ok := t.lookup(raw); ok {
+		return v
+	}
+	if !plainJSONText(s) {
+		return s // its raw text would hold escapes: not worth keeping
+	}
+	return t.add(raw, s)
+}
+
+// plainJSONText reports whether encoding/json writes s between quotes as
+// it is: printable ASCII without ", \, <, > or &.
+func plainJSONText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
+}
