@@ -7,9 +7,8 @@ import (
 )
 
 // loadKeyFast is loadKey for the cache's miss path: the same record,
-// decoded with the faster decoder. Records are written by encoding/json,
-// which emits member names exactly and valid UTF-8, so both decoders read
-// them alike (TestDecodeKeyRecordMatchesEncodingJSON). The record is
+// decoded by decodeKeyRecord (record_decode.go), which reads what
+// encoding/json wrote as encoding/json does (FuzzDecodeKeyRecord). The record is
 // decoded where the store keeps it (store.Lend): the decoder copies what
 // it keeps, so the record's bytes are not copied first.
 func loadKeyFast(tx store.Tx, account, region, keyID string) (*keyRecord, error) {

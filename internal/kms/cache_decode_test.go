@@ -74,7 +74,7 @@ func BenchmarkDecodeKeyRecord(b *testing.B) {
 			}
 		}
 	})
-	b.Run("json/v2", func(b *testing.B) {
+	b.Run("decodeKeyRecord", func(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			if _, err := decodeKeyRecord(raw); err != nil {

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"bytes"
+	"encoding/base64"
 	"errors"
 	"sync"
 	"time"
@@ -29,9 +30,7 @@ func decodeKeyRecord(b []byte) (*keyRecord, error) {
 		return nil, err
 	}
 	for i := range r.Materials {
-		m := &r.Materials[i]
-		m.Origin = sharedText.intern(m.Origin)
-		if m.ID == r.CurrentMaterial {
+		if m := &r.Materials[i]; m.ID == r.CurrentMaterial {
 			r.CurrentMaterial = m.ID // one copy of the 64-character id
 		}
 	}
@@ -131,7 +130,7 @@ func decodeRecordMember(dec *jsontext.Decoder, r *keyRecord, name []byte) error 
 	case "tags":
 		v = &r.Tags
 	case "materials":
-		v = &r.Materials
+		return readMaterials(dec, &r.Materials)
 	case "rotationEnabled":
 		v = &r.RotationEnabled
 	case "rotationPeriodDays":
@@ -150,6 +149,89 @@ func decodeRecordMember(dec *jsontext.Decoder, r *keyRecord, name []byte) error 
 		return dec.SkipValue()
 	}
 	return json.UnmarshalDecode(dec, v)
+}
+
+// readMaterials reads a record's materials: nearly every key has one.
+func readMaterials(dec *jsontext.Decoder, ms *[]materialRecord) error {
+	if dec.PeekKind() != '[' {
+		return json.UnmarshalDecode(dec, ms)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	out := make([]materialRecord, 0, 1) // [] is an empty slice, not nil, as in encoding/json
+	for dec.PeekKind() != ']' {
+		out = append(out, materialRecord{})
+		if err := readMaterial(dec, &out[len(out)-1]); err != nil {
+			return err
+		}
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	*ms = out
+	return nil
+}
+
+func readMaterial(dec *jsontext.Decoder, m *materialRecord) error {
+	if dec.PeekKind() != '{' {
+		return json.UnmarshalDecode(dec, m)
+	}
+	if _, err := dec.ReadToken(); err != nil {
+		return err
+	}
+	for dec.PeekKind() != '}' {
+		raw, err := dec.ReadValue()
+		if err != nil {
+			return err
+		}
+		var name []byte
+		if bytes.IndexByte(raw, '\\') < 0 {
+			name = raw[1 : len(raw)-1]
+		} else if name, err = jsontext.AppendUnquote(nil, raw); err != nil {
+			return err
+		}
+		switch string(name) {
+		case "id":
+			err = readString(dec, &m.ID)
+		case "created":
+			err = readTime(dec, &m.Created)
+		case "origin":
+			err = readSharedString(dec, &m.Origin)
+		case "sealed":
+			err = readBase64(dec, &m.Sealed)
+		default:
+			err = dec.SkipValue()
+		}
+		if err != nil {
+			return err
+		}
+	}
+	_, err := dec.ReadToken()
+	return err
+}
+
+// readBase64 reads a JSON string of standard padded base64 into *b, as
+// encoding/json reads a []byte; anything else goes to json/v2.
+func readBase64(dec *jsontext.Decoder, b *[]byte) error {
+	if dec.PeekKind() != '"' {
+		return json.UnmarshalDecode(dec, b)
+	}
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return json.Unmarshal(raw, b)
+	}
+	enc := raw[1 : len(raw)-1]
+	out := make([]byte, base64.StdEncoding.DecodedLen(len(enc)))
+	n, err := base64.StdEncoding.Decode(out, enc)
+	if err != nil {
+		return err
+	}
+	*b = out[:n]
+	return nil
 }
 
 // readString reads a JSON string into *s; anything else goes to json/v2.
@@ -248,29 +330,4 @@ func (t *textTable) add(raw []byte, text string) string {
 	t.m[string(raw)] = text
 	t.size += len(raw) + len(text)
 	return text
-}
-
-// intern returns the kept copy of s, keeping s if there is room: for
-// strings decoded otherwise (a material's origin).
-func (t *textTable) intern(s string) string {
-	var buf [64]byte
-	raw := append(append(append(buf[:0], '"'), s...), '"')
-	if v, ok := t.lookup(raw); ok {
-		return v
-	}
-	if !plainJSONText(s) {
-		return s // its raw text would hold escapes: not worth keeping
-	}
-	return t.add(raw, s)
-}
-
-// plainJSONText reports whether encoding/json writes s between quotes as
-// it is: printable ASCII without ", \, <, > or &.
-func plainJSONText(s string) bool {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
-			return false
-		}
-	}
-	return true
 }
