@@ -20,7 +20,7 @@ import (
 // them, and leaves every other member to the json/v2 decoder.
 
 // keyRecordUnmarshal makes json.Unmarshal read a *keyRecord member by
-// member (recordDecoder.object); the members it does not handle itself it
+// member (decodeRecordObject); the members it does not handle itself it
 // hands back to json/v2 with these options, which reach no other type.
 var keyRecordUnmarshal = json.WithUnmarshalers(json.UnmarshalFromFunc(decodeRecordObject))
 
@@ -50,20 +50,10 @@ func decodeRecordObject(dec *jsontext.Decoder, r *keyRecord) error {
 	default:
 		return errors.New("a key record is not a JSON object")
 	}
-	var unquoted []byte
 	for dec.PeekKind() != '}' {
-		raw, err := dec.ReadValue()
+		name, err := readName(dec)
 		if err != nil {
 			return err
-		}
-		// encoding/json writes member names as they are; one with an
-		// escape is still read by what it says.
-		name := raw[1 : len(raw)-1]
-		if bytes.IndexByte(name, '\\') >= 0 {
-			if unquoted, err = jsontext.AppendUnquote(unquoted[:0], raw); err != nil {
-				return err
-			}
-			name = unquoted
 		}
 		var shared *string
 		switch string(name) {
@@ -99,6 +89,20 @@ func decodeRecordObject(dec *jsontext.Decoder, r *keyRecord) error {
 	}
 	_, err = dec.ReadToken()
 	return err
+}
+
+// readName reads an object member's name. encoding/json writes names as
+// they are, so the name is read where the decoder holds it; one with an
+// escape is still read by what it says.
+func readName(dec *jsontext.Decoder) ([]byte, error) {
+	raw, err := dec.ReadValue()
+	if err != nil {
+		return nil, err
+	}
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], nil
+	}
+	return jsontext.AppendUnquote(nil, raw)
 }
 
 // decodeRecordMember reads the value of any other member into its field,
@@ -181,14 +185,8 @@ func readMaterial(dec *jsontext.Decoder, m *materialRecord) error {
 		return err
 	}
 	for dec.PeekKind() != '}' {
-		raw, err := dec.ReadValue()
+		name, err := readName(dec)
 		if err != nil {
-			return err
-		}
-		var name []byte
-		if bytes.IndexByte(raw, '\\') < 0 {
-			name = raw[1 : len(raw)-1]
-		} else if name, err = jsontext.AppendUnquote(nil, raw); err != nil {
 			return err
 		}
 		switch string(name) {
