@@ -209,14 +209,21 @@ func readMaterial(dec *jsontext.Decoder, m *materialRecord) error {
 	return err
 }
 
+// rawString reads the next value: its raw text if it is a JSON string,
+// or else into v with json/v2, and then ok is false.
+func rawString[T any](dec *jsontext.Decoder, v *T) (raw jsontext.Value, ok bool, err error) {
+	if dec.PeekKind() != '"' {
+		return nil, false, json.UnmarshalDecode(dec, v)
+	}
+	raw, err = dec.ReadValue()
+	return raw, err == nil, err
+}
+
 // readBase64 reads a JSON string of standard padded base64 into *b, as
 // encoding/json reads a []byte; anything else goes to json/v2.
 func readBase64(dec *jsontext.Decoder, b *[]byte) error {
-	if dec.PeekKind() != '"' {
-		return json.UnmarshalDecode(dec, b)
-	}
-	raw, err := dec.ReadValue()
-	if err != nil {
+	raw, ok, err := rawString(dec, b)
+	if !ok {
 		return err
 	}
 	if bytes.IndexByte(raw, '\\') >= 0 {
@@ -234,11 +241,8 @@ func readBase64(dec *jsontext.Decoder, b *[]byte) error {
 
 // readString reads a JSON string into *s; anything else goes to json/v2.
 func readString(dec *jsontext.Decoder, s *string) error {
-	if dec.PeekKind() != '"' {
-		return json.UnmarshalDecode(dec, s)
-	}
-	raw, err := dec.ReadValue()
-	if err != nil {
+	raw, ok, err := rawString(dec, s)
+	if !ok {
 		return err
 	}
 	*s, err = unquote(raw)
@@ -248,11 +252,8 @@ func readString(dec *jsontext.Decoder, s *string) error {
 // readTime reads a JSON string into *t as time.Time's UnmarshalJSON does
 // (RFC 3339); anything else goes to json/v2.
 func readTime(dec *jsontext.Decoder, t *time.Time) error {
-	if dec.PeekKind() != '"' {
-		return json.UnmarshalDecode(dec, t)
-	}
-	raw, err := dec.ReadValue()
-	if err != nil {
+	raw, ok, err := rawString(dec, t)
+	if !ok {
 		return err
 	}
 	if bytes.IndexByte(raw, '\\') >= 0 {
@@ -270,14 +271,11 @@ func unquote(raw []byte) (string, error) {
 }
 
 // readSharedString reads a JSON string into *s from sharedText: its raw
-// text is looked up before anything is unescaped or allocated. null leaves
-// *s as it is, as encoding/json does.
+// text is looked up before anything is unescaped or allocated. A null
+// leaves the new record's member empty, as encoding/json does.
 func readSharedString(dec *jsontext.Decoder, s *string) error {
-	if dec.PeekKind() != '"' {
-		return json.UnmarshalDecode(dec, s)
-	}
-	raw, err := dec.ReadValue()
-	if err != nil {
+	raw, ok, err := rawString(dec, s)
+	if !ok {
 		return err
 	}
 	if v, ok := sharedText.lookup(raw); ok {
