@@ -1,15 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -155,6 +152,9 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	fmt.Printf("made %d ciphertexts for Decrypt, under %d keys, in %s\n", nb, nb, time.Since(t0).Round(time.Second))
+	if err := waitUsesWritten("http://"+admin+"/metrics", 3*time.Minute, time.Second); err != nil {
+		return err
+	}
 	oneID, err := createKeys(ctx, one, 1, 1)
 	if err != nil {
 		return err
@@ -361,25 +361,6 @@ func liveHeapOf(base string) (live, inuse int64, err error) {
 
 // heapOf reads the Go heap of a kmsd from its Prometheus metrics.
 func heapOf(url string) (alloc, inuse int64, err error) {
-	resp, err := http.Get(url)
-	if err != nil {
-		return 0, 0, err
-	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 1<<16), 1<<20)
-	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 {
-			continue
-		}
-		v, _ := strconv.ParseFloat(f[1], 64)
-		switch f[0] {
-		case "go_memstats_heap_alloc_bytes":
-			alloc = int64(v)
-		case "go_memstats_heap_inuse_bytes":
-			inuse = int64(v)
-		}
-	}
-	return alloc, inuse, sc.Err()
+	m, err := metricsOf(url, "go_memstats_heap_alloc_bytes", "go_memstats_heap_inuse_bytes")
+	return int64(m["go_memstats_heap_alloc_bytes"]), int64(m["go_memstats_heap_inuse_bytes"]), err
 }

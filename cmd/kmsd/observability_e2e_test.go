@@ -69,7 +69,9 @@ func scrapeMetrics(t *testing.T, url string) map[string]float64 {
 func TestMetricsOnAdminListener(t *testing.T) {
 	ctx := context.Background()
 	admin := freeAddr(t)
-	p, root, _ := serveWithKey(t, t.TempDir(), "--admin-listen", admin)
+	// No flush of key uses after the one at start: the uses below stay
+	// pending.
+	p, root, _ := serveWithKey(t, t.TempDir(), "--admin-listen", admin, "--jobs-interval", "1h")
 	metricsURL := "http://" + admin + "/metrics"
 	before := scrapeMetrics(t, metricsURL)
 
@@ -105,6 +107,7 @@ func TestMetricsOnAdminListener(t *testing.T) {
 		`kmsd_keys{state="Enabled"}`:                                               1,
 		`kmsd_keys{state="PendingDeletion"}`:                                       1,
 		`kmsd_audit_write_failures_total`:                                          0,
+		`kmsd_key_last_usage_pending`:                                              1, // the one key the Encrypts used
 	} {
 		if got := delta(series); got != want {
 			t.Errorf("%s moved by %v, want %v", series, got, want)

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -119,6 +120,11 @@ func (s *Service) trackingStart(ctx context.Context) (time.Time, error) {
 // longer than a large CreateKey group does.
 const flushBatch = 1024
 
+// PendingKeyUses is how many keys have a use recorded in memory that no
+// flush has written yet: what a crash would lose, and what the next flush
+// will write.
+func (s *Service) PendingKeyUses() int64 { return s.usage.queued.Load() }
+
 // LastUsageDue signals when so many keys have uses not yet written that
 // FlushLastUsage should run before its interval.
 func (s *Service) LastUsageDue() <-chan struct{} { return s.usage.due }
@@ -159,24 +165,45 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 }
 
 // writeUse stores p's use unless its key is gone or a later use is stored
-// (another node's). Both checks read as little as they can: the key's
-// presence, not its record, and the stored use where the store keeps it,
-// with the faster decoder (the records are encoding/json's, which emits
-// member names exactly and valid UTF-8, so both decoders read them alike).
+// (another node's). A stored use is read where the store keeps it, and
+// only its time (storedUseTime). It also says the key is there: deleting a
+// key deletes its last use in the same transaction (lifecycle.go), so the
+// key's presence is read only for a key with no use stored yet.
 func writeUse(tx store.Tx, p pendingUse) error {
 	k := []byte(p.key)
-	if ok, err := store.Has(tx, bucketKeys, k); err != nil || !ok {
-		return err
-	}
-	if b, err := store.Lend(tx, bucketLastUsage, k); err == nil {
-		var old lastUseRecord
-		if jsonv2.Unmarshal(b, &old) == nil && old.At.After(p.use.time()) {
+	b, err := store.Lend(tx, bucketLastUsage, k)
+	switch {
+	case err == nil:
+		if at, ok := storedUseTime(b); ok && at.After(p.use.time()) {
 			return nil
 		}
-	} else if !errors.Is(err, store.ErrNotFound) {
+	case errors.Is(err, store.ErrNotFound):
+		if ok, err := store.Has(tx, bucketKeys, k); err != nil || !ok {
+			return err
+		}
+	default:
 		return err
 	}
 	return tx.Put(bucketLastUsage, k, p.use.appendJSON(make([]byte, 0, 160)))
+}
+
+// storedUseTime returns the time of a stored use. Uses are written with
+// their time first (appendJSON, and encoding/json before it), so it is
+// read from there; a record in any other form is decoded whole, with the
+// faster decoder (encoding/json emits member names exactly and valid
+// UTF-8, so both decoders read it alike). ok is false for a record that
+// does not decode.
+func storedUseTime(b []byte) (at time.Time, ok bool) {
+	if rest, found := bytes.CutPrefix(b, []byte(`{"at":"`)); found {
+		if end := bytes.IndexByte(rest, '"'); end > 0 && at.UnmarshalText(rest[:end]) == nil {
+			return at, true
+		}
+	}
+	var old lastUseRecord
+	if jsonv2.Unmarshal(b, &old) != nil {
+		return time.Time{}, false
+	}
+	return old.At, true
 }
 
 // GetKeyLastUsage reports the last successful cryptographic use of a key

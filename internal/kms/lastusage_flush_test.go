@@ -69,3 +69,77 @@ func TestFlushKeepsALaterStoredUseAndDropsGoneKeys(t *testing.T) {
 		t.Errorf("the use of a key with none stored: %+v", u)
 	}
 }
+
+// A flush reads a stored use in whatever form it was written, and drops
+// the use of a key deleted after an earlier flush wrote one: deleting a
+// key deletes its last use with it, as the deletion job does.
+func TestFlushReadsAnyStoredFormAndDropsKeysDeletedAfterAFlush(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	const account = "111122223333"
+	reordered, deleted := h.createKey(), h.createKey()
+	use := func(id, req string) {
+		t.Helper()
+		c := call()
+		c.RequestID, c.EventID = req, "ev-"+req
+		if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	use(deleted, "req-1")
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	use(reordered, "req-2")
+	use(deleted, "req-3")
+	later := h.clock.Now().Add(time.Hour).Format(time.RFC3339Nano)
+	if err := h.st.Update(ctx, func(tx store.Tx) error {
+		rec := []byte(`{"operation":"Decrypt","requestId":"req-other-node","at":"` + later + `"}`)
+		if err := tx.Put(bucketLastUsage, keyKey(account, east, reordered), rec); err != nil {
+			return err
+		}
+		if err := tx.Delete(bucketLastUsage, keyKey(account, east, deleted)); err != nil {
+			return err
+		}
+		return tx.Delete(bucketKeys, keyKey(account, east, deleted))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.st.View(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(bucketLastUsage, keyKey(account, east, reordered))
+		if err != nil {
+			return err
+		}
+		var u lastUseRecord
+		if err := json.Unmarshal(b, &u); err != nil {
+			return err
+		}
+		if u.RequestID != "req-other-node" {
+			t.Errorf("the later stored use, its time last, was replaced: %s", b)
+		}
+		if b, err := tx.Get(bucketLastUsage, keyKey(account, east, deleted)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a use of a deleted key was written: %s, %v", b, err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestStoredUseTime(t *testing.T) {
+	at := time.Date(2026, 12, 4, 21, 0, 0, 5, time.UTC)
+	u := newLastUse(at, "Sign", "r", "")
+	for _, b := range []string{string(u.appendJSON(nil)), `{"requestId":"r","at":"2026-12-04T21:00:00.000000005Z"}`, `{"at":"2026-12-04T21:00:00.000000005Z"` + "\t}"} {
+		if got, ok := storedUseTime([]byte(b)); !ok || !got.Equal(at) {
+			t.Errorf("%s: %v %v", b, got, ok)
+		}
+	}
+	for _, b := range []string{`{"at":"yesterday"}`, `{"at":`, ``} {
+		if got, ok := storedUseTime([]byte(b)); ok {
+			t.Errorf("%s read as %v", b, got)
+		}
+	}
+}

@@ -149,12 +149,17 @@ func TestLastUsageSurvivesRestartAfterFlush(t *testing.T) {
 	h.reopen()
 	wantUse(t, h.lastUsage(call(), id), "Encrypt", "req-3", at)
 
-	// A deleted key's usage goes with it.
+	// A deleted key's usage goes with it, and a use not yet written when
+	// the key went is not written after.
+	used("req-4")
 	if _, err := h.svc.ScheduleKeyDeletion(ctx, call(), &kmsapi.ScheduleKeyDeletionInput{KeyId: id, PendingWindowInDays: kmsapi.Int32(7)}); err != nil {
 		t.Fatal(err)
 	}
 	h.clock.Add(7 * day)
 	h.deleteDue(1)
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
 	err := h.st.View(ctx, func(tx store.Tx) error {
 		kvs, err := tx.Scan(bucketLastUsage, []byte("111122223333/"), nil, 0)
 		if len(kvs) != 0 {

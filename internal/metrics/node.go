@@ -28,6 +28,7 @@ type AuditLog interface {
 // Keys is the key service's side of a scrape.
 type Keys interface {
 	CacheStats() (hits, misses uint64)
+	PendingKeyUses() int64
 	KeysByState(ctx context.Context) (map[string]int, error)
 }
 
@@ -52,7 +53,7 @@ type nodeCollector struct {
 
 	auditQueued, auditRecords, auditBatches, auditFailures, auditDropped *prometheus.Desc
 	auditLag, auditLastLag, unaudited                                    *prometheus.Desc
-	cacheHits, cacheMisses, keys                                         *prometheus.Desc
+	cacheHits, cacheMisses, pendingUses, keys                            *prometheus.Desc
 }
 
 func (c *nodeCollector) init() {
@@ -69,12 +70,13 @@ func (c *nodeCollector) init() {
 	c.unaudited = d("kmsd_unaudited_responses_total", "Responses answered without a durable audit record (best-effort audit only).")
 	c.cacheHits = d("kmsd_key_cache_hits_total", "Lookups of keys and aliases answered from memory.")
 	c.cacheMisses = d("kmsd_key_cache_misses_total", "Lookups of keys and aliases that read the store.")
+	c.pendingUses = d("kmsd_key_last_usage_pending", "Keys with a use recorded in memory and not yet written to the store (GetKeyLastUsage): what a crash would lose. The flush writes them every --jobs-interval, or as soon as 250,000 keys are waiting.")
 	c.keys = d("kmsd_keys", "KMS keys of every account and Region, by key state.", "state")
 }
 
 func (c *nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.auditQueued, c.auditRecords, c.auditBatches, c.auditFailures, c.auditDropped,
-		c.auditLag, c.auditLastLag, c.unaudited, c.cacheHits, c.cacheMisses, c.keys} {
+		c.auditLag, c.auditLastLag, c.unaudited, c.cacheHits, c.cacheMisses, c.pendingUses, c.keys} {
 		ch <- d
 	}
 }
@@ -103,6 +105,7 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	hits, misses := n.Keys.CacheStats()
 	ch <- prometheus.MustNewConstMetric(c.cacheHits, prometheus.CounterValue, float64(hits))
 	ch <- prometheus.MustNewConstMetric(c.cacheMisses, prometheus.CounterValue, float64(misses))
+	ch <- prometheus.MustNewConstMetric(c.pendingUses, prometheus.GaugeValue, float64(n.Keys.PendingKeyUses()))
 	ctx, cancel := context.WithTimeout(context.Background(), keyCountTimeout)
 	defer cancel()
 	counts, err := n.Keys.KeysByState(ctx)

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// waitUsesWritten waits, up to limit, until the kmsd whose metrics are at
+// url has written every key use it recorded (kmsd_key_last_usage_pending
+// is 0). Making the ciphertexts uses every key once; left pending, those
+// uses would be written during the first samples, a flush of up to a
+// million uses landing in whichever sample it meets.
+func waitUsesWritten(url string, limit, poll time.Duration) error {
+	const series = "kmsd_key_last_usage_pending"
+	t0 := time.Now()
+	for {
+		m, err := metricsOf(url, series)
+		if err != nil {
+			return err
+		}
+		n, ok := m[series]
+		switch {
+		case !ok:
+			return fmt.Errorf("%s: no %s series", url, series)
+		case n == 0:
+			if d := time.Since(t0); d >= poll {
+				fmt.Printf("waited %s for the key uses to be written\n", d.Round(time.Second))
+			}
+			return nil
+		case time.Since(t0) > limit:
+			return fmt.Errorf("%.0f keys' uses still unwritten after %s", n, limit)
+		}
+		time.Sleep(poll)
+	}
+}
+
+// metricsOf reads the named series, those without labels, from a
+// Prometheus text endpoint; a series it does not find is left out.
+func metricsOf(url string, names ...string) (map[string]float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	m := make(map[string]float64, len(names))
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<16), 1<<20)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 || !slices.Contains(names, f[0]) {
+			continue
+		}
+		v, err := strconv.ParseFloat(f[1], 64)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %s: %w", url, f[0], err)
+		}
+		m[f[0]] = v
+	}
+	return m, sc.Err()
+}
