@@ -307,6 +307,11 @@ func createKeys(ctx context.Context, srv *server, n, conc int) ([]regionKey, err
 	return ids, first
 }
 
+// setupRetries lets a call that is setup, not measured, retry what the
+// SDK retries (a connection the server closed, say): one lost request
+// must not end a run of many minutes.
+func setupRetries(o *kms.Options) { o.RetryMaxAttempts = 3 }
+
 // makeBlobs encrypts under n keys of ids, spread evenly: each key once when
 // n is len(ids).
 func makeBlobs(ctx context.Context, srv *server, ids []regionKey, n, conc int) ([]regionBlob, error) {
@@ -325,7 +330,7 @@ func makeBlobs(ctx context.Context, srv *server, ids []regionKey, n, conc int) (
 					return
 				}
 				k := ids[i*len(ids)/n]
-				out, err := cs[k.region].Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.id), Plaintext: make([]byte, 32)})
+				out, err := cs[k.region].Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(k.id), Plaintext: make([]byte, 32)}, setupRetries)
 				if err != nil {
 					errs <- err
 					next.Store(int64(n))
