@@ -152,7 +152,7 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	fmt.Printf("made %d ciphertexts for Decrypt, under %d keys, in %s\n", nb, nb, time.Since(t0).Round(time.Second))
-	if err := waitUsesWritten("http://"+admin+"/metrics", 3*time.Minute, time.Second); err != nil {
+	if err := waitUsesWritten("http://"+admin+"/metrics", flushWait(cfg.Extra), time.Second); err != nil {
 		return err
 	}
 	oneID, err := createKeys(ctx, one, 1, 1)

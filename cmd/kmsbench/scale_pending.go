@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"net/http"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,32 @@ func waitUsesWritten(url string, limit, poll time.Duration) error {
 		}
 		time.Sleep(poll)
 	}
+}
+
+// flushWait is how long a kmsd started with extra may take to write the
+// key uses it holds: two of its jobs intervals (--jobs-interval or
+// KMSD_JOBS_INTERVAL, a minute by default) and a minute for the flush.
+func flushWait(extra []string) time.Duration {
+	every := time.Minute
+	set := func(v string) {
+		if d, err := time.ParseDuration(v); err == nil && d > 0 {
+			every = d
+		}
+	}
+	if v, ok := os.LookupEnv("KMSD_JOBS_INTERVAL"); ok {
+		set(v)
+	}
+	for i, a := range extra {
+		name, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
+		if name != "jobs-interval" || !strings.HasPrefix(a, "-") {
+			continue
+		}
+		if !hasValue && i+1 < len(extra) {
+			v = extra[i+1]
+		}
+		set(v)
+	}
+	return 2*every + time.Minute
 }
 
 // metricsOf reads the named series, those without labels, from a

@@ -47,3 +47,25 @@ func TestMetricsOf(t *testing.T) {
 		t.Fatalf("got %v: want only the unlabelled series asked for", m)
 	}
 }
+
+func TestFlushWaitFollowsTheJobsInterval(t *testing.T) {
+	t.Setenv("KMSD_JOBS_INTERVAL", "")
+	for _, c := range []struct {
+		extra []string
+		want  time.Duration
+	}{
+		{nil, 3 * time.Minute},
+		{[]string{"--cache-size", "5"}, 3 * time.Minute},
+		{[]string{"--jobs-interval", "10m"}, 21 * time.Minute},
+		{[]string{"-jobs-interval=30s", "--memory-limit", "300"}, 2 * time.Minute},
+		{[]string{"--jobs-interval", "soon"}, 3 * time.Minute},
+	} {
+		if got := flushWait(c.extra); got != c.want {
+			t.Errorf("flushWait(%q) = %s, want %s", c.extra, got, c.want)
+		}
+	}
+	t.Setenv("KMSD_JOBS_INTERVAL", "5m")
+	if got := flushWait(nil); got != 11*time.Minute {
+		t.Errorf("with KMSD_JOBS_INTERVAL=5m: %s", got)
+	}
+}

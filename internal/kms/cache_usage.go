@@ -131,7 +131,7 @@ type usageSlot struct {
 	last    atomic.Pointer[lastUse]
 	flushed atomic.Pointer[lastUse]
 	// queued is set while the slot has a use the next flush must take. A
-	// slot leaves the dirty set only unqueued and after its use was written,
+	// slot leaves the dirty set only unqueued, with its last use written,
 	// and is never queued again then.
 	queued atomic.Bool
 }
@@ -251,7 +251,9 @@ type pendingUse struct {
 }
 
 // dirty unqueues and lists the uses the store does not have yet; a use
-// recorded meanwhile queues its slot again.
+// recorded meanwhile queues its slot again. A slot queued with nothing
+// new to write (an older use, recorded while a flush wrote a later one)
+// leaves the set here, as written would have let it.
 func (t *usageTracker) dirty() []pendingUse {
 	var out []pendingUse
 	for i := range t.shards {
@@ -264,7 +266,10 @@ func (t *usageTracker) dirty() []pendingUse {
 			s.queued.Store(false) // before reading last: see record
 			if u := s.last.Load(); u != nil && u != s.flushed.Load() {
 				out = append(out, pendingUse{key: k, slot: s, use: u})
+				continue
 			}
+			delete(sh.dirty, k)
+			t.queued.Add(-1)
 		}
 		sh.mu.Unlock()
 	}

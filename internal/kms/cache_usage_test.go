@@ -129,6 +129,30 @@ func TestUseDuringFlushIsNotLost(t *testing.T) {
 	}
 }
 
+// An older use recorded while a flush writes a later one leaves nothing
+// to write: its key leaves the tracker, and the count of keys waiting
+// (kmsd_key_last_usage_pending) comes back to zero.
+func TestOlderUseDuringFlushLeavesNothingPending(t *testing.T) {
+	tr := newUsageTracker(time.Now())
+	var held atomic.Pointer[usageSlot]
+	const key = "111122223333/us-east-1/k"
+	now := time.Now()
+	later := newLastUse(now.Add(time.Second), "Encrypt", uuid.New(), uuid.New())
+	tr.record(key, &held, later)
+	pending := tr.dirty()
+	tr.record(key, &held, newLastUse(now, "Decrypt", uuid.New(), uuid.New())) // a request that began first
+	tr.written(pending)
+	if more := tr.dirty(); len(more) != 0 {
+		t.Fatalf("dirty: %+v, want nothing: the later use is written", more)
+	}
+	if n, q := tr.len(), tr.queued.Load(); n != 0 || q != 0 {
+		t.Fatalf("%d slots, %d counted as waiting, after every use was written", n, q)
+	}
+	if u := tr.peek(key); u != nil {
+		t.Fatalf("peek: %+v, want none in memory", u)
+	}
+}
+
 // Past flushAt keys with unwritten uses the tracker asks for a flush once,
 // and the count follows the slots as flushes and deleted keys remove them.
 func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {

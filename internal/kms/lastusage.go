@@ -11,6 +11,7 @@ import (
 	"time"
 
 	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/outbox"
@@ -188,13 +189,13 @@ func writeUse(tx store.Tx, p pendingUse) error {
 }
 
 // storedUseTime returns the time of a stored use. Uses are written with
-// their time first (appendJSON, and encoding/json before it), so it is
-// read from there; a record in any other form is decoded whole, with the
-// faster decoder (encoding/json emits member names exactly and valid
-// UTF-8, so both decoders read it alike). ok is false for a record that
-// does not decode.
+// their time first (appendJSON, and encoding/json before it), so a record
+// that is valid JSON is read from there; one in any other form is decoded
+// whole, with the faster decoder (encoding/json emits member names exactly
+// and valid UTF-8, so both decoders read it alike). ok is false for a
+// record that does not decode: the flush then writes over it.
 func storedUseTime(b []byte) (at time.Time, ok bool) {
-	if rest, found := bytes.CutPrefix(b, []byte(`{"at":"`)); found {
+	if rest, found := bytes.CutPrefix(b, []byte(`{"at":"`)); found && jsontext.Value(b).IsValid() {
 		if end := bytes.IndexByte(rest, '"'); end > 0 && at.UnmarshalText(rest[:end]) == nil {
 			return at, true
 		}

@@ -137,7 +137,7 @@ func TestStoredUseTime(t *testing.T) {
 			t.Errorf("%s: %v %v", b, got, ok)
 		}
 	}
-	for _, b := range []string{`{"at":"yesterday"}`, `{"at":`, ``} {
+	for _, b := range []string{`{"at":"yesterday"}`, `{"at":`, ``, `{"at":"2026-12-04T21:00:00Z","operation":`} {
 		if got, ok := storedUseTime([]byte(b)); ok {
 			t.Errorf("%s read as %v", b, got)
 		}

@@ -5,7 +5,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
+	"unique"
 
 	json "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
@@ -15,9 +17,10 @@ import (
 // store of many more keys than the cache holds. Most of a record's text is
 // the same in most records: the key policy (the default one, a few hundred
 // escaped bytes), the account, the Region and the spec, usage, origin,
-// manager and state. decodeKeyRecord reads those members by their raw JSON
-// text from one shared copy, so a miss neither unescapes nor allocates
-// them, and leaves every other member to the json/v2 decoder.
+// manager and state. decodeKeyRecord looks those members up by their raw
+// JSON text in a table of shared copies, so a miss on a key like most
+// others neither unescapes nor allocates them. It reads the members every
+// record has itself, with jsontext, and leaves the rest to json/v2.
 
 // keyRecordUnmarshal makes json.Unmarshal read a *keyRecord member by
 // member (decodeRecordObject); the members it does not handle itself it
@@ -292,17 +295,24 @@ func readSharedString(dec *jsontext.Decoder, s *string) error {
 
 // sharedText holds the decoded strings of the record members most keys
 // share, keyed by their raw JSON text (quotes and escapes included). It
-// keeps what it is given until it holds sharedTextMax bytes, and then
-// keeps nothing more: what it holds by then, on a store of many keys, is
-// what those keys share.
+// keeps what it is given up to sharedTextMax bytes. Past that, a short
+// string it does not hold is still shared, through unique.Make, and a
+// long one (a policy) is a copy of its own, as before there was a table;
+// the parsed policy table (cache_policy.go) still shares it in the cache.
 var sharedText = &textTable{m: make(map[string]string)}
 
-const sharedTextMax = 4 << 20
+const (
+	sharedTextMax = 4 << 20
+	// shortText is the longest string shared past sharedTextMax: an
+	// account, a Region, a spec, a state, a custom key store id.
+	shortText = 64
+)
 
 type textTable struct {
 	mu   sync.RWMutex
 	m    map[string]string
 	size int
+	full atomic.Bool // set once an add found no room: no more adds lock
 }
 
 func (t *textTable) lookup(raw []byte) (string, bool) {
@@ -315,15 +325,25 @@ func (t *textTable) lookup(raw []byte) (string, bool) {
 // add keeps text under raw if there is room, and returns the copy to use:
 // the one already kept under raw if another caller added it first.
 func (t *textTable) add(raw []byte, text string) string {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if s, ok := t.m[string(raw)]; ok {
-		return s
+	if !t.full.Load() {
+		t.mu.Lock()
+		kept, ok := t.m[string(raw)]
+		switch {
+		case ok:
+		case t.size+len(raw)+len(text) <= sharedTextMax:
+			t.m[string(raw)] = text
+			t.size += len(raw) + len(text)
+			kept, ok = text, true
+		default:
+			t.full.Store(true)
+		}
+		t.mu.Unlock()
+		if ok {
+			return kept
+		}
 	}
-	if t.size+len(raw)+len(text) > sharedTextMax {
-		return text
+	if len(text) <= shortText {
+		return unique.Make(text).Value()
 	}
-	t.m[string(raw)] = text
-	t.size += len(raw) + len(text)
 	return text
 }

@@ -72,6 +72,8 @@ func TestDecodeKeyRecordSharesText(t *testing.T) {
 	}
 }
 
+// The table keeps what it is given up to its bound; past it, a short
+// string (an account, a state) is still shared, and a long one is not.
 func TestTextTableKeepsUpToItsBound(t *testing.T) {
 	tt := &textTable{m: make(map[string]string)}
 	big := strings.Repeat("x", sharedTextMax/5) // each entry holds it twice: two fit
@@ -84,8 +86,17 @@ func TestTextTableKeepsUpToItsBound(t *testing.T) {
 			t.Fatalf("add %d: kept %v", i, kept)
 		}
 	}
-	if tt.size > sharedTextMax {
-		t.Fatalf("holds %d bytes, more than %d", tt.size, sharedTextMax)
+	if tt.size > sharedTextMax || !tt.full.Load() {
+		t.Fatalf("holds %d bytes of at most %d; full %v", tt.size, sharedTextMax, tt.full.Load())
+	}
+	same := func(a, b string) bool { return unsafe.StringData(a) == unsafe.StringData(b) }
+	short := []string{strings.Clone("999988887777"), strings.Clone("999988887777")}
+	if a, b := tt.add([]byte(`"999988887777"`), short[0]), tt.add([]byte(`"999988887777"`), short[1]); !same(a, b) {
+		t.Error("past the bound, one account in two records is two copies")
+	}
+	long := strings.Repeat("p", shortText+1)
+	if got := tt.add([]byte(`"`+long+`"`), long); !same(got, long) {
+		t.Error("past the bound, a long string was copied")
 	}
 }
 
