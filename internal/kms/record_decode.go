@@ -109,8 +109,9 @@ func readName(dec *jsontext.Decoder) ([]byte, error) {
 }
 
 // decodeRecordMember reads the value of any other member into its field,
-// and skips a member keyRecord does not have, as encoding/json does. The
-// members every record has are read here; the rest go to json/v2.
+// and skips a member keyRecord does not have, as encoding/json does. It
+// reads the strings, the creation time and the materials itself, and
+// hands the numbers, flags and the rarer lists to json/v2.
 func decodeRecordMember(dec *jsontext.Decoder, r *keyRecord, name []byte) error {
 	var v any
 	switch string(name) {
