@@ -7,9 +7,29 @@ import (
 	"testing"
 	"time"
 
-	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/store"
 )
+
+// storedUse reads the last use the store holds for key id of the
+// harness's account in us-east-1; nil when it holds none.
+func (h *harness) storedUse(id string) *lastUseRecord {
+	h.t.Helper()
+	var u *lastUseRecord
+	if err := h.st.View(context.Background(), func(tx store.Tx) error {
+		b, err := tx.Get(bucketLastUsage, keyKey("111122223333", east, id))
+		if errors.Is(err, store.ErrNotFound) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		u = new(lastUseRecord)
+		return json.Unmarshal(b, u)
+	}); err != nil {
+		h.t.Fatal(err)
+	}
+	return u
+}
 
 // A flush writes each recorded use unless a later one is stored (another
 // node's) or the key is gone from the store (deleted by another node).
@@ -18,13 +38,9 @@ func TestFlushKeepsALaterStoredUseAndDropsGoneKeys(t *testing.T) {
 	ctx := context.Background()
 	const account = "111122223333"
 	kept, gone, fresh := h.createKey(), h.createKey(), h.createKey()
-	for _, u := range []struct{ id, req string }{{kept, "req-kept"}, {gone, "req-gone"}, {fresh, "req-fresh"}} {
-		c := call()
-		c.RequestID, c.EventID = u.req, "ev-"+u.req
-		if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: u.id, Plaintext: []byte("x")}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.encryptAs(kept, "req-kept")
+	h.encryptAs(gone, "req-gone")
+	h.encryptAs(fresh, "req-fresh")
 	later := lastUseRecord{At: h.clock.Now().Add(time.Hour), Operation: "Decrypt", RequestID: "req-other-node", EventID: "ev-other-node"}
 	if err := h.st.Update(ctx, func(tx store.Tx) error {
 		b, err := json.Marshal(later)
@@ -41,31 +57,13 @@ func TestFlushKeepsALaterStoredUseAndDropsGoneKeys(t *testing.T) {
 	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	stored := func(id string) *lastUseRecord {
-		t.Helper()
-		var u *lastUseRecord
-		if err := h.st.View(ctx, func(tx store.Tx) error {
-			b, err := tx.Get(bucketLastUsage, keyKey(account, east, id))
-			if errors.Is(err, store.ErrNotFound) {
-				return nil
-			}
-			if err != nil {
-				return err
-			}
-			u = new(lastUseRecord)
-			return json.Unmarshal(b, u)
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return u
-	}
-	if u := stored(kept); u == nil || u.RequestID != later.RequestID || !u.At.Equal(later.At) {
+	if u := h.storedUse(kept); u == nil || u.RequestID != later.RequestID || !u.At.Equal(later.At) {
 		t.Errorf("the later stored use was replaced: %+v", u)
 	}
-	if u := stored(gone); u != nil {
+	if u := h.storedUse(gone); u != nil {
 		t.Errorf("a use of a key gone from the store was written: %+v", u)
 	}
-	if u := stored(fresh); u == nil || u.RequestID != "req-fresh" || u.EventID != "ev-req-fresh" || u.Operation != "Encrypt" {
+	if u := h.storedUse(fresh); u == nil || u.RequestID != "req-fresh" || u.EventID != "ev-req-fresh" || u.Operation != "Encrypt" {
 		t.Errorf("the use of a key with none stored: %+v", u)
 	}
 }
@@ -78,20 +76,12 @@ func TestFlushReadsAnyStoredFormAndDropsKeysDeletedAfterAFlush(t *testing.T) {
 	ctx := context.Background()
 	const account = "111122223333"
 	reordered, deleted := h.createKey(), h.createKey()
-	use := func(id, req string) {
-		t.Helper()
-		c := call()
-		c.RequestID, c.EventID = req, "ev-"+req
-		if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	use(deleted, "req-1")
+	h.encryptAs(deleted, "req-1")
 	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	use(reordered, "req-2")
-	use(deleted, "req-3")
+	h.encryptAs(reordered, "req-2")
+	h.encryptAs(deleted, "req-3")
 	later := h.clock.Now().Add(time.Hour).Format(time.RFC3339Nano)
 	if err := h.st.Update(ctx, func(tx store.Tx) error {
 		rec := []byte(`{"operation":"Decrypt","requestId":"req-other-node","at":"` + later + `"}`)
@@ -108,24 +98,11 @@ func TestFlushReadsAnyStoredFormAndDropsKeysDeletedAfterAFlush(t *testing.T) {
 	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.st.View(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(bucketLastUsage, keyKey(account, east, reordered))
-		if err != nil {
-			return err
-		}
-		var u lastUseRecord
-		if err := json.Unmarshal(b, &u); err != nil {
-			return err
-		}
-		if u.RequestID != "req-other-node" {
-			t.Errorf("the later stored use, its time last, was replaced: %s", b)
-		}
-		if b, err := tx.Get(bucketLastUsage, keyKey(account, east, deleted)); !errors.Is(err, store.ErrNotFound) {
-			t.Errorf("a use of a deleted key was written: %s, %v", b, err)
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
+	if u := h.storedUse(reordered); u == nil || u.RequestID != "req-other-node" {
+		t.Errorf("the later stored use, its time last, was replaced: %+v", u)
+	}
+	if u := h.storedUse(deleted); u != nil {
+		t.Errorf("a use of a deleted key was written: %+v", u)
 	}
 }
 

@@ -28,6 +28,17 @@ func (h *harness) lastUsage(c *Call, id string) *kmsapi.GetKeyLastUsageOutput {
 	return out
 }
 
+// encryptAs makes a tracked Encrypt under id as request reqID, whose
+// audit event is "ev-" + reqID (what wantUse expects).
+func (h *harness) encryptAs(id, reqID string) {
+	h.t.Helper()
+	c := call()
+	c.RequestID, c.EventID = reqID, "ev-"+reqID
+	if _, err := trackedEncrypt(h.svc, context.Background(), c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+		h.t.Fatal(err)
+	}
+}
+
 func wantUse(t *testing.T, out *kmsapi.GetKeyLastUsageOutput, op, requestID string, at time.Time) {
 	t.Helper()
 	u := out.KeyLastUsage
@@ -122,15 +133,7 @@ func TestLastUsageSurvivesRestartAfterFlush(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	id := h.createKey()
-	used := func(reqID string) {
-		t.Helper()
-		c := call()
-		c.RequestID = reqID
-		c.EventID = "ev-" + c.RequestID
-		if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	used := func(reqID string) { h.encryptAs(id, reqID) }
 	used("req-1")
 	h.reopen() // no flush: the use is lost, as a crash would lose it
 	if u := h.lastUsage(call(), id).KeyLastUsage; u.Operation != "" {
