@@ -68,6 +68,9 @@ func newBrowser(t *testing.T, timeout time.Duration, extra ...chromedp.ExecAlloc
 		chromedp.ExecPath(chromiumPath(t)),
 		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun, chromedp.NoDefaultBrowserCheck,
 		chromedp.UserDataDir(t.TempDir()),
+		// With --disable-dev-shm-usage Chromium keeps its shared memory in
+		// TMPDIR: a directory of the test, removed with it.
+		chromedp.Env("TMPDIR=" + t.TempDir()),
 		chromedp.Flag("disable-quic", true),
 		chromedp.Flag("disable-background-networking", true),
 		chromedp.Flag("disable-component-update", true),

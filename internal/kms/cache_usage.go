@@ -6,8 +6,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/kmsd/kmsd/internal/jsonstr"
 )
 
 // The memory side of last usage (lastusage.go). With a million keys in
@@ -99,30 +97,6 @@ func (c compactID) appendUUID(dst []byte) []byte {
 	b[23] = '-'
 	hex.Encode(b[24:36], c.uuid[10:16])
 	return dst
-}
-
-// appendJSON appends u's record as encoding/json writes a lastUseRecord
-// (TestLastUseAppendJSONMatchesEncodingJSON), without the reflection and
-// the id strings: the flush writes one for every key used since the last.
-func (u *lastUse) appendJSON(b []byte) []byte {
-	b = append(b, `{"at":"`...)
-	b = u.time().AppendFormat(b, time.RFC3339Nano)
-	b = append(b, `","operation":`...)
-	b = jsonstr.Append(b, u.operation)
-	b = append(b, `,"requestId":`...)
-	b = u.requestID.appendJSON(b)
-	if u.eventID.isUUID || u.eventID.text != "" {
-		b = append(b, `,"eventId":`...)
-		b = u.eventID.appendJSON(b)
-	}
-	return append(b, '}')
-}
-
-func (c compactID) appendJSON(b []byte) []byte {
-	if !c.isUUID {
-		return jsonstr.Append(b, c.text)
-	}
-	return append(c.appendUUID(append(b, '"')), '"')
 }
 
 // usageSlot holds a key's newest use and the one last written to the store.

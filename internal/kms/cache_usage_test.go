@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -21,25 +20,6 @@ func TestCompactIDRoundTrips(t *testing.T) {
 	}
 	if c := newCompactID(uuid.New()); !c.isUUID || c.text != "" {
 		t.Errorf("a UUID is kept as %+v, want its bytes", c)
-	}
-}
-
-// TestLastUseAppendJSONMatchesEncodingJSON: what the flush writes is what
-// encoding/json writes for the same record.
-func TestLastUseAppendJSONMatchesEncodingJSON(t *testing.T) {
-	at := time.Date(2026, 12, 4, 21, 0, 0, 120000000, time.UTC)
-	for _, u := range []*lastUse{
-		newLastUse(at, "Encrypt", uuid.New(), uuid.New()),
-		newLastUse(at.Add(time.Nanosecond), "GenerateDataKey", "req-<1>&\"\u2028\xff", ""),
-		newLastUse(at.Truncate(time.Second), "Sign", "01234567-89AB-cdef-0123-456789abcdef", "ev"),
-	} {
-		want, err := json.Marshal(u.record())
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := u.appendJSON(nil); string(got) != string(want) {
-			t.Errorf("got  %s\nwant %s", got, want)
-		}
 	}
 }
 

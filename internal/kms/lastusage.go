@@ -1,17 +1,12 @@
 package kms
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
-
-	jsonv2 "github.com/go-json-experiment/json"
-	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/outbox"
@@ -167,7 +162,7 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 
 // writeUse stores p's use unless its key is gone or a later use is stored
 // (another node's). A stored use is read where the store keeps it, and
-// only its time (storedUseTime). It also says the key is there: deleting a
+// only its time (storedUseAt, lastusage_codec.go). It also says the key is there: deleting a
 // key deletes its last use in the same transaction (lifecycle.go), so the
 // key's presence is read only for a key with no use stored yet.
 func writeUse(tx store.Tx, p pendingUse) error {
@@ -175,7 +170,7 @@ func writeUse(tx store.Tx, p pendingUse) error {
 	b, err := store.Lend(tx, bucketLastUsage, k)
 	switch {
 	case err == nil:
-		if at, ok := storedUseTime(b); ok && at.After(p.use.time()) {
+		if at, ok := storedUseAt(b); ok && at > p.use.at {
 			return nil
 		}
 	case errors.Is(err, store.ErrNotFound):
@@ -185,26 +180,7 @@ func writeUse(tx store.Tx, p pendingUse) error {
 	default:
 		return err
 	}
-	return tx.Put(bucketLastUsage, k, p.use.appendJSON(make([]byte, 0, 160)))
-}
-
-// storedUseTime returns the time of a stored use. Uses are written with
-// their time first (appendJSON, and encoding/json before it), so a record
-// that is valid JSON is read from there; one in any other form is decoded
-// whole, with the faster decoder (encoding/json emits member names exactly
-// and valid UTF-8, so both decoders read it alike). ok is false for a
-// record that does not decode: the flush then writes over it.
-func storedUseTime(b []byte) (at time.Time, ok bool) {
-	if rest, found := bytes.CutPrefix(b, []byte(`{"at":"`)); found && jsontext.Value(b).IsValid() {
-		if end := bytes.IndexByte(rest, '"'); end > 0 && at.UnmarshalText(rest[:end]) == nil {
-			return at, true
-		}
-	}
-	var old lastUseRecord
-	if jsonv2.Unmarshal(b, &old) != nil {
-		return time.Time{}, false
-	}
-	return old.At, true
+	return tx.Put(bucketLastUsage, k, p.use.appendStored(make([]byte, 0, 64)))
 }
 
 // GetKeyLastUsage reports the last successful cryptographic use of a key
@@ -269,8 +245,8 @@ func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUseRecord, 
 		if err != nil {
 			return err
 		}
-		var stored lastUseRecord
-		if err := json.Unmarshal(b, &stored); err != nil {
+		stored, err := decodeStoredUse(b)
+		if err != nil {
 			return fmt.Errorf("decode last usage of %s: %w", r.KeyID, err)
 		}
 		u = &stored

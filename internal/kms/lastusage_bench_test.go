@@ -3,9 +3,13 @@ package kms
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
+	"github.com/kmsd/kmsd/internal/uuid"
 )
 
 // BenchmarkFlushLastUsage writes one recorded use for each of many keys, as
@@ -38,4 +42,51 @@ func BenchmarkFlushLastUsage(b *testing.B) {
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(written), "ns/use")
 		})
 	}
+}
+
+// BenchmarkFlushLastUsageAmongMany writes the uses of about a third of the
+// keys of a large store, each with a use stored by an earlier flush: the
+// background flush of a server whose load spreads over many keys, where
+// every page of the last-usage bucket is rewritten.
+func BenchmarkFlushLastUsageAmongMany(b *testing.B) {
+	const n = 300_000
+	ctx := context.Background()
+	svc, _ := missBench(b, 0, 1)
+	svc.limits.KeysPerAccount = n
+	g := SeedGenerated{AccountID: "111122223333", Regions: []string{"us-east-1"}, Count: n}
+	if _, err := svc.SeedGenerate(ctx, g, func(int) {}); err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]string, n)
+	held := make([]atomic.Pointer[usageSlot], n)
+	for i := range keys {
+		region, id, _ := g.Key(i)
+		keys[i] = string(keyKey(g.AccountID, region, id))
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	use := func(share float64) {
+		u := newLastUse(time.Now(), "Encrypt", uuid.New(), uuid.New())
+		for i, k := range keys {
+			if rng.Float64() < share {
+				svc.usage.record(k, &held[i], u)
+			}
+		}
+	}
+	use(1)
+	if _, err := svc.FlushLastUsage(ctx); err != nil {
+		b.Fatal(err)
+	}
+	written := 0
+	b.ResetTimer()
+	for b.Loop() {
+		b.StopTimer()
+		use(0.35)
+		b.StartTimer()
+		w, err := svc.FlushLastUsage(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		written += w
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(written), "ns/use")
 }

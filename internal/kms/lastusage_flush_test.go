@@ -23,8 +23,9 @@ func (h *harness) storedUse(id string) *lastUseRecord {
 		if err != nil {
 			return err
 		}
-		u = new(lastUseRecord)
-		return json.Unmarshal(b, u)
+		stored, err := decodeStoredUse(b)
+		u = &stored
+		return err
 	}); err != nil {
 		h.t.Fatal(err)
 	}
@@ -103,20 +104,5 @@ func TestFlushReadsAnyStoredFormAndDropsKeysDeletedAfterAFlush(t *testing.T) {
 	}
 	if u := h.storedUse(deleted); u != nil {
 		t.Errorf("a use of a deleted key was written: %+v", u)
-	}
-}
-
-func TestStoredUseTime(t *testing.T) {
-	at := time.Date(2026, 12, 4, 21, 0, 0, 5, time.UTC)
-	u := newLastUse(at, "Sign", "r", "")
-	for _, b := range []string{string(u.appendJSON(nil)), `{"requestId":"r","at":"2026-12-04T21:00:00.000000005Z"}`, `{"at":"2026-12-04T21:00:00.000000005Z"` + "\t}"} {
-		if got, ok := storedUseTime([]byte(b)); !ok || !got.Equal(at) {
-			t.Errorf("%s: %v %v", b, got, ok)
-		}
-	}
-	for _, b := range []string{`{"at":"yesterday"}`, `{"at":`, ``, `{"at":"2026-12-04T21:00:00Z","operation":`} {
-		if got, ok := storedUseTime([]byte(b)); ok {
-			t.Errorf("%s read as %v", b, got)
-		}
 	}
 }
