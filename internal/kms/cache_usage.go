@@ -137,9 +137,11 @@ type usageTracker struct {
 	// first such date as the tracking start (see trackingStart).
 	started time.Time
 	start   atomic.Pointer[time.Time]
-	// queued counts the dirty slots; at flushAt of them due asks for a
-	// flush before the jobs' interval, so the set's memory is bounded
-	// whatever the rate of uses of distinct keys.
+	// queued counts the dirty slots; from flushAt of them on, every new
+	// slot asks (through due) for a flush before the jobs' interval, also
+	// while one runs, so flushes follow each other while uses of distinct
+	// keys come faster than one writes them, and the set's memory stays
+	// bounded.
 	queued  atomic.Int64
 	flushAt int64
 	due     chan struct{}
@@ -183,7 +185,7 @@ func (t *usageTracker) record(key string, held *atomic.Pointer[usageSlot], u *la
 	if s == nil {
 		s = &usageSlot{key: key}
 		sh.dirty[key] = s
-		if t.queued.Add(1) == t.flushAt {
+		if t.queued.Add(1) >= t.flushAt {
 			select {
 			case t.due <- struct{}{}:
 			default:

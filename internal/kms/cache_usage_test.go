@@ -139,7 +139,7 @@ func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	h.svc.usage.flushAt = 3
-	ids := []string{h.createKey(), h.createKey(), h.createKey(), h.createKey()}
+	ids := []string{h.createKey(), h.createKey(), h.createKey(), h.createKey(), h.createKey()}
 	use := func(id string) {
 		t.Helper()
 		if _, err := trackedEncrypt(h.svc, ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
@@ -168,7 +168,18 @@ func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {
 	if due() {
 		t.Fatal("due twice for one crossing")
 	}
+	// A flush has taken the signal; a new key while the count is still
+	// over the bound asks again, so the next flush follows at once.
+	use(ids[4])
+	if !due() {
+		t.Fatal("not due for a new key with five pending, flushAt 3")
+	}
+	use(ids[4])
+	if due() {
+		t.Fatal("due again for a key already pending")
+	}
 	h.svc.usage.forget(partition("111122223333", "us-east-1") + ids[3])
+	h.svc.usage.forget(partition("111122223333", "us-east-1") + ids[4])
 	if n, want := h.svc.usage.queued.Load(), int64(h.svc.usage.len()); n != want || n != 3 {
 		t.Fatalf("count %d with %d slots, want 3", n, want)
 	}

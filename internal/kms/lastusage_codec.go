@@ -26,10 +26,9 @@ import (
 // versions (lastUseRecord, about 175 bytes) starts with '{'. A flush
 // rewrites the store page of every key it writes, and at a million keys
 // used at random that is nearly every page of the bucket: the records'
-// size sets how many pages there are to rewrite. Records in the JSON form
-// are still read, for a store a node of an earlier version wrote to while
-// the cluster was upgraded; the migration to version 4 rewrites those it
-// finds.
+// size sets how many pages there are to rewrite. Records in the JSON form,
+// written before version 4, are still read; each is replaced by the
+// compact form when its key's next use is flushed.
 const (
 	compactUse = 0x02
 	idNone     = 0x00
@@ -168,42 +167,12 @@ func storedUseAt(b []byte) (at int64, ok bool) {
 	return old.At.UnixNano(), true
 }
 
-// CompactKeyUses is the store migration to schema version 4: it rewrites
-// every key's last use stored as JSON in the compact form, a page of
-// records at a time within the migration's one transaction.
-func CompactKeyUses(_ context.Context, tx store.Tx) error {
-	return compactKeyUses(tx, 10_000)
-}
-
-// compactable says whether u reads back the same from the compact form:
-// every use kmsd recorded does.
-func compactable(u lastUseRecord) bool {
-	return u.Operation != "" && time.Unix(0, u.At.UnixNano()).Equal(u.At)
-}
-
-func compactKeyUses(tx store.Tx, page int) error {
-	var after []byte
-	for {
-		kvs, err := tx.Scan(bucketLastUsage, nil, after, page)
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			if bytes.Equal(kv.Key, trackingStartKey) || len(kv.Value) == 0 || kv.Value[0] != '{' {
-				continue
-			}
-			u, err := decodeStoredUse(kv.Value)
-			if err != nil || !compactable(u) {
-				continue // read as before, and written over at the key's next use
-			}
-			stored := newLastUse(u.At, u.Operation, u.RequestID, u.EventID)
-			if err := tx.Put(bucketLastUsage, kv.Key, stored.appendStored(make([]byte, 0, 64))); err != nil {
-				return err
-			}
-		}
-		if len(kvs) < page {
-			return nil
-		}
-		after = kvs[len(kvs)-1].Key
-	}
-}
+// CompactKeyUses is the store migration to schema version 4, after which
+// uses may be stored compactly; it marks the store so that an earlier
+// kmsd, which reads only JSON, refuses it. It rewrites nothing: a key's
+// JSON record is read as before and replaced at its next flush. Rewriting
+// every record would hold a million-key store's bucket in one transaction
+// (and the group commit's undo log) at start, and would fail the start on
+// any record that fails authentication, which a start otherwise logs and
+// leaves refused until it is read.
+func CompactKeyUses(context.Context, store.Tx) error { return nil }

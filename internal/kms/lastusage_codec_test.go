@@ -93,8 +93,7 @@ func TestStoredUseRefusesMalformed(t *testing.T) {
 }
 
 // FuzzDecodeStoredUse: no stored bytes crash the reader, and whatever
-// reads as a use the compact form can hold (what the migration rewrites)
-// is stored again as the same use.
+// reads as a use kmsd could have recorded is stored again as the same use.
 func FuzzDecodeStoredUse(f *testing.F) {
 	for _, u := range storedUses() {
 		f.Add(u.appendStored(nil))
@@ -103,8 +102,8 @@ func FuzzDecodeStoredUse(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		u, err := decodeStoredUse(b)
-		if err != nil || !compactable(u) {
-			return
+		if err != nil || u.Operation == "" || !time.Unix(0, u.At.UnixNano()).Equal(u.At) {
+			return // not a use kmsd records
 		}
 		again, err := decodeStoredUse(newLastUse(u.At, u.Operation, u.RequestID, u.EventID).appendStored(nil))
 		if err != nil || !again.At.Equal(u.At) || again.Operation != u.Operation || again.RequestID != u.RequestID || again.EventID != u.EventID {
@@ -113,13 +112,13 @@ func FuzzDecodeStoredUse(f *testing.F) {
 	})
 }
 
-// TestCompactKeyUsesMigration: the migration to schema version 4
-// rewrites every use stored as JSON, page after page, leaves compact ones
-// and the tracking start as they are, and GetKeyLastUsage reads the same.
-func TestCompactKeyUsesMigration(t *testing.T) {
+// TestJSONKeyUsesReadUntilTheirNextFlush: uses stored as JSON before
+// schema version 4 read as they were, and each becomes compact when its
+// key's next use is flushed; the others stay as they are.
+func TestJSONKeyUsesReadUntilTheirNextFlush(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	ids := []string{h.createKey(), h.createKey(), h.createKey(), h.createKey(), h.createKey()}
+	ids := []string{h.createKey(), h.createKey(), h.createKey()}
 	for i, id := range ids {
 		h.encryptAs(id, "req-"+string(rune('a'+i)))
 	}
@@ -130,16 +129,19 @@ func TestCompactKeyUsesMigration(t *testing.T) {
 	for _, id := range ids {
 		before = append(before, *h.storedUse(id))
 	}
-	var start []byte
-	if err := h.st.Update(ctx, func(tx store.Tx) error {
-		var err error
-		if start, err = tx.Get(bucketLastUsage, trackingStartKey); err != nil {
+	stored := func(id string) []byte {
+		var b []byte
+		if err := h.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			b, err = tx.Get(bucketLastUsage, keyKey("111122223333", east, id))
 			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
+		return b
+	}
+	if err := h.st.Update(ctx, func(tx store.Tx) error {
 		for i, id := range ids {
-			if i == 2 {
-				continue // left compact
-			}
 			b, err := json.Marshal(before[i])
 			if err != nil {
 				return err
@@ -152,32 +154,24 @@ func TestCompactKeyUsesMigration(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if err := h.st.Update(ctx, func(tx store.Tx) error { return compactKeyUses(tx, 2) }); err != nil {
-		t.Fatal(err)
-	}
-	if err := h.st.View(ctx, func(tx store.Tx) error {
-		kvs, err := tx.Scan(bucketLastUsage, nil, nil, 0)
-		if err != nil {
-			return err
-		}
-		for _, kv := range kvs {
-			if string(kv.Key) == string(trackingStartKey) {
-				if string(kv.Value) != string(start) {
-					t.Errorf("the tracking start became %q", kv.Value)
-				}
-			} else if _, ok := parseCompact(kv.Value); !ok {
-				t.Errorf("%s is still stored as %q", kv.Key, kv.Value)
-			}
-		}
-		return nil
-	}); err != nil {
+	if err := CompactKeyUses(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
 	h.reopen()
 	for i, id := range ids {
-		if u := h.storedUse(id); u == nil || *u != before[i] {
-			t.Errorf("key %d: %+v after the migration, want %+v", i, u, before[i])
-		}
 		wantUse(t, h.lastUsage(call(), id), "Encrypt", before[i].RequestID, before[i].At)
 	}
+	h.clock.Add(time.Minute)
+	h.encryptAs(ids[1], "req-again")
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, id := range ids {
+		b := stored(id)
+		if _, compact := parseCompact(b); compact != (i == 1) {
+			t.Errorf("key %d is stored as %q", i, b)
+		}
+	}
+	wantUse(t, h.lastUsage(call(), ids[1]), "Encrypt", "req-again", h.clock.Now())
+	wantUse(t, h.lastUsage(call(), ids[2]), "Encrypt", before[2].RequestID, before[2].At)
 }
