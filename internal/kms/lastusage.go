@@ -162,9 +162,10 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 
 // writeUse stores p's use unless its key is gone or a later use is stored
 // (another node's). A stored use is read where the store keeps it, and
-// only its time (storedUseAt, lastusage_codec.go). It also says the key is there: deleting a
-// key deletes its last use in the same transaction (lifecycle.go), so the
-// key's presence is read only for a key with no use stored yet.
+// only its time (storedUseAt, lastusage_codec.go). It also says the key
+// is there: deleting a key deletes its last use in the same transaction
+// (lifecycle.go), so the key's presence is read only for a key with no
+// use stored yet.
 func writeUse(tx store.Tx, p pendingUse) error {
 	k := []byte(p.key)
 	b, err := store.Lend(tx, bucketLastUsage, k)
