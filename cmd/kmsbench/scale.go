@@ -78,6 +78,10 @@ type scaleReport struct {
 	RSS        int64            `json:"rss_bytes"`
 	StoreRSS   int64            `json:"rss_store_map_bytes"`
 	Targets    []target         `json:"targets"`
+	// Server CPU per request over every round, background work included
+	// (wholeRun).
+	WholeMany time.Duration `json:"whole_run_cpu_per_request_many_ns"`
+	WholeOne  time.Duration `json:"whole_run_cpu_per_request_one_ns"`
 }
 
 // runScale compares Encrypt, Decrypt and DescribeKey on a random key among
@@ -191,6 +195,15 @@ func runScale(cfg scaleConfig) error {
 	var bc, oc *kms.Client // unused by the scenarios
 	type per struct{ cpu, p50, p99 []float64 }
 	ratios := map[string]*per{}
+	bigMetrics, oneMetrics := "http://"+admin+"/metrics", "http://"+oneAdmin+"/metrics"
+	bigStart, err := wholeRunOf(big, bigMetrics)
+	if err != nil {
+		return err
+	}
+	oneStart, err := wholeRunOf(one, oneMetrics)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("\n%-12s %-5s %5s %10s %10s %10s %14s %6s %6s\n", "scenario", "keys", "round", "req/s", "p50", "p99", "server CPU/req", "errors", "load")
 	for round := range cfg.Rounds {
 		for i := range bigOps {
@@ -231,6 +244,15 @@ func runScale(cfg scaleConfig) error {
 			}
 		}
 	}
+	bigEnd, err := wholeRunOf(big, bigMetrics)
+	if err != nil {
+		return err
+	}
+	oneEnd, err := wholeRunOf(one, oneMetrics)
+	if err != nil {
+		return err
+	}
+	rep.WholeMany, rep.WholeOne = bigEnd.perRequest(bigStart), oneEnd.perRequest(oneStart)
 	rep.LoadAfter = loadAvg()
 	if rep.HeapLive, rep.HeapSpans, err = liveHeapOf("http://" + admin); err != nil {
 		fmt.Println("  heap: ", err)
@@ -253,6 +275,10 @@ func runScale(cfg scaleConfig) error {
 			fmt.Printf("  %-24s %.2f× [%.2f–%.2f]\n", r.Name, r.Median, r.Min, r.Max)
 			rep.Targets = append(rep.Targets, newTarget(r.Name+" vs one key", r.Median, m.limit, true, "×"))
 		}
+	}
+	if rep.WholeOne > 0 {
+		fmt.Printf("  %-24s %.2f× (%s among %d keys, %s on one key: every round, warmups and background work included)\n",
+			"whole run server CPU", float64(rep.WholeMany)/float64(rep.WholeOne), rep.WholeMany.Round(100*time.Nanosecond), len(ids), rep.WholeOne.Round(100*time.Nanosecond))
 	}
 	const mib = 1 << 20
 	fmt.Printf("memory of the %d-key server: Go heap in use up to %d MiB under load; after a collection %d MiB of live objects in %d MiB of heap in use; RSS %d MiB of which %d MiB is the store's file map\n",

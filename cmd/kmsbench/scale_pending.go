@@ -69,27 +69,39 @@ func flushWait(extra []string) time.Duration {
 // metricsOf reads the named series, those without labels, from a
 // Prometheus text endpoint; a series it does not find is left out.
 func metricsOf(url string, names ...string) (map[string]float64, error) {
+	m := make(map[string]float64, len(names))
+	err := scrape(url, func(series string, v float64) {
+		if slices.Contains(names, series) {
+			m[series] = v
+		}
+	})
+	return m, err
+}
+
+// scrape calls each with every sample of a Prometheus text endpoint: the
+// series as written (name and labels) and its value.
+func scrape(url string, each func(series string, v float64)) error {
 	resp, err := http.Get(url)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("%s: %s", url, resp.Status)
+		return fmt.Errorf("%s: %s", url, resp.Status)
 	}
-	m := make(map[string]float64, len(names))
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 1<<16), 1<<20)
 	for sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 2 || !slices.Contains(names, f[0]) {
+		line := sc.Text()
+		cut := strings.LastIndexByte(line, ' ')
+		if strings.HasPrefix(line, "#") || cut <= 0 {
 			continue
 		}
-		v, err := strconv.ParseFloat(f[1], 64)
+		v, err := strconv.ParseFloat(line[cut+1:], 64)
 		if err != nil {
-			return nil, fmt.Errorf("%s: %s: %w", url, f[0], err)
+			return fmt.Errorf("%s: %s: %w", url, line[:cut], err)
 		}
-		m[f[0]] = v
+		each(line[:cut], v)
 	}
-	return m, sc.Err()
+	return sc.Err()
 }
