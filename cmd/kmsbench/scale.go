@@ -195,12 +195,13 @@ func runScale(cfg scaleConfig) error {
 	var bc, oc *kms.Client // unused by the scenarios
 	type per struct{ cpu, p50, p99 []float64 }
 	ratios := map[string]*per{}
-	bigMetrics, oneMetrics := "http://"+admin+"/metrics", "http://"+oneAdmin+"/metrics"
-	bigStart, err := wholeRunOf(big, bigMetrics)
-	if err != nil {
-		return err
+	whole := func() (many, single wholeRun, err error) {
+		if many, err = wholeRunOf(big, "http://"+admin+"/metrics"); err == nil {
+			single, err = wholeRunOf(one, "http://"+oneAdmin+"/metrics")
+		}
+		return many, single, err
 	}
-	oneStart, err := wholeRunOf(one, oneMetrics)
+	bigStart, oneStart, err := whole()
 	if err != nil {
 		return err
 	}
@@ -244,11 +245,7 @@ func runScale(cfg scaleConfig) error {
 			}
 		}
 	}
-	bigEnd, err := wholeRunOf(big, bigMetrics)
-	if err != nil {
-		return err
-	}
-	oneEnd, err := wholeRunOf(one, oneMetrics)
+	bigEnd, oneEnd, err := whole()
 	if err != nil {
 		return err
 	}
