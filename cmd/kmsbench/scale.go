@@ -94,6 +94,7 @@ func runScale(cfg scaleConfig) error {
 	if err != nil {
 		return err
 	}
+	bigMetrics := "http://" + admin + "/metrics"
 	bigArgs := append([]string{"--admin-listen", admin}, cfg.Extra...)
 	if cfg.Seed {
 		seed, err := writeScaleSeed(cfg.Keys)
@@ -156,7 +157,7 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	fmt.Printf("made %d ciphertexts for Decrypt, under %d keys, in %s\n", nb, nb, time.Since(t0).Round(time.Second))
-	if err := waitUsesWritten("http://"+admin+"/metrics", flushWait(cfg.Extra), time.Second); err != nil {
+	if err := waitUsesWritten(bigMetrics, flushWait(cfg.Extra), time.Second); err != nil {
 		return err
 	}
 	oneID, err := createKeys(ctx, one, 1, 1)
@@ -196,7 +197,7 @@ func runScale(cfg scaleConfig) error {
 	type per struct{ cpu, p50, p99 []float64 }
 	ratios := map[string]*per{}
 	whole := func() (many, single wholeRun, err error) {
-		if many, err = wholeRunOf(big, "http://"+admin+"/metrics"); err == nil {
+		if many, err = wholeRunOf(big, bigMetrics); err == nil {
 			single, err = wholeRunOf(one, "http://"+oneAdmin+"/metrics")
 		}
 		return many, single, err
@@ -227,7 +228,7 @@ func runScale(cfg scaleConfig) error {
 				if name == "many" {
 					// The heap as the load leaves it: live data and the
 					// garbage the collector has not yet reclaimed.
-					if _, inuse, err := heapOf("http://" + admin + "/metrics"); err == nil {
+					if _, inuse, err := heapOf(bigMetrics); err == nil {
 						rep.HeapInuse = max(rep.HeapInuse, inuse)
 					}
 				}

@@ -102,10 +102,7 @@ func readName(dec *jsontext.Decoder) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return raw[1 : len(raw)-1], nil
-	}
-	return jsontext.AppendUnquote(nil, raw)
+	return unquoteBytes(raw)
 }
 
 // decodeRecordMember reads the value of any other member into its field,
@@ -267,11 +264,17 @@ func readTime(dec *jsontext.Decoder, t *time.Time) error {
 }
 
 func unquote(raw []byte) (string, error) {
-	if bytes.IndexByte(raw, '\\') < 0 {
-		return string(raw[1 : len(raw)-1]), nil
-	}
-	b, err := jsontext.AppendUnquote(nil, raw)
+	b, err := unquoteBytes(raw)
 	return string(b), err
+}
+
+// unquoteBytes returns what the JSON string raw says: the text between
+// its quotes when it has no escape, else a new unescaped copy.
+func unquoteBytes(raw []byte) ([]byte, error) {
+	if bytes.IndexByte(raw, '\\') < 0 {
+		return raw[1 : len(raw)-1], nil
+	}
+	return jsontext.AppendUnquote(nil, raw)
 }
 
 // readSharedString reads a JSON string into *s from sharedText: its raw
