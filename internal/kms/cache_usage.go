@@ -16,18 +16,37 @@ import (
 // key's slot that neither holds is collected, and GetKeyLastUsage reads
 // that key's last use from the store.
 
-// lastUse is one recorded use, immutable once published. Request and
-// event ids are kept as their 16 bytes, so a use holds no strings of the
-// request that made it.
+// lastUse is one recorded use, immutable once published. Every request
+// makes one, and the dirty set holds up to usageFlushAt of them, so it is
+// kept to 64 bytes: the request and event ids as their 16 bytes when both
+// are lowercase UUIDs (the form of kmsd's own ids), and so no strings of
+// the request that made it.
 type lastUse struct {
 	at        int64  // Unix nanoseconds, UTC
 	operation string // a KeyLastUsageTrackingOperation constant
-	requestID compactID
-	eventID   compactID
+	uuids     [2][16]byte
+	texts     *[2]string // the ids as given when either is not a UUID; then uuids is unused
 }
 
 func newLastUse(at time.Time, op, requestID, eventID string) *lastUse {
-	return &lastUse{at: at.UnixNano(), operation: op, requestID: newCompactID(requestID), eventID: newCompactID(eventID)}
+	u := &lastUse{at: at.UnixNano(), operation: op}
+	r, e := newCompactID(requestID), newCompactID(eventID)
+	if r.isUUID && e.isUUID {
+		u.uuids = [2][16]byte{r.uuid, e.uuid}
+	} else {
+		u.texts = &[2]string{requestID, eventID}
+	}
+	return u
+}
+
+func (u *lastUse) requestID() compactID { return u.id(0) }
+func (u *lastUse) eventID() compactID   { return u.id(1) }
+
+func (u *lastUse) id(i int) compactID {
+	if u.texts == nil {
+		return compactID{uuid: u.uuids[i], isUUID: true}
+	}
+	return newCompactID(u.texts[i])
 }
 
 func (u *lastUse) time() time.Time { return time.Unix(0, u.at).UTC() }
@@ -41,7 +60,7 @@ type lastUseRecord struct {
 }
 
 func (u *lastUse) record() lastUseRecord {
-	return lastUseRecord{At: u.time(), Operation: u.operation, RequestID: u.requestID.String(), EventID: u.eventID.String()}
+	return lastUseRecord{At: u.time(), Operation: u.operation, RequestID: u.requestID().String(), EventID: u.eventID().String()}
 }
 
 // compactID is an id that is usually a lowercase UUID (the form of
@@ -110,6 +129,14 @@ type usageSlot struct {
 	queued atomic.Bool
 }
 
+// release drops s's uses once s has left the dirty set. A cached key
+// holds its slot until its next use, which then takes a new slot: the uses
+// of a key used once would otherwise stay in memory while it is cached.
+func (s *usageSlot) release() {
+	s.last.Store(nil)
+	s.flushed.Store(nil)
+}
+
 // publish sets u as s's newest use unless s holds a later one.
 func (s *usageSlot) publish(u *lastUse) {
 	for {
@@ -148,7 +175,8 @@ type usageTracker struct {
 }
 
 // usageFlushAt is how many keys with unwritten uses ask for an early
-// flush: about 55 MB of them. A flush reads each key's record and last
+// flush: 40 to 60 MB of them (about 170 bytes a key, and its 64-byte name
+// when the key cache does not hold the key). A flush reads each key's record and last
 // use, in key order; the more of a million keys one flush takes, the
 // closer together they lie in the store, so a smaller set costs more
 // per use written.
@@ -213,9 +241,10 @@ func (t *usageTracker) peek(key string) *lastUse {
 func (t *usageTracker) forget(key string) {
 	sh := &t.shards[t.shard(key)]
 	sh.mu.Lock()
-	if _, ok := sh.dirty[key]; ok {
+	if s, ok := sh.dirty[key]; ok {
 		delete(sh.dirty, key)
 		t.queued.Add(-1)
+		s.release()
 	}
 	sh.mu.Unlock()
 }
@@ -246,6 +275,7 @@ func (t *usageTracker) dirty() []pendingUse {
 			}
 			delete(sh.dirty, k)
 			t.queued.Add(-1)
+			s.release()
 		}
 		sh.mu.Unlock()
 	}
@@ -262,6 +292,7 @@ func (t *usageTracker) written(ps []pendingUse) {
 		if sh.dirty[p.key] == p.slot && !p.slot.queued.Load() {
 			delete(sh.dirty, p.key)
 			t.queued.Add(-1)
+			p.slot.release()
 		}
 		sh.mu.Unlock()
 	}

@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/uuid"
@@ -62,6 +63,47 @@ func TestFlushedUsesLeaveTheTracker(t *testing.T) {
 	}
 	if u := h.lastUsage(call(), id).KeyLastUsage; !time.Time(*u.Timestamp).Equal(h.clock.Now()) {
 		t.Fatalf("last usage %+v, want the use after the flush", u)
+	}
+}
+
+// TestWrittenSlotLetsGoOfItsUses: a cached key keeps its slot after the
+// slot's use is written and it leaves the tracker; the slot then holds
+// no use, so a million keys used once do not keep their uses in memory.
+func TestWrittenSlotLetsGoOfItsUses(t *testing.T) {
+	tr := newUsageTracker(time.Now())
+	var held, older atomic.Pointer[usageSlot]
+	now := time.Now()
+	tr.record("p/written", &held, newLastUse(now, "Encrypt", uuid.New(), uuid.New()))
+	tr.record("p/older", &older, newLastUse(now, "Encrypt", uuid.New(), uuid.New()))
+	pending := tr.dirty()
+	// An older use recorded while the flush writes: the next flush finds
+	// nothing new in that slot, and it leaves there.
+	tr.record("p/older", &older, newLastUse(now.Add(-time.Second), "Decrypt", uuid.New(), uuid.New()))
+	tr.written(pending)
+	if got := tr.dirty(); len(got) != 0 {
+		t.Fatalf("dirty: %+v, want nothing new", got)
+	}
+	for name, h := range map[string]*atomic.Pointer[usageSlot]{"written": &held, "older": &older} {
+		if s := h.Load(); s == nil || s.last.Load() != nil || s.flushed.Load() != nil {
+			t.Errorf("%s: the held slot %+v still holds a use after leaving the tracker", name, s)
+		}
+	}
+	if n := tr.len(); n != 0 {
+		t.Fatalf("%d slots left in the tracker", n)
+	}
+	// The next use takes a new slot, which holds it.
+	u := newLastUse(now.Add(time.Second), "Encrypt", uuid.New(), uuid.New())
+	tr.record("p/written", &held, u)
+	if got := tr.peek("p/written"); got != u {
+		t.Fatalf("peek: %+v, want the new use", got)
+	}
+}
+
+// TestLastUseIsSmall: every request that uses a key makes a lastUse, and
+// up to usageFlushAt wait in memory, so it stays in the 64-byte size class.
+func TestLastUseIsSmall(t *testing.T) {
+	if n := unsafe.Sizeof(lastUse{}); n > 64 {
+		t.Fatalf("lastUse takes %d bytes, want at most 64", n)
 	}
 }
 

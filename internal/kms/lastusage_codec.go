@@ -42,7 +42,7 @@ func (u *lastUse) appendStored(b []byte) []byte {
 	b = binary.BigEndian.AppendUint64(b, uint64(u.at))
 	b = binary.AppendUvarint(b, uint64(len(u.operation)))
 	b = append(b, u.operation...)
-	return u.eventID.appendStored(u.requestID.appendStored(b))
+	return u.eventID().appendStored(u.requestID().appendStored(b))
 }
 
 func (c compactID) appendStored(b []byte) []byte {
