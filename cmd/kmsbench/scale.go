@@ -95,6 +95,10 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	bigMetrics := "http://" + admin + "/metrics"
+	wait, err := flushWait(cfg.Bin, cfg.Extra)
+	if err != nil {
+		return err
+	}
 	bigArgs := append([]string{"--admin-listen", admin}, cfg.Extra...)
 	if cfg.Seed {
 		seed, err := writeScaleSeed(cfg.Keys)
@@ -157,7 +161,7 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	fmt.Printf("made %d ciphertexts for Decrypt, under %d keys, in %s\n", nb, nb, time.Since(t0).Round(time.Second))
-	if err := waitUsesWritten(bigMetrics, flushWait(cfg.Extra), time.Second); err != nil {
+	if err := waitUsesWritten(bigMetrics, wait, time.Second); err != nil {
 		return err
 	}
 	oneID, err := createKeys(ctx, one, 1, 1)

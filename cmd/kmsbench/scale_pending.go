@@ -2,9 +2,10 @@ package main
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"net/http"
-	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,30 +41,34 @@ func waitUsesWritten(url string, limit, poll time.Duration) error {
 	}
 }
 
-// flushWait is how long a kmsd started with extra may take to write the
-// key uses it holds: two of its jobs intervals (--jobs-interval or
-// KMSD_JOBS_INTERVAL, a minute by default) and a minute for the flush.
-func flushWait(extra []string) time.Duration {
-	every := time.Minute
-	set := func(v string) {
-		if d, err := time.ParseDuration(v); err == nil && d > 0 {
-			every = d
+// flushWait is how long a kmsd dev started from bin with extra may take
+// to write the key uses it holds: two of its jobs intervals and a minute
+// for the flush. The interval is the one kmsd itself settles on (flag,
+// KMSD_JOBS_INTERVAL or a --config file), as --print-config shows it.
+func flushWait(bin string, extra []string) (time.Duration, error) {
+	out, err := exec.Command(bin, append(append([]string{"dev"}, extra...), "--print-config")...).Output()
+	if err != nil {
+		return 0, fmt.Errorf("%s dev --print-config: %w", bin, err)
+	}
+	every, err := jobsInterval(out)
+	if err != nil {
+		return 0, fmt.Errorf("%s dev --print-config: %w", bin, err)
+	}
+	return 2*every + time.Minute, nil
+}
+
+// jobsInterval reads jobs_interval from kmsd's --print-config output.
+func jobsInterval(config []byte) (time.Duration, error) {
+	for line := range strings.Lines(string(config)) {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "jobs_interval:"); ok {
+			d, err := time.ParseDuration(strings.TrimSpace(v))
+			if err != nil || d <= 0 {
+				return 0, fmt.Errorf("jobs_interval %q", strings.TrimSpace(v))
+			}
+			return d, nil
 		}
 	}
-	if v, ok := os.LookupEnv("KMSD_JOBS_INTERVAL"); ok {
-		set(v)
-	}
-	for i, a := range extra {
-		name, v, hasValue := strings.Cut(strings.TrimLeft(a, "-"), "=")
-		if name != "jobs-interval" || !strings.HasPrefix(a, "-") {
-			continue
-		}
-		if !hasValue && i+1 < len(extra) {
-			v = extra[i+1]
-		}
-		set(v)
-	}
-	return 2*every + time.Minute
+	return 0, errors.New("no jobs_interval")
 }
 
 // metricsOf reads the named series, those without labels, from a

@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -48,7 +51,19 @@ func TestMetricsOf(t *testing.T) {
 	}
 }
 
+// TestFlushWaitFollowsTheJobsInterval: the wait for key uses follows the
+// jobs interval kmsd itself takes, from a flag, the environment or a
+// --config file, as a real kmsd reports it.
 func TestFlushWaitFollowsTheJobsInterval(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "kmsd")
+	if out, err := exec.Command("go", "build", "-o", bin, "../kmsd").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	config := filepath.Join(dir, "kmsd.yaml")
+	if err := os.WriteFile(config, []byte("jobs_interval: 30s\ncache_size: 5\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	t.Setenv("KMSD_JOBS_INTERVAL", "")
 	for _, c := range []struct {
 		extra []string
@@ -58,14 +73,28 @@ func TestFlushWaitFollowsTheJobsInterval(t *testing.T) {
 		{[]string{"--cache-size", "5"}, 3 * time.Minute},
 		{[]string{"--jobs-interval", "10m"}, 21 * time.Minute},
 		{[]string{"-jobs-interval=30s", "--memory-limit", "300"}, 2 * time.Minute},
-		{[]string{"--jobs-interval", "soon"}, 3 * time.Minute},
+		{[]string{"--config", config}, 2 * time.Minute},
 	} {
-		if got := flushWait(c.extra); got != c.want {
-			t.Errorf("flushWait(%q) = %s, want %s", c.extra, got, c.want)
+		if got, err := flushWait(bin, c.extra); err != nil || got != c.want {
+			t.Errorf("flushWait(%q) = %s, %v; want %s", c.extra, got, err, c.want)
 		}
 	}
+	if got, err := flushWait(bin, []string{"--jobs-interval", "soon"}); err == nil {
+		t.Errorf("flushWait with --jobs-interval soon = %s, want kmsd's refusal", got)
+	}
 	t.Setenv("KMSD_JOBS_INTERVAL", "5m")
-	if got := flushWait(nil); got != 11*time.Minute {
-		t.Errorf("with KMSD_JOBS_INTERVAL=5m: %s", got)
+	if got, err := flushWait(bin, nil); err != nil || got != 11*time.Minute {
+		t.Errorf("with KMSD_JOBS_INTERVAL=5m: %s, %v", got, err)
+	}
+}
+
+func TestJobsIntervalReadsPrintConfig(t *testing.T) {
+	if d, err := jobsInterval([]byte("listen: 127.0.0.1:8080\njobs_interval: 1m30s\nadmin_listen: \"\"\n")); err != nil || d != 90*time.Second {
+		t.Errorf("got %s, %v; want 1m30s", d, err)
+	}
+	for _, bad := range []string{"listen: x\n", "jobs_interval: often\n", "jobs_interval: 0s\n"} {
+		if d, err := jobsInterval([]byte(bad)); err == nil {
+			t.Errorf("%q read as %s, want an error", bad, d)
+		}
 	}
 }
