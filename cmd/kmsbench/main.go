@@ -230,16 +230,48 @@ func (s *server) cpuTime() (time.Duration, error) {
 	if s == nil {
 		return 0, nil
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
+	st, err := procStatOf(s.cmd.Process.Pid)
+	return st.cpu, err
+}
+
+// procStat is what /proc/<pid>/stat says of a process: its CPU time and
+// the page faults it took, minor (the page was in memory) and major (it
+// was read from disk).
+type procStat struct {
+	cpu          time.Duration
+	minor, major int64
+}
+
+func procStatOf(pid int) (procStat, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0, err
+		return procStat{}, err
 	}
-	// Fields after the parenthesised command name; utime and stime are the 14th and 15th.
-	fields := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+2:]))
-	ut, _ := strconv.ParseInt(fields[11], 10, 64)
-	st, _ := strconv.ParseInt(fields[12], 10, 64)
+	return parseProcStat(string(b))
+}
+
+func parseProcStat(stat string) (procStat, error) {
+	end := strings.LastIndexByte(stat, ')')
+	if end < 0 {
+		return procStat{}, errors.New("no command name in /proc stat")
+	}
+	// Fields after the parenthesised command name, from the state (the
+	// 3rd): minflt is the 10th, majflt the 12th, utime and stime the 14th
+	// and 15th.
+	f := strings.Fields(stat[end+1:])
+	if len(f) < 13 {
+		return procStat{}, fmt.Errorf("/proc stat has %d fields after the command name", len(f))
+	}
+	var n [4]int64
+	for i, at := range []int{7, 9, 11, 12} {
+		v, err := strconv.ParseInt(f[at], 10, 64)
+		if err != nil {
+			return procStat{}, fmt.Errorf("/proc stat field %d: %w", at+3, err)
+		}
+		n[i] = v
+	}
 	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / ticks, nil
+	return procStat{cpu: time.Duration(n[2]+n[3]) * time.Second / ticks, minor: n[0], major: n[1]}, nil
 }
 
 // stop ends the server once; later calls do nothing (a measurement stops

@@ -82,6 +82,9 @@ type scaleReport struct {
 	// (wholeRun).
 	WholeMany time.Duration `json:"whole_run_cpu_per_request_many_ns"`
 	WholeOne  time.Duration `json:"whole_run_cpu_per_request_one_ns"`
+	// The page faults each server took over the same span.
+	FaultsMany pageFaults `json:"page_faults_many"`
+	FaultsOne  pageFaults `json:"page_faults_one"`
 }
 
 // runScale compares Encrypt, Decrypt and DescribeKey on a random key among
@@ -255,6 +258,7 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	rep.WholeMany, rep.WholeOne = bigEnd.perRequest(bigStart), oneEnd.perRequest(oneStart)
+	rep.FaultsMany, rep.FaultsOne = bigEnd.faults(bigStart), oneEnd.faults(oneStart)
 	rep.LoadAfter = loadAvg()
 	if rep.HeapLive, rep.HeapSpans, err = liveHeapOf("http://" + admin); err != nil {
 		fmt.Println("  heap: ", err)
@@ -282,6 +286,7 @@ func runScale(cfg scaleConfig) error {
 		fmt.Printf("  %-24s %.2f× (%s among %d keys, %s on one key: every round, warmups and background work included)\n",
 			"whole run server CPU", float64(rep.WholeMany)/float64(rep.WholeOne), rep.WholeMany.Round(100*time.Nanosecond), len(ids), rep.WholeOne.Round(100*time.Nanosecond))
 	}
+	fmt.Printf("page faults over the rounds: %d keys %s; one key %s\n", len(ids), rep.FaultsMany, rep.FaultsOne)
 	const mib = 1 << 20
 	fmt.Printf("memory of the %d-key server: Go heap in use up to %d MiB under load; after a collection %d MiB of live objects in %d MiB of heap in use; RSS %d MiB of which %d MiB is the store's file map\n",
 		len(ids), rep.HeapInuse/mib, rep.HeapLive/mib, rep.HeapSpans/mib, rep.RSS/mib, rep.StoreRSS/mib)

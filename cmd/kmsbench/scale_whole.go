@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"time"
 )
@@ -11,17 +12,17 @@ import (
 // among it: the medians of per-sample ratios mostly leave out the samples
 // a once-a-minute flush lands in, and this does not.
 type wholeRun struct {
-	cpu      time.Duration
+	procStat
 	requests float64
 }
 
 func wholeRunOf(s *server, metricsURL string) (wholeRun, error) {
-	cpu, err := s.cpuTime()
+	st, err := procStatOf(s.cmd.Process.Pid)
 	if err != nil {
 		return wholeRun{}, err
 	}
 	n, err := requestsOf(metricsURL)
-	return wholeRun{cpu: cpu, requests: n}, err
+	return wholeRun{procStat: st, requests: n}, err
 }
 
 // perRequest is the CPU time per request answered since from; 0 when none
@@ -32,6 +33,30 @@ func (w wholeRun) perRequest(from wholeRun) time.Duration {
 		return 0
 	}
 	return time.Duration(float64(w.cpu-from.cpu) / n)
+}
+
+// faults are the page faults taken since from. A minor fault maps a page
+// already in memory (the store's file map, after a remap or for a page
+// not touched before) in about a microsecond; a major fault waits for the
+// disk, and a request that takes one stalls.
+func (w wholeRun) faults(from wholeRun) pageFaults {
+	return pageFaults{Minor: w.minor - from.minor, Major: w.major - from.major, Requests: int64(w.requests - from.requests)}
+}
+
+type pageFaults struct {
+	Minor    int64 `json:"minor"`
+	Major    int64 `json:"major"`
+	Requests int64 `json:"requests"`
+}
+
+func (f pageFaults) String() string {
+	per := func(n int64) float64 {
+		if f.Requests <= 0 {
+			return 0
+		}
+		return 1000 * float64(n) / float64(f.Requests)
+	}
+	return fmt.Sprintf("%d minor, %d major over %d requests (%.2f and %.2f per 1,000)", f.Minor, f.Major, f.Requests, per(f.Minor), per(f.Major))
 }
 
 // requestsOf is kmsd_requests_total summed over its labels: every API

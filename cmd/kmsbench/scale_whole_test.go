@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"testing"
 	"time"
 )
@@ -34,11 +36,56 @@ kmsd_keys{state="Enabled"} 5
 }
 
 func TestWholeRunPerRequest(t *testing.T) {
-	from := wholeRun{cpu: time.Second, requests: 1000}
-	if got := (wholeRun{cpu: 3 * time.Second, requests: 21000}).perRequest(from); got != 100*time.Microsecond {
+	from := wholeRun{procStat: procStat{cpu: time.Second, minor: 40, major: 1}, requests: 1000}
+	to := wholeRun{procStat: procStat{cpu: 3 * time.Second, minor: 90, major: 1}, requests: 21000}
+	if got := to.perRequest(from); got != 100*time.Microsecond {
 		t.Errorf("2 s over 20,000 requests: %s", got)
 	}
 	if got := from.perRequest(from); got != 0 {
 		t.Errorf("no request answered: %s", got)
+	}
+	f := to.faults(from)
+	if f != (pageFaults{Minor: 50, Major: 0, Requests: 20000}) {
+		t.Errorf("faults: %+v", f)
+	}
+	if got, want := f.String(), "50 minor, 0 major over 20000 requests (2.50 and 0.00 per 1,000)"; got != want {
+		t.Errorf("faults read %q, want %q", got, want)
+	}
+}
+
+// TestProcStatOfThisProcess: the fields read from /proc are this test's
+// own, and its CPU time and faults only grow.
+func TestProcStatOfThisProcess(t *testing.T) {
+	before, err := procStatOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := make([]byte, 64<<20)
+	for i := range b {
+		b[i] = byte(i)
+	}
+	for end := time.Now().Add(50 * time.Millisecond); time.Now().Before(end); {
+	}
+	after, err := procStatOf(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.cpu <= before.cpu || after.minor < before.minor+(64<<20)/(2<<20) || after.major < before.major {
+		t.Errorf("touching 64 MiB and spinning 50 ms: %+v then %+v", before, after)
+	}
+	runtime.KeepAlive(b)
+}
+
+func TestParseProcStat(t *testing.T) {
+	// A command name with spaces and parentheses, as a process may set.
+	stat := "4242 (kmsd (a) b) S 1 4242 4242 0 -1 4194560 5123 0 7 0 250 30 0 0 20 0 12 0 100 0 0"
+	got, err := parseProcStat(stat)
+	if err != nil || got != (procStat{cpu: 2800 * time.Millisecond, minor: 5123, major: 7}) {
+		t.Errorf("parseProcStat = %+v, %v", got, err)
+	}
+	for _, bad := range []string{"", "4242 (kmsd) S 1 2", "4242 (kmsd) S 1 4242 4242 0 -1 4194560 x 0 7 0 250 30"} {
+		if got, err := parseProcStat(bad); err == nil {
+			t.Errorf("%q read as %+v", bad, got)
+		}
 	}
 }
