@@ -101,9 +101,16 @@ func defaultConfig() Config {
 		LogLevel:      "info",
 		LogFormat:     "text",
 		Quotas:        "off",
-		CacheSize:     100000,
+		CacheSize:     20000,
 	}
 }
+
+// defaultMemoryLimit is the Go heap's soft limit in bytes when neither
+// --memory-limit nor GOMEMLIMIT sets one: 128 MiB, and 8 KiB for each key
+// the cache may hold. A cached key takes about 1.2 KiB; the rest is room
+// for the collector, which GOGC=400 alone would let grow to five times the
+// live data.
+func defaultMemoryLimit(cacheSize int) int64 { return 128<<20 + int64(max(cacheSize, 0))<<13 }
 
 // maxSkewCap bounds --max-skew: the skew is how long a captured signed
 // request can be replayed. AWS accepts 5 minutes.
@@ -335,7 +342,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json")
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, "keys and aliases kept in memory with their unsealed material and parsed policy, a cold one evicted first and, once full, a key taken in on its second miss (about 1.2 KiB each), e.g. --cache-size 1000000")
-	fs.IntVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit of the Go heap in MiB, so collections speed up near it instead of the heap growing to 5x the live data (0: GOMEMLIMIT if set, else 256 MiB plus 8 KiB per --cache-size entry), e.g. --memory-limit 1024")
+	fs.IntVar(&c.MemoryLimit, "memory-limit", c.MemoryLimit, "soft limit of the Go heap in MiB, so collections speed up near it instead of the heap growing to 5x the live data (0: GOMEMLIMIT if set, else 128 MiB plus 8 KiB per --cache-size entry), e.g. --memory-limit 1024")
 	fs.Var(&c.Quotas, "quotas", "request-rate quotas: aws (AWS's rates, answering ThrottlingException above them), off, or a scale of AWS's rates such as 0.1; then name=rate overrides, e.g. aws,CreateKey=1,symmetric=100 (default aws in serve, off in dev)")
 	fs.BoolVar(&c.InsecureAllowPlaintextListener, "insecure-allow-plaintext-listener", c.InsecureAllowPlaintextListener, "serve: allow a listener beyond loopback without TLS (requests, data keys and plaintexts cross the network in the clear)")
 	fs.BoolVar(&c.InsecureAllowPermissiveListener, "insecure-allow-permissive-listener", c.InsecureAllowPermissiveListener, "dev: allow a listener beyond loopback without --enforce (anyone who reaches it acts as the account root)")

@@ -256,8 +256,9 @@ func runServer(ctx context.Context, m mode, args []string, stdout, stderr io.Wri
 	} else if getenv("GOMEMLIMIT") == "" {
 		// GOGC=400 alone lets the heap grow to five times the live data:
 		// bound it, with room above what the key cache holds (about 1.2 KiB a
-		// key) so the collector does not run much more often at scale.
-		debug.SetMemoryLimit(256<<20 + int64(max(cfg.CacheSize, 0))<<13)
+		// key) so the collector does not run much more often at scale. With
+		// the default cache that is 284 MiB.
+		debug.SetMemoryLimit(defaultMemoryLimit(cfg.CacheSize))
 	}
 	var mx *metrics.Metrics // measured only where an admin listener can serve it
 	if cfg.AdminListen != "" {
