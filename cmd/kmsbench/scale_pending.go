@@ -2,6 +2,8 @@ package main
 
 import (
 	"bufio"
+	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -46,8 +48,16 @@ func waitUsesWritten(url string, limit, poll time.Duration) error {
 // for the flush. The interval is the one kmsd itself settles on (flag,
 // KMSD_JOBS_INTERVAL or a --config file), as --print-config shows it.
 func flushWait(bin string, extra []string) (time.Duration, error) {
-	out, err := exec.Command(bin, append(append([]string{"dev"}, extra...), "--print-config")...).Output()
+	// --print-config first: a flag at the end of extra left without its
+	// value would take it as that value, and kmsd would start serving.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, bin, append([]string{"dev", "--print-config"}, extra...)...).Output()
 	if err != nil {
+		var exit *exec.ExitError
+		if errors.As(err, &exit) && len(exit.Stderr) > 0 {
+			err = fmt.Errorf("%w: %s", err, bytes.TrimSpace(exit.Stderr))
+		}
 		return 0, fmt.Errorf("%s dev --print-config: %w", bin, err)
 	}
 	every, err := jobsInterval(out)

@@ -65,6 +65,7 @@ func TestFlushWaitFollowsTheJobsInterval(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("KMSD_JOBS_INTERVAL", "")
+	t.Setenv("KMSD_CONFIG", "")
 	for _, c := range []struct {
 		extra []string
 		want  time.Duration
@@ -79,8 +80,13 @@ func TestFlushWaitFollowsTheJobsInterval(t *testing.T) {
 			t.Errorf("flushWait(%q) = %s, %v; want %s", c.extra, got, err, c.want)
 		}
 	}
-	if got, err := flushWait(bin, []string{"--jobs-interval", "soon"}); err == nil {
-		t.Errorf("flushWait with --jobs-interval soon = %s, want kmsd's refusal", got)
+	if got, err := flushWait(bin, []string{"--jobs-interval", "soon"}); err == nil || !strings.Contains(err.Error(), "soon") {
+		t.Errorf("flushWait with --jobs-interval soon = %s, %v; want kmsd's refusal, naming the value", got, err)
+	}
+	// A flag left without its value does not take --print-config as one
+	// (kmsd would then serve, and the wait never end).
+	if got, err := flushWait(bin, []string{"--jobs-interval", "40s", "--log-level"}); err == nil {
+		t.Errorf("flushWait with a flag missing its value = %s, want an error", got)
 	}
 	t.Setenv("KMSD_JOBS_INTERVAL", "5m")
 	if got, err := flushWait(bin, nil); err != nil || got != 11*time.Minute {

@@ -18,7 +18,8 @@ func TestMemoryLimitFollowsTheCache(t *testing.T) {
 		{[]string{"GOMEMLIMIT=500MiB"}, nil, 500 * mib},
 	} {
 		admin := freeAddr(t)
-		p := startKMSDEnv(t, c.env, append([]string{"dev", "--data", t.TempDir(), "--admin-listen", admin}, c.args...)...)
+		env := append([]string{"GOMEMLIMIT=", "KMSD_CACHE_SIZE=", "KMSD_MEMORY_LIMIT=", "KMSD_CONFIG="}, c.env...)
+		p := startKMSDEnv(t, env, append([]string{"dev", "--data", t.TempDir(), "--admin-listen", admin}, c.args...)...)
 		if got := scrapeMetrics(t, "http://"+admin+"/metrics")["go_gc_gomemlimit_bytes"]; got != c.want {
 			t.Errorf("env %q, flags %q: memory limit %.0f bytes, want %.0f", c.env, c.args, got, c.want)
 		}

@@ -16,11 +16,12 @@ import (
 // key's slot that neither holds is collected, and GetKeyLastUsage reads
 // that key's last use from the store.
 
-// lastUse is one recorded use, immutable once published. Every request
-// makes one, and the dirty set holds up to usageFlushAt of them, so it is
-// kept to 64 bytes: the request and event ids as their 16 bytes when both
-// are lowercase UUIDs (the form of kmsd's own ids), and so no strings of
-// the request that made it.
+// lastUse is one recorded use, immutable once published. Every successful
+// cryptographic request makes one, and the dirty set holds up to
+// usageFlushAt of them, so it is kept to 64 bytes: the request and event
+// ids as their 16 bytes when both are lowercase UUIDs (the form of kmsd's
+// own ids), and no strings of the request that made it; other ids are
+// kept as given.
 type lastUse struct {
 	at        int64  // Unix nanoseconds, UTC
 	operation string // a KeyLastUsageTrackingOperation constant
@@ -124,8 +125,8 @@ type usageSlot struct {
 	last    atomic.Pointer[lastUse]
 	flushed atomic.Pointer[lastUse]
 	// queued is set while the slot has a use the next flush must take. A
-	// slot leaves the dirty set only unqueued, with its last use written,
-	// and is never queued again then.
+	// slot leaves the dirty set only unqueued, with its last use written or
+	// its key deleted, and is never queued again then.
 	queued atomic.Bool
 }
 
@@ -176,10 +177,10 @@ type usageTracker struct {
 
 // usageFlushAt is how many keys with unwritten uses ask for an early
 // flush: 40 to 60 MB of them (about 170 bytes a key, and its 64-byte name
-// when the key cache does not hold the key). A flush reads each key's record and last
-// use, in key order; the more of a million keys one flush takes, the
-// closer together they lie in the store, so a smaller set costs more
-// per use written.
+// when the key cache does not hold the key). A flush reads each key's
+// record and last use, in key order; the more of a million keys one flush
+// takes, the closer together they lie in the store, so a smaller set
+// costs more per use written.
 const usageFlushAt = 250_000
 
 func newUsageTracker(now time.Time) *usageTracker {
@@ -244,6 +245,7 @@ func (t *usageTracker) forget(key string) {
 	if s, ok := sh.dirty[key]; ok {
 		delete(sh.dirty, key)
 		t.queued.Add(-1)
+		s.queued.Store(false) // a stale holder records through the lock
 		s.release()
 	}
 	sh.mu.Unlock()
@@ -286,10 +288,13 @@ func (t *usageTracker) dirty() []pendingUse {
 // unless a newer use queued them again.
 func (t *usageTracker) written(ps []pendingUse) {
 	for _, p := range ps {
-		p.slot.flushed.Store(p.use)
 		sh := &t.shards[t.shard(p.key)]
 		sh.mu.Lock()
-		if sh.dirty[p.key] == p.slot && !p.slot.queued.Load() {
+		switch {
+		case sh.dirty[p.key] != p.slot: // its key was deleted meanwhile
+		case p.slot.queued.Load():
+			p.slot.flushed.Store(p.use)
+		default:
 			delete(sh.dirty, p.key)
 			t.queued.Add(-1)
 			p.slot.release()

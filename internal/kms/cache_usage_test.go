@@ -2,6 +2,8 @@ package kms
 
 import (
 	"context"
+	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -236,5 +238,68 @@ func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {
 	}
 	if !due() {
 		t.Fatal("not due when three keys are pending again")
+	}
+}
+
+// TestConcurrentUsesAndFlushesLoseNothing: uses recorded from several
+// goroutines while flushes take, write, fail and put back slots all reach
+// the store, each key's newest last, and leave nothing pending.
+func TestConcurrentUsesAndFlushesLoseNothing(t *testing.T) {
+	tr := newUsageTracker(time.Now())
+	const keys, recorders, uses = 8, 4, 3000
+	var held [keys]atomic.Pointer[usageSlot]
+	var newest [keys]atomic.Int64
+	var clock atomic.Int64
+	stored := map[string]int64{}
+	flush := func(fail bool) {
+		ps := tr.dirty()
+		if fail {
+			tr.requeue(ps)
+			return
+		}
+		for _, p := range ps {
+			stored[p.key] = max(stored[p.key], p.use.at)
+		}
+		tr.written(ps)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-tr.due:
+			default:
+			}
+			if clock.Load() >= recorders*uses {
+				return
+			}
+			flush(i%5 == 4)
+		}
+	}()
+	var wg sync.WaitGroup
+	for r := range recorders {
+		wg.Go(func() {
+			for i := range uses {
+				k := (r + i) % keys
+				at := clock.Add(1)
+				for cur := newest[k].Load(); at > cur && !newest[k].CompareAndSwap(cur, at); cur = newest[k].Load() {
+				}
+				if i%97 == 0 {
+					held[k].Store(nil) // a new snapshot of the key, with no slot yet
+				}
+				tr.record(fmt.Sprint("p/", k), &held[k], newLastUse(time.Unix(0, at), "Encrypt", uuid.New(), uuid.New()))
+			}
+		})
+	}
+	wg.Wait()
+	<-done
+	flush(false)
+	for k := range keys {
+		if got, want := stored[fmt.Sprint("p/", k)], newest[k].Load(); got != want {
+			t.Errorf("key %d: the store has the use at %d, want the newest, %d", k, got, want)
+		}
+	}
+	if n, q := tr.len(), tr.queued.Load(); n != 0 || q != 0 {
+		t.Errorf("%d slots (%d counted) left in the tracker after the last flush", n, q)
 	}
 }
