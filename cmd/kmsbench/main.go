@@ -216,12 +216,8 @@ func (s *server) exited() bool {
 	if s.cmd == nil || s.cmd.Process == nil {
 		return false
 	}
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", s.cmd.Process.Pid))
-	if err != nil {
-		return false
-	}
-	_, after, ok := strings.Cut(string(b), ") ")
-	return ok && strings.HasPrefix(after, "Z")
+	st, err := procStatOf(s.cmd.Process.Pid)
+	return err == nil && st.state == "Z"
 }
 
 // cpuTime is the server process's user+system CPU time so far (0 for no
@@ -234,10 +230,11 @@ func (s *server) cpuTime() (time.Duration, error) {
 	return st.cpu, err
 }
 
-// procStat is what /proc/<pid>/stat says of a process: its CPU time and
-// the page faults it took, minor (the page was in memory) and major (it
-// was read from disk).
+// procStat is what /proc/<pid>/stat says of a process: its state (Z for
+// a zombie), its CPU time and the page faults it took, minor (the page was
+// in memory) and major (it was read from disk).
 type procStat struct {
+	state        string
 	cpu          time.Duration
 	minor, major int64
 }
@@ -271,7 +268,7 @@ func parseProcStat(stat string) (procStat, error) {
 		n[i] = v
 	}
 	const ticks = 100 // USER_HZ on Linux
-	return procStat{cpu: time.Duration(n[2]+n[3]) * time.Second / ticks, minor: n[0], major: n[1]}, nil
+	return procStat{state: f[0], cpu: time.Duration(n[2]+n[3]) * time.Second / ticks, minor: n[0], major: n[1]}, nil
 }
 
 // stop ends the server once; later calls do nothing (a measurement stops

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"runtime"
 	"testing"
 	"time"
@@ -81,12 +82,38 @@ func TestParseProcStat(t *testing.T) {
 	// A command name with spaces and parentheses, as a process may set.
 	stat := "4242 (kmsd (a) b) S 1 4242 4242 0 -1 4194560 5123 0 7 0 250 30 0 0 20 0 12 0 100 0 0"
 	got, err := parseProcStat(stat)
-	if err != nil || got != (procStat{cpu: 2800 * time.Millisecond, minor: 5123, major: 7}) {
+	if err != nil || got != (procStat{state: "S", cpu: 2800 * time.Millisecond, minor: 5123, major: 7}) {
 		t.Errorf("parseProcStat = %+v, %v", got, err)
 	}
 	for _, bad := range []string{"", "4242 (kmsd) S 1 2", "4242 (kmsd) S 1 4242 4242 0 -1 4194560 x 0 7 0 250 30"} {
 		if got, err := parseProcStat(bad); err == nil {
 			t.Errorf("%q read as %+v", bad, got)
 		}
+	}
+}
+
+// TestExitedSeesAZombie: a server process that ended, not yet waited for,
+// is seen as exited; one that runs is not.
+func TestExitedSeesAZombie(t *testing.T) {
+	running := &server{cmd: exec.Command("sleep", "30")}
+	ended := &server{cmd: exec.Command("true")}
+	for _, s := range []*server{running, ended} {
+		if err := s.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	defer running.cmd.Wait()
+	defer running.cmd.Process.Kill()
+	for deadline := time.Now().Add(10 * time.Second); !ended.exited() && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if !ended.exited() {
+		t.Error("a process that ended is not seen as exited")
+	}
+	if running.exited() {
+		t.Error("a running process is seen as exited")
+	}
+	if err := ended.cmd.Wait(); err != nil {
+		t.Fatal(err)
 	}
 }
