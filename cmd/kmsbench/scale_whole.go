@@ -38,7 +38,7 @@ func (w wholeRun) perRequest(from wholeRun) time.Duration {
 // faults are the page faults taken since from. A minor fault maps a page
 // already in memory (the store's file map, after a remap or for a page
 // not touched before) in about a microsecond; a major fault waits for the
-// disk, and a request that takes one stalls.
+// disk, and stalls whatever took it: a request, or background work.
 func (w wholeRun) faults(from wholeRun) pageFaults {
 	return pageFaults{Minor: w.minor - from.minor, Major: w.major - from.major, Requests: int64(w.requests - from.requests)}
 }

@@ -130,10 +130,15 @@ type usageSlot struct {
 	queued atomic.Bool
 }
 
-// release drops s's uses once s has left the dirty set. A cached key
-// holds its slot until its next use, which then takes a new slot: the uses
-// of a key used once would otherwise stay in memory while it is cached.
-func (s *usageSlot) release() {
+// leave takes s, key's slot, out of dirty, the map of its shard (whose
+// lock is held), and drops its uses: a cached key holds its slot until
+// its next use, which then takes a new slot, so the uses of a key used
+// once would otherwise stay in memory while it is cached. s is unqueued
+// too, so that a stale holder records through the lock.
+func (t *usageTracker) leave(dirty map[string]*usageSlot, key string, s *usageSlot) {
+	delete(dirty, key)
+	t.queued.Add(-1)
+	s.queued.Store(false)
 	s.last.Store(nil)
 	s.flushed.Store(nil)
 }
@@ -243,10 +248,7 @@ func (t *usageTracker) forget(key string) {
 	sh := &t.shards[t.shard(key)]
 	sh.mu.Lock()
 	if s, ok := sh.dirty[key]; ok {
-		delete(sh.dirty, key)
-		t.queued.Add(-1)
-		s.queued.Store(false) // a stale holder records through the lock
-		s.release()
+		t.leave(sh.dirty, key, s)
 	}
 	sh.mu.Unlock()
 }
@@ -275,9 +277,7 @@ func (t *usageTracker) dirty() []pendingUse {
 				out = append(out, pendingUse{key: k, slot: s, use: u})
 				continue
 			}
-			delete(sh.dirty, k)
-			t.queued.Add(-1)
-			s.release()
+			t.leave(sh.dirty, k, s)
 		}
 		sh.mu.Unlock()
 	}
@@ -295,9 +295,7 @@ func (t *usageTracker) written(ps []pendingUse) {
 		case p.slot.queued.Load():
 			p.slot.flushed.Store(p.use)
 		default:
-			delete(sh.dirty, p.key)
-			t.queued.Add(-1)
-			p.slot.release()
+			t.leave(sh.dirty, p.key, p.slot)
 		}
 		sh.mu.Unlock()
 	}
