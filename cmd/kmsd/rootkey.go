@@ -10,6 +10,7 @@ import (
 	"os"
 	"slices"
 
+	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/store/bolt"
@@ -73,20 +74,11 @@ func openStoreSealed(dbPath, keyPath string, sc SealConfig, log *slog.Logger) (*
 func probeSealed(sl *seal.FileSeal) func(tx store.Tx) (found, unsealed bool, err error) {
 	return func(tx store.Tx) (bool, bool, error) {
 		found, unsealed, err := probeBucket(tx, "keys", func(v []byte) (blob, aad []byte) {
-			var r struct {
-				KeyID     string `json:"keyId"`
-				AccountID string `json:"accountId"`
-				Region    string `json:"region"`
-				Materials []struct {
-					ID     string `json:"id"`
-					Sealed []byte `json:"sealed"`
-				} `json:"materials"`
-			}
-			if json.Unmarshal(v, &r) != nil || len(r.Materials) == 0 {
+			ms, err := kms.StoredKeyMaterials(v)
+			if err != nil || len(ms) == 0 {
 				return nil, nil
 			}
-			m := r.Materials[0]
-			return m.Sealed, []byte("kmsd/material/v1|" + r.AccountID + "/" + r.Region + "/|" + r.KeyID + "|" + m.ID)
+			return ms[0].Blob, ms[0].AAD
 		}, sl)
 		if found || err != nil {
 			return found, unsealed, err

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/kmsd/kmsd/internal/kms"
 	"github.com/kmsd/kmsd/internal/seal"
 )
 
@@ -26,21 +27,13 @@ type sealedField struct {
 func sealedFields(bucket, key, value []byte) []sealedField {
 	switch string(bucket) {
 	case "keys":
-		var r struct {
-			KeyID     string `json:"keyId"`
-			AccountID string `json:"accountId"`
-			Region    string `json:"region"`
-			Materials []struct {
-				ID     string `json:"id"`
-				Sealed []byte `json:"sealed"`
-			} `json:"materials"`
-		}
-		if json.Unmarshal(value, &r) != nil {
+		ms, err := kms.StoredKeyMaterials(value)
+		if err != nil {
 			return nil
 		}
-		var out []sealedField
-		for _, m := range r.Materials {
-			out = append(out, sealedField{m.Sealed, []byte("kmsd/material/v1|" + r.AccountID + "/" + r.Region + "/|" + r.KeyID + "|" + m.ID)})
+		out := make([]sealedField, 0, len(ms))
+		for _, m := range ms {
+			out = append(out, sealedField{m.Blob, m.AAD})
 		}
 		return out
 	case "grants":
@@ -109,23 +102,25 @@ func sealedUnder(b []byte) (uint32, bool) {
 
 // resealer returns the sealed.ResealFunc that moves every sealed value of a
 // record to sl's active root key. A JSON record keeps every other byte: the
-// value's base64 text is replaced in place.
+// value's base64 text is replaced in place; a compact key record is
+// written again with its new materials.
 func resealer(sl *seal.FileSeal) func(bucket, key, value []byte) ([]byte, error) {
 	return func(bucket, key, value []byte) ([]byte, error) {
 		active := sl.ActiveID()
+		if string(bucket) == "keys" && kms.IsCompactKeyRecord(value) {
+			out, _, err := kms.ResealCompactKey(value, func(m kms.SealedMaterial) ([]byte, error) {
+				return resealValue(sl, active, m.Blob, m.AAD)
+			})
+			return out, err
+		}
 		out, changed := value, false
 		for _, f := range sealedFields(bucket, key, value) {
-			if id, ok := sealedUnder(f.blob); !ok || id == active {
-				continue
-			}
-			pt, err := sl.Unseal(f.blob, f.aad)
-			if err != nil {
-				return nil, fmt.Errorf("a sealed value does not unseal with its root key: %w", err)
-			}
-			nb, err := sl.Seal(pt, f.aad)
-			pt.Wipe()
+			nb, err := resealValue(sl, active, f.blob, f.aad)
 			if err != nil {
 				return nil, err
+			}
+			if nb == nil {
+				continue
 			}
 			changed = true
 			if bytes.Equal(out, f.blob) { // a raw sealed value (the audit signing key)
@@ -143,6 +138,20 @@ func resealer(sl *seal.FileSeal) func(bucket, key, value []byte) ([]byte, error)
 		}
 		return out, nil
 	}
+}
+
+// resealValue seals blob's plaintext again under the active root key, or
+// returns nil when blob is not sealed or already is under that key.
+func resealValue(sl *seal.FileSeal, active uint32, blob, aad []byte) ([]byte, error) {
+	if id, ok := sealedUnder(blob); !ok || id == active {
+		return nil, nil
+	}
+	pt, err := sl.Unseal(blob, aad)
+	if err != nil {
+		return nil, fmt.Errorf("a sealed value does not unseal with its root key: %w", err)
+	}
+	defer pt.Wipe()
+	return sl.Seal(pt, aad)
 }
 
 // sealedUnderCensus returns a check that refuses a record still holding a

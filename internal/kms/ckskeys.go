@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -181,11 +180,11 @@ func scanPartitionKeys(tx store.Tx, part string, fn func(*keyRecord) bool) error
 			return err
 		}
 		for _, kv := range kvs {
-			var r keyRecord
-			if err := json.Unmarshal(kv.Value, &r); err != nil {
+			r, err := decodeKeyRecord(kv.Value)
+			if err != nil {
 				return err
 			}
-			if !fn(&r) {
+			if !fn(r) {
 				return nil
 			}
 		}

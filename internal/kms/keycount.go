@@ -93,6 +93,13 @@ func storedState(tx store.Tx, k []byte) (string, error) {
 
 // recordState reads only the state of the key record b stored at k.
 func recordState(k, b []byte) (string, error) {
+	if len(b) > 0 && b[0] == compactRecord {
+		state, err := compactRecordState(b)
+		if err != nil {
+			return "", fmt.Errorf("decode key record %s: %w", k, err)
+		}
+		return state, nil
+	}
 	var r struct {
 		KeyState string `json:"keyState"`
 	}

@@ -2,7 +2,6 @@ package kms
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -236,8 +235,8 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 		if err != nil {
 			return err
 		}
-		var r keyRecord
-		if err := json.Unmarshal(b, &r); err != nil {
+		r, err := decodeKeyRecord(b)
+		if err != nil {
 			return fmt.Errorf("decode key record: %w", err)
 		}
 		if r.KeyState != statePendingDeletion || r.DeletionDate == nil || r.DeletionDate.After(now) {
@@ -263,7 +262,7 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 				return err
 			}
 		}
-		related, err := s.detachDeleted(tx, &r)
+		related, err := s.detachDeleted(tx, r)
 		if err != nil {
 			return err
 		}
@@ -281,8 +280,8 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 		if err := countState(tx, r.partition(), r.KeyState, -1); err != nil {
 			return err
 		}
-		deleted = &r
-		outbox.Stage(ctx, deleteKeyEvent(&r, now))
+		deleted = r
+		outbox.Stage(ctx, deleteKeyEvent(r, now))
 		return nil
 	})
 	s.cache.invalidate(invalid...)

@@ -139,18 +139,18 @@ func loadKey(tx store.Tx, account, region, keyID string) (*keyRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	var r keyRecord
-	if err := json.Unmarshal(b, &r); err != nil {
+	r, err := decodeKeyRecord(b)
+	if err != nil {
 		return nil, fmt.Errorf("decode key record %s: %w", keyID, err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // putKey stores r and keeps the count of its partition's keys by state:
 // it reads the state stored before, whatever the caller loaded.
 func putKey(tx store.Tx, r *keyRecord) error {
 	r.Schema = recordSchema
-	b, err := json.Marshal(r)
+	b, err := encodeKeyRecord(r)
 	if err != nil {
 		return fmt.Errorf("encode key record %s: %w", r.KeyID, err)
 	}

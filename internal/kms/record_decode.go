@@ -27,7 +27,12 @@ import (
 // hands back to json/v2 with these options, which reach no other type.
 var keyRecordUnmarshal = json.WithUnmarshalers(json.UnmarshalFromFunc(decodeRecordObject))
 
+// decodeKeyRecord reads a stored key record in either form: compact
+// (record_codec.go) or JSON, as written before store schema version 5.
 func decodeKeyRecord(b []byte) (*keyRecord, error) {
+	if len(b) > 0 && b[0] == compactRecord {
+		return decodeCompactRecord(b)
+	}
 	var r keyRecord
 	if err := json.Unmarshal(b, &r, keyRecordUnmarshal); err != nil {
 		return nil, err

@@ -3,7 +3,6 @@ package kms
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -140,11 +139,11 @@ func loadKeyAt(tx store.Tx, k []byte) (*keyRecord, error) {
 	if err != nil {
 		return nil, err
 	}
-	var r keyRecord
-	if err := json.Unmarshal(b, &r); err != nil {
+	r, err := decodeKeyRecord(b)
+	if err != nil {
 		return nil, fmt.Errorf("decode key record %s: %w", k, err)
 	}
-	return &r, nil
+	return r, nil
 }
 
 // rotateKeyEvent is the CloudTrail record AWS writes when it rotates a key
