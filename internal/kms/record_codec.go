@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/store"
@@ -422,30 +423,30 @@ func compactRecordState(b []byte) (string, error) {
 	return "", rd.err
 }
 
-// sharedBytes returns the string v holds from sharedText, as
-// readSharedString does for a JSON string. The table is keyed by raw JSON
-// text, which always starts with a quote; a compact value is keyed with a
-// 0x00 before it, so the two never meet.
+// sharedBytes returns the string v holds from sharedCompact, as
+// readSharedString does for a JSON string from sharedText.
 func sharedBytes(v []byte) string {
-	var buf [96]byte
-	key := append(append(buf[:0], 0), v...)
-	if s, ok := sharedText.lookup(key); ok {
+	if s, ok := sharedCompact.lookup(v); ok {
 		return s
 	}
-	return sharedText.add(key, string(v))
+	return sharedCompact.add(v, string(v))
 }
+
+// sharedCompact holds the strings of compact records most keys share,
+// keyed by their bytes, within the same bounds as sharedText.
+var sharedCompact = &textTable{m: make(map[string]string)}
 
 // sharedDefaultPolicy returns one shared copy of account's default key
-// policy, keyed under 0x01 and the account.
+// policy. Accounts are few: the map holds one entry for each.
 func sharedDefaultPolicy(account string) string {
-	var buf [32]byte
-	key := append(append(buf[:0], 1), account...)
-	if s, ok := sharedText.lookup(key); ok {
-		return s
+	if s, ok := defaultPolicies.Load(account); ok {
+		return s.(string)
 	}
-	return sharedText.add(key, DefaultPolicy(account))
+	s, _ := defaultPolicies.LoadOrStore(account, DefaultPolicy(account))
+	return s.(string)
 }
 
+var defaultPolicies sync.Map // account → DefaultPolicy(account)
 // SealedMaterial is one version of a key's material in a stored key
 // record: sealed under the root keyring, with the AAD it was sealed with.
 type SealedMaterial struct{ Blob, AAD []byte }
