@@ -236,7 +236,8 @@ func TestEditedRecordsAreRefused(t *testing.T) {
 	editBolt(t, data, func(tx *bbolt.Tx) error {
 		keys := tx.Bucket([]byte("keys"))
 		k := recordKey(tx, "keys", disabled)
-		v := bytes.Replace(keys.Get(k), []byte(`"keyState":"Disabled"`), []byte(`"keyState":"Enabled"`), 1)
+		// The compact record's state field: tag 11, length, the state.
+		v := bytes.Replace(keys.Get(k), []byte("\x0b\x08Disabled"), []byte("\x0b\x07Enabled"), 1)
 		if bytes.Equal(v, keys.Get(k)) {
 			t.Fatal("the disabled key's record does not say Disabled")
 		}

@@ -87,14 +87,7 @@ func BenchmarkDecodeKeyRecord(b *testing.B) {
 // BenchmarkDecodeSeededKeyRecord decodes the record kmsd dev --seed makes
 // for a generated key: the default policy and one material.
 func BenchmarkDecodeSeededKeyRecord(b *testing.B) {
-	t0 := time.Date(2026, 12, 4, 20, 20, 20, 819578906, time.UTC)
-	rec := &keyRecord{
-		Schema: recordSchema, KeyID: "27738fe0-41cb-4231-b691-1d6631b156af", AccountID: "111122223333", Region: "us-east-1",
-		KeyUsage: "ENCRYPT_DECRYPT", KeySpec: "SYMMETRIC_DEFAULT", Origin: "AWS_KMS", KeyManager: "CUSTOMER", KeyState: "Enabled",
-		Created: t0, Policy: DefaultPolicy("111122223333"),
-		Materials: []materialRecord{{ID: strings.Repeat("8d94cc04", 8), Created: t0, Origin: "AWS_KMS", Sealed: make([]byte, 60)}},
-	}
-	rec.CurrentMaterial = rec.Materials[0].ID
+	rec := seededKeyRecord()
 	raw, err := stdjson.Marshal(rec)
 	if err != nil {
 		b.Fatal(err)
@@ -108,12 +101,32 @@ func BenchmarkDecodeSeededKeyRecord(b *testing.B) {
 			}
 		}
 	})
-	b.Run("decodeKeyRecord", func(b *testing.B) {
-		b.ReportAllocs()
-		for b.Loop() {
-			if _, err := decodeKeyRecord(raw); err != nil {
-				b.Fatal(err)
+	compact, err := encodeKeyRecord(rec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for name, raw := range map[string][]byte{"decodeKeyRecord": raw, "compact": compact} {
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := decodeKeyRecord(raw); err != nil {
+					b.Fatal(err)
+				}
 			}
-		}
-	})
+		})
+	}
+}
+
+// seededKeyRecord is the record kmsd dev --seed makes for a generated
+// key: the default policy and one material, as most keys are.
+func seededKeyRecord() *keyRecord {
+	t0 := time.Date(2026, 12, 4, 20, 20, 20, 819578906, time.UTC)
+	rec := &keyRecord{
+		Schema: recordSchema, KeyID: "27738fe0-41cb-4231-b691-1d6631b156af", AccountID: "111122223333", Region: "us-east-1",
+		KeyUsage: "ENCRYPT_DECRYPT", KeySpec: "SYMMETRIC_DEFAULT", Origin: "AWS_KMS", KeyManager: "CUSTOMER", KeyState: "Enabled",
+		Created: t0, Policy: DefaultPolicy("111122223333"),
+		Materials: []materialRecord{{ID: strings.Repeat("8d94cc04", 8), Created: t0, Origin: "AWS_KMS", Sealed: make([]byte, 60)}},
+	}
+	rec.CurrentMaterial = rec.Materials[0].ID
+	return rec
 }

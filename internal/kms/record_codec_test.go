@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,44 +13,19 @@ import (
 	"github.com/kmsd/kmsd/internal/store"
 )
 
-func at(sec int64) time.Time { return time.Unix(1767000000+sec, 123456789).UTC() }
-
-func ptr[T any](v T) *T { return &v }
-
-// fullRecord has every field of keyRecord set, in the rarer forms too: a
-// key id that is no UUID, a material id that is no hex digest, a current
-// material that is none of the key's.
+// fullRecord is fullKeyRecord with the rarer forms too: a material id of
+// hex digits beside one of other text, a current material that is none
+// of the key's, a time before 1970, and rotations and imports filled in.
 func fullRecord() *keyRecord {
-	return &keyRecord{
-		Schema: recordSchema, KeyID: "mrk-0123456789abcdef0123456789abcdef", AccountID: "111122223333", Region: "eu-west-1",
-		Description: "every field", KeyUsage: "ENCRYPT_DECRYPT", KeySpec: "SYMMETRIC_DEFAULT", Origin: "EXTERNAL",
-		KeyManager: "AWS", AWSManagedAlias: "alias/aws/s3", KeyState: statePendingDeletion, Created: at(0),
-		DeletionDate: ptr(at(86400 * 7)), PendingWindowDays: 7, MultiRegion: true,
-		Policy:           `{"Version":"2012-10-17","Statement":[]}`,
-		PolicyPrincipals: []boundPrincipal{{ARN: "arn:aws:iam::111122223333:role/r", ID: "AROAEXAMPLE"}},
-		Tags:             []tagRecord{{"team", "a"}, {"empty", ""}},
-		Materials: []materialRecord{
-			{ID: "not-hex", Created: at(1), Origin: "EXTERNAL", Sealed: []byte{1, 2, 3}},
-			{ID: "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff", Created: at(2), Origin: "AWS_KMS", Sealed: []byte{4}},
-		},
-		CurrentMaterial: "gone", RotationEnabled: true, RotationPeriodDays: 90, NextRotation: ptr(at(86400 * 90)),
-		Rotations:     []rotationRecord{{MaterialID: "not-hex", Date: at(3), Type: "ON_DEMAND"}},
-		PrimaryRegion: "us-east-1", ReplicaRegions: []string{"eu-west-1", "ap-south-1"},
-		Imports:          []importRecord{{ID: "not-hex", Description: "d", Imported: true, ExpirationModel: "KEY_MATERIAL_EXPIRES", ValidTo: ptr(at(4))}},
-		CustomKeyStoreID: "cks-1234567890abcdef0", XksKeyID: "xks-key",
-	}
-}
-
-// defaultRecord is a key as most are: created without a policy.
-func defaultRecord() *keyRecord {
-	return &keyRecord{
-		Schema: recordSchema, KeyID: "00e69df1-efd6-433e-98a4-38e5eb0d2281", AccountID: "111122223333", Region: "us-east-1",
-		KeyUsage: "ENCRYPT_DECRYPT", KeySpec: "SYMMETRIC_DEFAULT", Origin: "AWS_KMS", KeyManager: "CUSTOMER", KeyState: "Enabled",
-		Created: at(0), Policy: DefaultPolicy("111122223333"),
-		Materials: []materialRecord{{ID: "388343f4c635e102a8ba7d993722dcccb9469a9045aa5f592a8d7aeed41ce29f", Created: at(0), Origin: "AWS_KMS",
-			Sealed: bytes.Repeat([]byte{7}, 62)}},
-		CurrentMaterial: "388343f4c635e102a8ba7d993722dcccb9469a9045aa5f592a8d7aeed41ce29f",
-	}
+	r := fullKeyRecord()
+	r.Materials = append(r.Materials, materialRecord{ID: strings.Repeat("0123456789abcdef", 4), Created: r.Created.Add(time.Hour), Origin: "EXTERNAL", Sealed: []byte{4}})
+	r.CurrentMaterial = "gone"
+	validTo := r.Created.Add(time.Hour)
+	r.Imports = []importRecord{{ID: "a1", Description: "d", Imported: true, ExpirationModel: "KEY_MATERIAL_EXPIRES", ValidTo: &validTo}}
+	before1970 := time.Date(1969, 7, 20, 20, 17, 40, 5, time.UTC) // negative seconds
+	r.NextRotation = &before1970
+	r.Rotations = []rotationRecord{{MaterialID: "a1", Date: time.Date(1960, 1, 1, 0, 0, 0, 1, time.UTC), Type: "ON_DEMAND"}}
+	return r
 }
 
 // TestFullRecordSetsEveryField keeps fullRecord whole: a field added to
@@ -65,7 +41,7 @@ func TestFullRecordSetsEveryField(t *testing.T) {
 }
 
 func TestCompactRecordRoundTrip(t *testing.T) {
-	for name, r := range map[string]*keyRecord{"full": fullRecord(), "default": defaultRecord()} {
+	for name, r := range map[string]*keyRecord{"full": fullRecord(), "seeded": seededKeyRecord(), "bare": {Schema: recordSchema, KeyID: "k"}} {
 		b, err := encodeKeyRecord(r)
 		if err != nil {
 			t.Fatal(err)
@@ -96,7 +72,7 @@ func TestCompactRecordRoundTrip(t *testing.T) {
 // TestDefaultRecordIsSmall: the record of a key like most others is under
 // 30% of its JSON form, with the default policy two bytes.
 func TestDefaultRecordIsSmall(t *testing.T) {
-	r := defaultRecord()
+	r := seededKeyRecord()
 	b, err := encodeKeyRecord(r)
 	if err != nil {
 		t.Fatal(err)
@@ -134,7 +110,7 @@ func TestCompactRecordCopiesWhatItKeeps(t *testing.T) {
 }
 
 func TestMalformedCompactRecords(t *testing.T) {
-	good, _ := encodeKeyRecord(defaultRecord())
+	good, _ := encodeKeyRecord(seededKeyRecord())
 	bad := map[string][]byte{
 		"unknown field":              append(bytes.Clone(good), 200, 0),
 		"length past the end":        append(bytes.Clone(good), fDescription, 5, 'a'),
@@ -162,7 +138,7 @@ func TestMalformedCompactRecords(t *testing.T) {
 }
 
 func FuzzDecodeCompactRecord(f *testing.F) {
-	for _, r := range []*keyRecord{fullRecord(), defaultRecord()} {
+	for _, r := range []*keyRecord{fullRecord(), seededKeyRecord()} {
 		b, _ := encodeKeyRecord(r)
 		f.Add(b)
 	}
