@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -292,7 +293,8 @@ func TestEditedRecordsAreRefused(t *testing.T) {
 
 // legacyDataDir writes a data directory the way kmsd did before stores
 // recorded their root keyring: a key and a ciphertext under it, through the
-// same kms service over bare bbolt and the file seal.
+// same kms service over bare bbolt and the file seal, with the key record
+// then written again as the JSON of those releases.
 func legacyDataDir(t *testing.T) (dir, keyID string, blob []byte) {
 	t.Helper()
 	dir = t.TempDir()
@@ -319,7 +321,34 @@ func legacyDataDir(t *testing.T) (dir, keyID string, blob []byte) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return dir, k.KeyMetadata.KeyId, enc.CiphertextBlob
+	id := k.KeyMetadata.KeyId
+	if err := st.Update(ctx, func(tx store.Tx) error {
+		at := []byte("111122223333/us-east-1/" + id)
+		v, err := tx.Get([]byte("keys"), at)
+		if err != nil {
+			return err
+		}
+		ms, err := kms.StoredKeyMaterials(v)
+		if err != nil || len(ms) != 1 {
+			return fmt.Errorf("materials of the new key: %v (%d)", err, len(ms))
+		}
+		material := string(ms[0].AAD[bytes.LastIndexByte(ms[0].AAD, '|')+1:])
+		created := k.KeyMetadata.CreationDate.Time().UTC().Format(time.RFC3339Nano)
+		rec, err := json.Marshal(map[string]any{
+			"schema": 1, "keyId": id, "accountId": "111122223333", "region": "us-east-1", "description": "",
+			"keyUsage": "ENCRYPT_DECRYPT", "keySpec": "SYMMETRIC_DEFAULT", "origin": "AWS_KMS", "keyManager": "CUSTOMER",
+			"keyState": "Enabled", "created": created, "multiRegion": false, "policy": kms.DefaultPolicy("111122223333"),
+			"materials":       []map[string]any{{"id": material, "created": created, "origin": "AWS_KMS", "sealed": ms[0].Blob}},
+			"currentMaterial": material,
+		})
+		if err != nil {
+			return err
+		}
+		return tx.Put([]byte("keys"), at, rec)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return dir, id, enc.CiphertextBlob
 }
 
 // hasCheckRecord reports whether kmsd.db holds the root keyring check.

@@ -48,6 +48,9 @@ func TestResealerKeepsTheRestOfTheRecord(t *testing.T) {
 	if err := census([]byte("access-keys"), []byte("AKIAEXAMPLE"), out); err != nil {
 		t.Fatalf("census after re-sealing: %v", err)
 	}
+	if err := census([]byte("keys"), []byte("k"), []byte{0xC1, 200, 0}); err == nil {
+		t.Fatal("census passed a compact key record it cannot read")
+	}
 	unknown := []byte(`{"nested":{"list":["x","` + base64.StdEncoding.EncodeToString(old) + `"]}}`)
 	if err := census([]byte("some-new-bucket"), []byte("k"), unknown); err == nil || !strings.Contains(err.Error(), "sealed under root key 1") {
 		t.Fatalf("census of a record with an unknown sealed field: %v", err)

@@ -12,7 +12,12 @@ import (
 
 // DefaultPolicy is the key policy AWS gives a key created without one: the
 // account may manage and use the key through IAM policies.
-func DefaultPolicy(account string) string {
+func DefaultPolicy(account string) string { return defaultPolicy1(account) }
+
+// defaultPolicy1 is the text a compact key record's fDefaultPolicy1 flag
+// stands for (record_codec.go). Never change it: a record keeps only the
+// flag, so a new default text needs a flag of its own.
+func defaultPolicy1(account string) string {
 	return `{
   "Version" : "2012-10-17",
   "Id" : "key-default-1",

@@ -24,20 +24,22 @@ import (
 // value; a material and a tag are fields of their own inside their
 // value. A key id that is a lowercase UUID is its 16 bytes, a material id
 // of 64 lowercase hex digits its 32, and the policy a key is given when
-// created without one is a flag. The rarer lists (rotations, imports, the
-// policy's bound principals) are JSON inside their field. Empty strings,
-// false flags and zero numbers are left out.
+// created without one (defaultPolicy1) is a flag. The rarer lists
+// (rotations, imports, the policy's bound principals) are JSON inside
+// their field. Empty strings and lists, false flags and zero numbers are
+// left out.
 //
-// A default key record is about 270 bytes this way against about 1,000 as
-// JSON, so a million-key store is a quarter of the size, and a cache miss
-// reads one small page-resident value and decodes it without a JSON
-// scanner. Records written as JSON before version 5 start with '{' and are
+// A key record with the default policy is about 250 bytes this way
+// against about 1,000 as JSON, so a million-key store file is under half
+// the size, and a cache miss reads a smaller value and decodes it without
+// a JSON scanner. Records written as JSON before version 5 start with '{' and are
 // still read; each is written compactly when its key next changes.
 const compactRecord = 0xC1
 
 // Field tags of a compact key record. A tag is never reused for another
-// meaning: a record from a newer release is refused by the store's schema
-// version before it is read.
+// meaning, and a new one goes at the end (TestCompactRecordLayoutIsFixed
+// pins the numbers): a record from a newer release is refused by the
+// store's schema version before it is read.
 const (
 	fKeyID = iota + 1
 	fKeyUUID
@@ -55,10 +57,10 @@ const (
 	fPendingWindow
 	fMultiRegion
 	fPolicy
-	fDefaultPolicy
-	fPrincipals // JSON
-	fTag        // nested: tagKey, tagValue
-	fMaterial   // nested: mID or mIDHex, mCreated, mOrigin, mSealed
+	fDefaultPolicy1 // the policy is defaultPolicy1(account)
+	fPrincipals     // JSON
+	fTag            // nested: tagKey, tagValue
+	fMaterial       // nested: mID or mIDHex, mCreated, mOrigin, mSealed
 	fCurrentIndex
 	fCurrentText
 	fRotationEnabled
@@ -110,8 +112,8 @@ func encodeKeyRecord(r *keyRecord) ([]byte, error) {
 	}
 	w.number(fPendingWindow, int64(r.PendingWindowDays))
 	w.flag(fMultiRegion, r.MultiRegion)
-	if r.Policy != "" && r.Policy == DefaultPolicy(r.AccountID) {
-		w.flag(fDefaultPolicy, true)
+	if r.Policy != "" && r.Policy == defaultPolicy1(r.AccountID) {
+		w.flag(fDefaultPolicy1, true)
 	} else {
 		w.text(fPolicy, r.Policy)
 	}
@@ -301,10 +303,10 @@ func decodeCompactRecord(b []byte) (*keyRecord, error) {
 			r.MultiRegion = true
 		case fPolicy:
 			r.Policy = sharedBytes(v)
-		case fDefaultPolicy:
+		case fDefaultPolicy1:
 			defaultPolicy = true
 		case fPrincipals:
-			err = json.Unmarshal(v, &r.PolicyPrincipals)
+			err = unmarshalList(v, &r.PolicyPrincipals)
 		case fTag:
 			var t tagRecord
 			t, err = readTag(v)
@@ -328,13 +330,13 @@ func decodeCompactRecord(b []byte) (*keyRecord, error) {
 		case fNextRotation:
 			r.NextRotation, err = readTimePointer(v)
 		case fRotations:
-			err = json.Unmarshal(v, &r.Rotations)
+			err = unmarshalList(v, &r.Rotations)
 		case fPrimaryRegion:
 			r.PrimaryRegion = sharedBytes(v)
 		case fReplicaRegion:
 			r.ReplicaRegions = append(r.ReplicaRegions, sharedBytes(v))
 		case fImports:
-			err = json.Unmarshal(v, &r.Imports)
+			err = unmarshalList(v, &r.Imports)
 		case fCustomKeyStore:
 			r.CustomKeyStoreID = sharedBytes(v)
 		case fXksKeyID:
@@ -357,6 +359,18 @@ func decodeCompactRecord(b []byte) (*keyRecord, error) {
 		r.Policy = sharedDefaultPolicy(r.AccountID)
 	}
 	return r, nil
+}
+
+// unmarshalList reads a list kept as JSON; an empty one is nil, as the
+// encoder leaves an empty list out.
+func unmarshalList[T any](v []byte, list *[]T) error {
+	if err := json.Unmarshal(v, list); err != nil {
+		return err
+	}
+	if len(*list) == 0 {
+		*list = nil
+	}
+	return nil
 }
 
 func readTimePointer(v []byte) (*time.Time, error) {
@@ -436,17 +450,16 @@ func sharedBytes(v []byte) string {
 // keyed by their bytes, within the same bounds as sharedText.
 var sharedCompact = &textTable{m: make(map[string]string)}
 
-// sharedDefaultPolicy returns one shared copy of account's default key
-// policy. Accounts are few: the map holds one entry for each.
+// sharedDefaultPolicy returns one shared copy of defaultPolicy1(account). Accounts are few: the map holds one entry for each.
 func sharedDefaultPolicy(account string) string {
 	if s, ok := defaultPolicies.Load(account); ok {
 		return s.(string)
 	}
-	s, _ := defaultPolicies.LoadOrStore(account, DefaultPolicy(account))
+	s, _ := defaultPolicies.LoadOrStore(account, defaultPolicy1(account))
 	return s.(string)
 }
 
-var defaultPolicies sync.Map // account → DefaultPolicy(account)
+var defaultPolicies sync.Map // account → defaultPolicy1(account)
 // SealedMaterial is one version of a key's material in a stored key
 // record: sealed under the root keyring, with the AAD it was sealed with.
 type SealedMaterial struct{ Blob, AAD []byte }
