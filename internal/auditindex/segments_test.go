@@ -302,12 +302,18 @@ func TestRebuildsAnIndexOfAnEarlierVersion(t *testing.T) {
 
 			tr.open()
 			waitFor(t, func() bool { return slices.Equal(ids(tr.lookup(Query{})), idsOf(evs[1], evs[0])) })
+			// The file's own state, not ix.st, which the indexer's
+			// goroutine owns and may be writing.
 			var stale *bbolt.Bucket
-			if err := tr.ix.db.View(func(tx *bbolt.Tx) error { stale = tx.Bucket([]byte("terms")); return nil }); err != nil {
+			var st state
+			if err := tr.ix.db.View(func(tx *bbolt.Tx) error {
+				stale = tx.Bucket([]byte("terms"))
+				return json.Unmarshal(tx.Bucket(bucketMeta).Get(keyState), &st)
+			}); err != nil {
 				t.Fatal(err)
 			}
-			if stale != nil || tr.ix.st.Version != formatVersion {
-				t.Errorf("the file of version %d was kept (version %d)", version, tr.ix.st.Version)
+			if stale != nil || st.Version != formatVersion {
+				t.Errorf("the file of version %d was kept (version %d)", version, st.Version)
 			}
 		})
 	}
