@@ -108,10 +108,9 @@ func resealer(sl *seal.FileSeal) func(bucket, key, value []byte) ([]byte, error)
 	return func(bucket, key, value []byte) ([]byte, error) {
 		active := sl.ActiveID()
 		if string(bucket) == "keys" && kms.IsCompactKeyRecord(value) {
-			out, _, err := kms.ResealCompactKey(value, func(m kms.SealedMaterial) ([]byte, error) {
+			return kms.ResealCompactKey(value, func(m kms.SealedMaterial) ([]byte, error) {
 				return resealValue(sl, active, m.Blob, m.AAD)
 			})
-			return out, err
 		}
 		out, changed := value, false
 		for _, f := range sealedFields(bucket, key, value) {
@@ -162,11 +161,19 @@ func sealedUnderCensus(id uint32) func(bucket, key, value []byte) error {
 	return func(bucket, key, value []byte) error {
 		refuse := fmt.Errorf("bucket %q, key %q still holds a value sealed under root key %d: run kmsd admin rotate-root again, and if it says this again, this kmsd cannot re-seal that value yet; keep the old root key", bucket, key, id)
 		if string(bucket) == "keys" && kms.IsCompactKeyRecord(value) {
-			// A compact record is no JSON for the walk below: one that
-			// does not decode may hold anything.
-			if _, err := kms.StoredKeyMaterials(value); err != nil {
+			// A compact record is no JSON for the walk below: its
+			// materials are all it holds sealed, and one that does not
+			// decode may hold anything.
+			ms, err := kms.StoredKeyMaterials(value)
+			if err != nil {
 				return fmt.Errorf("bucket %q, key %q: %w; keep the old root key", bucket, key, err)
 			}
+			for _, m := range ms {
+				if got, ok := sealedUnder(m.Blob); ok && got == id {
+					return refuse
+				}
+			}
+			return nil
 		}
 		for _, f := range sealedFields(bucket, key, value) {
 			if got, ok := sealedUnder(f.blob); ok && got == id {

@@ -2,13 +2,18 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/kmsd/kmsd/internal/kms"
+	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/secret"
+	"github.com/kmsd/kmsd/internal/store"
+	"github.com/kmsd/kmsd/internal/store/bolt"
 )
 
 // TestResealerKeepsTheRestOfTheRecord re-seals an access key record: only
@@ -54,5 +59,62 @@ func TestResealerKeepsTheRestOfTheRecord(t *testing.T) {
 	unknown := []byte(`{"nested":{"list":["x","` + base64.StdEncoding.EncodeToString(old) + `"]}}`)
 	if err := census([]byte("some-new-bucket"), []byte("k"), unknown); err == nil || !strings.Contains(err.Error(), "sealed under root key 1") {
 		t.Fatalf("census of a record with an unknown sealed field: %v", err)
+	}
+}
+
+// TestCensusReadsCompactKeyRecords: a key record in the compact form
+// holds the old root key back until its material is re-sealed, and the
+// re-sealed record still unseals.
+func TestCensusReadsCompactKeyRecords(t *testing.T) {
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: kms.AccountOwner{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	k, err := svc.CreateKey(ctx, &kms.Call{Caller: kms.RootCaller("111122223333", "us-east-1")}, &kmsapi.CreateKeyInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := []byte("111122223333/us-east-1/" + k.KeyMetadata.KeyId)
+	var rec []byte
+	if err := st.View(ctx, func(tx store.Tx) error { rec, err = tx.Get([]byte("keys"), at); return err }); err != nil {
+		t.Fatal(err)
+	}
+	if !kms.IsCompactKeyRecord(rec) {
+		t.Fatalf("a new key is stored as %q", rec)
+	}
+	if _, err := sl.Rotate(); err != nil {
+		t.Fatal(err)
+	}
+	census := sealedUnderCensus(1)
+	if err := census([]byte("keys"), at, rec); err == nil || !strings.Contains(err.Error(), "sealed under root key 1") {
+		t.Fatalf("census of a compact record under the old key: %v", err)
+	}
+	out, err := resealer(sl)([]byte("keys"), at, rec)
+	if err != nil || out == nil {
+		t.Fatalf("resealer: %v", err)
+	}
+	if err := census([]byte("keys"), at, out); err != nil {
+		t.Fatalf("census after re-sealing: %v", err)
+	}
+	ms, err := kms.StoredKeyMaterials(out)
+	if err != nil || len(ms) != 1 {
+		t.Fatalf("materials after re-sealing: %v (%d)", err, len(ms))
+	}
+	if pt, err := sl.Unseal(ms[0].Blob, ms[0].AAD); err != nil || len(pt) != 32 {
+		t.Fatalf("the re-sealed material does not unseal: %v", err)
+	}
+	if again, err := resealer(sl)([]byte("keys"), at, out); err != nil || again != nil {
+		t.Fatalf("a record already under the active key was changed: %v", err)
 	}
 }

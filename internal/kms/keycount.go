@@ -93,7 +93,7 @@ func storedState(tx store.Tx, k []byte) (string, error) {
 
 // recordState reads only the state of the key record b stored at k.
 func recordState(k, b []byte) (string, error) {
-	if len(b) > 0 && b[0] == compactRecord {
+	if IsCompactKeyRecord(b) {
 		state, err := compactRecordState(b)
 		if err != nil {
 			return "", fmt.Errorf("decode key record %s: %w", k, err)

@@ -108,7 +108,7 @@ func encodeKeyRecord(r *keyRecord) ([]byte, error) {
 	}
 	w.number(fPendingWindow, int64(r.PendingWindowDays))
 	w.flag(fMultiRegion, r.MultiRegion)
-	if r.Policy != "" && r.Policy == defaultPolicy1(r.AccountID) {
+	if r.Policy != "" && r.Policy == sharedDefaultPolicy(r.AccountID) {
 		w.flag(fDefaultPolicy1, true)
 	} else {
 		w.text(fPolicy, r.Policy)

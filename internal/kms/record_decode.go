@@ -30,7 +30,7 @@ var keyRecordUnmarshal = json.WithUnmarshalers(json.UnmarshalFromFunc(decodeReco
 // decodeKeyRecord reads a stored key record in either form: compact
 // (record_codec.go) or JSON, as written before store schema version 5.
 func decodeKeyRecord(b []byte) (*keyRecord, error) {
-	if len(b) > 0 && b[0] == compactRecord {
+	if IsCompactKeyRecord(b) {
 		return decodeCompactRecord(b)
 	}
 	var r keyRecord

@@ -59,28 +59,27 @@ func StoredKeyMaterials(value []byte) ([]SealedMaterial, error) {
 
 // ResealCompactKey returns a compact stored key record with each sealed
 // material replaced by what reseal returns for it (nil: kept as it is),
-// and whether any was replaced.
-func ResealCompactKey(value []byte, reseal func(SealedMaterial) ([]byte, error)) ([]byte, bool, error) {
+// or nil when reseal replaced none.
+func ResealCompactKey(value []byte, reseal func(SealedMaterial) ([]byte, error)) ([]byte, error) {
 	r, err := decodeCompactRecord(value)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
 	changed := false
 	for i := range r.Materials {
 		m := &r.Materials[i]
 		nb, err := reseal(SealedMaterial{m.Sealed, materialAAD(r.partition(), r.KeyID, m.ID)})
 		if err != nil {
-			return nil, false, err
+			return nil, err
 		}
 		if nb != nil {
 			m.Sealed, changed = nb, true
 		}
 	}
 	if !changed {
-		return nil, false, nil
+		return nil, nil
 	}
-	out, err := encodeKeyRecord(r)
-	return out, err == nil, err
+	return encodeKeyRecord(r)
 }
 
 // CompactKeyRecords is the store migration to schema version 5, after
