@@ -72,7 +72,7 @@ func open(path string, timeout time.Duration, readOnly bool) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	return &Store{db: db, note: note, group: &group{db: db}}, nil
+	return &Store{db: db, note: note, group: &group{db: db, mapped: mapped{upTo: storeSize(db)}}}, nil
 }
 
 // View runs fn on a consistent read-only snapshot. Put and Delete inside fn

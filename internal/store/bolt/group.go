@@ -37,6 +37,10 @@ type group struct {
 	leading bool
 
 	commits, updates atomic.Uint64 // transactions committed, Updates in them
+
+	// mapped is touched only by the leader, which the lead's hand-over
+	// orders.
+	mapped mapped
 }
 
 // update is one caller's Update waiting in the group.
@@ -119,6 +123,7 @@ func (g *group) commit(batch []*update) {
 	if err == nil {
 		g.commits.Add(1)
 		g.updates.Add(uint64(len(batch)))
+		g.mapped.grew(g.db)
 		return
 	}
 	if errors.Is(err, errNothingToCommit) {

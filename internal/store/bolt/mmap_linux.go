@@ -6,7 +6,7 @@ import "syscall"
 // again whenever it remaps a grown file, as etcd does: a request reading a
 // cold key then finds its page mapped instead of waiting for the disk while
 // it holds bbolt's map lock, which a growing writer waits for and every
-// later reader queues behind. Pages written since the last map are in the
-// page cache, so reading them costs a minor fault, not a disk read. Mapped
-// pages count in the process's RSS (they are the page cache's).
+// later reader queues behind. The pages commits add between remaps are
+// mapped as they commit (mapped.go). Mapped pages count in the process's
+// RSS (they are the page cache's).
 const mmapFlags = syscall.MAP_POPULATE

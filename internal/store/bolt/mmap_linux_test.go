@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kmsd/kmsd/internal/store"
+	"go.etcd.io/bbolt"
 )
 
 // mappedRSS is how much of the mapping of path is resident in this process.
@@ -74,5 +75,38 @@ func TestOpenMapsTheWholeFile(t *testing.T) {
 	defer s.Close()
 	if rss := mappedRSS(t, path); rss < st.Size()*9/10 {
 		t.Fatalf("%d of the file's %d bytes are mapped after Open", rss, st.Size())
+	}
+}
+
+// TestGrowthStaysMapped: pages a commit adds to the file are mapped as it
+// commits, not at their first read. Unmapped, they are page cache no
+// process maps, which the kernel's reclaim takes first, and the next read
+// of a key on one of them waits for the disk.
+func TestGrowthStaysMapped(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kmsd.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	v := bytes.Repeat([]byte{7}, 2000)
+	for i := range 10 {
+		if err := s.Update(t.Context(), func(tx store.Tx) error {
+			for j := range 500 {
+				if err := tx.Put([]byte("b"), []byte(fmt.Sprintf("%02d-%04d", i, j)), v); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var used int64
+	if err := s.db.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if rss := mappedRSS(t, path); rss < used {
+		t.Fatalf("%d of the %d bytes the store uses are mapped", rss, used)
 	}
 }

@@ -1,0 +1,8 @@
+//go:build !linux
+
+package bolt
+
+import "go.etcd.io/bbolt"
+
+// populate does nothing where MADV_POPULATE_READ does not exist.
+func populate(_ *bbolt.DB, from int64) (int64, bool) { return from, false }
