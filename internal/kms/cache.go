@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync/atomic"
 
 	"github.com/kmsd/kmsd/internal/keys"
 	"github.com/kmsd/kmsd/internal/policy"
@@ -39,9 +38,6 @@ type cachedKey struct {
 	// sharedConds holds conds for every cached key that has the same ones
 	// (cache_policy.go); kept here so the table keeps it while k is used.
 	sharedConds *sharedConds
-	// usage is where a successful cryptographic use is recorded
-	// (cache_usage.go), set on the first; it outlives the snapshot.
-	usage atomic.Pointer[usageSlot]
 	// entry is k's place in the cache, kept in k itself (one heap object
 	// fewer for each cached key); entry.key is the cache key it is held
 	// under, "" for a key never offered to the cache.

@@ -2,42 +2,27 @@ package kms
 
 import (
 	"encoding/hex"
-	"hash/maphash"
 	"sync"
 	"sync/atomic"
 	"time"
 )
 
-// The memory side of last usage (lastusage.go). With a million keys in
-// use, what the tracker keeps per key decides much of the heap, so it keeps
-// only what a flush has yet to write: the dirty set holds a key's slot
-// from its first use after a flush until that use is written, and the
-// cached key holds it to record the next uses with one atomic store; a
-// key's slot that neither holds is collected, and GetKeyLastUsage reads
-// that key's last use from the store.
+// The memory side of last usage (lastusage.go). The tracker keeps only
+// what a flush has yet to write: a key's newest use from its first use
+// after a flush until that use is written; GetKeyLastUsage reads older
+// ones from the store. With a million keys used at random it holds
+// hundreds of thousands of uses, which the collector would mark at every
+// cycle, so it holds them without pointers (use and useKey, in maps the
+// collector does not scan).
 
-// lastUse is one recorded use, immutable once published. Every successful
-// cryptographic request makes one, and the dirty set holds up to
-// usageFlushAt of them, so it is kept to 64 bytes: the request and event
-// ids as their 16 bytes when both are lowercase UUIDs (the form of kmsd's
-// own ids), and no strings of the request that made it; other ids are
-// kept as given.
+// lastUse is one use as the flush writes it and GetKeyLastUsage reports
+// it: the request and event ids as their 16 bytes when both are lowercase
+// UUIDs (the form of kmsd's own ids), other ids as given.
 type lastUse struct {
 	at        int64  // Unix nanoseconds, UTC
 	operation string // a KeyLastUsageTrackingOperation constant
 	uuids     [2][16]byte
 	texts     *[2]string // the ids as given when either is not a UUID; then uuids is unused
-}
-
-func newLastUse(at time.Time, op, requestID, eventID string) *lastUse {
-	u := &lastUse{at: at.UnixNano(), operation: op}
-	r, e := newCompactID(requestID), newCompactID(eventID)
-	if r.isUUID && e.isUUID {
-		u.uuids = [2][16]byte{r.uuid, e.uuid}
-	} else {
-		u.texts = &[2]string{requestID, eventID}
-	}
-	return u
 }
 
 func (u *lastUse) requestID() compactID { return u.id(0) }
@@ -73,25 +58,39 @@ type compactID struct {
 }
 
 func newCompactID(s string) compactID {
-	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+	if len(s) != 36 {
 		return compactID{text: s}
 	}
 	var c compactID
-	at := 0
-	for _, n := range []int{8, 4, 4, 4, 12} {
-		for i := 0; i < n; i++ {
-			if ch := s[at+i]; !('0' <= ch && ch <= '9' || 'a' <= ch && ch <= 'f') {
-				return compactID{text: s} // upper case would not round-trip
+	for i, j := 0, 0; i < len(s); {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return compactID{text: s}
 			}
+			i++
+			continue
 		}
-		at += n + 1
-	}
-	hexed := s[0:8] + s[9:13] + s[14:18] + s[19:23] + s[24:36]
-	if _, err := hex.Decode(c.uuid[:], []byte(hexed)); err != nil {
-		return compactID{text: s}
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
+			return compactID{text: s} // upper case would not round-trip
+		}
+		c.uuid[j] = hi<<4 | lo
+		i, j = i+2, j+1
 	}
 	c.isUUID = true
 	return c
+}
+
+// lowerHex is the value of a lowercase hex digit.
+func lowerHex(ch byte) (byte, bool) {
+	switch {
+	case '0' <= ch && ch <= '9':
+		return ch - '0', true
+	case 'a' <= ch && ch <= 'f':
+		return ch - 'a' + 10, true
+	}
+	return 0, false
 }
 
 func (c compactID) String() string {
@@ -119,195 +118,228 @@ func (c compactID) appendUUID(dst []byte) []byte {
 	return dst
 }
 
-// usageSlot holds a key's newest use and the one last written to the store.
-type usageSlot struct {
-	key     string // partition | key id
-	last    atomic.Pointer[lastUse]
-	flushed atomic.Pointer[lastUse]
-	// queued is set while the slot has a use the next flush must take. A
-	// slot leaves the dirty set only unqueued, with its last use written or
-	// its key deleted, and is never queued again then.
-	queued atomic.Bool
+// use is a recorded use as the tracker holds it: its time, the number of
+// its operation's name, and its request and event ids' bytes; ids in
+// another form are held beside it (useSet.odd).
+type use struct {
+	at  int64 // Unix nanoseconds, UTC
+	op  uint32
+	odd bool
+	ids [2][16]byte
 }
 
-// leave takes s, key's slot, out of dirty, the map of its shard (whose
-// lock is held), and drops its uses: a cached key holds its slot until
-// its next use, which then takes a new slot, so the uses of a key used
-// once would otherwise stay in memory while it is cached. s is unqueued
-// too, so that a stale holder records through the lock.
-func (t *usageTracker) leave(dirty map[string]*usageSlot, key string, s *usageSlot) {
-	delete(dirty, key)
-	t.queued.Add(-1)
-	s.queued.Store(false)
-	s.last.Store(nil)
-	s.flushed.Store(nil)
+// useSet is a set of keys' uses; its maps are made on the first put.
+type useSet struct {
+	uses map[useKey]use
+	odd  map[useKey][2]string // the ids of the uses that are not both UUIDs
 }
 
-// publish sets u as s's newest use unless s holds a later one.
-func (s *usageSlot) publish(u *lastUse) {
-	for {
-		cur := s.last.Load()
-		if cur != nil && cur.at > u.at {
-			return
-		}
-		if s.last.CompareAndSwap(cur, u) {
-			return
-		}
+func (s *useSet) put(k useKey, u use, texts [2]string) {
+	if s.uses == nil {
+		s.uses = make(map[useKey]use)
 	}
+	s.uses[k] = u
+	switch {
+	case u.odd:
+		if s.odd == nil {
+			s.odd = make(map[useKey][2]string)
+		}
+		s.odd[k] = texts
+	case s.odd != nil:
+		delete(s.odd, k)
+	}
+}
+
+func (s *useSet) get(k useKey) (use, [2]string, bool) {
+	u, ok := s.uses[k]
+	if ok && u.odd {
+		return u, s.odd[k], true
+	}
+	return u, [2]string{}, ok
+}
+
+func (s *useSet) remove(k useKey) bool {
+	if _, ok := s.uses[k]; !ok {
+		return false
+	}
+	delete(s.uses, k)
+	if s.odd != nil {
+		delete(s.odd, k)
+	}
+	return true
+}
+
+func (s *useSet) has(k useKey) bool {
+	_, ok := s.uses[k]
+	return ok
 }
 
 const usageShards = 64
 
-// usageTracker holds the slots of keys with a use not yet flushed, by
-// store key (partition and key id).
+// usageTracker holds, by key, the newest use not yet written. Each shard
+// holds the uses recorded since the last flush took them (pending) and
+// those the running flush took and has not yet written (inflight), which
+// GetKeyLastUsage still reports from memory.
 type usageTracker struct {
-	seed   maphash.Seed
 	shards [usageShards]struct {
-		mu    sync.Mutex
-		dirty map[string]*usageSlot
+		mu       sync.Mutex
+		pending  useSet
+		inflight useSet
 	}
+	keys, ops names
+	// flushing lets one flush at a time take and write uses.
+	flushing sync.Mutex
 	// started is when this process began recording; the store keeps the
 	// first such date as the tracking start (see trackingStart).
 	started time.Time
 	start   atomic.Pointer[time.Time]
-	// queued counts the dirty slots; from flushAt of them on, every new
-	// slot asks (through due) for a flush before the jobs' interval, also
-	// while one runs, so flushes follow each other while uses of distinct
-	// keys come faster than one writes them, and the set's memory stays
-	// bounded.
+	// queued counts the keys with a use in memory (pending, inflight or
+	// both); from flushAt of them on, every new one asks (through due)
+	// for a flush before the jobs' interval, also while one runs, so
+	// flushes follow each other while uses of distinct keys come faster
+	// than one writes them, and the tracker's memory stays bounded.
 	queued  atomic.Int64
 	flushAt int64
 	due     chan struct{}
 }
 
 // usageFlushAt is how many keys with unwritten uses ask for an early
-// flush: 40 to 60 MB of them (about 170 bytes a key, and its 64-byte name
-// when the key cache does not hold the key). A flush reads each key's
-// record and last use, in key order; the more of a million keys one flush
-// takes, the closer together they lie in the store, so a smaller set
-// costs more per use written.
+// flush: about 20 MB of them (some 80 bytes a key in the maps). A flush
+// reads each key's record and last use, in key order; the more of a
+// million keys one flush takes, the closer together they lie in the
+// store, so a smaller set costs more per use written.
 const usageFlushAt = 250_000
 
 func newUsageTracker(now time.Time) *usageTracker {
-	t := &usageTracker{seed: maphash.MakeSeed(), started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1)}
-	for i := range t.shards {
-		t.shards[i].dirty = make(map[string]*usageSlot)
-	}
-	return t
+	return &usageTracker{started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1)}
 }
 
-func (t *usageTracker) shard(key string) int {
-	return int(maphash.String(t.seed, key) % usageShards)
+func (t *usageTracker) shard(k useKey) int {
+	return int((uint32(k.id[0])|uint32(k.id[15])<<8)^k.part) % usageShards
 }
 
-// record publishes u as a use of the key whose slot the cached key holds
-// in *held. While that slot is queued this is an atomic store; otherwise
-// (the key's first use since a flush) the shard's lock finds or makes the
-// key's queued slot, and *held becomes it.
-func (t *usageTracker) record(key string, held *atomic.Pointer[usageSlot], u *lastUse) {
-	if s := held.Load(); s != nil && s.queued.Load() {
-		s.publish(u)
-		// A flush that unqueued s before this load may have read last
-		// before u: then record u again through the lock.
-		if s.queued.Load() {
-			return
-		}
+// record notes a use of key, a store key, unless a later one is held.
+func (t *usageTracker) record(key string, at time.Time, op, requestID, eventID string) {
+	k := t.keys.useKeyOf(key)
+	u := use{at: at.UnixNano(), op: t.ops.number(op)}
+	var texts [2]string
+	if r, e := newCompactID(requestID), newCompactID(eventID); r.isUUID && e.isUUID {
+		u.ids = [2][16]byte{r.uuid, e.uuid}
+	} else {
+		u.odd, texts = true, [2]string{requestID, eventID}
 	}
-	sh := &t.shards[t.shard(key)]
-	sh.mu.Lock()
-	s := sh.dirty[key]
-	if s == nil {
-		s = &usageSlot{key: key}
-		sh.dirty[key] = s
-		if t.queued.Add(1) >= t.flushAt {
-			select {
-			case t.due <- struct{}{}:
-			default:
-			}
-		}
-	}
-	s.publish(u)
-	s.queued.Store(true)
-	sh.mu.Unlock()
-	held.Store(s)
-}
-
-// peek returns key's newest use not yet known to be in the store, or nil.
-func (t *usageTracker) peek(key string) *lastUse {
-	sh := &t.shards[t.shard(key)]
+	sh := &t.shards[t.shard(k)]
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	if s := sh.dirty[key]; s != nil {
-		return s.last.Load()
+	if cur, ok := sh.inflight.uses[k]; ok && cur.at > u.at {
+		return // a flush is writing a later use
 	}
-	return nil
+	cur, ok := sh.pending.uses[k]
+	if ok && cur.at > u.at {
+		return
+	}
+	sh.pending.put(k, u, texts)
+	if !ok && !sh.inflight.has(k) && t.queued.Add(1) >= t.flushAt {
+		select {
+		case t.due <- struct{}{}:
+		default:
+		}
+	}
 }
 
-// forget drops a deleted key's pending use.
-func (t *usageTracker) forget(key string) {
-	sh := &t.shards[t.shard(key)]
+// peek returns key's newest use not yet known to be in the store.
+func (t *usageTracker) peek(key string) (lastUse, bool) {
+	k := t.keys.useKeyOf(key)
+	sh := &t.shards[t.shard(k)]
 	sh.mu.Lock()
-	if s, ok := sh.dirty[key]; ok {
-		t.leave(sh.dirty, key, s)
+	u, texts, ok := sh.pending.get(k)
+	if !ok {
+		u, texts, ok = sh.inflight.get(k)
 	}
 	sh.mu.Unlock()
+	if !ok {
+		return lastUse{}, false
+	}
+	return t.lastUse(u, texts), true
 }
 
+func (t *usageTracker) lastUse(u use, texts [2]string) lastUse {
+	l := lastUse{at: u.at, operation: t.ops.name(u.op), uuids: u.ids}
+	if u.odd {
+		l.texts = &texts
+	}
+	return l
+}
+
+// forget drops a deleted key's uses.
+func (t *usageTracker) forget(key string) {
+	k := t.keys.useKeyOf(key)
+	sh := &t.shards[t.shard(k)]
+	sh.mu.Lock()
+	p, f := sh.pending.remove(k), sh.inflight.remove(k)
+	sh.mu.Unlock()
+	if p || f {
+		t.queued.Add(-1)
+	}
+}
+
+// pendingUse is a use a flush writes.
 type pendingUse struct {
-	key  string
-	slot *usageSlot
-	use  *lastUse
+	key  string // the store key
+	name useKey
+	use  lastUse
 }
 
-// dirty unqueues and lists the uses the store does not have yet; a use
-// recorded meanwhile queues its slot again. A slot queued with nothing
-// new to write (an older use, recorded while a flush wrote a later one)
-// leaves the set here, as written would have let it.
-func (t *usageTracker) dirty() []pendingUse {
+// take lists the uses recorded since the last flush, which stay in
+// memory (inflight) until written or requeued; the caller holds flushing.
+func (t *usageTracker) take() []pendingUse {
 	var out []pendingUse
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
-		for k, s := range sh.dirty {
-			if !s.queued.Load() {
-				continue // taken by a flush still writing it
+		left := sh.inflight // empty unless a flush ended without saying
+		sh.inflight, sh.pending = sh.pending, useSet{}
+		for k, u := range left.uses {
+			if cur, ok := sh.inflight.uses[k]; !ok || cur.at < u.at {
+				_, texts, _ := left.get(k)
+				sh.inflight.put(k, u, texts)
 			}
-			s.queued.Store(false) // before reading last: see record
-			if u := s.last.Load(); u != nil && u != s.flushed.Load() {
-				out = append(out, pendingUse{key: k, slot: s, use: u})
-				continue
-			}
-			t.leave(sh.dirty, k, s)
+		}
+		for k, u := range sh.inflight.uses {
+			_, texts, _ := sh.inflight.get(k)
+			out = append(out, pendingUse{name: k, use: t.lastUse(u, texts)})
 		}
 		sh.mu.Unlock()
+	}
+	for i := range out {
+		out[i].key = t.keys.storeKey(out[i].name)
 	}
 	return out
 }
 
-// written notes that ps are in the store: their slots leave the dirty set
-// unless a newer use queued them again.
+// written notes that ps are in the store.
 func (t *usageTracker) written(ps []pendingUse) {
 	for _, p := range ps {
-		sh := &t.shards[t.shard(p.key)]
+		sh := &t.shards[t.shard(p.name)]
 		sh.mu.Lock()
-		switch {
-		case sh.dirty[p.key] != p.slot: // its key was deleted meanwhile
-		case p.slot.queued.Load():
-			p.slot.flushed.Store(p.use)
-		default:
-			t.leave(sh.dirty, p.key, p.slot)
+		if sh.inflight.remove(p.name) && !sh.pending.has(p.name) {
+			t.queued.Add(-1)
 		}
 		sh.mu.Unlock()
 	}
 }
 
-// requeue puts back slots a failed flush did not write.
+// requeue puts back uses a failed flush did not write, unless a later
+// use of the key was recorded meanwhile.
 func (t *usageTracker) requeue(ps []pendingUse) {
 	for _, p := range ps {
-		sh := &t.shards[t.shard(p.key)]
+		sh := &t.shards[t.shard(p.name)]
 		sh.mu.Lock()
-		if sh.dirty[p.key] == p.slot {
-			p.slot.queued.Store(true)
+		if u, texts, ok := sh.inflight.get(p.name); ok {
+			sh.inflight.remove(p.name)
+			if cur, ok := sh.pending.uses[p.name]; !ok || cur.at < u.at {
+				sh.pending.put(p.name, u, texts)
+			}
 		}
 		sh.mu.Unlock()
 	}

@@ -2,7 +2,8 @@ package kms
 
 import (
 	"context"
-	"fmt"
+	"reflect"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -26,14 +27,38 @@ func TestCompactIDRoundTrips(t *testing.T) {
 	}
 }
 
+// len is how many keys have a use in memory.
 func (t *usageTracker) len() int {
 	n := 0
 	for i := range t.shards {
-		t.shards[i].mu.Lock()
-		n += len(t.shards[i].dirty)
-		t.shards[i].mu.Unlock()
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.pending.uses)
+		for k := range sh.inflight.uses {
+			if !sh.pending.has(k) {
+				n++
+			}
+		}
+		sh.mu.Unlock()
 	}
 	return n
+}
+
+// testKey is a store key of kmsd's form.
+func testKey() string { return partition("111122223333", "us-east-1") + uuid.New() }
+
+func (t *usageTracker) recordAt(key string, at time.Time, op string) (requestID string) {
+	requestID = uuid.New()
+	t.record(key, at, op, requestID, uuid.New())
+	return requestID
+}
+
+func (t *usageTracker) peekAt(key string) int64 {
+	u, ok := t.peek(key)
+	if !ok {
+		return 0
+	}
+	return u.at
 }
 
 // TestFlushedUsesLeaveTheTracker: once its use is flushed a key's slot
@@ -68,112 +93,182 @@ func TestFlushedUsesLeaveTheTracker(t *testing.T) {
 	}
 }
 
-// TestWrittenSlotLetsGoOfItsUses: a cached key keeps its slot after the
-// slot's use is written and it leaves the tracker; the slot then holds
-// no use, so a million keys used once do not keep their uses in memory.
-func TestWrittenSlotLetsGoOfItsUses(t *testing.T) {
+// TestUseKeyNamesEveryForm: a store key goes into the tracker and comes
+// back the same, whatever the form of its key id, and ids that are not
+// UUIDs come back as given.
+func TestUseKeyNamesEveryForm(t *testing.T) {
 	tr := newUsageTracker(time.Now())
-	var held, older atomic.Pointer[usageSlot]
-	now := time.Now()
-	tr.record("p/written", &held, newLastUse(now, "Encrypt", uuid.New(), uuid.New()))
-	tr.record("p/older", &older, newLastUse(now, "Encrypt", uuid.New(), uuid.New()))
-	pending := tr.dirty()
-	// An older use recorded while the flush writes: the next flush finds
-	// nothing new in that slot, and it leaves there.
-	tr.record("p/older", &older, newLastUse(now.Add(-time.Second), "Decrypt", uuid.New(), uuid.New()))
-	tr.written(pending)
-	if got := tr.dirty(); len(got) != 0 {
-		t.Fatalf("dirty: %+v, want nothing new", got)
-	}
-	for name, h := range map[string]*atomic.Pointer[usageSlot]{"written": &held, "older": &older} {
-		if s := h.Load(); s == nil || s.last.Load() != nil || s.flushed.Load() != nil {
-			t.Errorf("%s: the held slot %+v still holds a use after leaving the tracker", name, s)
+	p := partition("111122223333", "eu-west-1")
+	for _, key := range []string{
+		p + uuid.New(),
+		p + "mrk-0123456789abcdef0123456789abcdef",
+		p + "mrk-0123456789ABCDEF0123456789abcdef",
+		p + "01234567-89AB-cdef-0123-456789abcdef",
+		p + "alias/short",
+		"no-partition",
+		"",
+	} {
+		k := tr.keys.useKeyOf(key)
+		if got := tr.keys.storeKey(k); got != key {
+			t.Errorf("%q came back as %q", key, got)
+		}
+		at := time.Unix(1700000000, 5)
+		tr.record(key, at, "Sign", "req-1", "EVENT")
+		u, ok := tr.peek(key)
+		if !ok || u.at != at.UnixNano() || u.operation != "Sign" || u.requestID().String() != "req-1" || u.eventID().String() != "EVENT" {
+			t.Errorf("%q: peek %+v, %v", key, u, ok)
 		}
 	}
-	if n := tr.len(); n != 0 {
-		t.Fatalf("%d slots left in the tracker", n)
+	if k := tr.keys.useKeyOf(p + uuid.New()); k.kind != kindUUID {
+		t.Errorf("a UUID key id is held as kind %d", k.kind)
 	}
-	// The next use takes a new slot, which holds it.
-	u := newLastUse(now.Add(time.Second), "Encrypt", uuid.New(), uuid.New())
-	tr.record("p/written", &held, u)
-	if got := tr.peek("p/written"); got != u {
-		t.Fatalf("peek: %+v, want the new use", got)
+	if k := tr.keys.useKeyOf(p + "mrk-0123456789abcdef0123456789abcdef"); k.kind != kindMRK {
+		t.Errorf("a multi-Region key id is held as kind %d", k.kind)
 	}
 }
 
-// TestLastUseIsSmall: every request that uses a key makes a lastUse, and
-// up to usageFlushAt wait in memory, so it stays in the 64-byte size class.
-func TestLastUseIsSmall(t *testing.T) {
-	if n := unsafe.Sizeof(lastUse{}); n > 64 {
-		t.Fatalf("lastUse takes %d bytes, want at most 64", n)
+// TestTrackerHoldsNoPointers: what the tracker holds for each key has no
+// pointer, so its maps are not scanned by the collector, and its uses are
+// not heap objects of their own: with a million keys used at random,
+// hundreds of thousands wait for the next flush.
+func TestTrackerHoldsNoPointers(t *testing.T) {
+	for _, v := range []any{use{}, useKey{}} {
+		if typ := reflect.TypeOf(v); hasPointers(typ) {
+			t.Errorf("%v holds a pointer", typ)
+		}
+	}
+	if n := unsafe.Sizeof(use{}); n > 48 {
+		t.Errorf("use takes %d bytes, want at most 48", n)
+	}
+	if n := unsafe.Sizeof(useKey{}); n > 24 {
+		t.Errorf("useKey takes %d bytes, want at most 24", n)
+	}
+	tr := newUsageTracker(time.Now())
+	const keys = 50_000
+	names := make([]string, keys)
+	for i := range names {
+		names[i] = testKey()
+	}
+	now := time.Now()
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	for _, k := range names {
+		tr.record(k, now, "Encrypt", uuid.New(), uuid.New())
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if n := int64(after.HeapObjects) - int64(before.HeapObjects); n > keys/50 {
+		t.Errorf("%d keys' uses take %d heap objects", keys, n)
+	}
+	if n := tr.len(); n != keys {
+		t.Fatalf("%d keys held, want %d", n, keys)
 	}
 }
 
-// TestUseDuringFlushIsNotLost: a use recorded after a flush took its slot
-// is written by the next flush, and is what GetKeyLastUsage reports
-// meanwhile.
+func hasPointers(t reflect.Type) bool {
+	switch t.Kind() {
+	case reflect.Pointer, reflect.String, reflect.Slice, reflect.Map, reflect.Interface, reflect.Chan, reflect.Func, reflect.UnsafePointer:
+		return true
+	case reflect.Array:
+		return hasPointers(t.Elem())
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if hasPointers(t.Field(i).Type) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestUseDuringFlushIsNotLost: a use recorded after a flush took the
+// key's use is written by the next flush, and is what GetKeyLastUsage
+// reports meanwhile.
 func TestUseDuringFlushIsNotLost(t *testing.T) {
 	tr := newUsageTracker(time.Now())
-	var held atomic.Pointer[usageSlot]
-	const key = "111122223333/us-east-1/k"
+	key := testKey()
 	now := time.Now()
-	first := newLastUse(now, "Encrypt", uuid.New(), uuid.New())
-	tr.record(key, &held, first)
-	pending := tr.dirty()
-	if len(pending) != 1 || pending[0].use != first {
-		t.Fatalf("dirty: %+v, want the one use", pending)
+	tr.recordAt(key, now, "Encrypt")
+	pending := tr.take()
+	if len(pending) != 1 || pending[0].key != key || pending[0].use.at != now.UnixNano() {
+		t.Fatalf("take: %+v, want the one use", pending)
 	}
-	second := newLastUse(now.Add(time.Second), "Decrypt", uuid.New(), uuid.New())
-	tr.record(key, &held, second) // while the first is being written
+	if got := tr.peekAt(key); got != now.UnixNano() {
+		t.Fatalf("peek while the flush writes: %d, want the use being written", got)
+	}
+	second := now.Add(time.Second)
+	tr.recordAt(key, second, "Decrypt") // while the first is being written
 	tr.written(pending)
-	if u := tr.peek(key); u != second {
-		t.Fatalf("peek after the flush: %+v, want the second use", u)
+	if got := tr.peekAt(key); got != second.UnixNano() {
+		t.Fatalf("peek after the flush: %d, want the second use", got)
 	}
-	again := tr.dirty()
-	if len(again) != 1 || again[0].use != second {
-		t.Fatalf("dirty after a use during the flush: %+v, want the second use", again)
-	}
-	if more := tr.dirty(); len(more) != 0 {
-		t.Fatalf("dirty twice: %+v", more)
+	again := tr.take()
+	if len(again) != 1 || again[0].use.at != second.UnixNano() || again[0].use.operation != "Decrypt" {
+		t.Fatalf("take after a use during the flush: %+v, want the second use", again)
 	}
 	// A failed flush puts its uses back.
 	tr.requeue(again)
-	if more := tr.dirty(); len(more) != 1 {
-		t.Fatalf("dirty after a requeue: %+v, want the second use", more)
+	if more := tr.take(); len(more) != 1 || more[0].use.at != second.UnixNano() {
+		t.Fatalf("take after a requeue: %+v, want the second use", more)
 	}
 	tr.written(again)
-	if n := tr.len(); n != 0 || tr.peek(key) != nil {
-		t.Fatalf("%d slots after every use was written", n)
+	if n, q := tr.len(), tr.queued.Load(); n != 0 || q != 0 || tr.peekAt(key) != 0 {
+		t.Fatalf("%d keys (%d counted) after every use was written", n, q)
 	}
-	// A use through a slot that left the tracker takes a new one.
-	third := newLastUse(now.Add(2*time.Second), "Encrypt", uuid.New(), uuid.New())
-	tr.record(key, &held, third)
-	if more := tr.dirty(); len(more) != 1 || more[0].use != third {
-		t.Fatalf("dirty after a use through a flushed slot: %+v", more)
+	third := now.Add(2 * time.Second)
+	tr.recordAt(key, third, "Encrypt")
+	if more := tr.take(); len(more) != 1 || more[0].use.at != third.UnixNano() {
+		t.Fatalf("take after a use of a written key: %+v", more)
+	}
+}
+
+// A requeued use gives way to a later one recorded during the failed
+// flush, and an older one recorded then is dropped.
+func TestRequeueKeepsTheNewerUse(t *testing.T) {
+	tr := newUsageTracker(time.Now())
+	later, older := testKey(), testKey()
+	now := time.Now()
+	tr.recordAt(later, now, "Encrypt")
+	tr.recordAt(older, now, "Encrypt")
+	pending := tr.take()
+	tr.recordAt(later, now.Add(time.Second), "Decrypt")
+	tr.recordAt(older, now.Add(-time.Second), "Decrypt")
+	tr.requeue(pending)
+	got := map[string]pendingUse{}
+	for _, p := range tr.take() {
+		got[p.key] = p
+	}
+	if p := got[later]; p.use.operation != "Decrypt" {
+		t.Errorf("requeue replaced the later use: %+v", p)
+	}
+	if p := got[older]; p.use.operation != "Encrypt" {
+		t.Errorf("requeue kept an older use: %+v", p)
+	}
+	if q := tr.queued.Load(); q != 2 {
+		t.Errorf("%d keys counted, want 2", q)
 	}
 }
 
 // An older use recorded while a flush writes a later one leaves nothing
-// to write: its key leaves the tracker, and the count of keys waiting
-// (kmsd_key_last_usage_pending) comes back to zero.
+// to write, and the count of keys waiting (kmsd_key_last_usage_pending)
+// comes back to zero.
 func TestOlderUseDuringFlushLeavesNothingPending(t *testing.T) {
 	tr := newUsageTracker(time.Now())
-	var held atomic.Pointer[usageSlot]
-	const key = "111122223333/us-east-1/k"
+	key := testKey()
 	now := time.Now()
-	later := newLastUse(now.Add(time.Second), "Encrypt", uuid.New(), uuid.New())
-	tr.record(key, &held, later)
-	pending := tr.dirty()
-	tr.record(key, &held, newLastUse(now, "Decrypt", uuid.New(), uuid.New())) // a request that began first
+	tr.recordAt(key, now.Add(time.Second), "Encrypt")
+	pending := tr.take()
+	tr.recordAt(key, now, "Decrypt") // a request that began first
 	tr.written(pending)
-	if more := tr.dirty(); len(more) != 0 {
-		t.Fatalf("dirty: %+v, want nothing: the later use is written", more)
+	if more := tr.take(); len(more) != 0 {
+		t.Fatalf("take: %+v, want nothing: the later use is written", more)
 	}
 	if n, q := tr.len(), tr.queued.Load(); n != 0 || q != 0 {
-		t.Fatalf("%d slots, %d counted as waiting, after every use was written", n, q)
+		t.Fatalf("%d keys, %d counted as waiting, after every use was written", n, q)
 	}
-	if u := tr.peek(key); u != nil {
-		t.Fatalf("peek: %+v, want none in memory", u)
+	if _, ok := tr.peek(key); ok {
+		t.Fatal("peek: a use in memory, want none")
 	}
 }
 
@@ -242,17 +337,22 @@ func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {
 }
 
 // TestConcurrentUsesAndFlushesLoseNothing: uses recorded from several
-// goroutines while flushes take, write, fail and put back slots all reach
+// goroutines while flushes take, write, fail and put back uses all reach
 // the store, each key's newest last, and leave nothing pending.
 func TestConcurrentUsesAndFlushesLoseNothing(t *testing.T) {
 	tr := newUsageTracker(time.Now())
 	const keys, recorders, uses = 8, 4, 3000
-	var held [keys]atomic.Pointer[usageSlot]
+	var names [keys]string
+	for k := range names {
+		names[k] = testKey()
+	}
 	var newest [keys]atomic.Int64
 	var clock atomic.Int64
 	stored := map[string]int64{}
 	flush := func(fail bool) {
-		ps := tr.dirty()
+		tr.flushing.Lock()
+		defer tr.flushing.Unlock()
+		ps := tr.take()
 		if fail {
 			tr.requeue(ps)
 			return
@@ -284,10 +384,7 @@ func TestConcurrentUsesAndFlushesLoseNothing(t *testing.T) {
 				at := clock.Add(1)
 				for cur := newest[k].Load(); at > cur && !newest[k].CompareAndSwap(cur, at); cur = newest[k].Load() {
 				}
-				if i%97 == 0 {
-					held[k].Store(nil) // a new snapshot of the key, with no slot yet
-				}
-				tr.record(fmt.Sprint("p/", k), &held[k], newLastUse(time.Unix(0, at), "Encrypt", uuid.New(), uuid.New()))
+				tr.recordAt(names[k], time.Unix(0, at), "Encrypt")
 			}
 		})
 	}
@@ -295,11 +392,28 @@ func TestConcurrentUsesAndFlushesLoseNothing(t *testing.T) {
 	<-done
 	flush(false)
 	for k := range keys {
-		if got, want := stored[fmt.Sprint("p/", k)], newest[k].Load(); got != want {
+		if got, want := stored[names[k]], newest[k].Load(); got != want {
 			t.Errorf("key %d: the store has the use at %d, want the newest, %d", k, got, want)
 		}
 	}
 	if n, q := tr.len(), tr.queued.Load(); n != 0 || q != 0 {
-		t.Errorf("%d slots (%d counted) left in the tracker after the last flush", n, q)
+		t.Errorf("%d keys (%d counted) left in the tracker after the last flush", n, q)
+	}
+}
+
+// BenchmarkRecordUse is what every tracked request adds: recording its
+// use among many keys.
+func BenchmarkRecordUse(b *testing.B) {
+	tr := newUsageTracker(time.Now())
+	keys := make([]string, 100_000)
+	for i := range keys {
+		keys[i] = testKey()
+	}
+	requestID, eventID, now := uuid.New(), uuid.New(), time.Now()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		tr.record(keys[i%len(keys)], now, "Encrypt", requestID, eventID)
+		i++
 	}
 }

@@ -14,10 +14,8 @@ import (
 )
 
 // Last usage (GetKeyLastUsage). A successful cryptographic operation
-// records its time, name and request id in the key's usage slot
-// (cache_usage.go): one atomic pointer store, reached from the cached key
-// without a map lookup, and on the first use since the last flush a shard
-// lock to join the dirty set; the hot path writes nothing to disk. FlushLastUsage, run by the
+// records its time, name and request id in memory (cache_usage.go), under
+// one of 64 locks; the hot path writes nothing to disk. FlushLastUsage, run by the
 // background jobs and once more at shutdown, writes the uses recorded since
 // its previous run to the store.
 //
@@ -54,15 +52,15 @@ func RecordsUse[I, O any](op kmsapi.KeyLastUsageTrackingOperation, f func(*Servi
 }
 
 func (s *Service) recordUse(c *Call, op kmsapi.KeyLastUsageTrackingOperation) {
-	var u *lastUse
+	var now time.Time
 	for _, k := range c.used {
 		if k == nil || k.rec == nil {
 			continue
 		}
-		if u == nil {
-			u = newLastUse(s.now(), string(op), c.RequestID, c.EventID)
+		if now.IsZero() {
+			now = s.now()
 		}
-		s.usage.record(k.usageKey(), &k.usage, u)
+		s.usage.record(k.usageKey(), now, string(op), c.RequestID, c.EventID)
 	}
 }
 
@@ -133,7 +131,9 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 	if _, err := s.trackingStart(ctx); err != nil {
 		return 0, err
 	}
-	pending := s.usage.dirty()
+	s.usage.flushing.Lock()
+	defer s.usage.flushing.Unlock()
+	pending := s.usage.take()
 	// In key order, so that each transaction rewrites a few neighbouring
 	// pages of the store rather than one page per use.
 	slices.SortFunc(pending, func(a, b pendingUse) int { return strings.Compare(a.key, b.key) })
@@ -233,7 +233,7 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *kmsapi.GetKe
 // nil when none is recorded.
 func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUseRecord, error) {
 	key := string(keyKey(r.AccountID, r.Region, r.KeyID))
-	if u := s.usage.peek(key); u != nil {
+	if u, ok := s.usage.peek(key); ok {
 		rec := u.record()
 		return &rec, nil
 	}

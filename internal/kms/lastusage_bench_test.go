@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -66,17 +65,16 @@ func BenchmarkFlushLastUsageAmongMany(b *testing.B) {
 		b.Fatal(err)
 	}
 	keys := make([]string, n)
-	held := make([]atomic.Pointer[usageSlot], n)
 	for i := range keys {
 		region, id, _ := g.Key(i)
 		keys[i] = string(keyKey(g.AccountID, region, id))
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	use := func(share float64) {
-		u := newLastUse(time.Now(), "Encrypt", uuid.New(), uuid.New())
-		for i, k := range keys {
+		now, requestID, eventID := time.Now(), uuid.New(), uuid.New()
+		for _, k := range keys {
 			if rng.Float64() < share {
-				svc.usage.record(k, &held[i], u)
+				svc.usage.record(k, now, "Encrypt", requestID, eventID)
 			}
 		}
 	}

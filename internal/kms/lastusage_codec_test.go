@@ -175,3 +175,15 @@ func TestJSONKeyUsesReadUntilTheirNextFlush(t *testing.T) {
 	wantUse(t, h.lastUsage(call(), ids[1]), "Encrypt", "req-again", h.clock.Now())
 	wantUse(t, h.lastUsage(call(), ids[2]), "Encrypt", before[2].RequestID, before[2].At)
 }
+
+// newLastUse is a use as the tracker gives it to a flush.
+func newLastUse(at time.Time, op, requestID, eventID string) *lastUse {
+	u := &lastUse{at: at.UnixNano(), operation: op}
+	r, e := newCompactID(requestID), newCompactID(eventID)
+	if r.isUUID && e.isUUID {
+		u.uuids = [2][16]byte{r.uuid, e.uuid}
+	} else {
+		u.texts = &[2]string{requestID, eventID}
+	}
+	return u
+}
