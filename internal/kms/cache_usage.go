@@ -285,7 +285,7 @@ func (t *usageTracker) forget(key string) {
 
 // pendingUse is a use a flush writes.
 type pendingUse struct {
-	key  string // the store key
+	key  []byte // the store key
 	name useKey
 	use  lastUse
 }
@@ -293,7 +293,15 @@ type pendingUse struct {
 // take lists the uses recorded since the last flush, which stay in
 // memory (inflight) until written or requeued; the caller holds flushing.
 func (t *usageTracker) take() []pendingUse {
-	var out []pendingUse
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.pending.uses) + len(sh.inflight.uses)
+		sh.mu.Unlock()
+	}
+	// Room for uses recorded meanwhile, and one array for every key.
+	out := make([]pendingUse, 0, n+n/8)
 	for i := range t.shards {
 		sh := &t.shards[i]
 		sh.mu.Lock()
@@ -311,8 +319,11 @@ func (t *usageTracker) take() []pendingUse {
 		}
 		sh.mu.Unlock()
 	}
+	keys := make([]byte, 0, len(out)*(len(partition("111122223333", "us-east-1"))+keyIDLen))
 	for i := range out {
-		out[i].key = t.keys.storeKey(out[i].name)
+		start := len(keys)
+		keys = t.keys.appendStoreKey(keys, out[i].name)
+		out[i].key = keys[start:len(keys):len(keys)]
 	}
 	return out
 }

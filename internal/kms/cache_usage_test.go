@@ -109,7 +109,7 @@ func TestUseKeyNamesEveryForm(t *testing.T) {
 		"",
 	} {
 		k := tr.keys.useKeyOf(key)
-		if got := tr.keys.storeKey(k); got != key {
+		if got := string(tr.keys.appendStoreKey(nil, k)); got != key {
 			t.Errorf("%q came back as %q", key, got)
 		}
 		at := time.Unix(1700000000, 5)
@@ -191,7 +191,7 @@ func TestUseDuringFlushIsNotLost(t *testing.T) {
 	now := time.Now()
 	tr.recordAt(key, now, "Encrypt")
 	pending := tr.take()
-	if len(pending) != 1 || pending[0].key != key || pending[0].use.at != now.UnixNano() {
+	if len(pending) != 1 || string(pending[0].key) != key || pending[0].use.at != now.UnixNano() {
 		t.Fatalf("take: %+v, want the one use", pending)
 	}
 	if got := tr.peekAt(key); got != now.UnixNano() {
@@ -237,7 +237,7 @@ func TestRequeueKeepsTheNewerUse(t *testing.T) {
 	tr.requeue(pending)
 	got := map[string]pendingUse{}
 	for _, p := range tr.take() {
-		got[p.key] = p
+		got[string(p.key)] = p
 	}
 	if p := got[later]; p.use.operation != "Decrypt" {
 		t.Errorf("requeue replaced the later use: %+v", p)
@@ -358,7 +358,7 @@ func TestConcurrentUsesAndFlushesLoseNothing(t *testing.T) {
 			return
 		}
 		for _, p := range ps {
-			stored[p.key] = max(stored[p.key], p.use.at)
+			stored[string(p.key)] = max(stored[string(p.key)], p.use.at)
 		}
 		tr.written(ps)
 	}

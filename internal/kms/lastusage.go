@@ -1,11 +1,11 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"time"
 
 	"github.com/kmsd/kmsd/internal/kmsapi"
@@ -136,14 +136,16 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 	pending := s.usage.take()
 	// In key order, so that each transaction rewrites a few neighbouring
 	// pages of the store rather than one page per use.
-	slices.SortFunc(pending, func(a, b pendingUse) int { return strings.Compare(a.key, b.key) })
+	slices.SortFunc(pending, func(a, b pendingUse) int { return bytes.Compare(a.key, b.key) })
 	written := 0
 	for len(pending) > 0 {
 		batch := pending[:min(flushBatch, len(pending))]
 		pending = pending[len(batch):]
 		err := s.store.Update(ctx, func(tx store.Tx) error {
+			var buf []byte
 			for _, p := range batch {
-				if err := writeUse(tx, p); err != nil {
+				var err error
+				if buf, err = writeUse(tx, p, buf[:0]); err != nil {
 					return err
 				}
 			}
@@ -166,22 +168,23 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 // is there: deleting a key deletes its last use in the same transaction
 // (lifecycle.go), so the key's presence is read only for a key with no
 // use stored yet.
-func writeUse(tx store.Tx, p pendingUse) error {
-	k := []byte(p.key)
-	b, err := store.Lend(tx, bucketLastUsage, k)
+func writeUse(tx store.Tx, p pendingUse, buf []byte) ([]byte, error) {
+	b, err := store.Lend(tx, bucketLastUsage, p.key)
 	switch {
 	case err == nil:
 		if at, ok := storedUseAt(b); ok && at > p.use.at {
-			return nil
+			return buf, nil
 		}
 	case errors.Is(err, store.ErrNotFound):
-		if ok, err := store.Has(tx, bucketKeys, k); err != nil || !ok {
-			return err
+		if ok, err := store.Has(tx, bucketKeys, p.key); err != nil || !ok {
+			return buf, err
 		}
 	default:
-		return err
+		return buf, err
 	}
-	return tx.Put(bucketLastUsage, k, p.use.appendStored(make([]byte, 0, 64)))
+	// The store copies what it is given: buf serves the next use.
+	buf = p.use.appendStored(buf)
+	return buf, tx.Put(bucketLastUsage, p.key, buf)
 }
 
 // GetKeyLastUsage reports the last successful cryptographic use of a key

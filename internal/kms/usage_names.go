@@ -43,15 +43,16 @@ func (n *names) useKeyOf(key string) useKey {
 	return useKey{part: n.number(key), kind: kindWhole}
 }
 
-// storeKey is the store key k names.
-func (n *names) storeKey(k useKey) string {
+// appendStoreKey appends the store key k names.
+func (n *names) appendStoreKey(dst []byte, k useKey) []byte {
+	dst = append(dst, n.name(k.part)...)
 	switch k.kind {
 	case kindUUID:
-		return n.name(k.part) + compactID{uuid: k.id, isUUID: true}.String()
+		dst = compactID{uuid: k.id, isUUID: true}.appendUUID(dst)
 	case kindMRK:
-		return n.name(k.part) + "mrk-" + hex.EncodeToString(k.id[:])
+		dst = hex.AppendEncode(append(dst, "mrk-"...), k.id[:])
 	}
-	return n.name(k.part)
+	return dst
 }
 
 // mrkBytes reads a multi-Region key id, mrk- and 32 lowercase hex digits.

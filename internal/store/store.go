@@ -38,7 +38,8 @@ type Store interface {
 }
 
 // Tx reads and writes inside one transaction. Slices returned by Get and Scan
-// belong to the caller and stay valid after the transaction ends. Buckets
+// belong to the caller and stay valid after the transaction ends; Put keeps
+// no reference to the slices it is given. Buckets
 // spring into existence on first Put; reading a bucket that was never written
 // is not an error (Get gives ErrNotFound, Scan gives nothing).
 type Tx interface {
