@@ -14,6 +14,8 @@ import (
 	"time"
 
 	"go.etcd.io/bbolt"
+
+	"github.com/kmsd/kmsd/internal/boltmap"
 )
 
 // Defaults for Options fields left zero.
@@ -130,7 +132,10 @@ type Index struct {
 	logPath string
 	opts    Options
 	db      *bbolt.DB
-	log     *logFile
+	// mapped keeps the file's pages mapped (boltmap), so neither the
+	// indexer nor a lookup waits on the disk in a page fault.
+	mapped *boltmap.Mapper
+	log    *logFile
 
 	// Between the log's writer (Durable) and the indexer.
 	mu         sync.Mutex
@@ -207,7 +212,7 @@ func Open(logPath string, opts Options) (*Index, error) {
 	}
 	// Commits skip the fsync; sync makes them durable (see markUnsynced).
 	db.NoSync = true
-	ix.db, ix.st = db, st
+	ix.db, ix.st, ix.mapped = db, st, boltmap.Opened(db)
 	ix.applied.Store(st.LastSeq)
 	return ix, nil
 }
@@ -228,7 +233,7 @@ func openDB(path string) (db *bbolt.DB, st state, err error) {
 			db, err = nil, fmt.Errorf("damaged index file: %v", p)
 		}
 	}()
-	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType})
+	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: time.Second, FreelistType: bbolt.FreelistMapType, MmapFlags: boltmap.Flags})
 	if err != nil {
 		return nil, state{}, err
 	}

@@ -29,7 +29,11 @@ func (ix *Index) update(fn func(tx *bbolt.Tx) error) error {
 			return err
 		}
 	}
-	return ix.db.Update(fn)
+	if err := ix.db.Update(fn); err != nil {
+		return err
+	}
+	ix.mapped.Committed(ix.db)
+	return nil
 }
 
 // markUnsynced creates the marker and makes it durable.

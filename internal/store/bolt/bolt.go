@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/boltmap"
 	"github.com/kmsd/kmsd/internal/store"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -61,7 +62,7 @@ func open(path string, timeout time.Duration, readOnly bool) (*Store, error) {
 		f, note, err = openDataFile(name, flag, perm, !readOnly, timeout)
 		return f, err
 	}
-	db, err := safeOpen(path, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, OpenFile: openFile, MmapFlags: mmapFlags})
+	db, err := safeOpen(path, &bbolt.Options{Timeout: timeout, ReadOnly: readOnly, OpenFile: openFile, MmapFlags: boltmap.Flags})
 	switch {
 	case errors.Is(err, bolterrors.ErrTimeout), errors.Is(err, ErrLocked):
 		return nil, fmt.Errorf("data file %s is %w", path, ErrLocked)
@@ -72,7 +73,7 @@ func open(path string, timeout time.Duration, readOnly bool) (*Store, error) {
 	case err != nil:
 		return nil, fmt.Errorf("open data file %s: %w", path, err)
 	}
-	return &Store{db: db, note: note, group: &group{db: db, mapped: mapped{upTo: storeSize(db)}}}, nil
+	return &Store{db: db, note: note, group: &group{db: db, mapped: boltmap.Opened(db)}}, nil
 }
 
 // View runs fn on a consistent read-only snapshot. Put and Delete inside fn

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/kmsd/kmsd/internal/boltmap"
 	"github.com/kmsd/kmsd/internal/store"
 	"go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -38,9 +39,8 @@ type group struct {
 
 	commits, updates atomic.Uint64 // transactions committed, Updates in them
 
-	// mapped is touched only by the leader, which the lead's hand-over
-	// orders.
-	mapped mapped
+	// mapped keeps the file's pages mapped (boltmap).
+	mapped *boltmap.Mapper
 }
 
 // update is one caller's Update waiting in the group.
@@ -123,7 +123,7 @@ func (g *group) commit(batch []*update) {
 	if err == nil {
 		g.commits.Add(1)
 		g.updates.Add(uint64(len(batch)))
-		g.mapped.grew(g.db)
+		g.mapped.Committed(g.db)
 		return
 	}
 	if errors.Is(err, errNothingToCommit) {

@@ -1,6 +1,6 @@
 //go:build !linux
 
-package bolt
+package boltmap
 
 import "go.etcd.io/bbolt"
 

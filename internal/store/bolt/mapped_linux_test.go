@@ -5,39 +5,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 
+	"github.com/kmsd/kmsd/internal/boltmap/boltmaptest"
 	"github.com/kmsd/kmsd/internal/store"
 	"go.etcd.io/bbolt"
 )
-
-// mappedRSS is how much of the mapping of path is resident in this process.
-func mappedRSS(t *testing.T, path string) int64 {
-	t.Helper()
-	b, err := os.ReadFile("/proc/self/smaps")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var rss int64
-	in := false
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) == 0 {
-			continue
-		}
-		if strings.Contains(f[0], "-") && !strings.HasSuffix(f[0], ":") {
-			in = f[len(f)-1] == path
-			continue
-		}
-		if in && f[0] == "Rss:" {
-			kb, _ := strconv.ParseInt(f[1], 10, 64)
-			rss += kb << 10
-		}
-	}
-	return rss
-}
 
 // TestOpenMapsTheWholeFile: an opened store has every page of its file
 // mapped, so a request reading a cold key takes no page fault while it
@@ -73,7 +46,7 @@ func TestOpenMapsTheWholeFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if rss := mappedRSS(t, path); rss < st.Size()*9/10 {
+	if rss := boltmaptest.Mapped(t, path); rss < st.Size()*9/10 {
 		t.Fatalf("%d of the file's %d bytes are mapped after Open", rss, st.Size())
 	}
 }
@@ -106,7 +79,7 @@ func TestGrowthStaysMapped(t *testing.T) {
 	if err := s.db.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if rss := mappedRSS(t, path); rss < used {
+	if rss := boltmaptest.Mapped(t, path); rss < used {
 		t.Fatalf("%d of the %d bytes the store uses are mapped", rss, used)
 	}
 }
