@@ -106,12 +106,14 @@ func (g *group) lead() {
 var errNothingToCommit = errors.New("nothing to commit")
 
 // commit runs batch's fns in one transaction and commits the writes of
-// those that succeeded.
+// those that succeeded. A fn alone in its transaction needs no undo log:
+// if it fails, the transaction is rolled back.
 func (g *group) commit(batch []*update) {
+	alone := len(batch) == 1
 	err := g.db.Update(func(btx *bbolt.Tx) error {
 		kept := 0
 		for _, u := range batch {
-			if g.run(btx, u) {
+			if g.run(btx, u, !alone) {
 				kept++
 			}
 		}
@@ -136,16 +138,19 @@ func (g *group) commit(batch []*update) {
 	}
 }
 
-// run runs one fn in btx and reports whether its writes are kept; a fn
-// that fails has them undone.
-func (g *group) run(btx *bbolt.Tx, u *update) (kept bool) {
-	t := &tx{btx: btx, undo: &undoLog{}}
+// run runs one fn in btx and reports whether its writes are kept; with
+// undo, a fn that fails has them undone.
+func (g *group) run(btx *bbolt.Tx, u *update, undo bool) (kept bool) {
+	t := &tx{btx: btx}
+	if undo {
+		t.undo = &undoLog{}
+	}
 	defer func() {
 		t.end()
 		if r := recover(); r != nil {
 			u.panicked, u.pv = true, r
 		}
-		if !kept {
+		if !kept && t.undo != nil {
 			t.undo.rollback(btx)
 		}
 	}()

@@ -197,3 +197,52 @@ func TestFailedUpdateInAGroupLeavesTheOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestFailedUpdateAloneLeavesNothing: an Update alone in its transaction
+// runs without an undo log (each Put would read what it replaces), and
+// when its fn fails or panics after writing, the transaction is rolled
+// back whole.
+func TestFailedUpdateAloneLeavesNothing(t *testing.T) {
+	s := openTemp(t)
+	b, other := []byte("b"), []byte("fresh-bucket")
+	if err := s.Update(t.Context(), func(stx store.Tx) error {
+		if stx.(*tx).undo != nil {
+			t.Error("an Update alone keeps an undo log")
+		}
+		return stx.Put(b, []byte("old"), []byte("1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	write := func(stx store.Tx) {
+		_ = stx.Put(b, []byte("old"), []byte("2"))
+		_ = stx.Put(b, []byte("new"), []byte("x"))
+		_ = stx.Put(other, []byte("k"), []byte("x"))
+	}
+	errBoom := errors.New("boom")
+	if err := s.Update(t.Context(), func(stx store.Tx) error { write(stx); return errBoom }); err != errBoom {
+		t.Fatalf("Update = %v, want its fn's error", err)
+	}
+	func() {
+		defer func() {
+			if r := recover(); r != "fn panicked" {
+				t.Errorf("recovered %v, want the fn's panic", r)
+			}
+		}()
+		_ = s.Update(t.Context(), func(stx store.Tx) error { write(stx); panic("fn panicked") })
+	}()
+	if err := s.View(t.Context(), func(stx store.Tx) error {
+		kvs, err := stx.Scan(b, nil, nil, 0)
+		if err != nil {
+			return err
+		}
+		if len(kvs) != 1 || string(kvs[0].Key) != "old" || string(kvs[0].Value) != "1" {
+			t.Errorf("after the failed Updates the bucket holds %q", kvs)
+		}
+		if _, err := stx.Get(other, []byte("k")); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the failed Update's new bucket was kept: %v", err)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
