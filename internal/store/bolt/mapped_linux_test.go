@@ -12,15 +12,9 @@ import (
 	"go.etcd.io/bbolt"
 )
 
-// TestOpenMapsTheWholeFile: an opened store has every page of its file
-// mapped, so a request reading a cold key takes no page fault while it
-// holds bbolt's map lock.
-func TestOpenMapsTheWholeFile(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "kmsd.db")
-	s, err := Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
+// fill commits 10 MB to s in ten Updates.
+func fill(t *testing.T, s *Store) {
+	t.Helper()
 	v := bytes.Repeat([]byte{7}, 2000)
 	for i := range 10 {
 		if err := s.Update(t.Context(), func(tx store.Tx) error {
@@ -34,6 +28,18 @@ func TestOpenMapsTheWholeFile(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+}
+
+// TestOpenMapsTheWholeFile: an opened store has every page of its file
+// mapped, so a request reading a cold key takes no page fault while it
+// holds bbolt's map lock.
+func TestOpenMapsTheWholeFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "kmsd.db")
+	s, err := Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fill(t, s)
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -62,19 +68,7 @@ func TestGrowthStaysMapped(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	v := bytes.Repeat([]byte{7}, 2000)
-	for i := range 10 {
-		if err := s.Update(t.Context(), func(tx store.Tx) error {
-			for j := range 500 {
-				if err := tx.Put([]byte("b"), []byte(fmt.Sprintf("%02d-%04d", i, j)), v); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	fill(t, s)
 	var used int64
 	if err := s.db.View(func(tx *bbolt.Tx) error { used = tx.Size(); return nil }); err != nil {
 		t.Fatal(err)
