@@ -47,3 +47,11 @@ func (m *Mapper) Committed(db *bbolt.DB) {
 	upTo, ok := populate(db, m.upTo)
 	m.upTo, m.off = upTo, !ok
 }
+
+// Working reports whether the kernel has mapped the pages asked for so
+// far (false after MADV_POPULATE_READ failed for good, or off Linux).
+func (m *Mapper) Working() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !m.off
+}

@@ -9,8 +9,9 @@ import (
 
 // populate maps the store's pages from byte from to its current size into
 // the process (MADV_POPULATE_READ, Linux 5.14 and later), as MAP_POPULATE
-// mapped the rest, and returns that size. It reports false where the
-// kernel cannot.
+// mapped the rest, and returns the size mapped up to. It reports false
+// where the kernel cannot (or may not) do it; after another failure the
+// next call tries the same pages again.
 func populate(db *bbolt.DB, from int64) (size int64, ok bool) {
 	size, ok = from, true
 	// Inside a read transaction bbolt cannot remap the file, so the
@@ -23,11 +24,12 @@ func populate(db *bbolt.DB, from int64) (size int64, ok bool) {
 			return nil
 		}
 		_, _, errno := unix.Syscall(unix.SYS_MADVISE, db.Info().Data+uintptr(start), uintptr(to-start), unix.MADV_POPULATE_READ)
-		if errno == unix.EINVAL {
+		switch errno {
+		case 0:
+			size = to
+		case unix.EINVAL, unix.ENOSYS, unix.EPERM:
 			ok = false
-			return nil
 		}
-		size = to
 		return nil
 	})
 	return size, ok

@@ -1,6 +1,7 @@
 package kms
 
 import (
+	"context"
 	"encoding/hex"
 	"sync"
 	"sync/atomic"
@@ -63,7 +64,7 @@ func newCompactID(s string) compactID {
 	}
 	var c compactID
 	for i, j := 0, 0; i < len(s); {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
+		if isUUIDDash(i) {
 			if s[i] != '-' {
 				return compactID{text: s}
 			}
@@ -187,8 +188,8 @@ type usageTracker struct {
 		inflight useSet
 	}
 	keys, ops names
-	// flushing lets one flush at a time take and write uses.
-	flushing sync.Mutex
+	// flushing lets one flush at a time take and write uses (lockFlush).
+	flushing chan struct{}
 	// started is when this process began recording; the store keeps the
 	// first such date as the tracking start (see trackingStart).
 	started time.Time
@@ -211,8 +212,20 @@ type usageTracker struct {
 const usageFlushAt = 250_000
 
 func newUsageTracker(now time.Time) *usageTracker {
-	return &usageTracker{started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1)}
+	return &usageTracker{started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1), flushing: make(chan struct{}, 1)}
 }
+
+// lockFlush waits for the flush running, if any, to end, or for ctx.
+func (t *usageTracker) lockFlush(ctx context.Context) error {
+	select {
+	case t.flushing <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (t *usageTracker) unlockFlush() { <-t.flushing }
 
 func (t *usageTracker) shard(k useKey) int {
 	return int((uint32(k.id[0])|uint32(k.id[15])<<8)^k.part) % usageShards
@@ -291,7 +304,7 @@ type pendingUse struct {
 }
 
 // take lists the uses recorded since the last flush, which stay in
-// memory (inflight) until written or requeued; the caller holds flushing.
+// memory (inflight) until written or requeued; the caller holds lockFlush.
 func (t *usageTracker) take() []pendingUse {
 	n := 0
 	for i := range t.shards {
@@ -319,7 +332,14 @@ func (t *usageTracker) take() []pendingUse {
 		}
 		sh.mu.Unlock()
 	}
-	keys := make([]byte, 0, len(out)*(len(partition("111122223333", "us-east-1"))+keyIDLen))
+	size := 0
+	for _, p := range out {
+		size += len(t.keys.name(p.name.part))
+		if p.name.kind != kindWhole {
+			size += keyIDLen
+		}
+	}
+	keys := make([]byte, 0, size)
 	for i := range out {
 		start := len(keys)
 		keys = t.keys.appendStoreKey(keys, out[i].name)

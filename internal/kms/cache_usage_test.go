@@ -104,6 +104,7 @@ func TestUseKeyNamesEveryForm(t *testing.T) {
 		p + "mrk-0123456789abcdef0123456789abcdef",
 		p + "mrk-0123456789ABCDEF0123456789abcdef",
 		p + "01234567-89AB-cdef-0123-456789abcdef",
+		p + "01234567-89AB-CDEF-0123-456789ABCDEF",
 		p + "alias/short",
 		"no-partition",
 		"",
@@ -122,8 +123,16 @@ func TestUseKeyNamesEveryForm(t *testing.T) {
 	if k := tr.keys.useKeyOf(p + uuid.New()); k.kind != kindUUID {
 		t.Errorf("a UUID key id is held as kind %d", k.kind)
 	}
-	if k := tr.keys.useKeyOf(p + "mrk-0123456789abcdef0123456789abcdef"); k.kind != kindMRK {
-		t.Errorf("a multi-Region key id is held as kind %d", k.kind)
+	for id, kind := range map[string]uint8{
+		"mrk-0123456789abcdef0123456789abcdef": kindMRK,
+		"01234567-89AB-cdef-0123-456789abcdef": kindUUID, // uuid.Valid accepts either case
+		"mrk-0123456789ABCDEF0123456789abcdef": kindWhole,
+		"0123456789abcdef0123456789abcdef0123": kindWhole,
+		"01234567-89ab-cdef-0123-456789abcdeg": kindWhole,
+	} {
+		if k := tr.keys.useKeyOf(p + id); k.kind != kind {
+			t.Errorf("%s is held as kind %d, want %d", id, k.kind, kind)
+		}
 	}
 }
 
@@ -140,8 +149,8 @@ func TestTrackerHoldsNoPointers(t *testing.T) {
 	if n := unsafe.Sizeof(use{}); n > 48 {
 		t.Errorf("use takes %d bytes, want at most 48", n)
 	}
-	if n := unsafe.Sizeof(useKey{}); n > 24 {
-		t.Errorf("useKey takes %d bytes, want at most 24", n)
+	if n := unsafe.Sizeof(useKey{}); n > 28 {
+		t.Errorf("useKey takes %d bytes, want at most 28", n)
 	}
 	tr := newUsageTracker(time.Now())
 	const keys = 50_000
@@ -350,8 +359,11 @@ func TestConcurrentUsesAndFlushesLoseNothing(t *testing.T) {
 	var clock atomic.Int64
 	stored := map[string]int64{}
 	flush := func(fail bool) {
-		tr.flushing.Lock()
-		defer tr.flushing.Unlock()
+		if err := tr.lockFlush(t.Context()); err != nil {
+			t.Error(err)
+			return
+		}
+		defer tr.unlockFlush()
 		ps := tr.take()
 		if fail {
 			tr.requeue(ps)

@@ -131,8 +131,10 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 	if _, err := s.trackingStart(ctx); err != nil {
 		return 0, err
 	}
-	s.usage.flushing.Lock()
-	defer s.usage.flushing.Unlock()
+	if err := s.usage.lockFlush(ctx); err != nil {
+		return 0, err
+	}
+	defer s.usage.unlockFlush()
 	pending := s.usage.take()
 	// In key order, so that each transaction rewrites a few neighbouring
 	// pages of the store rather than one page per use.
@@ -232,15 +234,16 @@ func (s *Service) GetKeyLastUsage(ctx context.Context, c *Call, in *kmsapi.GetKe
 	return out, nil
 }
 
-// lastUseOf returns a key's last recorded use, from memory or the store;
-// nil when none is recorded.
+// lastUseOf returns a key's last recorded use, the later of the one in
+// memory and the one stored (another node's, or one a late request's
+// older use did not replace); nil when none is recorded.
 func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUseRecord, error) {
 	key := string(keyKey(r.AccountID, r.Region, r.KeyID))
-	if u, ok := s.usage.peek(key); ok {
-		rec := u.record()
-		return &rec, nil
-	}
 	var u *lastUseRecord
+	if mem, ok := s.usage.peek(key); ok {
+		rec := mem.record()
+		u = &rec
+	}
 	err := s.store.View(ctx, func(tx store.Tx) error {
 		b, err := tx.Get(bucketLastUsage, []byte(key))
 		if errors.Is(err, store.ErrNotFound) {
@@ -253,7 +256,9 @@ func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUseRecord, 
 		if err != nil {
 			return fmt.Errorf("decode last usage of %s: %w", r.KeyID, err)
 		}
-		u = &stored
+		if u == nil || stored.At.After(u.At) {
+			u = &stored
+		}
 		return nil
 	})
 	return u, err

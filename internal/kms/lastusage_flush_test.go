@@ -55,6 +55,11 @@ func TestFlushKeepsALaterStoredUseAndDropsGoneKeys(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// Before the flush, the use in memory is older than the stored one,
+	// and GetKeyLastUsage reports the later.
+	if u := h.lastUsage(call(), kept).KeyLastUsage; u == nil || u.KmsRequestId != later.RequestID {
+		t.Errorf("last usage %+v before the flush, want the later stored use", u)
+	}
 	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -10,19 +10,22 @@ import (
 // How the usage tracker (cache_usage.go) names keys and operations without
 // pointers, so that the collector need not scan what it holds.
 
-// useKey is a key's store key (partition | key id) in 24 bytes: the
-// partition's number and the key id's 16 bytes, for the two forms kmsd
-// gives key ids (a lowercase UUID, and mrk- with 32 lowercase hex digits).
-// A key id in any other form is numbered whole (kindWhole).
+// useKey is a key's store key (partition | key id) in 28 bytes: the
+// partition's number and the 16 bytes of the key id's hex digits, for the
+// key ids kmsd accepts (a UUID, its letters in either case, and mrk- with
+// 32 lowercase hex digits). A key id in any other form is numbered whole
+// (kindWhole): no key of the store has one, so such numbers are only
+// made by a lookup that finds nothing.
 type useKey struct {
-	part uint32 // number of the partition, or of the whole store key
-	kind uint8
-	id   [16]byte
+	part  uint32 // number of the partition, or of the whole store key
+	upper uint32 // bit d set: hex digit d is an upper-case letter
+	id    [16]byte
+	kind  uint8
 }
 
 const (
-	kindUUID  = iota // id is a lowercase UUID's bytes
-	kindMRK          // id is the bytes of the hex digits after "mrk-"
+	kindUUID  = iota // id holds a UUID's digits
+	kindMRK          // id holds the digits after "mrk-"
 	kindWhole        // part numbers the whole store key; id is unused
 )
 
@@ -33,44 +36,66 @@ const keyIDLen = 36
 func (n *names) useKeyOf(key string) useKey {
 	if len(key) > keyIDLen {
 		part, id := key[:len(key)-keyIDLen], key[len(key)-keyIDLen:]
-		if c := newCompactID(id); c.isUUID {
-			return useKey{part: n.number(part), kind: kindUUID, id: c.uuid}
-		}
-		if k, ok := mrkBytes(id); ok {
-			return useKey{part: n.number(part), kind: kindMRK, id: k}
+		if k, ok := parseKeyID(id); ok {
+			k.part = n.number(part)
+			return k
 		}
 	}
 	return useKey{part: n.number(key), kind: kindWhole}
 }
+
+// parseKeyID reads the digits of a key id of either form useKey holds.
+func parseKeyID(id string) (useKey, bool) {
+	k := useKey{kind: kindUUID}
+	digits, dashes := id, true
+	if rest, ok := strings.CutPrefix(id, "mrk-"); ok {
+		k.kind, digits, dashes = kindMRK, rest, false
+	}
+	d := 0
+	for i := 0; i < len(digits); i++ {
+		ch := digits[i]
+		if dashes && isUUIDDash(i) {
+			if ch != '-' {
+				return k, false
+			}
+			continue
+		}
+		v, ok := lowerHex(ch)
+		if !ok && k.kind == kindUUID && 'A' <= ch && ch <= 'F' {
+			v, ok = ch-'A'+10, true
+			k.upper |= 1 << d
+		}
+		if !ok || d == 2*len(k.id) {
+			return k, false
+		}
+		k.id[d/2] |= v << (4 * (1 - d%2))
+		d++
+	}
+	return k, d == 2*len(k.id)
+}
+
+func isUUIDDash(i int) bool { return i == 8 || i == 13 || i == 18 || i == 23 }
 
 // appendStoreKey appends the store key k names.
 func (n *names) appendStoreKey(dst []byte, k useKey) []byte {
 	dst = append(dst, n.name(k.part)...)
 	switch k.kind {
 	case kindUUID:
+		start := len(dst)
 		dst = compactID{uuid: k.id, isUUID: true}.appendUUID(dst)
+		for i, d := start, 0; i < len(dst); i++ {
+			if isUUIDDash(i - start) {
+				continue
+			}
+			if k.upper&(1<<d) != 0 {
+				dst[i] -= 'a' - 'A'
+			}
+			d++
+		}
 	case kindMRK:
 		dst = hex.AppendEncode(append(dst, "mrk-"...), k.id[:])
 	}
 	return dst
-}
-
-// mrkBytes reads a multi-Region key id, mrk- and 32 lowercase hex digits.
-func mrkBytes(id string) ([16]byte, bool) {
-	var b [16]byte
-	rest, ok := strings.CutPrefix(id, "mrk-")
-	if !ok || len(rest) != 2*len(b) {
-		return b, false
-	}
-	for i := range b {
-		hi, ok1 := lowerHex(rest[2*i])
-		lo, ok2 := lowerHex(rest[2*i+1])
-		if !ok1 || !ok2 {
-			return b, false
-		}
-		b[i] = hi<<4 | lo
-	}
-	return b, true
 }
 
 // names numbers strings: partitions and operation names, which are few,

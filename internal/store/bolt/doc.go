@@ -6,8 +6,8 @@
 // by writers). Update runs inside bbolt's single writer transaction and
 // returns only after that transaction is committed with fsync; Updates that
 // arrive while one commits share the next transaction (group commit), each
-// fn run once in turn with an undo log, so one that fails leaves no write
-// and the others still commit. Because writers run one at a time, Updates
+// fn run once in turn with an undo log (none when it is alone), so one that
+// fails leaves no write and the others still commit. Because writers run one at a time, Updates
 // never conflict and never need retrying: store.ErrConflict is not returned
 // by this package, and an Update's fn runs exactly once.
 //

@@ -22,7 +22,9 @@ const maxGroup = 512
 // fsynced. Unlike bbolt's DB.Batch, each fn runs exactly once: fns run one
 // after another in the shared transaction, each with an undo log, and a fn
 // that fails (or panics, or whose ctx ends) has its writes undone before
-// the next one runs, so the others commit as if it had never run. Each
+// the next one runs, so the others commit as if it had never run; a fn
+// alone in its transaction has no log, and its failure rolls the
+// transaction back. Each
 // caller returns only after the transaction holding its writes is fsynced,
 // so durability is what one transaction per Update gave.
 //
@@ -83,7 +85,7 @@ func (g *group) lead() {
 	g.queue = g.queue[n:]
 	g.mu.Unlock()
 
-	g.commit(batch)
+	committed := g.commit(batch)
 
 	g.mu.Lock()
 	var next *update
@@ -100,15 +102,20 @@ func (g *group) lead() {
 	if next != nil {
 		next.wake <- true
 	}
+	// After the callers are answered: their Updates are durable already.
+	if committed {
+		g.mapped.Committed(g.db)
+	}
 }
 
 // errNothingToCommit rolls back a transaction in which every fn failed.
 var errNothingToCommit = errors.New("nothing to commit")
 
 // commit runs batch's fns in one transaction and commits the writes of
-// those that succeeded. A fn alone in its transaction needs no undo log:
-// if it fails, the transaction is rolled back.
-func (g *group) commit(batch []*update) {
+// those that succeeded, and reports whether it committed. A fn alone in
+// its transaction needs no undo log: if it fails, the transaction is
+// rolled back.
+func (g *group) commit(batch []*update) bool {
 	alone := len(batch) == 1
 	err := g.db.Update(func(btx *bbolt.Tx) error {
 		kept := 0
@@ -125,17 +132,17 @@ func (g *group) commit(batch []*update) {
 	if err == nil {
 		g.commits.Add(1)
 		g.updates.Add(uint64(len(batch)))
-		g.mapped.Committed(g.db)
-		return
+		return true
 	}
 	if errors.Is(err, errNothingToCommit) {
-		return
+		return false
 	}
 	for _, u := range batch {
 		if !u.fnFailed && !u.panicked {
 			u.err = fmt.Errorf("store/bolt: update: %w", err)
 		}
 	}
+	return false
 }
 
 // run runs one fn in btx and reports whether its writes are kept; with
