@@ -291,6 +291,28 @@ func TestEditedRecordsAreRefused(t *testing.T) {
 	}
 }
 
+// bareService opens a kms service over bare bbolt and the file seal in
+// dir, as kmsd did before stores recorded their root keyring; the caller
+// closes the store.
+func bareService(t *testing.T, dir string) (*bolt.Store, *seal.FileSeal, *kms.Service) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	svc, err := kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: kms.AccountOwner{}})
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	return st, sl, svc
+}
+
 // legacyDataDir writes a data directory the way kmsd did before stores
 // recorded their root keyring: a key and a ciphertext under it, through the
 // same kms service over bare bbolt and the file seal, with the key record
@@ -298,19 +320,8 @@ func TestEditedRecordsAreRefused(t *testing.T) {
 func legacyDataDir(t *testing.T) (dir, keyID string, blob []byte) {
 	t.Helper()
 	dir = t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _, svc := bareService(t, dir)
 	defer st.Close()
-	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: kms.AccountOwner{}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	call := &kms.Call{Caller: kms.RootCaller("111122223333", "us-east-1")}
 	k, err := svc.CreateKey(ctx, call, &kmsapi.CreateKeyInput{})

@@ -13,7 +13,6 @@ import (
 	"github.com/kmsd/kmsd/internal/seal"
 	"github.com/kmsd/kmsd/internal/secret"
 	"github.com/kmsd/kmsd/internal/store"
-	"github.com/kmsd/kmsd/internal/store/bolt"
 )
 
 // TestResealerKeepsTheRestOfTheRecord re-seals an access key record: only
@@ -67,19 +66,8 @@ func TestResealerKeepsTheRestOfTheRecord(t *testing.T) {
 // re-sealed record still unseals.
 func TestCensusReadsCompactKeyRecords(t *testing.T) {
 	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "kmsd.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, sl, svc := bareService(t, dir)
 	defer st.Close()
-	sl, err := seal.OpenFile(filepath.Join(dir, "root.key"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := kms.New(kms.Config{Store: st, Sealer: sl, Authorizer: kms.AccountOwner{}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
 	k, err := svc.CreateKey(ctx, &kms.Call{Caller: kms.RootCaller("111122223333", "us-east-1")}, &kmsapi.CreateKeyInput{})
 	if err != nil {
