@@ -22,11 +22,12 @@ import (
 // one transaction per version, and older kmsd releases then refuse the
 // store instead of misreading it.
 func storeSchema() schema.Plan {
-	return schema.Plan{Current: 5, Release: version, Migrations: []schema.Migration{
+	return schema.Plan{Current: 6, Release: version, Migrations: []schema.Migration{
 		{To: 2, Name: "index aliases by their key", Apply: kms.IndexAliasesByKey},
 		{To: 3, Name: "count keys by state", Apply: kms.CountKeysByState},
 		{To: 4, Name: "store key uses compactly", Apply: kms.CompactKeyUses},
 		{To: 5, Name: "store key records compactly", Apply: kms.CompactKeyRecords},
+		{To: 6, Name: "keep key uses in runs", Apply: kms.KeyUseRuns},
 	}}
 }
 

@@ -202,6 +202,8 @@ type usageTracker struct {
 	queued  atomic.Int64
 	flushAt int64
 	due     chan struct{}
+	// How flushes write and merge runs (lastusage_runs.go); tests lower them.
+	runAt, runMax, mergeUses, mergeRuns int
 }
 
 // usageFlushAt is how many keys with unwritten uses ask for an early
@@ -212,7 +214,8 @@ type usageTracker struct {
 const usageFlushAt = 250_000
 
 func newUsageTracker(now time.Time) *usageTracker {
-	return &usageTracker{started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1), flushing: make(chan struct{}, 1)}
+	return &usageTracker{started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1), flushing: make(chan struct{}, 1),
+		runAt: usageRunAt, runMax: usageRunMax, mergeUses: usageMergeUses, mergeRuns: usageMergeRuns}
 }
 
 // lockFlush waits for the flush running, if any, to end, or for ctx.

@@ -137,8 +137,19 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 	defer s.usage.unlockFlush()
 	pending := s.usage.take()
 	// In key order, so that each transaction rewrites a few neighbouring
-	// pages of the store rather than one page per use.
+	// pages of the store rather than one page per use, and so that runs
+	// are in key order.
 	slices.SortFunc(pending, func(a, b pendingUse) int { return bytes.Compare(a.key, b.key) })
+	if len(pending) >= s.usage.runAt {
+		written, err := s.writeRuns(ctx, pending)
+		if err != nil {
+			return written, err
+		}
+		if _, err := s.mergeUseRuns(ctx, false); err != nil {
+			return written, fmt.Errorf("merge runs of key uses: %w", err)
+		}
+		return written, nil
+	}
 	written := 0
 	for len(pending) > 0 {
 		batch := pending[:min(flushBatch, len(pending))]
@@ -146,8 +157,8 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 		err := s.store.Update(ctx, func(tx store.Tx) error {
 			var buf []byte
 			for _, p := range batch {
-				var err error
-				if buf, err = writeUse(tx, p, buf[:0]); err != nil {
+				buf = p.use.appendStored(buf[:0])
+				if err := writeUse(tx, p.key, p.use.at, buf); err != nil {
 					return err
 				}
 			}
@@ -164,29 +175,53 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 	return written, nil
 }
 
-// writeUse stores p's use unless its key is gone or a later use is stored
-// (another node's). A stored use is read where the store keeps it, and
-// only its time (storedUseAt, lastusage_codec.go). It also says the key
-// is there: deleting a key deletes its last use in the same transaction
-// (lifecycle.go), so the key's presence is read only for a key with no
-// use stored yet.
-func writeUse(tx store.Tx, p pendingUse, buf []byte) ([]byte, error) {
-	b, err := store.Lend(tx, bucketLastUsage, p.key)
+// writeRuns writes pending, in key order, as runs of at most runMax uses,
+// one transaction each (lastusage_runs.go).
+func (s *Service) writeRuns(ctx context.Context, pending []pendingUse) (int, error) {
+	id := newRunID(s.now())
+	written := 0
+	for len(pending) > 0 {
+		run := pending[:min(s.usage.runMax, len(pending))]
+		pending = pending[len(run):]
+		err := s.store.Update(ctx, func(tx store.Tx) error { return putRun(tx, id, run) })
+		if err != nil {
+			s.usage.requeue(run)
+			s.usage.requeue(pending)
+			return written, fmt.Errorf("flush last key usage: %w", err)
+		}
+		s.usage.written(run)
+		written += len(run)
+		id[15]++ // the next run of this flush: unique, and listed after
+	}
+	return written, nil
+}
+
+// writeUse stores a use (at, in its stored form) as the last of the key
+// stored under key, unless the key is gone, was deleted after it (and
+// made again), or has a later use stored (another node's). A stored use
+// is read where the store keeps it, and only its time (storedUseAt,
+// lastusage_codec.go). It also says the key is there: deleting a key
+// deletes its last use in the same transaction (lifecycle.go), so the
+// key's presence is read only for a key with no use stored yet.
+func writeUse(tx store.Tx, key []byte, at int64, stored []byte) error {
+	if gone, err := goneAt(tx, key); err != nil || at <= gone {
+		return err
+	}
+	b, err := store.Lend(tx, bucketLastUsage, key)
 	switch {
 	case err == nil:
-		if at, ok := storedUseAt(b); ok && at > p.use.at {
-			return buf, nil
+		if was, ok := storedUseAt(b); ok && was > at {
+			return nil
 		}
 	case errors.Is(err, store.ErrNotFound):
-		if ok, err := store.Has(tx, bucketKeys, p.key); err != nil || !ok {
-			return buf, err
+		if ok, err := store.Has(tx, bucketKeys, key); err != nil || !ok {
+			return err
 		}
 	default:
-		return buf, err
+		return err
 	}
-	// The store copies what it is given: buf serves the next use.
-	buf = p.use.appendStored(buf)
-	return buf, tx.Put(bucketLastUsage, p.key, buf)
+	// The store copies what it is given: the caller may reuse stored.
+	return tx.Put(bucketLastUsage, key, stored)
 }
 
 // GetKeyLastUsage reports the last successful cryptographic use of a key
@@ -244,14 +279,7 @@ func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUseRecord, 
 		rec := mem.record()
 		u = &rec
 	}
-	err := s.store.View(ctx, func(tx store.Tx) error {
-		b, err := tx.Get(bucketLastUsage, []byte(key))
-		if errors.Is(err, store.ErrNotFound) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
+	later := func(b []byte) error {
 		stored, err := decodeStoredUse(b)
 		if err != nil {
 			return fmt.Errorf("decode last usage of %s: %w", r.KeyID, err)
@@ -260,6 +288,22 @@ func (s *Service) lastUseOf(ctx context.Context, r *keyRecord) (*lastUseRecord, 
 			u = &stored
 		}
 		return nil
+	}
+	err := s.store.View(ctx, func(tx store.Tx) error {
+		b, err := tx.Get(bucketLastUsage, []byte(key))
+		switch {
+		case err == nil:
+			err = later(b)
+		case errors.Is(err, store.ErrNotFound):
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		if b, _, err = runUseOf(tx, []byte(key)); err != nil || b == nil {
+			return err
+		}
+		return later(b)
 	})
 	return u, err
 }

@@ -184,12 +184,21 @@ func (c *steppingClock) Now() time.Time {
 }
 
 // TestLastUsageConcurrentRecording runs uses, flushes and reads at once
-// (run it with -race) and checks the newest use wins in memory and on disk.
+// (run it with -race) and checks the newest use wins in memory and on disk,
+// with the uses written in place, and written as runs and merged.
 func TestLastUsageConcurrentRecording(t *testing.T) {
+	t.Run("in place", func(t *testing.T) { testConcurrentRecording(t, false) })
+	t.Run("runs", func(t *testing.T) { testConcurrentRecording(t, true) })
+}
+
+func testConcurrentRecording(t *testing.T, runs bool) {
 	h := newHarness(t)
 	ctx := context.Background()
 	clock := &steppingClock{}
 	h.svc.clock = clock
+	if runs {
+		h.useRuns(1, 3)
+	}
 	ids := []string{h.createKey(), h.createKey()}
 	var wg sync.WaitGroup
 	stop := make(chan struct{})

@@ -270,6 +270,9 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 		if err := tx.Delete(bucketLastUsage, indexKey[8:]); err != nil {
 			return err
 		}
+		if err := noteGone(tx, indexKey[8:], now); err != nil {
+			return err
+		}
 		if err := deleteKeyGrants(tx, r.partition(), r.KeyID); err != nil {
 			return err
 		}

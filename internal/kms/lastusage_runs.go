@@ -1,0 +1,401 @@
+package kms
+
+import (
+	"bytes"
+	"container/heap"
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/kmsd/kmsd/internal/store"
+)
+
+// Runs of key uses. Writing a use where bucketLastUsage keeps it rewrites
+// the store page that holds it; among a million keys used at random, a
+// flush of 250,000 uses rewrites nearly every page of the bucket, and
+// reads each one first. A flush of at least usageRunAt uses instead
+// writes them, in key order, as runs: each run a few hundred chunks of
+// runChunk uses, appended to bucketUseChunks in one transaction, and
+// listed in bucketUseRuns. Once the runs hold usageMergeUses uses, or
+// number usageMergeRuns, a merge reads them all in key order and writes
+// each key's latest use into bucketLastUsage: a page it rewrites then
+// takes the uses of several flushes, and a key used in several of them is
+// written once. GetKeyLastUsage reads a key's use in memory, in
+// bucketLastUsage, and in each run whose keys span it, and reports the
+// latest.
+//
+// A key deleted while one of its uses waits in a run: the merge drops the
+// use (the key is gone from bucketKeys), and so would a read (the key is
+// not found). A key made again with the same id (a replica in a Region
+// whose replica was deleted, a seeded id) must not inherit it, so
+// deleting a key notes when in bucketUseGone, and a use from before then
+// is ignored. A note is kept for goneKept: the flush that took a use
+// before the key went has long written its run by then, and the merge
+// after that has read it.
+var (
+	bucketUseRuns   = []byte("lastusage-runs")   // run id → runInfo
+	bucketUseChunks = []byte("lastusage-chunks") // run id | store key of its last use | 0x00 → a chunk
+	bucketUseGone   = []byte("lastusage-gone")   // store key → when the key was deleted (Unix ns, big endian)
+)
+
+const (
+	usageRunAt     = 4096      // a flush of fewer uses writes them in place
+	usageRunMax    = 32768     // uses per run: a transaction of about 2 MB
+	runChunk       = 128       // uses per chunk: what a read of one use decodes
+	usageMergeUses = 1_000_000 // runs holding this many uses are merged
+	usageMergeRuns = 64        // or this many runs
+	goneKept       = 24 * time.Hour
+)
+
+// runID names a run: when its flush began (big endian, so runs list in
+// the order they were taken) and 8 random bytes, unique across nodes.
+type runID [16]byte
+
+func newRunID(now time.Time) runID {
+	var id runID
+	binary.BigEndian.PutUint64(id[:], uint64(now.UnixNano()))
+	rand.Read(id[8:])
+	return id
+}
+
+// runInfo is a run's entry in bucketUseRuns: how many uses it holds, and
+// the store keys of its first and last.
+type runInfo struct {
+	id          runID
+	uses        int
+	first, last []byte
+}
+
+func (r *runInfo) value() []byte {
+	b := binary.AppendUvarint(nil, uint64(r.uses))
+	b = binary.AppendUvarint(b, uint64(len(r.first)))
+	return append(append(b, r.first...), r.last...)
+}
+
+func parseRunInfo(k, v []byte) (runInfo, error) {
+	var r runInfo
+	uses, n := binary.Uvarint(v)
+	if len(k) != len(r.id) || n <= 0 {
+		return r, fmt.Errorf("malformed run %x", k)
+	}
+	v = v[n:]
+	first, n := binary.Uvarint(v)
+	if n <= 0 || first > uint64(len(v)-n) {
+		return r, fmt.Errorf("malformed run %x", k)
+	}
+	copy(r.id[:], k)
+	r.uses = int(uses)
+	r.first, r.last = v[n:n+int(first)], v[n+int(first):]
+	return r, nil
+}
+
+// spans reports whether the run's keys span key.
+func (r *runInfo) spans(key []byte) bool {
+	return bytes.Compare(key, r.first) >= 0 && bytes.Compare(key, r.last) <= 0
+}
+
+// chunkKey is the key of the chunk of run id whose last use is last's:
+// with the 0x00 after it, the first chunk key of a run that sorts after
+// id | k is that of the chunk holding k, if any does (see runUse).
+func chunkKey(id runID, last []byte) []byte {
+	return append(append(append(make([]byte, 0, len(id)+len(last)+1), id[:]...), last...), 0)
+}
+
+// A chunk is its uses in key order, each as
+// uvarint(len(store key)) | store key | uvarint(len(use)) | the use in
+// its compact stored form (lastusage_codec.go).
+func appendChunkUse(b, key, stored []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(key)))
+	b = binary.AppendUvarint(append(b, key...), uint64(len(stored)))
+	return append(b, stored...)
+}
+
+// runUse is one use of a run, in the chunk's memory.
+type runUse struct {
+	key, stored []byte
+	at          int64
+}
+
+func parseChunk(b []byte) ([]runUse, error) {
+	var out []runUse
+	r := compactReader{b: b, ok: true}
+	for r.ok && len(r.b) > 0 {
+		key, stored := r.text(), r.text()
+		p, ok := parseCompact(stored)
+		if !r.ok || !ok || len(key) == 0 {
+			return nil, errors.New("malformed chunk of key uses")
+		}
+		out = append(out, runUse{key: key, stored: stored, at: p.at})
+	}
+	return out, nil
+}
+
+// putRun writes ps, in key order and of distinct keys, as run id.
+func putRun(tx store.Tx, id runID, ps []pendingUse) error {
+	var chunk, buf []byte
+	for i, p := range ps {
+		buf = p.use.appendStored(buf[:0])
+		chunk = appendChunkUse(chunk, p.key, buf)
+		if (i+1)%runChunk == 0 || i == len(ps)-1 {
+			if err := tx.Put(bucketUseChunks, chunkKey(id, p.key), chunk); err != nil {
+				return err
+			}
+			chunk = chunk[:0]
+		}
+	}
+	info := runInfo{uses: len(ps), first: ps[0].key, last: ps[len(ps)-1].key}
+	return tx.Put(bucketUseRuns, id[:], info.value())
+}
+
+func listRuns(tx store.Tx) ([]runInfo, error) {
+	kvs, err := tx.Scan(bucketUseRuns, nil, nil, 0)
+	if err != nil {
+		return nil, err
+	}
+	runs := make([]runInfo, len(kvs))
+	for i, kv := range kvs {
+		if runs[i], err = parseRunInfo(kv.Key, kv.Value); err != nil {
+			return nil, err
+		}
+	}
+	return runs, nil
+}
+
+// goneAt returns when the key stored under key was last deleted, in Unix
+// nanoseconds; 0 if it never was (or long ago).
+func goneAt(tx store.Tx, key []byte) (int64, error) {
+	b, err := store.Lend(tx, bucketUseGone, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return 0, nil
+	case err != nil:
+		return 0, err
+	case len(b) != 8:
+		return 0, fmt.Errorf("malformed deletion time of %s", key)
+	}
+	return int64(binary.BigEndian.Uint64(b)), nil
+}
+
+// noteGone notes in a key's deletion transaction when it was deleted.
+func noteGone(tx store.Tx, key []byte, at time.Time) error {
+	return tx.Put(bucketUseGone, key, binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano())))
+}
+
+// runUseOf returns key's latest use in the runs, in its stored form
+// (nil: none), leaving out any from before the key was last deleted.
+func runUseOf(tx store.Tx, key []byte) ([]byte, int64, error) {
+	runs, err := listRuns(tx)
+	if err != nil || len(runs) == 0 {
+		return nil, 0, err
+	}
+	gone, err := goneAt(tx, key)
+	if err != nil {
+		return nil, 0, err
+	}
+	var best []byte
+	bestAt := gone
+	for _, r := range runs {
+		if !r.spans(key) {
+			continue
+		}
+		seek := append(r.id[:len(r.id):len(r.id)], key...)
+		kvs, err := tx.Scan(bucketUseChunks, r.id[:], seek, 1)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(kvs) == 0 {
+			continue
+		}
+		uses, err := parseChunk(kvs[0].Value)
+		if err != nil {
+			return nil, 0, fmt.Errorf("run %x: %w", r.id, err)
+		}
+		for _, u := range uses {
+			if bytes.Equal(u.key, key) && u.at > bestAt {
+				best, bestAt = u.stored, u.at
+			}
+		}
+	}
+	return best, bestAt, nil
+}
+
+// runCursor reads one run's uses in key order, a few chunks at a time.
+type runCursor struct {
+	id    runID
+	after []byte // the key of the last chunk read
+	uses  []runUse
+	done  bool
+}
+
+const cursorChunks = 4
+
+// next returns the run's next use; ok is false at its end. It adds the
+// key of each chunk it reads to read.
+func (c *runCursor) next(ctx context.Context, st store.Store, read *[][]byte) (u runUse, ok bool, err error) {
+	for len(c.uses) == 0 {
+		if c.done {
+			return u, false, nil
+		}
+		err = st.View(ctx, func(tx store.Tx) error {
+			kvs, err := tx.Scan(bucketUseChunks, c.id[:], c.after, cursorChunks)
+			if err != nil {
+				return err
+			}
+			c.done = len(kvs) < cursorChunks
+			for _, kv := range kvs {
+				uses, err := parseChunk(kv.Value)
+				if err != nil {
+					return fmt.Errorf("run %x: %w", c.id, err)
+				}
+				c.uses = append(c.uses, uses...)
+				*read = append(*read, kv.Key)
+				c.after = kv.Key
+			}
+			return nil
+		})
+		if err != nil {
+			return u, false, err
+		}
+	}
+	u, c.uses = c.uses[0], c.uses[1:]
+	return u, true, nil
+}
+
+// runHeads orders the runs' next uses by key.
+type runHeads []runHead
+
+type runHead struct {
+	use runUse
+	c   *runCursor
+}
+
+func (h runHeads) Len() int           { return len(h) }
+func (h runHeads) Less(i, j int) bool { return bytes.Compare(h[i].use.key, h[j].use.key) < 0 }
+func (h runHeads) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *runHeads) Push(x any)        { *h = append(*h, x.(runHead)) }
+func (h *runHeads) Pop() any {
+	old := *h
+	x := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return x
+}
+
+// mergeUseRuns writes the latest use of each key in the runs into
+// bucketLastUsage, then drops the runs, when they hold enough uses or
+// number enough (always, if force). It returns how many keys it wrote.
+// Another node may merge the same runs meanwhile: each writes only what
+// is later than what is stored, and drops what both read.
+func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
+	var runs []runInfo
+	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
+		runs, err = listRuns(tx)
+		return err
+	}); err != nil || len(runs) == 0 {
+		return 0, err
+	}
+	total := 0
+	for _, r := range runs {
+		total += r.uses
+	}
+	if !force && total < s.usage.mergeUses && len(runs) < s.usage.mergeRuns {
+		return 0, nil
+	}
+	started := s.now()
+	var read [][]byte
+	heads := make(runHeads, 0, len(runs))
+	for _, r := range runs {
+		c := &runCursor{id: r.id}
+		u, ok, err := c.next(ctx, s.store, &read)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			heads = append(heads, runHead{u, c})
+		}
+	}
+	heap.Init(&heads)
+	written := 0
+	batch := make([]runUse, 0, flushBatch)
+	write := func() error {
+		err := s.store.Update(ctx, func(tx store.Tx) error {
+			for _, u := range batch {
+				if err := writeUse(tx, u.key, u.at, u.stored); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err == nil {
+			written += len(batch)
+		}
+		batch = batch[:0]
+		return err
+	}
+	for len(heads) > 0 {
+		u, c := heads[0].use, heads[0].c
+		next, ok, err := c.next(ctx, s.store, &read)
+		if err != nil {
+			return written, err
+		}
+		if ok {
+			heads[0].use = next
+			heap.Fix(&heads, 0)
+		} else {
+			heap.Pop(&heads)
+		}
+		if n := len(batch); n > 0 && bytes.Equal(batch[n-1].key, u.key) {
+			if u.at > batch[n-1].at {
+				batch[n-1] = u
+			}
+			continue
+		}
+		if len(batch) == flushBatch {
+			if err := write(); err != nil {
+				return written, err
+			}
+		}
+		batch = append(batch, u)
+	}
+	if err := write(); err != nil {
+		return written, err
+	}
+	return written, s.store.Update(ctx, func(tx store.Tx) error {
+		for _, k := range read {
+			if err := tx.Delete(bucketUseChunks, k); err != nil {
+				return err
+			}
+		}
+		for _, r := range runs {
+			if err := tx.Delete(bucketUseRuns, r.id[:]); err != nil {
+				return err
+			}
+		}
+		return pruneGone(tx, started.Add(-goneKept))
+	})
+}
+
+// pruneGone drops the deletion notes from before cutoff.
+func pruneGone(tx store.Tx, cutoff time.Time) error {
+	kvs, err := tx.Scan(bucketUseGone, nil, nil, 0)
+	if err != nil {
+		return err
+	}
+	for _, kv := range kvs {
+		if len(kv.Value) == 8 && int64(binary.BigEndian.Uint64(kv.Value)) >= cutoff.UnixNano() {
+			continue
+		}
+		if err := tx.Delete(bucketUseGone, kv.Key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// KeyUseRuns is the store migration to schema version 6, after which a
+// flush may leave key uses in runs, which an earlier kmsd does not read
+// (and whose deletions note nothing in bucketUseGone); it marks the store
+// so that such a kmsd refuses it. It rewrites nothing.
+func KeyUseRuns(context.Context, store.Tx) error { return nil }
