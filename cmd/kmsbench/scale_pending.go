@@ -15,37 +15,39 @@ import (
 )
 
 // waitUsesWritten waits, up to limit, until the kmsd whose metrics are at
-// url has written every key use it recorded (kmsd_key_last_usage_pending
-// is 0). Making the ciphertexts uses every key once; left pending, those
-// uses would be written during the first samples, a flush of up to a
-// million uses landing in whichever sample it meets.
+// url has written every key use it recorded and its flush is over
+// (kmsd_key_last_usage_pending and kmsd_key_last_usage_flushing are 0).
+// Making the ciphertexts uses every key once; left pending, those uses
+// would be written during the first samples, a flush of up to a million
+// uses, or the merge of the runs it wrote, landing in whichever sample it
+// meets.
 func waitUsesWritten(url string, limit, poll time.Duration) error {
-	const series = "kmsd_key_last_usage_pending"
+	const pending, flushing = "kmsd_key_last_usage_pending", "kmsd_key_last_usage_flushing"
 	t0 := time.Now()
 	for {
-		m, err := metricsOf(url, series)
+		m, err := metricsOf(url, pending, flushing)
 		if err != nil {
 			return err
 		}
-		n, ok := m[series]
+		n, ok := m[pending]
 		switch {
 		case !ok:
-			return fmt.Errorf("%s: no %s series", url, series)
-		case n == 0:
+			return fmt.Errorf("%s: no %s series", url, pending)
+		case n == 0 && m[flushing] == 0:
 			if d := time.Since(t0); d >= poll {
 				fmt.Printf("waited %s for the key uses to be written\n", d.Round(time.Second))
 			}
 			return nil
 		case time.Since(t0) > limit:
-			return fmt.Errorf("%.0f keys' uses still unwritten after %s", n, limit)
+			return fmt.Errorf("%.0f keys' uses still unwritten (flushing %.0f) after %s", n, m[flushing], limit)
 		}
 		time.Sleep(poll)
 	}
 }
 
 // flushWait is how long a kmsd dev started from bin with extra may take
-// to write the key uses it holds: two of its jobs intervals and a minute
-// for the flush. The interval is the one kmsd itself settles on (flag,
+// to write the key uses it holds: two of its jobs intervals and three
+// minutes for the flush and its merge. The interval is the one kmsd itself settles on (flag,
 // KMSD_JOBS_INTERVAL or a --config file), as --print-config shows it.
 func flushWait(bin string, extra []string) (time.Duration, error) {
 	// --print-config first: a flag at the end of extra left without its
@@ -64,7 +66,7 @@ func flushWait(bin string, extra []string) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("%s dev --print-config: %w", bin, err)
 	}
-	return 2*every + time.Minute, nil
+	return 2*every + 3*time.Minute, nil
 }
 
 // jobsInterval reads jobs_interval from kmsd's --print-config output.

@@ -14,23 +14,34 @@ import (
 )
 
 // pendingServer serves kmsd_key_last_usage_pending, counting down from
-// start by one a scrape.
-func pendingServer(t *testing.T, start int64) *httptest.Server {
-	var n atomic.Int64
+// start by one a scrape, and kmsd_key_last_usage_flushing, 1 for three
+// scrapes more (a merge after the flush).
+func pendingServer(t *testing.T, start int64) (*httptest.Server, *atomic.Int64) {
+	n := new(atomic.Int64)
 	n.Store(start)
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		v := max(n.Add(-1)+1, 0)
-		fmt.Fprintf(w, "# TYPE kmsd_key_last_usage_pending gauge\nkmsd_key_last_usage_pending %d\nkmsd_keys{state=\"Enabled\"} 5\ngo_memstats_heap_inuse_bytes 1.5e+06\n", v)
+		left := n.Add(-1) + 1
+		flushing := 0
+		if left > -3 {
+			flushing = 1
+		}
+		fmt.Fprintf(w, "# TYPE kmsd_key_last_usage_pending gauge\nkmsd_key_last_usage_pending %d\nkmsd_key_last_usage_flushing %d\nkmsd_keys{state=\"Enabled\"} 5\ngo_memstats_heap_inuse_bytes 1.5e+06\n", max(left, 0), flushing)
 	}))
 	t.Cleanup(srv.Close)
-	return srv
+	return srv, n
 }
 
 func TestWaitUsesWritten(t *testing.T) {
-	if err := waitUsesWritten(pendingServer(t, 3).URL, time.Minute, time.Millisecond); err != nil {
+	srv, n := pendingServer(t, 3)
+	if err := waitUsesWritten(srv.URL, time.Minute, time.Millisecond); err != nil {
 		t.Fatalf("the uses were written, but: %v", err)
 	}
-	err := waitUsesWritten(pendingServer(t, 1<<40).URL, 20*time.Millisecond, time.Millisecond)
+	// 3 scrapes to write the uses, 3 more for the merge, and the last.
+	if left := n.Load(); left != -4 {
+		t.Fatalf("returned with the counter at %d, want -4: after the merge, at once", left)
+	}
+	never, _ := pendingServer(t, 1<<40)
+	err := waitUsesWritten(never.URL, 20*time.Millisecond, time.Millisecond)
 	if err == nil || !strings.Contains(err.Error(), "still unwritten") {
 		t.Fatalf("uses never written: %v", err)
 	}
@@ -42,7 +53,8 @@ func TestWaitUsesWritten(t *testing.T) {
 }
 
 func TestMetricsOf(t *testing.T) {
-	m, err := metricsOf(pendingServer(t, 7).URL, "go_memstats_heap_inuse_bytes", "kmsd_keys", "absent")
+	srv, _ := pendingServer(t, 7)
+	m, err := metricsOf(srv.URL, "go_memstats_heap_inuse_bytes", "kmsd_keys", "absent")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,11 +82,11 @@ func TestFlushWaitFollowsTheJobsInterval(t *testing.T) {
 		extra []string
 		want  time.Duration
 	}{
-		{nil, 3 * time.Minute},
-		{[]string{"--cache-size", "5"}, 3 * time.Minute},
-		{[]string{"--jobs-interval", "10m"}, 21 * time.Minute},
-		{[]string{"-jobs-interval=30s", "--memory-limit", "300"}, 2 * time.Minute},
-		{[]string{"--config", config}, 2 * time.Minute},
+		{nil, 5 * time.Minute},
+		{[]string{"--cache-size", "5"}, 5 * time.Minute},
+		{[]string{"--jobs-interval", "10m"}, 23 * time.Minute},
+		{[]string{"-jobs-interval=30s", "--memory-limit", "300"}, 4 * time.Minute},
+		{[]string{"--config", config}, 4 * time.Minute},
 	} {
 		if got, err := flushWait(bin, c.extra); err != nil || got != c.want {
 			t.Errorf("flushWait(%q) = %s, %v; want %s", c.extra, got, err, c.want)
@@ -89,7 +101,7 @@ func TestFlushWaitFollowsTheJobsInterval(t *testing.T) {
 		t.Errorf("flushWait with a flag missing its value = %s, want an error", got)
 	}
 	t.Setenv("KMSD_JOBS_INTERVAL", "5m")
-	if got, err := flushWait(bin, nil); err != nil || got != 11*time.Minute {
+	if got, err := flushWait(bin, nil); err != nil || got != 13*time.Minute {
 		t.Errorf("with KMSD_JOBS_INTERVAL=5m: %s, %v", got, err)
 	}
 }

@@ -204,6 +204,10 @@ type usageTracker struct {
 	due     chan struct{}
 	// How flushes write and merge runs (lastusage_runs.go); tests lower them.
 	runAt, runMax, mergeUses, mergeRuns int
+	// unmerged is how many uses the runs held when a flush last counted
+	// them; active is whether a flush (and its merge) runs now.
+	unmerged atomic.Int64
+	active   atomic.Bool
 }
 
 // usageFlushAt is how many keys with unwritten uses ask for an early

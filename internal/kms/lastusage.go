@@ -119,6 +119,13 @@ const flushBatch = 1024
 // will write.
 func (s *Service) PendingKeyUses() int64 { return s.usage.queued.Load() }
 
+// UnmergedKeyUses is how many key uses the runs held when this node's
+// flush last counted them, and whether a flush, or its merge of the
+// runs, runs now (lastusage_runs.go).
+func (s *Service) UnmergedKeyUses() (uses int64, flushing bool) {
+	return s.usage.unmerged.Load(), s.usage.active.Load()
+}
+
 // LastUsageDue signals when so many keys have uses not yet written that
 // FlushLastUsage should run before its interval.
 func (s *Service) LastUsageDue() <-chan struct{} { return s.usage.due }
@@ -135,6 +142,8 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer s.usage.unlockFlush()
+	s.usage.active.Store(true)
+	defer s.usage.active.Store(false)
 	pending := s.usage.take()
 	// In key order, so that each transaction rewrites a few neighbouring
 	// pages of the store rather than one page per use, and so that runs

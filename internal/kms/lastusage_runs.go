@@ -300,6 +300,7 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 	for _, r := range runs {
 		total += r.uses
 	}
+	s.usage.unmerged.Store(int64(total))
 	if !force && total < s.usage.mergeUses && len(runs) < s.usage.mergeRuns {
 		return 0, nil
 	}
@@ -362,7 +363,7 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 	if err := write(); err != nil {
 		return written, err
 	}
-	return written, s.store.Update(ctx, func(tx store.Tx) error {
+	err := s.store.Update(ctx, func(tx store.Tx) error {
 		for _, k := range read {
 			if err := tx.Delete(bucketUseChunks, k); err != nil {
 				return err
@@ -375,6 +376,10 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 		}
 		return pruneGone(tx, started.Add(-goneKept))
 	})
+	if err == nil {
+		s.usage.unmerged.Add(-int64(total))
+	}
+	return written, err
 }
 
 // pruneGone drops the deletion notes from before cutoff.

@@ -56,6 +56,9 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 	if runs, chunks := h.runsLeft(); runs != 2 || chunks != 4 {
 		t.Fatalf("%d runs in %d chunks, want 2 in 4", runs, chunks)
 	}
+	if uses, flushing := h.svc.UnmergedKeyUses(); uses != n || flushing {
+		t.Fatalf("UnmergedKeyUses = %d, %v after the flush; want %d, false", uses, flushing, n)
+	}
 	for _, id := range ids {
 		if u := h.storedUse(id); u != nil {
 			t.Fatalf("a flush to runs wrote %s in place: %+v", id, u)
@@ -90,6 +93,9 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 	}
 	if w, err := h.svc.mergeUseRuns(ctx, true); w != n || err != nil {
 		t.Fatalf("merge wrote %d keys, %v; want %d", w, err, n)
+	}
+	if uses, _ := h.svc.UnmergedKeyUses(); uses != 0 {
+		t.Fatalf("UnmergedKeyUses = %d after the merge", uses)
 	}
 	if runs, chunks := h.runsLeft(); runs != 0 || chunks != 0 {
 		t.Fatalf("%d runs in %d chunks left after the merge", runs, chunks)

@@ -16,12 +16,15 @@ func (a fakeAudit) Stats() audit.Stats { return a.st }
 type fakeKeys struct {
 	hits, misses uint64
 	pending      int64
+	unmerged     int64
+	flushing     bool
 	states       map[string]int
 	err          error
 }
 
-func (k *fakeKeys) CacheStats() (uint64, uint64) { return k.hits, k.misses }
-func (k *fakeKeys) PendingKeyUses() int64        { return k.pending }
+func (k *fakeKeys) CacheStats() (uint64, uint64)   { return k.hits, k.misses }
+func (k *fakeKeys) PendingKeyUses() int64          { return k.pending }
+func (k *fakeKeys) UnmergedKeyUses() (int64, bool) { return k.unmerged, k.flushing }
 func (k *fakeKeys) KeysByState(context.Context) (map[string]int, error) {
 	return k.states, k.err
 }
@@ -33,7 +36,7 @@ func TestNodeSeries(t *testing.T) {
 	m.Attach(Node{
 		Audit: fakeAudit{audit.Stats{Queued: 7, Records: 40, Batches: 9, Failed: 2, Dropped: 1,
 			DurableLag: 80 * time.Millisecond, LastDurableLag: 3 * time.Millisecond}},
-		Keys:      &fakeKeys{hits: 90, misses: 10, pending: 3, states: map[string]int{"Enabled": 5, "PendingDeletion": 2}},
+		Keys:      &fakeKeys{hits: 90, misses: 10, pending: 3, unmerged: 40_000, flushing: true, states: map[string]int{"Enabled": 5, "PendingDeletion": 2}},
 		Unaudited: func() uint64 { return 4 },
 	})
 	got := scrape(t, m)
@@ -50,6 +53,8 @@ func TestNodeSeries(t *testing.T) {
 		"kmsd_key_cache_hits_total":                 90,
 		"kmsd_key_cache_misses_total":               10,
 		"kmsd_key_last_usage_pending":               3,
+		"kmsd_key_last_usage_unmerged":              40_000,
+		"kmsd_key_last_usage_flushing":              1,
 		`kmsd_keys{state="Enabled"}`:                5,
 		`kmsd_keys{state="PendingDeletion"}`:        2,
 		`kmsd_keys{state="Disabled"}`:               0,
