@@ -85,7 +85,12 @@ type scaleReport struct {
 	// The page faults each server took over the same span.
 	FaultsMany pageFaults `json:"page_faults_many"`
 	FaultsOne  pageFaults `json:"page_faults_one"`
-	UsesLeft   usesLeft   `json:"uses_left"`
+	// What each server spent after the rounds writing the key uses they
+	// left, and the whole run's CPU per request with it.
+	TailMany      tail          `json:"tail_many"`
+	TailOne       tail          `json:"tail_one"`
+	WholeTailMany time.Duration `json:"whole_run_with_tail_cpu_per_request_many_ns"`
+	WholeTailOne  time.Duration `json:"whole_run_with_tail_cpu_per_request_one_ns"`
 }
 
 // runScale compares Encrypt, Decrypt and DescribeKey on a random key among
@@ -165,7 +170,7 @@ func runScale(cfg scaleConfig) error {
 		return err
 	}
 	fmt.Printf("made %d ciphertexts for Decrypt, under %d keys, in %s\n", nb, nb, time.Since(t0).Round(time.Second))
-	if rep.UsesLeft.MergeCPUPerUse, err = timeUsesWritten(big.cmd.Process.Pid, bigMetrics, nb, wait); err != nil {
+	if err := waitUsesWritten(bigMetrics, wait, time.Second); err != nil {
 		return err
 	}
 	oneID, err := createKeys(ctx, one, 1, 1)
@@ -260,9 +265,13 @@ func runScale(cfg scaleConfig) error {
 	}
 	rep.WholeMany, rep.WholeOne = bigEnd.perRequest(bigStart), oneEnd.perRequest(oneStart)
 	rep.FaultsMany, rep.FaultsOne = bigEnd.faults(bigStart), oneEnd.faults(oneStart)
-	if err := rep.UsesLeft.charge(bigMetrics, rep.WholeMany, bigEnd.requests-bigStart.requests); err != nil {
+	if rep.TailMany, err = tailOf(big.cmd.Process.Pid, bigMetrics, wait); err != nil {
 		return err
 	}
+	if rep.TailOne, err = tailOf(one.cmd.Process.Pid, "http://"+oneAdmin+"/metrics", wait); err != nil {
+		return err
+	}
+	rep.WholeTailMany, rep.WholeTailOne = bigEnd.withTail(bigStart, rep.TailMany), oneEnd.withTail(oneStart, rep.TailOne)
 	rep.LoadAfter = loadAvg()
 	if rep.HeapLive, rep.HeapSpans, err = liveHeapOf("http://" + admin); err != nil {
 		fmt.Println("  heap: ", err)
@@ -289,7 +298,7 @@ func runScale(cfg scaleConfig) error {
 	if rep.WholeOne > 0 {
 		fmt.Printf("  %-24s %.2f× (%s among %d keys, %s on one key: every round, warmups and background work included)\n",
 			"whole run server CPU", float64(rep.WholeMany)/float64(rep.WholeOne), rep.WholeMany.Round(100*time.Nanosecond), len(ids), rep.WholeOne.Round(100*time.Nanosecond))
-		fmt.Printf("  %-24s %s\n", "", rep.UsesLeft.String(rep.WholeOne))
+		fmt.Printf("  %-24s %s\n", "", tailLine(rep.WholeTailMany, rep.WholeTailOne, rep.TailMany, rep.TailOne))
 	}
 	fmt.Printf("page faults over the rounds: %d keys %s; one key %s\n", len(ids), rep.FaultsMany, rep.FaultsOne)
 	const mib = 1 << 20

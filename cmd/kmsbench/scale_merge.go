@@ -5,56 +5,48 @@ import (
 	"time"
 )
 
-// usesLeft accounts for the key uses the rounds leave behind. A kmsd
-// writes a flush of many uses as runs, and merges the runs into place
-// once they hold a million uses: the rounds' uses wait in runs, and their
-// merge, which they will cost, mostly falls after the rounds. The bench
-// times the merge of the ciphertexts' uses (one a key, before the rounds)
-// and charges the uses left unmerged at that cost.
-type usesLeft struct {
-	// Server CPU from the ciphertexts' last use to their uses' merge,
-	// divided by those uses: the last flush's runs, the merge, and
-	// whatever else the server did meanwhile (the audit index catching
-	// up), so it errs high.
-	MergeCPUPerUse time.Duration `json:"merge_cpu_per_use_ns"`
-	Unmerged       float64       `json:"unmerged_uses_after"`
-	// The whole run's CPU per request, with the unmerged uses charged.
-	WholeWithMerge time.Duration `json:"whole_run_with_merge_cpu_per_request_many_ns"`
+// A kmsd writes the key uses it records in the background: a flush of
+// many writes them as runs, and a merge writes the runs in place, once
+// they are large, or when a flush finds nothing new. The rounds' uses are
+// mostly written after the rounds, so the bench waits for that after the
+// rounds too, reads each server's CPU meanwhile, and charges it to the
+// whole run.
+
+// tail is a server's CPU from the end of the rounds until it has written
+// every key use they left.
+type tail struct {
+	CPU  time.Duration `json:"cpu_ns"`
+	Wait time.Duration `json:"wait_ns"`
 }
 
-// timeUsesWritten is waitUsesWritten, and the server CPU it saw spent
-// per use of the uses made before it.
-func timeUsesWritten(pid int, url string, uses int, limit time.Duration) (time.Duration, error) {
+// tailOf waits, up to limit, until the kmsd with process pid and metrics
+// at url has written every key use (waitUsesWritten), and returns its
+// CPU meanwhile.
+func tailOf(pid int, url string, limit time.Duration) (tail, error) {
 	before, err := procStatOf(pid)
 	if err != nil {
-		return 0, err
+		return tail{}, err
 	}
+	t0 := time.Now()
 	if err := waitUsesWritten(url, limit, time.Second); err != nil {
-		return 0, err
+		return tail{}, err
 	}
 	after, err := procStatOf(pid)
-	if err != nil || uses <= 0 {
-		return 0, err
-	}
-	return (after.cpu - before.cpu) / time.Duration(uses), nil
+	return tail{CPU: after.cpu - before.cpu, Wait: time.Since(t0)}, err
 }
 
-// charge sets Unmerged from the server's metrics at url and WholeWithMerge
-// from whole, the CPU per request over requests requests.
-func (u *usesLeft) charge(url string, whole time.Duration, requests float64) error {
-	m, err := metricsOf(url, "kmsd_key_last_usage_unmerged", "kmsd_key_last_usage_pending")
-	if err != nil {
-		return err
+// withTail is the CPU per request over the rounds (w, since from) with the
+// tail's CPU added.
+func (w wholeRun) withTail(from wholeRun, t tail) time.Duration {
+	n := w.requests - from.requests
+	if n <= 0 {
+		return 0
 	}
-	u.Unmerged = m["kmsd_key_last_usage_unmerged"] + m["kmsd_key_last_usage_pending"]
-	u.WholeWithMerge = whole
-	if requests > 0 {
-		u.WholeWithMerge += time.Duration(u.Unmerged * float64(u.MergeCPUPerUse) / requests)
-	}
-	return nil
+	return time.Duration(float64(w.cpu-from.cpu+t.CPU) / n)
 }
 
-func (u *usesLeft) String(wholeOne time.Duration) string {
-	return fmt.Sprintf("%.2f× (%s) with the %.0f key uses the rounds left to merge charged at %s a use, what the ciphertexts' uses took to write and merge",
-		float64(u.WholeWithMerge)/float64(wholeOne), u.WholeWithMerge.Round(100*time.Nanosecond), u.Unmerged, u.MergeCPUPerUse.Round(10*time.Nanosecond))
+func tailLine(many, one time.Duration, tm, to tail) string {
+	return fmt.Sprintf("%.2f× (%s against %s) with what each server spent afterwards writing the key uses the rounds left (%s of CPU in %s, and %s in %s)",
+		float64(many)/float64(one), many.Round(100*time.Nanosecond), one.Round(100*time.Nanosecond),
+		tm.CPU.Round(10*time.Millisecond), tm.Wait.Round(time.Second), to.CPU.Round(10*time.Millisecond), to.Wait.Round(time.Second))
 }

@@ -15,17 +15,19 @@ import (
 )
 
 // waitUsesWritten waits, up to limit, until the kmsd whose metrics are at
-// url has written every key use it recorded and its flush is over
-// (kmsd_key_last_usage_pending and kmsd_key_last_usage_flushing are 0).
-// Making the ciphertexts uses every key once; left pending, those uses
-// would be written during the first samples, a flush of up to a million
-// uses, or the merge of the runs it wrote, landing in whichever sample it
-// meets.
+// url has written every key use it recorded in place: none in memory
+// (kmsd_key_last_usage_pending), none in runs
+// (kmsd_key_last_usage_unmerged), and no flush or merge running or due
+// (kmsd_key_last_usage_flushing). Making the ciphertexts uses every key
+// once; left unwritten, those uses would be written during the samples,
+// a flush or a merge of up to a million uses landing in whichever sample
+// it meets. A merge follows, at the latest, the first flush that finds
+// nothing new.
 func waitUsesWritten(url string, limit, poll time.Duration) error {
-	const pending, flushing = "kmsd_key_last_usage_pending", "kmsd_key_last_usage_flushing"
+	const pending, unmerged, busy = "kmsd_key_last_usage_pending", "kmsd_key_last_usage_unmerged", "kmsd_key_last_usage_flushing"
 	t0 := time.Now()
 	for {
-		m, err := metricsOf(url, pending, flushing)
+		m, err := metricsOf(url, pending, unmerged, busy)
 		if err != nil {
 			return err
 		}
@@ -33,13 +35,13 @@ func waitUsesWritten(url string, limit, poll time.Duration) error {
 		switch {
 		case !ok:
 			return fmt.Errorf("%s: no %s series", url, pending)
-		case n == 0 && m[flushing] == 0:
+		case n == 0 && m[unmerged] == 0 && m[busy] == 0:
 			if d := time.Since(t0); d >= poll {
 				fmt.Printf("waited %s for the key uses to be written\n", d.Round(time.Second))
 			}
 			return nil
 		case time.Since(t0) > limit:
-			return fmt.Errorf("%.0f keys' uses still unwritten (flushing %.0f) after %s", n, m[flushing], limit)
+			return fmt.Errorf("%.0f keys' uses still unwritten, %.0f unmerged (busy %.0f) after %s", n, m[unmerged], m[busy], limit)
 		}
 		time.Sleep(poll)
 	}

@@ -14,8 +14,9 @@ import (
 )
 
 // pendingServer serves kmsd_key_last_usage_pending, counting down from
-// start by one a scrape, and kmsd_key_last_usage_flushing, 1 for three
-// scrapes more (a merge after the flush).
+// start by one a scrape, then kmsd_key_last_usage_unmerged, 1 for two
+// scrapes more, and kmsd_key_last_usage_flushing, 1 for three scrapes
+// more (a merge after the flush).
 func pendingServer(t *testing.T, start int64) (*httptest.Server, *atomic.Int64) {
 	n := new(atomic.Int64)
 	n.Store(start)
@@ -25,7 +26,11 @@ func pendingServer(t *testing.T, start int64) (*httptest.Server, *atomic.Int64) 
 		if left > -3 {
 			flushing = 1
 		}
-		fmt.Fprintf(w, "# TYPE kmsd_key_last_usage_pending gauge\nkmsd_key_last_usage_pending %d\nkmsd_key_last_usage_flushing %d\nkmsd_keys{state=\"Enabled\"} 5\ngo_memstats_heap_inuse_bytes 1.5e+06\n", max(left, 0), flushing)
+		unmerged := 0
+		if left > -2 {
+			unmerged = 1
+		}
+		fmt.Fprintf(w, "# TYPE kmsd_key_last_usage_pending gauge\nkmsd_key_last_usage_pending %d\nkmsd_key_last_usage_unmerged %d\nkmsd_key_last_usage_flushing %d\nkmsd_keys{state=\"Enabled\"} 5\ngo_memstats_heap_inuse_bytes 1.5e+06\n", max(left, 0), unmerged, flushing)
 	}))
 	t.Cleanup(srv.Close)
 	return srv, n

@@ -193,6 +193,8 @@ func (in *instance) startSharedJobs(ctx context.Context, cfg Config, log *slog.L
 		{Name: "key-rotation", Run: n.svc.RotationJob(n.outbox)},
 		{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.outbox)},
 		{Name: "expired-sessions", Run: n.ids.PruneSessions},
+		// Every node's runs of key uses, merged by one.
+		{Name: "key-use-runs", Run: n.svc.MergeKeyUseRuns, Due: n.svc.KeyUseMergeDue()},
 		{Name: "stranded-audit-records", Run: func(ctx context.Context) (int, error) {
 			return n.outbox.ShipOlder(ctx, time.Now().Add(-cfg.OutboxGrace))
 		}},

@@ -135,6 +135,7 @@ func (in *instance) startJobs(ctx context.Context, cfg Config, log *slog.Logger)
 			{Name: "imported-material-expiry", Run: n.svc.ImportExpiryJob(n.outbox)},
 			{Name: "expired-sessions", Run: n.ids.PruneSessions},
 			{Name: "key-last-usage", Run: n.svc.FlushLastUsage, Due: n.svc.LastUsageDue()},
+			{Name: "key-use-runs", Run: n.svc.MergeKeyUseRuns, Due: n.svc.KeyUseMergeDue()},
 		}}).Run(jobCtx)
 	}()
 }

@@ -204,10 +204,13 @@ type usageTracker struct {
 	due     chan struct{}
 	// How flushes write and merge runs (lastusage_runs.go); tests lower them.
 	runAt, runMax, mergeUses, mergeRuns int
-	// unmerged is how many uses the runs held when a flush last counted
-	// them; active is whether a flush (and its merge) runs now.
-	unmerged atomic.Int64
-	active   atomic.Bool
+	// unmerged is how many uses the runs held when last counted;
+	// mergeWanted is whether a merge was then due; mergeSignal asks for
+	// one; merging lets one merge run at a time; idle is whether the last
+	// flush found nothing to write.
+	unmerged                                    atomic.Int64
+	flushActive, mergeActive, mergeWanted, idle atomic.Bool
+	mergeSignal, merging                        chan struct{}
 }
 
 // usageFlushAt is how many keys with unwritten uses ask for an early
@@ -219,7 +222,8 @@ const usageFlushAt = 250_000
 
 func newUsageTracker(now time.Time) *usageTracker {
 	return &usageTracker{started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1), flushing: make(chan struct{}, 1),
-		runAt: usageRunAt, runMax: usageRunMax, mergeUses: usageMergeUses, mergeRuns: usageMergeRuns}
+		runAt: usageRunAt, runMax: usageRunMax, mergeUses: usageMergeUses, mergeRuns: usageMergeRuns,
+		mergeSignal: make(chan struct{}, 1), merging: make(chan struct{}, 1)}
 }
 
 // lockFlush waits for the flush running, if any, to end, or for ctx.

@@ -119,11 +119,15 @@ const flushBatch = 1024
 // will write.
 func (s *Service) PendingKeyUses() int64 { return s.usage.queued.Load() }
 
-// UnmergedKeyUses is how many key uses the runs held when this node's
-// flush last counted them, and whether a flush, or its merge of the
-// runs, runs now (lastusage_runs.go).
-func (s *Service) UnmergedKeyUses() (uses int64, flushing bool) {
-	return s.usage.unmerged.Load(), s.usage.active.Load()
+// UnmergedKeyUses is how many key uses the runs held when this node last
+// counted them, at each flush and merge (lastusage_runs.go).
+func (s *Service) UnmergedKeyUses() int64 { return s.usage.unmerged.Load() }
+
+// KeyUsesBusy reports whether this node's flush runs, or a merge of the
+// runs is due or runs on it.
+func (s *Service) KeyUsesBusy() bool {
+	u := s.usage
+	return u.flushActive.Load() || u.mergeActive.Load() || u.mergeWanted.Load()
 }
 
 // LastUsageDue signals when so many keys have uses not yet written that
@@ -142,23 +146,28 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 		return 0, err
 	}
 	defer s.usage.unlockFlush()
-	s.usage.active.Store(true)
-	defer s.usage.active.Store(false)
+	s.usage.flushActive.Store(true)
+	defer s.usage.flushActive.Store(false)
 	pending := s.usage.take()
+	s.usage.idle.Store(len(pending) == 0)
 	// In key order, so that each transaction rewrites a few neighbouring
 	// pages of the store rather than one page per use, and so that runs
 	// are in key order.
 	slices.SortFunc(pending, func(a, b pendingUse) int { return bytes.Compare(a.key, b.key) })
+	write := s.writeInPlace
 	if len(pending) >= s.usage.runAt {
-		written, err := s.writeRuns(ctx, pending)
-		if err != nil {
-			return written, err
-		}
-		if _, err := s.mergeUseRuns(ctx, false); err != nil {
-			return written, fmt.Errorf("merge runs of key uses: %w", err)
-		}
-		return written, nil
+		write = s.writeRuns
 	}
+	written, err := write(ctx, pending)
+	if err != nil {
+		return written, fmt.Errorf("flush last key usage: %w", err)
+	}
+	return written, s.countRuns(ctx)
+}
+
+// writeInPlace writes pending where bucketLastUsage keeps each key's use,
+// flushBatch uses a transaction.
+func (s *Service) writeInPlace(ctx context.Context, pending []pendingUse) (int, error) {
 	written := 0
 	for len(pending) > 0 {
 		batch := pending[:min(flushBatch, len(pending))]
@@ -167,7 +176,7 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 			var buf []byte
 			for _, p := range batch {
 				buf = p.use.appendStored(buf[:0])
-				if err := writeUse(tx, p.key, p.use.at, buf); err != nil {
+				if _, err := writeUse(tx, p.key, p.use.at, buf); err != nil {
 					return err
 				}
 			}
@@ -176,7 +185,7 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 		if err != nil {
 			s.usage.requeue(batch)
 			s.usage.requeue(pending)
-			return written, fmt.Errorf("flush last key usage: %w", err)
+			return written, err
 		}
 		s.usage.written(batch)
 		written += len(batch)
@@ -187,50 +196,48 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 // writeRuns writes pending, in key order, as runs of at most runMax uses,
 // one transaction each (lastusage_runs.go).
 func (s *Service) writeRuns(ctx context.Context, pending []pendingUse) (int, error) {
-	id := newRunID(s.now())
 	written := 0
 	for len(pending) > 0 {
 		run := pending[:min(s.usage.runMax, len(pending))]
 		pending = pending[len(run):]
-		err := s.store.Update(ctx, func(tx store.Tx) error { return putRun(tx, id, run) })
-		if err != nil {
+		id := newRunID(s.now())
+		if err := s.store.Update(ctx, func(tx store.Tx) error { return putRun(tx, id, run) }); err != nil {
 			s.usage.requeue(run)
 			s.usage.requeue(pending)
-			return written, fmt.Errorf("flush last key usage: %w", err)
+			return written, err
 		}
 		s.usage.written(run)
 		written += len(run)
-		id[15]++ // the next run of this flush: unique, and listed after
 	}
 	return written, nil
 }
 
 // writeUse stores a use (at, in its stored form) as the last of the key
-// stored under key, unless the key is gone, was deleted after it (and
-// made again), or has a later use stored (another node's). A stored use
-// is read where the store keeps it, and only its time (storedUseAt,
-// lastusage_codec.go). It also says the key is there: deleting a key
+// stored under key, and reports whether it did: not if the key is gone,
+// was deleted after it (and made again), or has a later use stored
+// (another node's). A stored use is read where the store keeps it, and
+// only its time (storedUseAt, lastusage_codec.go). It also says the key is there: deleting a key
 // deletes its last use in the same transaction (lifecycle.go), so the
 // key's presence is read only for a key with no use stored yet.
-func writeUse(tx store.Tx, key []byte, at int64, stored []byte) error {
+func writeUse(tx store.Tx, key []byte, at int64, stored []byte) (bool, error) {
 	if gone, err := goneAt(tx, key); err != nil || at <= gone {
-		return err
+		return false, err
 	}
 	b, err := store.Lend(tx, bucketLastUsage, key)
 	switch {
 	case err == nil:
 		if was, ok := storedUseAt(b); ok && was > at {
-			return nil
+			return false, nil
 		}
 	case errors.Is(err, store.ErrNotFound):
 		if ok, err := store.Has(tx, bucketKeys, key); err != nil || !ok {
-			return err
+			return false, err
 		}
 	default:
-		return err
+		return false, err
 	}
 	// The store copies what it is given: the caller may reuse stored.
-	return tx.Put(bucketLastUsage, key, stored)
+	return true, tx.Put(bucketLastUsage, key, stored)
 }
 
 // GetKeyLastUsage reports the last successful cryptographic use of a key

@@ -17,24 +17,29 @@ import (
 // the store page that holds it; among a million keys used at random, a
 // flush of 250,000 uses rewrites nearly every page of the bucket, and
 // reads each one first. A flush of at least usageRunAt uses instead
-// writes them, in key order, as runs: each run a few hundred chunks of
-// runChunk uses, appended to bucketUseChunks in one transaction, and
-// listed in bucketUseRuns. Once the runs hold usageMergeUses uses, or
-// number usageMergeRuns, a merge reads them all in key order and writes
-// each key's latest use into bucketLastUsage: a page it rewrites then
-// takes the uses of several flushes, and a key used in several of them is
-// written once. GetKeyLastUsage reads a key's use in memory, in
-// bucketLastUsage, and in each run whose keys span it, and reports the
-// latest.
+// writes them, in key order, as runs: each run up to usageRunMax uses in
+// chunks of runChunk, appended to bucketUseChunks in one transaction, and
+// listed in bucketUseRuns. The runs of one flush cover disjoint ranges of
+// keys. Once the runs hold usageMergeUses uses, number usageMergeRuns, or
+// the oldest is usageMergeAge old, or when a flush finds no use to write,
+// a merge (MergeKeyUseRuns, a job after each flush, run by one node of a
+// cluster) reads them all in key order and writes each key's latest use into bucketLastUsage: a page it
+// rewrites then takes the uses of several flushes, and a key used in
+// several of them is written once. GetKeyLastUsage reads a key's use in
+// memory, in bucketLastUsage, and in each run whose keys span it, and
+// reports the latest.
 //
 // A key deleted while one of its uses waits in a run: the merge drops the
 // use (the key is gone from bucketKeys), and so would a read (the key is
 // not found). A key made again with the same id (a replica in a Region
 // whose replica was deleted, a seeded id) must not inherit it, so
 // deleting a key notes when in bucketUseGone, and a use from before then
-// is ignored. A note is kept for goneKept: the flush that took a use
-// before the key went has long written its run by then, and the merge
-// after that has read it.
+// is ignored. The note compares the deleting node's clock with the using
+// node's, so a key made again within the nodes' clock skew of its
+// deletion may lose a use made in that span. A note is kept for goneKept:
+// by then the flush that took a use before the key went has long written
+// its run (a flush that fails puts its uses back, and the key's deletion
+// dropped them from memory), and the merges since have read it.
 var (
 	bucketUseRuns   = []byte("lastusage-runs")   // run id → runInfo
 	bucketUseChunks = []byte("lastusage-chunks") // run id | store key of its last use | 0x00 → a chunk
@@ -47,6 +52,7 @@ const (
 	runChunk       = 128       // uses per chunk: what a read of one use decodes
 	usageMergeUses = 1_000_000 // runs holding this many uses are merged
 	usageMergeRuns = 64        // or this many runs
+	usageMergeAge  = time.Hour // or when the oldest is this old
 	goneKept       = 24 * time.Hour
 )
 
@@ -57,7 +63,7 @@ type runID [16]byte
 func newRunID(now time.Time) runID {
 	var id runID
 	binary.BigEndian.PutUint64(id[:], uint64(now.UnixNano()))
-	rand.Read(id[8:])
+	_, _ = rand.Read(id[8:]) // never fails
 	return id
 }
 
@@ -120,6 +126,9 @@ type runUse struct {
 }
 
 func parseChunk(b []byte) ([]runUse, error) {
+	if len(b) == 0 {
+		return nil, errors.New("empty chunk of key uses")
+	}
 	var out []runUse
 	r := compactReader{b: b, ok: true}
 	for r.ok && len(r.b) > 0 {
@@ -222,19 +231,20 @@ func runUseOf(tx store.Tx, key []byte) ([]byte, int64, error) {
 	return best, bestAt, nil
 }
 
-// runCursor reads one run's uses in key order, a few chunks at a time.
+// runCursor reads one run's uses in key order, a few chunks at a time,
+// and keeps the keys of the chunks it read.
 type runCursor struct {
-	id    runID
-	after []byte // the key of the last chunk read
-	uses  []runUse
-	done  bool
+	id     runID
+	after  []byte // the key of the last chunk read
+	uses   []runUse
+	done   bool
+	chunks [][]byte
 }
 
 const cursorChunks = 4
 
-// next returns the run's next use; ok is false at its end. It adds the
-// key of each chunk it reads to read.
-func (c *runCursor) next(ctx context.Context, st store.Store, read *[][]byte) (u runUse, ok bool, err error) {
+// next returns the run's next use; ok is false at its end.
+func (c *runCursor) next(ctx context.Context, st store.Store) (u runUse, ok bool, err error) {
 	for len(c.uses) == 0 {
 		if c.done {
 			return u, false, nil
@@ -251,7 +261,7 @@ func (c *runCursor) next(ctx context.Context, st store.Store, read *[][]byte) (u
 					return fmt.Errorf("run %x: %w", c.id, err)
 				}
 				c.uses = append(c.uses, uses...)
-				*read = append(*read, kv.Key)
+				c.chunks = append(c.chunks, kv.Key)
 				c.after = kv.Key
 			}
 			return nil
@@ -283,11 +293,93 @@ func (h *runHeads) Pop() any {
 	return x
 }
 
+// runsState is what the run directory says: how many uses and runs, and
+// when the oldest run's flush began.
+type runsState struct {
+	uses, runs int
+	oldest     time.Time
+}
+
+func stateOf(runs []runInfo) runsState {
+	var st runsState
+	for _, r := range runs {
+		st.uses += r.uses
+		st.runs++
+		if at := r.id.time(); st.oldest.IsZero() || at.Before(st.oldest) {
+			st.oldest = at
+		}
+	}
+	return st
+}
+
+func (id runID) time() time.Time { return time.Unix(0, int64(binary.BigEndian.Uint64(id[:]))) }
+
+// mergeDue reports whether runs in state st are to be merged at now: once
+// they hold enough uses, number enough, or the oldest is old enough, and
+// whenever this node's last flush found nothing to write, when a merge
+// takes time from nothing else.
+func (t *usageTracker) mergeDue(st runsState, now time.Time) bool {
+	return st.uses >= t.mergeUses || st.runs >= t.mergeRuns ||
+		st.runs > 0 && (now.Sub(st.oldest) >= usageMergeAge || t.idle.Load())
+}
+
+// countRuns notes how many uses the runs hold, and asks for a merge when
+// one is due.
+func (s *Service) countRuns(ctx context.Context) error {
+	var runs []runInfo
+	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
+		runs, err = listRuns(tx)
+		return err
+	}); err != nil {
+		return fmt.Errorf("count runs of key uses: %w", err)
+	}
+	st := stateOf(runs)
+	s.usage.unmerged.Store(int64(st.uses))
+	due := s.usage.mergeDue(st, s.now())
+	s.usage.mergeWanted.Store(due)
+	if due {
+		select {
+		case s.usage.mergeSignal <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// KeyUseMergeDue signals when a flush finds a merge of the runs due.
+func (s *Service) KeyUseMergeDue() <-chan struct{} { return s.usage.mergeSignal }
+
+// MergeKeyUseRuns merges the runs of key uses into place when they hold
+// usageMergeUses uses, number usageMergeRuns, or the oldest is
+// usageMergeAge old, or this node's last flush wrote nothing, and drops
+// the deletion notes older than goneKept. It
+// returns how many uses it wrote in place. The scheduler runs it after
+// each flush; in a cluster, on the leader only, over every node's runs.
+func (s *Service) MergeKeyUseRuns(ctx context.Context) (int, error) {
+	select {
+	case s.usage.merging <- struct{}{}:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+	defer func() { <-s.usage.merging }()
+	s.usage.mergeActive.Store(true)
+	defer s.usage.mergeActive.Store(false)
+	started := s.now()
+	n, err := s.mergeUseRuns(ctx, false)
+	if err != nil {
+		return n, fmt.Errorf("merge runs of key uses: %w", err)
+	}
+	if err := s.store.Update(ctx, func(tx store.Tx) error { return pruneGone(tx, started.Add(-goneKept)) }); err != nil {
+		return n, fmt.Errorf("prune notes of deleted keys: %w", err)
+	}
+	return n, s.countRuns(ctx)
+}
+
 // mergeUseRuns writes the latest use of each key in the runs into
-// bucketLastUsage, then drops the runs, when they hold enough uses or
-// number enough (always, if force). It returns how many keys it wrote.
-// Another node may merge the same runs meanwhile: each writes only what
-// is later than what is stored, and drops what both read.
+// bucketLastUsage, then drops the runs, when a merge is due (always, if
+// force). It returns how many uses it wrote in place. Another node may
+// merge the same runs meanwhile: each writes only what is later than what
+// is stored, and drops only the chunks it read.
 func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 	var runs []runInfo
 	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
@@ -296,48 +388,48 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 	}); err != nil || len(runs) == 0 {
 		return 0, err
 	}
-	total := 0
-	for _, r := range runs {
-		total += r.uses
-	}
-	s.usage.unmerged.Store(int64(total))
-	if !force && total < s.usage.mergeUses && len(runs) < s.usage.mergeRuns {
+	if !force && !s.usage.mergeDue(stateOf(runs), s.now()) {
 		return 0, nil
 	}
-	started := s.now()
-	var read [][]byte
 	heads := make(runHeads, 0, len(runs))
-	for _, r := range runs {
-		c := &runCursor{id: r.id}
-		u, ok, err := c.next(ctx, s.store, &read)
+	cursors := make([]*runCursor, len(runs))
+	for i, r := range runs {
+		cursors[i] = &runCursor{id: r.id}
+		u, ok, err := cursors[i].next(ctx, s.store)
 		if err != nil {
 			return 0, err
 		}
 		if ok {
-			heads = append(heads, runHead{u, c})
+			heads = append(heads, runHead{u, cursors[i]})
 		}
 	}
 	heap.Init(&heads)
 	written := 0
 	batch := make([]runUse, 0, flushBatch)
 	write := func() error {
+		n := 0
 		err := s.store.Update(ctx, func(tx store.Tx) error {
+			n = 0
 			for _, u := range batch {
-				if err := writeUse(tx, u.key, u.at, u.stored); err != nil {
+				wrote, err := writeUse(tx, u.key, u.at, u.stored)
+				if err != nil {
 					return err
+				}
+				if wrote {
+					n++
 				}
 			}
 			return nil
 		})
 		if err == nil {
-			written += len(batch)
+			written += n
 		}
 		batch = batch[:0]
 		return err
 	}
 	for len(heads) > 0 {
 		u, c := heads[0].use, heads[0].c
-		next, ok, err := c.next(ctx, s.store, &read)
+		next, ok, err := c.next(ctx, s.store)
 		if err != nil {
 			return written, err
 		}
@@ -363,28 +455,40 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 	if err := write(); err != nil {
 		return written, err
 	}
-	err := s.store.Update(ctx, func(tx store.Tx) error {
-		for _, k := range read {
-			if err := tx.Delete(bucketUseChunks, k); err != nil {
-				return err
+	// Each run's chunks, a batch a transaction, then its entry: a run
+	// left half dropped (by a crash) is merged again, and its uses are
+	// all in place already.
+	for i, c := range cursors {
+		for len(c.chunks) > 0 {
+			part := c.chunks[:min(flushBatch, len(c.chunks))]
+			c.chunks = c.chunks[len(part):]
+			if err := s.store.Update(ctx, func(tx store.Tx) error { return deleteAll(tx, bucketUseChunks, part) }); err != nil {
+				return written, err
 			}
 		}
-		for _, r := range runs {
-			if err := tx.Delete(bucketUseRuns, r.id[:]); err != nil {
-				return err
-			}
+		if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(bucketUseRuns, runs[i].id[:]) }); err != nil {
+			return written, err
 		}
-		return pruneGone(tx, started.Add(-goneKept))
-	})
-	if err == nil {
-		s.usage.unmerged.Add(-int64(total))
 	}
-	return written, err
+	return written, nil
 }
 
-// pruneGone drops the deletion notes from before cutoff.
+func deleteAll(tx store.Tx, bucket []byte, keys [][]byte) error {
+	for _, k := range keys {
+		if err := tx.Delete(bucket, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// goneBatch bounds the deletion notes one prune reads.
+const goneBatch = 4096
+
+// pruneGone drops deletion notes from before cutoff, up to goneBatch of
+// them.
 func pruneGone(tx store.Tx, cutoff time.Time) error {
-	kvs, err := tx.Scan(bucketUseGone, nil, nil, 0)
+	kvs, err := tx.Scan(bucketUseGone, nil, nil, goneBatch)
 	if err != nil {
 		return err
 	}

@@ -56,8 +56,8 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 	if runs, chunks := h.runsLeft(); runs != 2 || chunks != 4 {
 		t.Fatalf("%d runs in %d chunks, want 2 in 4", runs, chunks)
 	}
-	if uses, flushing := h.svc.UnmergedKeyUses(); uses != n || flushing {
-		t.Fatalf("UnmergedKeyUses = %d, %v after the flush; want %d, false", uses, flushing, n)
+	if uses, busy := h.svc.UnmergedKeyUses(), h.svc.KeyUsesBusy(); uses != n || busy {
+		t.Fatalf("UnmergedKeyUses = %d, KeyUsesBusy = %v after the flush; want %d, false", uses, busy, n)
 	}
 	for _, id := range ids {
 		if u := h.storedUse(id); u != nil {
@@ -94,7 +94,10 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 	if w, err := h.svc.mergeUseRuns(ctx, true); w != n || err != nil {
 		t.Fatalf("merge wrote %d keys, %v; want %d", w, err, n)
 	}
-	if uses, _ := h.svc.UnmergedKeyUses(); uses != 0 {
+	if err := h.svc.countRuns(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if uses := h.svc.UnmergedKeyUses(); uses != 0 {
 		t.Fatalf("UnmergedKeyUses = %d after the merge", uses)
 	}
 	if runs, chunks := h.runsLeft(); runs != 0 || chunks != 0 {
@@ -109,9 +112,9 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 	}
 }
 
-// Flushes merge the runs once they number mergeRuns, and a merge keeps a
-// later use stored in place (another node's).
-func TestFlushesMergeTheirRuns(t *testing.T) {
+// Once the runs number mergeRuns, a flush asks for a merge, and the merge
+// keeps a later use stored in place (another node's).
+func TestFlushesAskForAMerge(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	ids := []string{h.createKey(), h.createKey(), h.createKey()}
@@ -122,8 +125,11 @@ func TestFlushesMergeTheirRuns(t *testing.T) {
 	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if runs, _ := h.runsLeft(); runs != 2 {
-		t.Fatalf("%d runs, want 2", runs)
+	if runs, _ := h.runsLeft(); runs != 2 || h.svc.KeyUsesBusy() {
+		t.Fatalf("%d runs (busy %v), want 2 and no merge due", runs, h.svc.KeyUsesBusy())
+	}
+	if n, err := h.svc.MergeKeyUseRuns(ctx); n != 0 || err != nil {
+		t.Fatalf("MergeKeyUseRuns = %d, %v before a merge is due", n, err)
 	}
 	stamp := h.clock.Now().Add(time.Hour)
 	other := lastUse{at: stamp.UnixNano(), operation: "Decrypt", texts: &[2]string{"req-other-node", "ev-req-other-node"}}
@@ -137,12 +143,129 @@ func TestFlushesMergeTheirRuns(t *testing.T) {
 	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if runs, chunks := h.runsLeft(); runs != 0 || chunks != 0 {
-		t.Fatalf("%d runs in %d chunks left, want them merged", runs, chunks)
+	select {
+	case <-h.svc.KeyUseMergeDue():
+	default:
+		t.Fatal("a flush that left 3 runs asked for no merge")
+	}
+	if !h.svc.KeyUsesBusy() || h.svc.UnmergedKeyUses() != 4 {
+		t.Fatalf("busy %v with %d uses unmerged, want true and 4", h.svc.KeyUsesBusy(), h.svc.UnmergedKeyUses())
+	}
+	// The use of ids[1] in place is later than its run's: 2 written.
+	if n, err := h.svc.MergeKeyUseRuns(ctx); n != 2 || err != nil {
+		t.Fatalf("MergeKeyUseRuns = %d, %v; want 2", n, err)
+	}
+	if runs, chunks := h.runsLeft(); runs != 0 || chunks != 0 || h.svc.KeyUsesBusy() {
+		t.Fatalf("%d runs in %d chunks left (busy %v), want them merged", runs, chunks, h.svc.KeyUsesBusy())
 	}
 	for id, want := range map[string]string{ids[0]: "req-0b", ids[1]: "req-other-node", ids[2]: "req-2"} {
 		if u := h.storedUse(id); u == nil || u.RequestID != want {
 			t.Errorf("stored %+v, want %s", u, want)
+		}
+	}
+}
+
+// A run an hour old is merged, however few the runs.
+func TestOldRunsAreMerged(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	h.useRuns(100, 1<<30)
+	h.encryptAs(id, "req-1")
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h.clock.Add(usageMergeAge - time.Second)
+	if n, err := h.svc.MergeKeyUseRuns(ctx); n != 0 || err != nil {
+		t.Fatalf("MergeKeyUseRuns = %d, %v before the run is an hour old", n, err)
+	}
+	h.clock.Add(time.Second)
+	if n, err := h.svc.MergeKeyUseRuns(ctx); n != 1 || err != nil {
+		t.Fatalf("MergeKeyUseRuns = %d, %v once the run is an hour old", n, err)
+	}
+	if runs, _ := h.runsLeft(); runs != 0 {
+		t.Fatalf("%d runs left", runs)
+	}
+}
+
+// A flush that finds nothing to write makes a merge of the runs due.
+func TestIdleFlushAsksForAMerge(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	h.useRuns(100, 1<<30)
+	h.encryptAs(id, "req-1")
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.svc.KeyUsesBusy() {
+		t.Fatal("a merge is due after a flush that wrote a run")
+	}
+	if n, err := h.svc.FlushLastUsage(ctx); n != 0 || err != nil {
+		t.Fatalf("FlushLastUsage = %d, %v; want nothing written", n, err)
+	}
+	if !h.svc.KeyUsesBusy() {
+		t.Fatal("no merge due after a flush that found nothing to write")
+	}
+	if n, err := h.svc.MergeKeyUseRuns(ctx); n != 1 || err != nil || h.svc.KeyUsesBusy() {
+		t.Fatalf("MergeKeyUseRuns = %d, %v (busy %v); want 1 written", n, err, h.svc.KeyUsesBusy())
+	}
+}
+
+// Two nodes sharing a store merge the same runs at once: each key ends
+// with its latest use, whichever node recorded it, and no run is left.
+func TestConcurrentMergesOfSharedRuns(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	other := h.service(h.st, Limits{})
+	const n = 2*runChunk + 7
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = h.createKey()
+	}
+	h.useRuns(runChunk, 1<<30)
+	u := other.usage
+	u.runAt, u.runMax, u.mergeUses, u.mergeRuns = 1, 100, 1<<30, 1<<30
+	for i, id := range ids {
+		h.encryptAs(id, fmt.Sprintf("a-%d", i))
+	}
+	h.clock.Add(time.Second)
+	for i, id := range ids {
+		if i%2 == 1 {
+			c := call()
+			c.RequestID, c.EventID = fmt.Sprintf("b-%d", i), fmt.Sprintf("ev-b-%d", i)
+			if _, err := trackedEncrypt(other, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	for _, svc := range []*Service{h.svc, other} {
+		if _, err := svc.FlushLastUsage(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	errs := make(chan error, 2)
+	for _, svc := range []*Service{h.svc, other} {
+		go func() {
+			_, err := svc.mergeUseRuns(ctx, true)
+			errs <- err
+		}()
+	}
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if runs, chunks := h.runsLeft(); runs != 0 || chunks != 0 {
+		t.Fatalf("%d runs in %d chunks left", runs, chunks)
+	}
+	for i, id := range ids {
+		want := fmt.Sprintf("a-%d", i)
+		if i%2 == 1 {
+			want = fmt.Sprintf("b-%d", i)
+		}
+		if u := h.storedUse(id); u == nil || u.RequestID != want {
+			t.Fatalf("key %d stored %+v, want %s", i, u, want)
 		}
 	}
 }
@@ -205,8 +328,8 @@ func TestRunsForgetDeletedKeys(t *testing.T) {
 	wantUse(t, h.lastUsage(call(), again), "Encrypt", "req-new", h.clock.Now())
 }
 
-// A merge drops the deletion notes older than goneKept, and keeps the
-// others.
+// The merge job drops the deletion notes older than goneKept, and keeps
+// the others, whether or not a merge is due.
 func TestMergePrunesOldDeletionNotes(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
@@ -225,7 +348,7 @@ func TestMergePrunesOldDeletionNotes(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := h.svc.mergeUseRuns(ctx, true); err != nil {
+	if _, err := h.svc.MergeKeyUseRuns(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if err := h.st.View(ctx, func(tx store.Tx) error {
@@ -255,11 +378,11 @@ func TestMalformedRuns(t *testing.T) {
 		t.Fatalf("parseChunk = %+v, %v", uses, err)
 	}
 	for i := range len(good) - 1 {
-		if _, err := parseChunk(good[:i+1]); err == nil && i+1 < len(good) {
+		if _, err := parseChunk(good[:i+1]); err == nil {
 			t.Errorf("a chunk cut at %d parsed", i+1)
 		}
 	}
-	for _, bad := range [][]byte{appendChunkUse(nil, nil, use), appendChunkUse(nil, []byte("k"), []byte("not a use"))} {
+	for _, bad := range [][]byte{nil, appendChunkUse(nil, nil, use), appendChunkUse(nil, []byte("k"), []byte("not a use"))} {
 		if _, err := parseChunk(bad); err == nil {
 			t.Errorf("chunk %x parsed", bad)
 		}

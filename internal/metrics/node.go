@@ -29,7 +29,8 @@ type AuditLog interface {
 type Keys interface {
 	CacheStats() (hits, misses uint64)
 	PendingKeyUses() int64
-	UnmergedKeyUses() (uses int64, flushing bool)
+	UnmergedKeyUses() int64
+	KeyUsesBusy() bool
 	KeysByState(ctx context.Context) (map[string]int, error)
 }
 
@@ -73,8 +74,8 @@ func (c *nodeCollector) init() {
 	c.cacheHits = d("kmsd_key_cache_hits_total", "Lookups of keys and aliases answered from memory.")
 	c.cacheMisses = d("kmsd_key_cache_misses_total", "Lookups of keys and aliases that read the store.")
 	c.pendingUses = d("kmsd_key_last_usage_pending", "Keys with a use recorded in memory and not yet written to the store (GetKeyLastUsage): what a crash would lose. The flush writes them every --jobs-interval, or as soon as 250,000 keys are waiting.")
-	c.unmergedUses = d("kmsd_key_last_usage_unmerged", "Key uses written as runs and not yet merged into place, as this node's flush last counted them: GetKeyLastUsage reads each run that spans its key. A flush of 4,096 uses or more writes runs, and merges them once they hold 1,000,000 uses or number 64.")
-	c.flushingUses = d("kmsd_key_last_usage_flushing", "1 while this node's last-usage flush, or its merge of runs, runs.")
+	c.unmergedUses = d("kmsd_key_last_usage_unmerged", "Key uses written as runs and not yet merged into place, as this node last counted them (at each flush and merge): GetKeyLastUsage reads each run that spans its key. A flush of 4,096 uses or more writes runs; a merge writes them in place once they hold 1,000,000 uses, number 64, or the oldest is an hour old.")
+	c.flushingUses = d("kmsd_key_last_usage_flushing", "1 while this node's last-usage flush runs, or a merge of the runs of key uses is due or runs on it.")
 	c.keys = d("kmsd_keys", "KMS keys of every account and Region, by key state.", "state")
 }
 
@@ -110,10 +111,9 @@ func (c *nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(c.cacheHits, prometheus.CounterValue, float64(hits))
 	ch <- prometheus.MustNewConstMetric(c.cacheMisses, prometheus.CounterValue, float64(misses))
 	ch <- prometheus.MustNewConstMetric(c.pendingUses, prometheus.GaugeValue, float64(n.Keys.PendingKeyUses()))
-	unmerged, flushing := n.Keys.UnmergedKeyUses()
-	ch <- prometheus.MustNewConstMetric(c.unmergedUses, prometheus.GaugeValue, float64(unmerged))
+	ch <- prometheus.MustNewConstMetric(c.unmergedUses, prometheus.GaugeValue, float64(n.Keys.UnmergedKeyUses()))
 	active := 0.0
-	if flushing {
+	if n.Keys.KeyUsesBusy() {
 		active = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.flushingUses, prometheus.GaugeValue, active)

@@ -22,9 +22,10 @@ type fakeKeys struct {
 	err          error
 }
 
-func (k *fakeKeys) CacheStats() (uint64, uint64)   { return k.hits, k.misses }
-func (k *fakeKeys) PendingKeyUses() int64          { return k.pending }
-func (k *fakeKeys) UnmergedKeyUses() (int64, bool) { return k.unmerged, k.flushing }
+func (k *fakeKeys) CacheStats() (uint64, uint64) { return k.hits, k.misses }
+func (k *fakeKeys) PendingKeyUses() int64        { return k.pending }
+func (k *fakeKeys) UnmergedKeyUses() int64       { return k.unmerged }
+func (k *fakeKeys) KeyUsesBusy() bool            { return k.flushing }
 func (k *fakeKeys) KeysByState(context.Context) (map[string]int, error) {
 	return k.states, k.err
 }
