@@ -17,7 +17,7 @@ import (
 // records its time, name and request id in memory (cache_usage.go), under
 // one of 64 locks; the hot path writes nothing to disk. FlushLastUsage, run by the
 // background jobs and once more at shutdown, writes the uses recorded since
-// its previous run to the store.
+// its previous run to the store, in place or as runs (lastusage_runs.go).
 //
 // Precision lost on a crash: the uses recorded since the last flush (at
 // most one jobs interval, a minute by default). After the restart
@@ -216,9 +216,10 @@ func (s *Service) writeRuns(ctx context.Context, pending []pendingUse) (int, err
 // stored under key, and reports whether it did: not if the key is gone,
 // was deleted after it (and made again), or has a later use stored
 // (another node's). A stored use is read where the store keeps it, and
-// only its time (storedUseAt, lastusage_codec.go). It also says the key is there: deleting a key
-// deletes its last use in the same transaction (lifecycle.go), so the
-// key's presence is read only for a key with no use stored yet.
+// only its time (storedUseAt, lastusage_codec.go). It also says the key
+// is there: deleting a key deletes its last use in the same transaction
+// (lifecycle.go), so the key's presence is read only for a key with no
+// use stored yet.
 func writeUse(tx store.Tx, key []byte, at int64, stored []byte) (bool, error) {
 	if gone, err := goneAt(tx, key); err != nil || at <= gone {
 		return false, err

@@ -2,7 +2,9 @@ package kms
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -385,6 +387,90 @@ func TestMalformedRuns(t *testing.T) {
 	for _, bad := range [][]byte{nil, appendChunkUse(nil, nil, use), appendChunkUse(nil, []byte("k"), []byte("not a use"))} {
 		if _, err := parseChunk(bad); err == nil {
 			t.Errorf("chunk %x parsed", bad)
+		}
+	}
+}
+
+// cutStore commits left Updates, then fails every other one after running
+// its function, as a crash or a failed commit would.
+type cutStore struct {
+	store.Store
+	left atomic.Int32
+}
+
+func (s *cutStore) Update(ctx context.Context, fn func(store.Tx) error) error {
+	if s.left.Add(-1) >= 0 {
+		return s.Store.Update(ctx, fn)
+	}
+	return s.Store.Update(ctx, func(tx store.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return errCommit
+	})
+}
+
+// A run that does not commit leaves its uses in memory for the next
+// flush, and a merge that stops at any transaction leaves every key's
+// latest use readable, and is finished by the next.
+func TestRunsSurviveFailedTransactions(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	const n = 300
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = h.createKey()
+	}
+	for cut := range 7 {
+		cs := &cutStore{Store: h.st}
+		cs.left.Store(1 << 20)
+		svc := h.serviceOver(cs)
+		if _, err := svc.trackingStart(ctx); err != nil {
+			t.Fatal(err)
+		}
+		u := svc.usage
+		u.runAt, u.runMax, u.mergeUses, u.mergeRuns = 1, 100, 1<<30, 1<<30
+		h.clock.Add(time.Second)
+		at := h.clock.Now()
+		for i, id := range ids {
+			c := call()
+			c.RequestID, c.EventID = fmt.Sprintf("c%d-%d", cut, i), fmt.Sprintf("ev-c%d-%d", cut, i)
+			if _, err := trackedEncrypt(svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		cs.left.Store(0)
+		if _, err := svc.FlushLastUsage(ctx); !errors.Is(err, errCommit) {
+			t.Fatalf("a flush whose run does not commit: %v", err)
+		}
+		if runs, _ := h.runsLeft(); runs != 0 || svc.PendingKeyUses() != n {
+			t.Fatalf("after a failed run: %d runs, %d uses in memory; want 0 and %d", runs, svc.PendingKeyUses(), n)
+		}
+		cs.left.Store(1 << 20)
+		if w, err := svc.FlushLastUsage(ctx); w != n || err != nil {
+			t.Fatalf("FlushLastUsage = %d, %v; want %d", w, err, n)
+		}
+		// 3 runs of one chunk: the merge writes (1), then drops each
+		// run's chunk and its entry (6).
+		cs.left.Store(int32(cut))
+		if _, err := svc.mergeUseRuns(ctx, true); !errors.Is(err, errCommit) {
+			t.Fatalf("a merge cut after %d transactions: %v", cut, err)
+		}
+		for i, id := range ids {
+			if i%37 == 0 {
+				wantUse(t, h.lastUsage(call(), id), "Encrypt", fmt.Sprintf("c%d-%d", cut, i), at)
+			}
+		}
+		if _, err := h.svc.mergeUseRuns(ctx, true); err != nil {
+			t.Fatal(err)
+		}
+		if runs, chunks := h.runsLeft(); runs != 0 || chunks != 0 {
+			t.Fatalf("cut after %d: %d runs in %d chunks left after the next merge", cut, runs, chunks)
+		}
+		for i, id := range ids {
+			if u := h.storedUse(id); u == nil || u.RequestID != fmt.Sprintf("c%d-%d", cut, i) {
+				t.Fatalf("cut after %d: key %d stored %+v", cut, i, u)
+			}
 		}
 	}
 }
