@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awsmiddleware "github.com/aws/aws-sdk-go-v2/aws/middleware"
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
@@ -58,7 +60,12 @@ func TestKeyUsesThroughRuns(t *testing.T) {
 					errs <- err
 					return
 				}
-				requests[i] = requestID(t, out.ResultMetadata)
+				id, ok := awsmiddleware.GetRequestIDMetadata(out.ResultMetadata)
+				if !ok {
+					errs <- errors.New("an Encrypt without a request ID")
+					return
+				}
+				requests[i] = id
 			}
 		}()
 	}

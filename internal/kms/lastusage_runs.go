@@ -23,9 +23,9 @@ import (
 // keys. Once the runs hold usageMergeUses uses, number usageMergeRuns, or
 // the oldest is usageMergeAge old, or when a flush finds no use to write,
 // a merge (MergeKeyUseRuns, a job after each flush, run by one node of a
-// cluster) reads them all in key order and writes each key's latest use into bucketLastUsage: a page it
-// rewrites then takes the uses of several flushes, and a key used in
-// several of them is written once. GetKeyLastUsage reads a key's use in
+// cluster) reads them all in key order and writes each key's latest use
+// into bucketLastUsage: a page it rewrites then takes the uses of several
+// flushes, and a key used in several of them is written once. GetKeyLastUsage reads a key's use in
 // memory, in bucketLastUsage, and in each run whose keys span it, and
 // reports the latest.
 //
@@ -56,8 +56,8 @@ const (
 	goneKept       = 24 * time.Hour
 )
 
-// runID names a run: when its flush began (big endian, so runs list in
-// the order they were taken) and 8 random bytes, unique across nodes.
+// runID names a run: when it was written (big endian, so runs list in
+// that order) and 8 random bytes, unique across nodes.
 type runID [16]byte
 
 func newRunID(now time.Time) runID {
@@ -105,7 +105,7 @@ func (r *runInfo) spans(key []byte) bool {
 
 // chunkKey is the key of the chunk of run id whose last use is last's:
 // with the 0x00 after it, the first chunk key of a run that sorts after
-// id | k is that of the chunk holding k, if any does (see runUse).
+// id | k is that of the chunk holding k, if any does (see runUseOf).
 func chunkKey(id runID, last []byte) []byte {
 	return append(append(append(make([]byte, 0, len(id)+len(last)+1), id[:]...), last...), 0)
 }
@@ -294,7 +294,7 @@ func (h *runHeads) Pop() any {
 }
 
 // runsState is what the run directory says: how many uses and runs, and
-// when the oldest run's flush began.
+// when the oldest run was written.
 type runsState struct {
 	uses, runs int
 	oldest     time.Time
@@ -352,9 +352,9 @@ func (s *Service) KeyUseMergeDue() <-chan struct{} { return s.usage.mergeSignal 
 // MergeKeyUseRuns merges the runs of key uses into place when they hold
 // usageMergeUses uses, number usageMergeRuns, or the oldest is
 // usageMergeAge old, or this node's last flush wrote nothing, and drops
-// the deletion notes older than goneKept. It
-// returns how many uses it wrote in place. The scheduler runs it after
-// each flush; in a cluster, on the leader only, over every node's runs.
+// the deletion notes older than goneKept. It returns how many uses it
+// wrote in place. The scheduler runs it after each flush; in a cluster,
+// on the leader only, over every node's runs.
 func (s *Service) MergeKeyUseRuns(ctx context.Context) (int, error) {
 	select {
 	case s.usage.merging <- struct{}{}:

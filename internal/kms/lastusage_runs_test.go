@@ -19,6 +19,18 @@ func (h *harness) useRuns(runMax, mergeRuns int) {
 	u.runAt, u.runMax, u.mergeUses, u.mergeRuns = 1, runMax, 1<<30, mergeRuns
 }
 
+// oneRun is a harness whose one key's use, by request req-1, is in a run.
+func oneRun(t *testing.T) (*harness, string) {
+	h := newHarness(t)
+	id := h.createKey()
+	h.useRuns(100, 1<<30)
+	h.encryptAs(id, "req-1")
+	if _, err := h.svc.FlushLastUsage(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return h, id
+}
+
 // runsLeft counts the runs listed and the chunks stored.
 func (h *harness) runsLeft() (runs, chunks int) {
 	h.t.Helper()
@@ -169,14 +181,8 @@ func TestFlushesAskForAMerge(t *testing.T) {
 
 // A run an hour old is merged, however few the runs.
 func TestOldRunsAreMerged(t *testing.T) {
-	h := newHarness(t)
+	h, _ := oneRun(t)
 	ctx := context.Background()
-	id := h.createKey()
-	h.useRuns(100, 1<<30)
-	h.encryptAs(id, "req-1")
-	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
 	h.clock.Add(usageMergeAge - time.Second)
 	if n, err := h.svc.MergeKeyUseRuns(ctx); n != 0 || err != nil {
 		t.Fatalf("MergeKeyUseRuns = %d, %v before the run is an hour old", n, err)
@@ -192,14 +198,8 @@ func TestOldRunsAreMerged(t *testing.T) {
 
 // A flush that finds nothing to write makes a merge of the runs due.
 func TestIdleFlushAsksForAMerge(t *testing.T) {
-	h := newHarness(t)
+	h, _ := oneRun(t)
 	ctx := context.Background()
-	id := h.createKey()
-	h.useRuns(100, 1<<30)
-	h.encryptAs(id, "req-1")
-	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
 	if h.svc.KeyUsesBusy() {
 		t.Fatal("a merge is due after a flush that wrote a run")
 	}
@@ -333,14 +333,8 @@ func TestRunsForgetDeletedKeys(t *testing.T) {
 // The merge job drops the deletion notes older than goneKept, and keeps
 // the others, whether or not a merge is due.
 func TestMergePrunesOldDeletionNotes(t *testing.T) {
-	h := newHarness(t)
+	h, _ := oneRun(t)
 	ctx := context.Background()
-	id := h.createKey()
-	h.useRuns(100, 1<<30)
-	h.encryptAs(id, "req-1")
-	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
 	now := h.clock.Now()
 	if err := h.st.Update(ctx, func(tx store.Tx) error {
 		if err := noteGone(tx, []byte("old"), now.Add(-goneKept-time.Second)); err != nil {
