@@ -154,62 +154,40 @@ func (s *Service) FlushLastUsage(ctx context.Context) (int, error) {
 	// pages of the store rather than one page per use, and so that runs
 	// are in key order.
 	slices.SortFunc(pending, func(a, b pendingUse) int { return bytes.Compare(a.key, b.key) })
-	write := s.writeInPlace
+	// Many uses go as runs, one a transaction (lastusage_runs.go); fewer
+	// in place, flushBatch a transaction.
+	size, put := flushBatch, putInPlace
 	if len(pending) >= s.usage.runAt {
-		write = s.writeRuns
+		size, put = s.usage.runMax, func(tx store.Tx, run []pendingUse) error {
+			return putRun(tx, newRunID(s.now()), run)
+		}
 	}
-	written, err := write(ctx, pending)
-	if err != nil {
-		return written, fmt.Errorf("flush last key usage: %w", err)
-	}
-	return written, s.countRuns(ctx)
-}
-
-// writeInPlace writes pending where bucketLastUsage keeps each key's use,
-// flushBatch uses a transaction.
-func (s *Service) writeInPlace(ctx context.Context, pending []pendingUse) (int, error) {
 	written := 0
 	for len(pending) > 0 {
-		batch := pending[:min(flushBatch, len(pending))]
+		batch := pending[:min(size, len(pending))]
 		pending = pending[len(batch):]
-		err := s.store.Update(ctx, func(tx store.Tx) error {
-			var buf []byte
-			for _, p := range batch {
-				buf = p.use.appendStored(buf[:0])
-				if _, err := writeUse(tx, p.key, p.use.at, buf); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
+		if err := s.store.Update(ctx, func(tx store.Tx) error { return put(tx, batch) }); err != nil {
 			s.usage.requeue(batch)
 			s.usage.requeue(pending)
-			return written, err
+			return written, fmt.Errorf("flush last key usage: %w", err)
 		}
 		s.usage.written(batch)
 		written += len(batch)
 	}
-	return written, nil
+	return written, s.countRuns(ctx)
 }
 
-// writeRuns writes pending, in key order, as runs of at most runMax uses,
-// one transaction each (lastusage_runs.go).
-func (s *Service) writeRuns(ctx context.Context, pending []pendingUse) (int, error) {
-	written := 0
-	for len(pending) > 0 {
-		run := pending[:min(s.usage.runMax, len(pending))]
-		pending = pending[len(run):]
-		id := newRunID(s.now())
-		if err := s.store.Update(ctx, func(tx store.Tx) error { return putRun(tx, id, run) }); err != nil {
-			s.usage.requeue(run)
-			s.usage.requeue(pending)
-			return written, err
+// putInPlace writes each use of batch where bucketLastUsage keeps its
+// key's.
+func putInPlace(tx store.Tx, batch []pendingUse) error {
+	var buf []byte
+	for _, p := range batch {
+		buf = p.use.appendStored(buf[:0])
+		if _, err := writeUse(tx, p.key, p.use.at, buf); err != nil {
+			return err
 		}
-		s.usage.written(run)
-		written += len(run)
 	}
-	return written, nil
+	return nil
 }
 
 // writeUse stores a use (at, in its stored form) as the last of the key
