@@ -33,9 +33,10 @@ func BenchmarkFlushLastUsage(b *testing.B) {
 	}
 }
 
-// timeFlushes times FlushLastUsage after each untimed use(), and a
-// merge of the runs they leave at the end, and reports the time per use
-// written: every use written ends where a merge puts it.
+// timeFlushes times FlushLastUsage after each untimed use(), each
+// followed by the merge job as the server runs it, and a merge of the
+// runs left at the end, and reports the time per use written: every use
+// written ends where a merge puts it.
 func timeFlushes(b *testing.B, svc *Service, use func()) {
 	b.ResetTimer()
 	written := 0
@@ -45,6 +46,9 @@ func timeFlushes(b *testing.B, svc *Service, use func()) {
 		b.StartTimer()
 		w, err := svc.FlushLastUsage(context.Background())
 		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := svc.MergeKeyUseRuns(context.Background()); err != nil {
 			b.Fatal(err)
 		}
 		written += w
