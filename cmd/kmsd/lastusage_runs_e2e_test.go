@@ -15,15 +15,16 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kms"
 )
 
-// TestKeyUsesThroughRuns uses 5,000 keys once each through the AWS SDK.
-// The flush at shutdown writes their uses as runs, the next start merges
-// the runs into place, and GetKeyLastUsage names each sampled key's own
-// request before the stop and after the merge.
+// TestKeyUsesThroughRuns uses 4,200 keys once each through the AWS SDK.
+// The flush at shutdown writes their uses as runs (a flush of 4,096 or
+// more does), the next start merges the runs into place, and
+// GetKeyLastUsage names each sampled key's own request before the stop
+// and after the merge.
 func TestKeyUsesThroughRuns(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	seed := filepath.Join(dir, "seed.yaml")
-	if err := os.WriteFile(seed, []byte("generate:\n  - count: 5000\n"), 0o600); err != nil {
+	if err := os.WriteFile(seed, []byte("generate:\n  - count: 4200\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	data := filepath.Join(dir, "data")
@@ -44,17 +45,17 @@ func TestKeyUsesThroughRuns(t *testing.T) {
 			ids = append(ids, *k.KeyId)
 		}
 	}
-	if len(ids) != 5000 {
-		t.Fatalf("%d keys, want 5000", len(ids))
+	if len(ids) != 4200 {
+		t.Fatalf("%d keys, want 4200", len(ids))
 	}
 	requests := make([]string, len(ids))
 	var wg sync.WaitGroup
-	errs := make(chan error, 16)
-	for w := range 16 {
+	errs := make(chan error, 32)
+	for w := range 32 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for i := w; i < len(ids); i += 16 {
+			for i := w; i < len(ids); i += 32 {
 				out, err := east.Encrypt(ctx, &kms.EncryptInput{KeyId: aws.String(ids[i]), Plaintext: []byte("x")})
 				if err != nil {
 					errs <- err
@@ -87,16 +88,16 @@ func TestKeyUsesThroughRuns(t *testing.T) {
 		}
 	}
 	check("in memory")
-	if m := scrapeMetrics(t, metrics); m["kmsd_key_last_usage_pending"] != 5000 {
-		t.Fatalf("%v keys' uses pending, want 5000", m["kmsd_key_last_usage_pending"])
+	if m := scrapeMetrics(t, metrics); m["kmsd_key_last_usage_pending"] != 4200 {
+		t.Fatalf("%v keys' uses pending, want 4200", m["kmsd_key_last_usage_pending"])
 	}
 	p.stop()
 
 	p, east, metrics = start()
 	defer p.stop()
 	// The start's flush finds nothing new, so the runs the stop wrote are
-	// merged at once: all 5,000 uses written in place.
-	merged := regexp.MustCompile(`key-use-runs\W+items\W+5000\b`)
+	// merged at once: all 4,200 uses written in place.
+	merged := regexp.MustCompile(`key-use-runs\W+items\W+4200\b`)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		m := scrapeMetrics(t, metrics)
@@ -104,7 +105,7 @@ func TestKeyUsesThroughRuns(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no merge of 5,000 uses: %v unmerged (busy %v); log:\n%s%s", m["kmsd_key_last_usage_unmerged"], m["kmsd_key_last_usage_flushing"], p.stdout, p.stderr)
+			t.Fatalf("no merge of 4,200 uses: %v unmerged (busy %v); log:\n%s%s", m["kmsd_key_last_usage_unmerged"], m["kmsd_key_last_usage_flushing"], p.stdout, p.stderr)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
