@@ -107,14 +107,20 @@ func (t *usageTracker) mergeDue(st runsState, now time.Time) bool {
 		st.runs > 0 && (now.Sub(st.oldest) >= usageMergeAge || t.idle.Load())
 }
 
+// storedRuns lists the runs in a transaction of its own.
+func (s *Service) storedRuns(ctx context.Context) (runs []runInfo, err error) {
+	err = s.store.View(ctx, func(tx store.Tx) error {
+		runs, err = listRuns(tx)
+		return err
+	})
+	return runs, err
+}
+
 // countRuns notes how many uses the runs hold, and asks for a merge when
 // one is due.
 func (s *Service) countRuns(ctx context.Context) error {
-	var runs []runInfo
-	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		runs, err = listRuns(tx)
-		return err
-	}); err != nil {
+	runs, err := s.storedRuns(ctx)
+	if err != nil {
 		return fmt.Errorf("count runs of key uses: %w", err)
 	}
 	st := stateOf(runs)
@@ -165,11 +171,8 @@ func (s *Service) MergeKeyUseRuns(ctx context.Context) (int, error) {
 // merge the same runs meanwhile: each writes only what is later than what
 // is stored, and drops only the chunks it read.
 func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
-	var runs []runInfo
-	if err := s.store.View(ctx, func(tx store.Tx) (err error) {
-		runs, err = listRuns(tx)
-		return err
-	}); err != nil || len(runs) == 0 {
+	runs, err := s.storedRuns(ctx)
+	if err != nil || len(runs) == 0 {
 		return 0, err
 	}
 	if !force && !s.usage.mergeDue(stateOf(runs), s.now()) {
