@@ -3,7 +3,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/fips140"
 	"errors"
 	"fmt"
 	"net"
@@ -183,86 +182,6 @@ func errCode(err error) string {
 		return ae.ErrorCode()
 	}
 	return ""
-}
-
-// TestReadmeExamples runs every ```bash block of the README, in order, in
-// one shell, against a fresh dev server: the examples work as written, and
-// leave no file in the checkout or the temporary directory.
-func TestReadmeExamples(t *testing.T) {
-	t.Parallel()
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	blocks := regexp.MustCompile("(?s)```bash\n(.*?)```").FindAllStringSubmatch(string(readme), -1)
-	if len(blocks) < 5 {
-		t.Fatalf("found %d bash blocks in the README, want the CLI walkthrough", len(blocks))
-	}
-	// With signatures and policies enforced, so the walkthrough of who may
-	// do what shows real decisions; the README's credentials are the root's.
-	p := startKMSD(t, "dev", "--enforce", "--data", t.TempDir())
-	if fips140.Enforced() {
-		// In FIPS 140-only mode the blocks that use key specs outside the
-		// Go Cryptographic Module cannot work; CreateKey must refuse those
-		// specs with a clear message instead.
-		kept := blocks[:0]
-		for _, b := range blocks {
-			if strings.Contains(b[1], "ML_DSA_") || strings.Contains(b[1], "ECC_SECG_P256K1") || strings.Contains(b[1], "SM2") {
-				continue
-			}
-			kept = append(kept, b)
-		}
-		blocks = kept
-		_, err := p.client(docKey, docSecret).CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: "ML_DSA_65", KeyUsage: "SIGN_VERIFY"})
-		if errCode(err) != "UnsupportedOperationException" || !strings.Contains(err.Error(), "KeySpec ML_DSA_65 is not available in FIPS 140-only mode.") {
-			t.Fatalf("ML_DSA_65 in FIPS 140-only mode: %v", err)
-		}
-	}
-	var script strings.Builder
-	script.WriteString("set -euo pipefail\n")
-	for i, b := range blocks {
-		fmt.Fprintf(&script, "echo '--- block %d'\n%s\n", i+1, strings.ReplaceAll(b[1], "http://127.0.0.1:8080", p.url))
-	}
-	// The shell starts where a reader's would, in the checkout (here an
-	// empty directory), and its mktemp makes the scratch directory in tmp.
-	checkout, tmp := t.TempDir(), t.TempDir()
-	cmd := exec.Command("bash", "-c", script.String())
-	cmd.Dir = checkout
-	cmd.Env = append(os.Environ(), "AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_PAGER=", "TMPDIR="+tmp,
-		"PATH="+filepath.Dir(kmsdBin)+string(os.PathListSeparator)+os.Getenv("PATH")) // the README calls kmsd too
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		t.Fatalf("README examples failed: %v\n%s", err, out)
-	}
-	// Plaintexts, data keys and private keys stay out of the checkout, and
-	// the walkthrough deletes its scratch directory at the end.
-	for dir, where := range map[string]string{checkout: "in the checkout", tmp: "in the temporary directory"} {
-		entries, err := os.ReadDir(dir)
-		var left []string
-		for _, e := range entries {
-			left = append(left, e.Name())
-		}
-		if err != nil || len(left) > 0 {
-			t.Errorf("the README examples left %v %s (%v)", left, where, err)
-		}
-	}
-	for _, want := range []string{
-		"card 4111 1111 1111 1111", `"AliasName": "alias/orders"`, `"TagKey": "env"`, "PendingDeletion",
-		"Enable IAM User Permissions", "Verified OK", "wire the money", "same secret",
-		"AccessDeniedException) when calling the Encrypt operation: User: arn:aws:sts::111122223333:assumed-role/KeyAdmin/admin is not authorized to perform: kms:Encrypt",
-		"AccessDeniedException) when calling the ScheduleKeyDeletion operation: User: arn:aws:sts::111122223333:assumed-role/App/worker is not authorized to perform: kms:ScheduleKeyDeletion on resource: arn:aws:kms:us-east-1:111122223333:key/",
-		"with an explicit deny in a resource-based policy",
-		"bob-apollo\tarn:aws:iam::111122223333:user/bob\tarn:aws:iam::111122223333:root",
-		"User: arn:aws:iam::111122223333:user/bob is not authorized to perform: kms:GenerateDataKey",
-		"EXTERNAL\tPendingImport", "is pending import.", "imported and in use", "ON_DEMAND",
-		"payment 42", "REPLICA\tus-west-2", "PendingReplicaDeletion\t7", `"KmsRequestId": "`,
-		"kms:Decrypt\tallowed\t10\nkms:ScheduleKeyDeletion\texplicitDeny\t13\n",
-		"  allowed\n  statement: key policy, line 10, column 5\n", "lacks: kms:EncryptionContext:tenant\n",
-	} {
-		if !strings.Contains(string(out), want) {
-			t.Errorf("README run output lacks %q:\n%s", want, out)
-		}
-	}
 }
 
 // TestRestartAndCrashKeepAcknowledgedWrites stops kmsd gracefully and then
