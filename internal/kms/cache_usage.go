@@ -170,6 +170,16 @@ func (s *useSet) remove(k useKey) bool {
 	return true
 }
 
+// dropIfEmpty lets go of empty maps: a map keeps the table of its
+// largest size, and every use recorded looks its key up in the inflight
+// set, where a lookup in an emptied table of a large flush's size would
+// read a cold line of memory for nothing.
+func (s *useSet) dropIfEmpty() {
+	if len(s.uses) == 0 {
+		*s = useSet{}
+	}
+}
+
 func (s *useSet) has(k useKey) bool {
 	_, ok := s.uses[k]
 	return ok
@@ -301,6 +311,7 @@ func (t *usageTracker) forget(key string) {
 	sh := &t.shards[t.shard(k)]
 	sh.mu.Lock()
 	p, f := sh.pending.remove(k), sh.inflight.remove(k)
+	sh.inflight.dropIfEmpty()
 	sh.mu.Unlock()
 	if p || f {
 		t.queued.Add(-1)
@@ -330,7 +341,13 @@ func (t *usageTracker) take() []pendingUse {
 		sh := &t.shards[i]
 		sh.mu.Lock()
 		left := sh.inflight // empty unless a flush ended without saying
+		// Sized for as many keys as this flush takes: under steady load the
+		// next fills about as many, and growing a map to that size from
+		// empty would rehash it several times.
 		sh.inflight, sh.pending = sh.pending, useSet{}
+		if n := len(sh.inflight.uses); n > 0 {
+			sh.pending.uses = make(map[useKey]use, n)
+		}
 		for k, u := range left.uses {
 			if cur, ok := sh.inflight.uses[k]; !ok || cur.at < u.at {
 				_, texts, _ := left.get(k)
@@ -367,6 +384,7 @@ func (t *usageTracker) written(ps []pendingUse) {
 		if sh.inflight.remove(p.name) && !sh.pending.has(p.name) {
 			t.queued.Add(-1)
 		}
+		sh.inflight.dropIfEmpty()
 		sh.mu.Unlock()
 	}
 }
@@ -383,6 +401,7 @@ func (t *usageTracker) requeue(ps []pendingUse) {
 				sh.pending.put(p.name, u, texts)
 			}
 		}
+		sh.inflight.dropIfEmpty()
 		sh.mu.Unlock()
 	}
 }

@@ -2,6 +2,7 @@ package kms
 
 import (
 	"context"
+	"math/rand/v2"
 	"reflect"
 	"runtime"
 	"sync"
@@ -427,5 +428,64 @@ func BenchmarkRecordUse(b *testing.B) {
 	for b.Loop() {
 		tr.record(keys[i%len(keys)], now, "Encrypt", requestID, eventID)
 		i++
+	}
+}
+
+// BenchmarkRecordUseAmongMany records uses of random keys among a million,
+// with a flush taking them every usageFlushAt uses, as a server under
+// random-key load does: the tracker's maps fill again after each flush.
+func BenchmarkRecordUseAmongMany(b *testing.B) {
+	tr := newUsageTracker(time.Now())
+	// The keys' ids, and their names made for each use, as a request makes
+	// its key's: the names of a million keys held apart would be read cold.
+	ids := make([]compactID, 1_000_000)
+	for i := range ids {
+		ids[i] = newCompactID(uuid.New())
+	}
+	part := partition("111122223333", "us-east-1")
+	requestID, eventID, now := uuid.New(), uuid.New(), time.Now()
+	rng := rand.New(rand.NewPCG(1, 2))
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		tr.record(part+ids[rng.IntN(len(ids))].String(), now, "Encrypt", requestID, eventID)
+		if i++; i%usageFlushAt == 0 {
+			tr.written(tr.take())
+		}
+	}
+}
+
+// TestFlushLeavesNoEmptiedMaps: once a flush's uses are written, the
+// inflight sets hold no table, so a use recorded next looks its key up in
+// no cold memory; and the pending sets are sized for as many keys as the
+// last flush took.
+func TestFlushLeavesNoEmptiedMaps(t *testing.T) {
+	tr := newUsageTracker(time.Now())
+	for range 5000 {
+		tr.recordAt(testKey(), time.Now(), "Encrypt")
+	}
+	taken := tr.take()
+	if len(taken) != 5000 {
+		t.Fatalf("took %d uses, want 5000", len(taken))
+	}
+	tr.written(taken[:len(taken)-1])
+	held := 0
+	for i := range tr.shards {
+		if tr.shards[i].inflight.uses != nil {
+			held++
+		}
+	}
+	if held != 1 {
+		t.Errorf("%d shards hold an inflight table with one use left unwritten, want 1", held)
+	}
+	tr.written(taken[len(taken)-1:])
+	for i := range tr.shards {
+		if sh := &tr.shards[i]; sh.inflight.uses != nil || sh.pending.uses == nil {
+			t.Fatalf("shard %d after the flush: inflight table %v, pending table %v; want none, and one made for the next flush",
+				i, sh.inflight.uses != nil, sh.pending.uses != nil)
+		}
+	}
+	if n := tr.queued.Load(); n != 0 {
+		t.Errorf("%d uses counted after the flush, want 0", n)
 	}
 }
