@@ -58,7 +58,8 @@ func walkthroughParts(readme string) []walkthroughPart {
 // (a scratch directory, the credentials) and its last (removing the
 // directory) frame each section, and the sections run side by side, as
 // several readers trying them at once would: each must stand on what it
-// says. The reset section runs last, alone, since it empties the server.
+// says, which also keeps the test's time to about a third of one shell's.
+// The reset section runs last, alone, since it empties the server.
 func TestReadmeExamples(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
@@ -91,12 +92,21 @@ func TestReadmeExamples(t *testing.T) {
 			t.Fatalf("ML_DSA_65 in FIPS 140-only mode: %v", err)
 		}
 	}
+	// Each section must also leave the shell's credentials and directory
+	// as it found them, so the sections still run in order in one shell,
+	// as a reader pastes them.
 	script := func(part walkthroughPart) string {
 		var s strings.Builder
 		s.WriteString("set -euo pipefail\n" + setup[0] + setup[1])
+		s.WriteString("shell_before=$(env | grep '^AWS_' | sort; pwd)\n")
 		for i, b := range part.blocks {
 			fmt.Fprintf(&s, "echo '--- block %d'\n%s\n", part.first+i, b)
 		}
+		s.WriteString(`shell_after=$(env | grep '^AWS_' | sort; pwd)
+if [ "$shell_before" != "$shell_after" ]; then
+  echo "the section left the shell changed:"; diff <(echo "$shell_before") <(echo "$shell_after") || true; exit 1
+fi
+`)
 		s.WriteString(end.blocks[0])
 		return strings.ReplaceAll(s.String(), "http://127.0.0.1:8080", p.url)
 	}

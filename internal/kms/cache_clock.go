@@ -42,6 +42,11 @@ type keyCache struct {
 	door []uint64 // hashes of keys refused when the cache was full; 0 is empty
 	seed maphash.Seed
 
+	// filter answers most misses without the map (cache_filter.go);
+	// dropped counts the entries dropped since it was built (mu).
+	filter  atomic.Pointer[keyFilter]
+	dropped int
+
 	hits, misses, evictions atomic.Uint64 // for metrics
 
 	// policies and conds share parsed key policies and keys' condition
@@ -65,11 +70,16 @@ type cacheEntry struct {
 func newKeyCache(max int) *keyCache {
 	c := &keyCache{max: max, ring: make([]*cacheEntry, 0, min(max, 1<<16)), door: make([]uint64, max), seed: maphash.MakeSeed()}
 	c.policies.seed, c.conds.seed = maphash.MakeSeed(), maphash.MakeSeed()
+	c.filter.Store(newKeyFilter(max, c.seed))
 	return c
 }
 
 func (c *keyCache) get(k string) (any, bool) {
 	if c.fresh != nil && !c.fresh() {
+		c.misses.Add(1)
+		return nil, false
+	}
+	if !c.filter.Load().mayHold(k) {
 		c.misses.Add(1)
 		return nil, false
 	}
@@ -136,6 +146,7 @@ func (c *keyCache) addEntry(e *cacheEntry, gen uint64) {
 	}
 	e.slot = c.slot()
 	c.ring[e.slot] = e
+	c.filter.Load().add(k) // before the map has it: see keyFilter
 	c.m.Store(k, e)
 }
 
@@ -178,6 +189,7 @@ func (c *keyCache) slot() int {
 		c.m.Delete(e.key)
 		c.ring[c.hand] = nil
 		c.evictions.Add(1)
+		c.noteDropped()
 		return c.hand
 	}
 }
@@ -187,6 +199,7 @@ func (c *keyCache) drop(e *cacheEntry) {
 	if c.m.CompareAndDelete(e.key, e) {
 		c.ring[e.slot] = nil
 		c.free = append(c.free, e.slot)
+		c.noteDropped()
 	}
 }
 
@@ -228,4 +241,6 @@ func (c *keyCache) flush() {
 	c.m.Clear()
 	clear(c.ring)
 	c.ring, c.free, c.hand = c.ring[:0], c.free[:0], 0
+	c.filter.Store(newKeyFilter(c.max, c.seed))
+	c.dropped = 0
 }
