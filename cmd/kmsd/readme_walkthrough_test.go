@@ -20,7 +20,7 @@ import (
 type walkthroughPart struct {
 	title  string
 	blocks []string
-	first  int // number of blocks[0], from 1
+	nums   []int // from 1
 }
 
 // walkthroughParts returns the README's ```bash blocks by the "## "
@@ -32,19 +32,21 @@ func walkthroughParts(readme string) []walkthroughPart {
 	fenced := false
 	for line := range strings.Lines(readme) {
 		switch {
-		case block != nil && strings.HasPrefix(line, "```"):
+		case block != nil && strings.TrimSpace(line) == "```":
 			if len(parts) == 0 || parts[len(parts)-1].title != title {
-				parts = append(parts, walkthroughPart{title: title, first: n})
+				parts = append(parts, walkthroughPart{title: title})
 			}
 			p := &parts[len(parts)-1]
-			p.blocks = append(p.blocks, block.String())
+			p.blocks, p.nums = append(p.blocks, block.String()), append(p.nums, n)
 			block = nil
 		case block != nil:
 			block.WriteString(line)
-		case strings.HasPrefix(line, "```bash"):
+		case !fenced && strings.TrimRight(line, "\n") == "```bash":
 			block, n = &strings.Builder{}, n+1
-		case strings.HasPrefix(line, "```"):
-			fenced = !fenced
+		case fenced && strings.TrimSpace(line) == "```": // only a bare fence closes one
+			fenced = false
+		case !fenced && strings.HasPrefix(line, "```"):
+			fenced = true
 		case !fenced && strings.HasPrefix(line, "## "):
 			title = strings.TrimSpace(line[3:])
 		}
@@ -70,12 +72,17 @@ func TestReadmeExamples(t *testing.T) {
 	if len(parts) < 5 || len(parts[0].blocks) < 5 {
 		t.Fatalf("found %d sections with bash blocks in the README, want the CLI walkthrough", len(parts))
 	}
+	// Every ```bash block belongs to the walkthrough, which ends with its
+	// own section.
 	setup, end := parts[0].blocks[:2], parts[len(parts)-1]
+	if end.title != "End of the walkthrough" {
+		t.Fatalf("README section %q has ```bash blocks after the end of the walkthrough, which runs them all; use ```sh there", end.title)
+	}
 	if !strings.Contains(setup[0], "WORKDIR=$(mktemp -d)") || !strings.Contains(setup[1], "export AWS_ACCESS_KEY_ID=") ||
 		len(end.blocks) != 1 || !strings.Contains(end.blocks[0], `rm -rf -- "${WORKDIR:?}"`) {
 		t.Fatalf("the walkthrough no longer starts with its scratch directory and credentials and ends removing the directory:\n%q\n%q", setup, end.blocks)
 	}
-	parts[0].blocks, parts[0].first = parts[0].blocks[2:], parts[0].first+2
+	parts[0].blocks, parts[0].nums = parts[0].blocks[2:], parts[0].nums[2:]
 	parts = parts[:len(parts)-1]
 	// With signatures and policies enforced, so the walkthrough of who may
 	// do what shows real decisions; the README's credentials are the root's.
@@ -85,7 +92,7 @@ func TestReadmeExamples(t *testing.T) {
 		// Go Cryptographic Module cannot work; CreateKey must refuse those
 		// specs with a clear message instead.
 		for i := range parts {
-			parts[i].blocks = fipsBlocks(parts[i].blocks)
+			parts[i] = fipsBlocks(parts[i])
 		}
 		_, err := p.client(docKey, docSecret).CreateKey(context.Background(), &kms.CreateKeyInput{KeySpec: "ML_DSA_65", KeyUsage: "SIGN_VERIFY"})
 		if errCode(err) != "UnsupportedOperationException" || !strings.Contains(err.Error(), "KeySpec ML_DSA_65 is not available in FIPS 140-only mode.") {
@@ -98,11 +105,11 @@ func TestReadmeExamples(t *testing.T) {
 	script := func(part walkthroughPart) string {
 		var s strings.Builder
 		s.WriteString("set -euo pipefail\n" + setup[0] + setup[1])
-		s.WriteString("shell_before=$(env | grep '^AWS_' | sort; pwd)\n")
+		s.WriteString("shell_before=$(env | grep '^AWS_' | sort; echo \"$PWD $OLDPWD $-\")\n")
 		for i, b := range part.blocks {
-			fmt.Fprintf(&s, "echo '--- block %d'\n%s\n", part.first+i, b)
+			fmt.Fprintf(&s, "echo '--- block %d'\n%s\n", part.nums[i], b)
 		}
-		s.WriteString(`shell_after=$(env | grep '^AWS_' | sort; pwd)
+		s.WriteString(`shell_after=$(env | grep '^AWS_' | sort; echo "$PWD $OLDPWD $-")
 if [ "$shell_before" != "$shell_after" ]; then
   echo "the section left the shell changed:"; diff <(echo "$shell_before") <(echo "$shell_after") || true; exit 1
 fi
@@ -180,29 +187,30 @@ fi
 	}
 }
 
-// fipsBlocks leaves out the blocks that use key specs outside the Go
-// Cryptographic Module.
-func fipsBlocks(blocks []string) []string {
-	var kept []string
-	for _, b := range blocks {
+// fipsBlocks leaves out of part the blocks that use key specs outside the
+// Go Cryptographic Module.
+func fipsBlocks(part walkthroughPart) walkthroughPart {
+	kept := walkthroughPart{title: part.title}
+	for i, b := range part.blocks {
 		if strings.Contains(b, "ML_DSA_") || strings.Contains(b, "ECC_SECG_P256K1") || strings.Contains(b, "SM2") {
 			continue
 		}
-		kept = append(kept, b)
+		kept.blocks, kept.nums = append(kept.blocks, b), append(kept.nums, part.nums[i])
 	}
 	return kept
 }
 
 // TestWalkthroughParts checks the README's sections are read as the
 // walkthrough test needs: code outside ```bash blocks, and "## " lines
-// inside them, start no section.
+// inside them, start no section, and a ```bash line inside another block
+// starts no block.
 func TestWalkthroughParts(t *testing.T) {
-	readme := "# kmsd\n## One\ntext\n```bash\necho 1\n## not a title\n```\n```yaml\n## nor this\n```\n" +
-		"```bash\necho 2\n```\n## Two\n```sh\necho no\n```\n## Three\n```bash\necho 3\n```\n"
+	readme := "# kmsd\n## One\ntext\n```bash\necho 1\n## not a title\n```\n```yaml\n## nor this\n```bash\n```\n" +
+		"```bash\necho 2\n```\n## Two\n```sh\necho no\n```\n```bashrc\nno\n```\n## Three\n```bash\necho 3\n```\n"
 	got := walkthroughParts(readme)
 	want := []walkthroughPart{
-		{title: "One", blocks: []string{"echo 1\n## not a title\n", "echo 2\n"}, first: 1},
-		{title: "Three", blocks: []string{"echo 3\n"}, first: 3},
+		{title: "One", blocks: []string{"echo 1\n## not a title\n", "echo 2\n"}, nums: []int{1, 2}},
+		{title: "Three", blocks: []string{"echo 3\n"}, nums: []int{3}},
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("walkthroughParts = %+v, want %+v", got, want)

@@ -43,9 +43,9 @@ type keyCache struct {
 	seed maphash.Seed
 
 	// filter answers most misses without the map (cache_filter.go);
-	// dropped counts the entries dropped since it was built (mu).
-	filter  atomic.Pointer[keyFilter]
-	dropped int
+	// marked counts the keys it marked since it was built (mu).
+	filter atomic.Pointer[keyFilter]
+	marked int
 
 	hits, misses, evictions atomic.Uint64 // for metrics
 
@@ -136,17 +136,20 @@ func (c *keyCache) addEntry(e *cacheEntry, gen uint64) {
 	if c.gen.Load() != gen || (c.fresh != nil && !c.fresh()) {
 		return
 	}
-	if old, ok := c.m.Load(k); ok {
-		// Same generation, so the same record: keep the first.
-		old.(*cacheEntry).ref.Store(true)
-		return
+	// The filter spares most keys a full cache refuses a walk of the map.
+	if c.filter.Load().mayHold(k) {
+		if old, ok := c.m.Load(k); ok {
+			// Same generation, so the same record: keep the first.
+			old.(*cacheEntry).ref.Store(true)
+			return
+		}
 	}
 	if len(c.free) == 0 && len(c.ring) >= c.max && !c.admit(k) {
 		return
 	}
 	e.slot = c.slot()
 	c.ring[e.slot] = e
-	c.filter.Load().add(k) // before the map has it: see keyFilter
+	c.mark(k) // before the map has it: see keyFilter
 	c.m.Store(k, e)
 }
 
@@ -189,7 +192,6 @@ func (c *keyCache) slot() int {
 		c.m.Delete(e.key)
 		c.ring[c.hand] = nil
 		c.evictions.Add(1)
-		c.noteDropped()
 		return c.hand
 	}
 }
@@ -199,7 +201,6 @@ func (c *keyCache) drop(e *cacheEntry) {
 	if c.m.CompareAndDelete(e.key, e) {
 		c.ring[e.slot] = nil
 		c.free = append(c.free, e.slot)
-		c.noteDropped()
 	}
 }
 
@@ -242,5 +243,5 @@ func (c *keyCache) flush() {
 	clear(c.ring)
 	c.ring, c.free, c.hand = c.ring[:0], c.free[:0], 0
 	c.filter.Store(newKeyFilter(c.max, c.seed))
-	c.dropped = 0
+	c.marked = 0
 }

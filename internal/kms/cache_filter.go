@@ -16,8 +16,8 @@ import (
 // may hold. Bits are set before an entry is stored and never cleared, so
 // every key the map holds tests present. A dropped entry leaves its bits
 // behind (a lookup of it then walks the map, as every lookup did before),
-// and once as many entries were dropped as the cache holds, the cache
-// builds a new filter from the entries it holds.
+// and once the filter has marked twice as many keys as the cache may
+// hold, the cache builds a new one from the entries it holds.
 type keyFilter struct {
 	words []atomic.Uint64
 	mask  uint64 // the number of bits, a power of two, less one
@@ -25,7 +25,8 @@ type keyFilter struct {
 }
 
 // filterBitsPerEntry gives at most one false "present" in 20 with as
-// many stale keys as held ones, and one in 70 with none.
+// many keys marked as twice the entries the cache may hold, and one in
+// 70 with as many as it may hold.
 const filterBitsPerEntry = 16
 
 func newKeyFilter(entries int, seed maphash.Seed) *keyFilter {
@@ -53,20 +54,20 @@ func (f *keyFilter) mayHold(k string) bool {
 	return f.words[a/64].Load()&(1<<(a%64)) != 0 && f.words[b/64].Load()&(1<<(b%64)) != 0
 }
 
-// noteDropped counts an entry dropped from the map, and replaces the
-// filter with one of the entries held once as many were dropped as are
-// held; mu is held.
-func (c *keyCache) noteDropped() {
-	c.dropped++
-	if c.dropped < max(len(c.ring)-len(c.free), 64) {
-		return
-	}
-	f := newKeyFilter(c.max, c.seed)
-	for _, e := range c.ring {
-		if e != nil {
-			f.add(e.key)
+// mark adds k to the filter, first replacing the filter with one of the
+// entries held once it has marked twice as many keys as the cache holds
+// at most, the held and the dropped; mu is held.
+func (c *keyCache) mark(k string) {
+	if c.marked++; c.marked > 2*max(c.max, 64) {
+		f := newKeyFilter(c.max, c.seed)
+		c.marked = 1
+		for _, e := range c.ring {
+			if e != nil {
+				f.add(e.key)
+				c.marked++
+			}
 		}
+		c.filter.Store(f)
 	}
-	c.filter.Store(f)
-	c.dropped = 0
+	c.filter.Load().add(k)
 }

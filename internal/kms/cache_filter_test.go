@@ -35,8 +35,8 @@ func TestKeyFilterNeverHidesAnEntry(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if c.evictions.Load() < 1000 {
-		t.Fatalf("%d evictions: the test did not fill the cache enough to rebuild its filter", c.evictions.Load())
+	if c.evictions.Load() < 2*size {
+		t.Fatalf("%d evictions: the test did not add enough keys to rebuild the filter", c.evictions.Load())
 	}
 	f := c.filter.Load()
 	held := 0
@@ -74,6 +74,40 @@ func TestKeyCacheHitsThroughTheFilter(t *testing.T) {
 	}
 	if h, m := c.hits.Load(), c.misses.Load(); h != 1 || m != 1 {
 		t.Fatalf("hits %d, misses %d, want 1 and 1", h, m)
+	}
+}
+
+// TestKeyFilterIsRebuilt: once the filter has marked twice as many keys
+// as the cache may hold, a new one holds just the entries held, so keys
+// evicted long ago test absent again.
+func TestKeyFilterIsRebuilt(t *testing.T) {
+	c := newKeyCache(64)
+	first := c.filter.Load()
+	for i := range 1000 {
+		k := fmt.Sprint("k|", i)
+		c.add(k, k, c.gen.Load())
+		c.add(k, k, c.gen.Load()) // a full cache admits a key on its second miss
+	}
+	f := c.filter.Load()
+	if f == first {
+		t.Fatal("the filter was never rebuilt")
+	}
+	held := 0
+	c.m.Range(func(k, _ any) bool {
+		held++
+		if !f.mayHold(k.(string)) {
+			t.Errorf("the rebuilt filter hides %q", k)
+		}
+		return true
+	})
+	stale := 0
+	for i := range 500 {
+		if f.mayHold(fmt.Sprint("k|", i)) {
+			stale++
+		}
+	}
+	if held != 64 || stale > 50 {
+		t.Errorf("%d keys held, %d of the 500 first keys, long evicted, test present", held, stale)
 	}
 }
 

@@ -354,6 +354,7 @@ func (t *usageTracker) take() []pendingUse {
 				sh.inflight.put(k, u, texts)
 			}
 		}
+		sh.inflight.dropIfEmpty() // a table sized for a flush that never came
 		for k, u := range sh.inflight.uses {
 			_, texts, _ := sh.inflight.get(k)
 			out = append(out, pendingUse{name: k, use: t.lastUse(u, texts)})

@@ -457,8 +457,8 @@ func BenchmarkRecordUseAmongMany(b *testing.B) {
 
 // TestFlushLeavesNoEmptiedMaps: once a flush's uses are written, the
 // inflight sets hold no table, so a use recorded next looks its key up in
-// no cold memory; and the pending sets are sized for as many keys as the
-// last flush took.
+// no cold memory; the pending sets are sized for as many keys as the last
+// flush took, and let go of when the next flush finds them empty.
 func TestFlushLeavesNoEmptiedMaps(t *testing.T) {
 	tr := newUsageTracker(time.Now())
 	for range 5000 {
@@ -487,5 +487,16 @@ func TestFlushLeavesNoEmptiedMaps(t *testing.T) {
 	}
 	if n := tr.queued.Load(); n != 0 {
 		t.Errorf("%d uses counted after the flush, want 0", n)
+	}
+	// A flush after an idle interval takes the tables sized for it, empty,
+	// and keeps none of them.
+	if taken := tr.take(); len(taken) != 0 {
+		t.Fatalf("an idle flush took %d uses", len(taken))
+	}
+	for i := range tr.shards {
+		if sh := &tr.shards[i]; sh.inflight.uses != nil || sh.pending.uses != nil {
+			t.Fatalf("shard %d after an idle flush: inflight table %v, pending table %v; want neither",
+				i, sh.inflight.uses != nil, sh.pending.uses != nil)
+		}
 	}
 }
