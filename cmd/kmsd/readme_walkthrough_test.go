@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/kms"
@@ -56,12 +55,10 @@ func walkthroughParts(readme string) []walkthroughPart {
 
 // TestReadmeExamples runs every ```bash block of the README against a
 // fresh dev server: the examples work as written, and leave no file in the
-// checkout or the temporary directory. The walkthrough's first two blocks
-// (a scratch directory, the credentials) and its last (removing the
-// directory) frame each section, and the sections run side by side, as
-// several readers trying them at once would: each must stand on what it
-// says, which also keeps the test's time to about a third of one shell's.
-// The reset section runs last, alone, since it empties the server.
+// checkout or the temporary directory. Each section runs in a shell of its
+// own, framed by the walkthrough's first two blocks (a scratch directory,
+// the credentials) and its last (removing the directory), so each must
+// stand on what it says, as for a reader who starts there.
 func TestReadmeExamples(t *testing.T) {
 	t.Parallel()
 	readme, err := os.ReadFile("../../README.md")
@@ -131,26 +128,16 @@ fi
 		}
 		return string(out)
 	}
-	outs := make([]string, len(parts))
-	var last []int
-	var wg sync.WaitGroup
-	slots := make(chan struct{}, 3) // the CLI is CPU-bound: a few at a time
+	// The reset section empties the server, so it comes last.
 	for i, part := range parts {
-		if strings.Contains(strings.Join(part.blocks, ""), "/kmsd/reset") {
-			last = append(last, i)
-			continue
+		if strings.Contains(strings.Join(part.blocks, ""), "/kmsd/reset") != (i == len(parts)-1) {
+			t.Fatalf("README section %q: the one section that resets the server must be the last before the walkthrough's end", part.title)
 		}
-		wg.Go(func() {
-			slots <- struct{}{}
-			defer func() { <-slots }()
-			outs[i] = run(part)
-		})
 	}
-	wg.Wait()
-	if len(last) != 1 {
-		t.Fatalf("found %d README sections that reset the server, want one", len(last))
+	var outs []string
+	for _, part := range parts {
+		outs = append(outs, run(part))
 	}
-	outs[last[0]] = run(parts[last[0]])
 	if t.Failed() {
 		return
 	}

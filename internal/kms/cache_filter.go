@@ -12,12 +12,13 @@ import (
 // miss in the sync.Map walks trie nodes that are cold by then; the filter
 // answers it from two bits instead.
 //
-// It is a Bloom filter: two bits a key, 16 bits for each entry the cache
-// may hold. Bits are set before an entry is stored and never cleared, so
-// every key the map holds tests present. A dropped entry leaves its bits
-// behind (a lookup of it then walks the map, as every lookup did before),
-// and once the filter has marked twice as many keys as the cache may
-// hold, the cache builds a new one from the entries it holds.
+// It is a Bloom filter: two bits a key, at least 16 bits for each entry
+// the cache may hold. Bits are set before an entry is stored and never
+// cleared, so every key the map holds tests present. A dropped entry
+// leaves its bits behind (a lookup of it then walks the map, as every
+// lookup did before), and once the filter has marked twice as many keys
+// as the cache may hold, the cache builds a new one from the entries it
+// holds.
 type keyFilter struct {
 	words []atomic.Uint64
 	mask  uint64 // the number of bits, a power of two, less one
