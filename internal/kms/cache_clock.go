@@ -70,16 +70,19 @@ type cacheEntry struct {
 func newKeyCache(max int) *keyCache {
 	c := &keyCache{max: max, ring: make([]*cacheEntry, 0, min(max, 1<<16)), door: make([]uint64, max), seed: maphash.MakeSeed()}
 	c.policies.seed, c.conds.seed = maphash.MakeSeed(), maphash.MakeSeed()
-	c.filter.Store(newKeyFilter(max, c.seed))
+	c.filter.Store(newKeyFilter(max))
 	return c
 }
+
+// hash is k's hash for the filter and the doorkeeper.
+func (c *keyCache) hash(k string) uint64 { return maphash.String(c.seed, k) }
 
 func (c *keyCache) get(k string) (any, bool) {
 	if c.fresh != nil && !c.fresh() {
 		c.misses.Add(1)
 		return nil, false
 	}
-	if !c.filter.Load().mayHold(k) {
+	if !c.filter.Load().mayHold(c.hash(k)) {
 		c.misses.Add(1)
 		return nil, false
 	}
@@ -137,29 +140,31 @@ func (c *keyCache) addEntry(e *cacheEntry, gen uint64) {
 		return
 	}
 	// The filter spares most keys a full cache refuses a walk of the map.
-	if c.filter.Load().mayHold(k) {
+	h := c.hash(k)
+	if c.filter.Load().mayHold(h) {
 		if old, ok := c.m.Load(k); ok {
 			// Same generation, so the same record: keep the first.
 			old.(*cacheEntry).ref.Store(true)
 			return
 		}
 	}
-	if len(c.free) == 0 && len(c.ring) >= c.max && !c.admit(k) {
+	if len(c.free) == 0 && len(c.ring) >= c.max && !c.admit(h) {
 		return
 	}
 	e.slot = c.slot()
 	c.ring[e.slot] = e
-	c.mark(k) // before the map has it: see keyFilter
+	c.mark(h) // before the map has it: see keyFilter
 	c.m.Store(k, e)
 }
 
-// admit reports whether k, missed while the cache is full, may evict an
-// entry: whether it was refused recently. mu is held.
-func (c *keyCache) admit(k string) bool {
+// admit reports whether the key of hash (keyCache.hash), missed while the
+// cache is full, may evict an entry: whether it was refused recently. mu
+// is held.
+func (c *keyCache) admit(hash uint64) bool {
 	if len(c.door) == 0 {
 		return true
 	}
-	h := maphash.String(c.seed, k) | 1
+	h := hash | 1
 	d := &c.door[h%uint64(len(c.door))]
 	if *d == h {
 		*d = 0
@@ -242,6 +247,6 @@ func (c *keyCache) flush() {
 	c.m.Clear()
 	clear(c.ring)
 	c.ring, c.free, c.hand = c.ring[:0], c.free[:0], 0
-	c.filter.Store(newKeyFilter(c.max, c.seed))
+	c.filter.Store(newKeyFilter(c.max))
 	c.marked = 0
 }

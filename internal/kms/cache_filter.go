@@ -1,7 +1,6 @@
 package kms
 
 import (
-	"hash/maphash"
 	"math/bits"
 	"sync/atomic"
 )
@@ -22,7 +21,6 @@ import (
 type keyFilter struct {
 	words []atomic.Uint64
 	mask  uint64 // the number of bits, a power of two, less one
-	seed  maphash.Seed
 }
 
 // filterBitsPerEntry gives at most one false "present" in 20 with as
@@ -30,45 +28,44 @@ type keyFilter struct {
 // 70 with as many as it may hold.
 const filterBitsPerEntry = 16
 
-func newKeyFilter(entries int, seed maphash.Seed) *keyFilter {
+func newKeyFilter(entries int) *keyFilter {
 	want := uint64(min(max(entries, 64), 1<<27)) * filterBitsPerEntry
 	n := uint64(1) << bits.Len64(want-1)
-	return &keyFilter{words: make([]atomic.Uint64, n/64), mask: n - 1, seed: seed}
+	return &keyFilter{words: make([]atomic.Uint64, n/64), mask: n - 1}
 }
 
-// bits returns k's two bit positions, from the two halves of one hash
-// (the mask is at most 32 bits wide).
-func (f *keyFilter) bits(k string) (a, b uint64) {
-	h := maphash.String(f.seed, k)
+// bits returns the two bit positions of a key's hash (keyCache.hash),
+// from its two halves (the mask is at most 32 bits wide).
+func (f *keyFilter) bits(h uint64) (a, b uint64) {
 	return h & f.mask, h >> 32 & f.mask
 }
 
-func (f *keyFilter) add(k string) {
-	a, b := f.bits(k)
+func (f *keyFilter) add(h uint64) {
+	a, b := f.bits(h)
 	f.words[a/64].Or(1 << (a % 64))
 	f.words[b/64].Or(1 << (b % 64))
 }
 
-// mayHold is false only for a key never added.
-func (f *keyFilter) mayHold(k string) bool {
-	a, b := f.bits(k)
+// mayHold is false only for a key whose hash was never added.
+func (f *keyFilter) mayHold(h uint64) bool {
+	a, b := f.bits(h)
 	return f.words[a/64].Load()&(1<<(a%64)) != 0 && f.words[b/64].Load()&(1<<(b%64)) != 0
 }
 
-// mark adds k to the filter, first replacing the filter with one of the
+// mark adds the key of hash h to the filter, first replacing the filter with one of the
 // entries held once it has marked twice as many keys as the cache holds
 // at most, the held and the dropped; mu is held.
-func (c *keyCache) mark(k string) {
+func (c *keyCache) mark(h uint64) {
 	if c.marked++; c.marked > 2*max(c.max, 64) {
-		f := newKeyFilter(c.max, c.seed)
+		f := newKeyFilter(c.max)
 		c.marked = 1
 		for _, e := range c.ring {
 			if e != nil {
-				f.add(e.key)
+				f.add(c.hash(e.key))
 				c.marked++
 			}
 		}
 		c.filter.Store(f)
 	}
-	c.filter.Load().add(k)
+	c.filter.Load().add(h)
 }
