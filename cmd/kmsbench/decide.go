@@ -259,8 +259,22 @@ func decideTargets(rep decideReport) []target {
 			ts = append(ts, newTarget("Encrypt 32B: req/s vs null", r.Median, 0.95, false, "×"))
 		}
 	}
-	ts = append(ts, newTarget(fmt.Sprintf("CreateKey at concurrency %d", rep.Config.Conc), rep.CreateKeys, 3000, false, "keys/s"))
+	ts = append(ts, failedTarget(rep.Samples, "null"),
+		newTarget(fmt.Sprintf("CreateKey at concurrency %d", rep.Config.Conc), rep.CreateKeys, 3000, false, "keys/s"))
 	return ts
+}
+
+// failedTarget counts the requests that failed in the samples of every
+// server but skip. The bench's clients do not retry, so a throttled
+// request counts too: back-pressure must slow requests down, not fail them.
+func failedTarget(samples []roundSample, skip string) target {
+	var n int64
+	for _, s := range samples {
+		if s.Server != skip {
+			n += s.Errors
+		}
+	}
+	return newTarget("kmsd requests failed under load (no retries)", float64(n), 0, true, "")
 }
 
 func printTargets(ts []target, before, after float64) {

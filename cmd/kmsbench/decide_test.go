@@ -38,6 +38,41 @@ func TestTargetVerdicts(t *testing.T) {
 	}
 }
 
+// A request that failed on any server but the do-nothing one breaks the
+// target: the clients do not retry, so a throttled request counts as one.
+func TestFailedTarget(t *testing.T) {
+	samples := []roundSample{
+		{Server: "kmsd", sampleResult: sampleResult{Errors: 0}},
+		{Server: "null", sampleResult: sampleResult{Errors: 7}},
+		{Server: "async", sampleResult: sampleResult{Errors: 0}},
+	}
+	if got := failedTarget(samples, "null"); !got.Holds || got.Measured != 0 {
+		t.Errorf("failures of the skipped server only: %+v", got)
+	}
+	samples[2].Errors = 2
+	if got := failedTarget(samples, "null"); got.Holds || got.Measured != 2 {
+		t.Errorf("two failures in kmsd's samples: %+v", got)
+	}
+	if got := failedTarget(samples, ""); got.Measured != 9 {
+		t.Errorf("with no server skipped: %+v", got)
+	}
+}
+
+// The fault target compares rates per 1,000 requests, not counts.
+func TestPageFaultsPerThousand(t *testing.T) {
+	many := pageFaults{Major: 3, Requests: 600_000}
+	one := pageFaults{Major: 2, Requests: 200_000}
+	if got := many.perThousand(many.Major); got != 0.005 {
+		t.Errorf("3 in 600,000 = %v per 1,000", got)
+	}
+	if newTarget("f", many.perThousand(many.Major), one.perThousand(one.Major), true, "").Holds != true {
+		t.Error("a lower rate than the one-key server's must hold")
+	}
+	if (pageFaults{Major: 5}).perThousand(5) != 0 {
+		t.Error("no requests must give 0, not a division by zero")
+	}
+}
+
 // rssOf finds this process's resident set and the part mapped from a file
 // it maps, as bench-scale reads the store's map.
 func TestRSSOfCountsAFileMap(t *testing.T) {

@@ -49,14 +49,16 @@ type pageFaults struct {
 	Requests int64 `json:"requests"`
 }
 
-func (f pageFaults) String() string {
-	per := func(n int64) float64 {
-		if f.Requests <= 0 {
-			return 0
-		}
-		return 1000 * float64(n) / float64(f.Requests)
+// perThousand is n faults per 1,000 of the requests served meanwhile.
+func (f pageFaults) perThousand(n int64) float64 {
+	if f.Requests <= 0 {
+		return 0
 	}
-	return fmt.Sprintf("%d minor, %d major over %d requests (%.2f and %.2f per 1,000)", f.Minor, f.Major, f.Requests, per(f.Minor), per(f.Major))
+	return 1000 * float64(n) / float64(f.Requests)
+}
+
+func (f pageFaults) String() string {
+	return fmt.Sprintf("%d minor, %d major over %d requests (%.2f and %.2f per 1,000)", f.Minor, f.Major, f.Requests, f.perThousand(f.Minor), f.perThousand(f.Major))
 }
 
 // requestsOf is kmsd_requests_total summed over its labels: every API
