@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"sync"
 	"testing"
+
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 )
 
 // TestKeyFilterNeverHidesAnEntry adds, evicts, invalidates and flushes
@@ -117,16 +119,16 @@ func BenchmarkKeyCacheMiss(b *testing.B) {
 	const size = 20_000
 	c := newKeyCache(size)
 	part := partition("111122223333", "us-east-1")
-	ids := make([]compactID, 1_000_000)
+	ids := make([][16]byte, 1_000_000)
 	for i := range ids {
-		ids[i] = compactID{isUUID: true, uuid: [16]byte{byte(i), byte(i >> 8), byte(i >> 16), 0x40, 0x80}}
+		ids[i] = [16]byte{byte(i), byte(i >> 8), byte(i >> 16), 0x40, 0x80}
 	}
 	for i := range size {
-		c.add(cacheKeyID("111122223333", "us-east-1", ids[i*(len(ids)/size)].String()), "", c.gen.Load())
+		c.add(cacheKeyID("111122223333", "us-east-1", keyuse.FormatUUID(ids[i*(len(ids)/size)])), "", c.gen.Load())
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()
 	for b.Loop() {
-		c.get("k|" + part + ids[rng.IntN(len(ids))].String())
+		c.get("k|" + part + keyuse.FormatUUID(ids[rng.IntN(len(ids))]))
 	}
 }

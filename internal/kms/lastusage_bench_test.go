@@ -54,7 +54,7 @@ func timeFlushes(b *testing.B, svc *Service, use func()) {
 		written += w
 	}
 	start := time.Now()
-	if _, err := svc.mergeUseRuns(context.Background(), true); err != nil {
+	if _, err := svc.usage.MergeAll(context.Background()); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64((b.Elapsed()+time.Since(start)).Nanoseconds())/float64(written), "ns/use")
@@ -83,7 +83,7 @@ func BenchmarkFlushLastUsageAmongMany(b *testing.B) {
 		now, requestID, eventID := time.Now(), uuid.New(), uuid.New()
 		for _, k := range keys {
 			if rng.Float64() < share {
-				svc.usage.record(k, now, "Encrypt", requestID, eventID)
+				svc.usage.Record(k, now, "Encrypt", requestID, eventID)
 			}
 		}
 	}

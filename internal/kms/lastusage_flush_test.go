@@ -1,29 +1,31 @@
 package kms
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 	"github.com/kmsd/kmsd/internal/store"
 )
 
 // storedUse reads the last use the store holds for key id of the
 // harness's account in us-east-1; nil when it holds none.
-func (h *harness) storedUse(id string) *lastUseRecord {
+func (h *harness) storedUse(id string) *keyuse.Use {
 	h.t.Helper()
-	var u *lastUseRecord
+	var u *keyuse.Use
 	if err := h.st.View(context.Background(), func(tx store.Tx) error {
-		b, err := tx.Get(bucketLastUsage, keyKey("111122223333", east, id))
+		b, err := tx.Get(keyuse.BucketLastUsage, keyKey("111122223333", east, id))
 		if errors.Is(err, store.ErrNotFound) {
 			return nil
 		}
 		if err != nil {
 			return err
 		}
-		stored, err := decodeStoredUse(b)
+		stored, err := keyuse.Decode(b)
 		u = &stored
 		return err
 	}); err != nil {
@@ -42,13 +44,13 @@ func TestFlushKeepsALaterStoredUseAndDropsGoneKeys(t *testing.T) {
 	h.encryptAs(kept, "req-kept")
 	h.encryptAs(gone, "req-gone")
 	h.encryptAs(fresh, "req-fresh")
-	later := lastUseRecord{At: h.clock.Now().Add(time.Hour), Operation: "Decrypt", RequestID: "req-other-node", EventID: "ev-other-node"}
+	later := keyuse.Use{At: h.clock.Now().Add(time.Hour), Operation: "Decrypt", RequestID: "req-other-node", EventID: "ev-other-node"}
 	if err := h.st.Update(ctx, func(tx store.Tx) error {
 		b, err := json.Marshal(later)
 		if err != nil {
 			return err
 		}
-		if err := tx.Put(bucketLastUsage, keyKey(account, east, kept), b); err != nil {
+		if err := tx.Put(keyuse.BucketLastUsage, keyKey(account, east, kept), b); err != nil {
 			return err
 		}
 		return tx.Delete(bucketKeys, keyKey(account, east, gone))
@@ -91,10 +93,10 @@ func TestFlushReadsAnyStoredFormAndDropsKeysDeletedAfterAFlush(t *testing.T) {
 	later := h.clock.Now().Add(time.Hour).Format(time.RFC3339Nano)
 	if err := h.st.Update(ctx, func(tx store.Tx) error {
 		rec := []byte(`{"operation":"Decrypt","requestId":"req-other-node","at":"` + later + `"}`)
-		if err := tx.Put(bucketLastUsage, keyKey(account, east, reordered), rec); err != nil {
+		if err := tx.Put(keyuse.BucketLastUsage, keyKey(account, east, reordered), rec); err != nil {
 			return err
 		}
-		if err := tx.Delete(bucketLastUsage, keyKey(account, east, deleted)); err != nil {
+		if err := tx.Delete(keyuse.BucketLastUsage, keyKey(account, east, deleted)); err != nil {
 			return err
 		}
 		return tx.Delete(bucketKeys, keyKey(account, east, deleted))
@@ -110,4 +112,75 @@ func TestFlushReadsAnyStoredFormAndDropsKeysDeletedAfterAFlush(t *testing.T) {
 	if u := h.storedUse(deleted); u != nil {
 		t.Errorf("a use of a deleted key was written: %+v", u)
 	}
+}
+
+// TestJSONKeyUsesReadUntilTheirNextFlush: uses stored as JSON before
+// schema version 4 read as they were, and each becomes compact when its
+// key's next use is flushed; the others stay as they are.
+func TestJSONKeyUsesReadUntilTheirNextFlush(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	ids := []string{h.createKey(), h.createKey(), h.createKey()}
+	for i, id := range ids {
+		h.encryptAs(id, "req-"+string(rune('a'+i)))
+	}
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var before []keyuse.Use
+	for _, id := range ids {
+		before = append(before, *h.storedUse(id))
+	}
+	stored := func(id string) []byte {
+		var b []byte
+		if err := h.st.View(ctx, func(tx store.Tx) error {
+			var err error
+			b, err = tx.Get(keyuse.BucketLastUsage, keyKey("111122223333", east, id))
+			return err
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if err := h.st.Update(ctx, func(tx store.Tx) error {
+		for i, id := range ids {
+			b, err := json.Marshal(before[i])
+			if err != nil {
+				return err
+			}
+			if err := tx.Put(keyuse.BucketLastUsage, keyKey("111122223333", east, id), b); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := CompactKeyUses(ctx, nil); err != nil {
+		t.Fatal(err)
+	}
+	h.reopen()
+	for i, id := range ids {
+		wantUse(t, h.lastUsage(call(), id), "Encrypt", before[i].RequestID, before[i].At)
+	}
+	h.clock.Add(time.Minute)
+	h.encryptAs(ids[1], "req-again")
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// The key used again is stored compactly, the others as they were.
+	for i, id := range ids {
+		want, err := json.Marshal(before[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if i == 1 {
+			want = keyuse.Use{At: h.clock.Now(), Operation: "Encrypt", RequestID: "req-again", EventID: "ev-req-again"}.AppendStored(nil)
+		}
+		if b := stored(id); !bytes.Equal(b, want) {
+			t.Errorf("key %d is stored as %q, want %q", i, b, want)
+		}
+	}
+	wantUse(t, h.lastUsage(call(), ids[1]), "Encrypt", "req-again", h.clock.Now())
+	wantUse(t, h.lastUsage(call(), ids[2]), "Encrypt", before[2].RequestID, before[2].At)
 }

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/store"
 )
@@ -32,9 +33,9 @@ func TestFlushesAskForAMerge(t *testing.T) {
 		t.Fatalf("MergeKeyUseRuns = %d, %v before a merge is due", n, err)
 	}
 	stamp := h.clock.Now().Add(time.Hour)
-	other := lastUse{at: stamp.UnixNano(), operation: "Decrypt", texts: &[2]string{"req-other-node", "ev-req-other-node"}}
+	other := keyuse.Use{At: stamp, Operation: "Decrypt", RequestID: "req-other-node", EventID: "ev-req-other-node"}
 	if err := h.st.Update(ctx, func(tx store.Tx) error {
-		return tx.Put(bucketLastUsage, keyKey("111122223333", east, ids[1]), other.appendStored(nil))
+		return tx.Put(keyuse.BucketLastUsage, keyKey("111122223333", east, ids[1]), other.AppendStored(nil))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -69,7 +70,7 @@ func TestFlushesAskForAMerge(t *testing.T) {
 func TestOldRunsAreMerged(t *testing.T) {
 	h, _ := oneRun(t)
 	ctx := context.Background()
-	h.clock.Add(usageMergeAge - time.Second)
+	h.clock.Add(keyuse.MergeAge - time.Second)
 	if n, err := h.svc.MergeKeyUseRuns(ctx); n != 0 || err != nil {
 		t.Fatalf("MergeKeyUseRuns = %d, %v before the run is an hour old", n, err)
 	}
@@ -106,14 +107,13 @@ func TestConcurrentMergesOfSharedRuns(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
 	other := h.service(h.st, Limits{})
-	const n = 2*runChunk + 7
+	const n = 2*keyuse.RunChunk + 7
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = h.createKey()
 	}
-	h.useRuns(runChunk, 1<<30)
-	u := other.usage
-	u.runAt, u.runMax, u.mergeUses, u.mergeRuns = 1, 100, 1<<30, 1<<30
+	h.useRuns(keyuse.RunChunk, 1<<30)
+	other.usage.SetLimits(keyuse.Limits{RunAt: 1, RunMax: 100, MergeUses: 1 << 30, MergeRuns: 1 << 30})
 	for i, id := range ids {
 		h.encryptAs(id, fmt.Sprintf("a-%d", i))
 	}
@@ -135,7 +135,7 @@ func TestConcurrentMergesOfSharedRuns(t *testing.T) {
 	errs := make(chan error, 2)
 	for _, svc := range []*Service{h.svc, other} {
 		go func() {
-			_, err := svc.mergeUseRuns(ctx, true)
+			_, err := svc.usage.MergeAll(ctx)
 			errs <- err
 		}()
 	}
@@ -158,17 +158,17 @@ func TestConcurrentMergesOfSharedRuns(t *testing.T) {
 	}
 }
 
-// The merge job drops the deletion notes older than goneKept, and keeps
-// the others, whether or not a merge is due.
+// The merge job drops the deletion notes older than keyuse.GoneKept, and
+// keeps the others, whether or not a merge is due.
 func TestMergePrunesOldDeletionNotes(t *testing.T) {
 	h, _ := oneRun(t)
 	ctx := context.Background()
 	now := h.clock.Now()
 	if err := h.st.Update(ctx, func(tx store.Tx) error {
-		if err := noteGone(tx, []byte("old"), now.Add(-goneKept-time.Second)); err != nil {
+		if err := keyuse.Deleted(tx, []byte("old"), now.Add(-keyuse.GoneKept-time.Second)); err != nil {
 			return err
 		}
-		return noteGone(tx, []byte("recent"), now.Add(-goneKept+time.Second))
+		return keyuse.Deleted(tx, []byte("recent"), now.Add(-keyuse.GoneKept+time.Second))
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +176,7 @@ func TestMergePrunesOldDeletionNotes(t *testing.T) {
 		t.Fatal(err)
 	}
 	if err := h.st.View(ctx, func(tx store.Tx) error {
-		kvs, err := tx.Scan(bucketUseGone, nil, nil, 0)
+		kvs, err := tx.Scan(keyuse.BucketGone, nil, nil, 0)
 		if err == nil && (len(kvs) != 1 || string(kvs[0].Key) != "recent") {
 			err = fmt.Errorf("deletion notes after the merge: %v", kvs)
 		}
@@ -220,11 +220,10 @@ func TestRunsSurviveFailedTransactions(t *testing.T) {
 		cs := &cutStore{Store: h.st}
 		cs.left.Store(1 << 20)
 		svc := h.serviceOver(cs)
-		if _, err := svc.trackingStart(ctx); err != nil {
+		if _, err := svc.usage.TrackingStart(ctx); err != nil {
 			t.Fatal(err)
 		}
-		u := svc.usage
-		u.runAt, u.runMax, u.mergeUses, u.mergeRuns = 1, 100, 1<<30, 1<<30
+		svc.usage.SetLimits(keyuse.Limits{RunAt: 1, RunMax: 100, MergeUses: 1 << 30, MergeRuns: 1 << 30})
 		h.clock.Add(time.Second)
 		at := h.clock.Now()
 		for i, id := range ids {
@@ -248,7 +247,7 @@ func TestRunsSurviveFailedTransactions(t *testing.T) {
 		// 3 runs of one chunk: the merge writes (1), then drops each
 		// run's chunk and its entry (6).
 		cs.left.Store(int32(cut))
-		if _, err := svc.mergeUseRuns(ctx, true); !errors.Is(err, errCommit) {
+		if _, err := svc.usage.MergeAll(ctx); !errors.Is(err, errCommit) {
 			t.Fatalf("a merge cut after %d transactions: %v", cut, err)
 		}
 		for i, id := range ids {
@@ -256,7 +255,7 @@ func TestRunsSurviveFailedTransactions(t *testing.T) {
 				wantUse(t, h.lastUsage(call(), id), "Encrypt", fmt.Sprintf("c%d-%d", cut, i), at)
 			}
 		}
-		if _, err := h.svc.mergeUseRuns(ctx, true); err != nil {
+		if _, err := h.svc.usage.MergeAll(ctx); err != nil {
 			t.Fatal(err)
 		}
 		if runs, chunks := h.runsLeft(); runs != 0 || chunks != 0 {

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/store"
 )
@@ -13,8 +14,7 @@ import (
 // useRuns makes every flush write runs of at most runMax uses, merged
 // once there are mergeRuns of them.
 func (h *harness) useRuns(runMax, mergeRuns int) {
-	u := h.svc.usage
-	u.runAt, u.runMax, u.mergeUses, u.mergeRuns = 1, runMax, 1<<30, mergeRuns
+	h.svc.usage.SetLimits(keyuse.Limits{RunAt: 1, RunMax: runMax, MergeUses: 1 << 30, MergeRuns: mergeRuns})
 }
 
 // oneRun is a harness whose one key's use, by request req-1, is in a run.
@@ -33,11 +33,11 @@ func oneRun(t *testing.T) (*harness, string) {
 func (h *harness) runsLeft() (runs, chunks int) {
 	h.t.Helper()
 	if err := h.st.View(context.Background(), func(tx store.Tx) error {
-		r, err := tx.Scan(bucketUseRuns, nil, nil, 0)
+		r, err := tx.Scan(keyuse.BucketRuns, nil, nil, 0)
 		if err != nil {
 			return err
 		}
-		c, err := tx.Scan(bucketUseChunks, nil, nil, 0)
+		c, err := tx.Scan(keyuse.BucketChunks, nil, nil, 0)
 		runs, chunks = len(r), len(c)
 		return err
 	}); err != nil {
@@ -52,7 +52,7 @@ func (h *harness) runsLeft() (runs, chunks int) {
 func TestRunsHoldUsesUntilMerged(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	const n = 3*runChunk + 5
+	const n = 3*keyuse.RunChunk + 5
 	ids := make([]string, n)
 	for i := range ids {
 		ids[i] = h.createKey()
@@ -61,7 +61,7 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 		h.encryptAs(id, fmt.Sprintf("req-%d", i))
 	}
 	first := h.clock.Now()
-	h.useRuns(2*runChunk, 1<<30)
+	h.useRuns(2*keyuse.RunChunk, 1<<30)
 	if w, err := h.svc.FlushLastUsage(ctx); w != n || err != nil {
 		t.Fatalf("FlushLastUsage = %d, %v; want %d", w, err, n)
 	}
@@ -83,7 +83,7 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 		wantUse(t, h.lastUsage(call(), id), "Encrypt", fmt.Sprintf("req-%d", i), first)
 	}
 	// Later uses of some keys, in runs of their own, win over the earlier.
-	h.useRuns(runChunk, 1<<30)
+	h.useRuns(keyuse.RunChunk, 1<<30)
 	h.clock.Add(time.Minute)
 	later := h.clock.Now()
 	for i := 0; i < n; i += 3 {
@@ -103,11 +103,12 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 		req, at := want(i)
 		wantUse(t, h.lastUsage(call(), id), "Encrypt", req, at)
 	}
-	if w, err := h.svc.mergeUseRuns(ctx, true); w != n || err != nil {
+	if w, err := h.svc.usage.MergeAll(ctx); w != n || err != nil {
 		t.Fatalf("merge wrote %d keys, %v; want %d", w, err, n)
 	}
-	if err := h.svc.countRuns(ctx); err != nil {
-		t.Fatal(err)
+	// The merge job counts what the runs hold, with none left to merge.
+	if w, err := h.svc.MergeKeyUseRuns(ctx); w != 0 || err != nil {
+		t.Fatalf("MergeKeyUseRuns = %d, %v after the merge; want 0", w, err)
 	}
 	if uses := h.svc.UnmergedKeyUses(); uses != 0 {
 		t.Fatalf("UnmergedKeyUses = %d after the merge", uses)
@@ -161,7 +162,7 @@ func TestRunsForgetDeletedKeys(t *testing.T) {
 	if u := h.lastUsage(call(), again).KeyLastUsage; *u != (kmsapi.KeyLastUsageData{}) {
 		t.Fatalf("the key made again inherited a use of the deleted one: %+v", u)
 	}
-	if _, err := h.svc.mergeUseRuns(ctx, true); err != nil {
+	if _, err := h.svc.usage.MergeAll(ctx); err != nil {
 		t.Fatal(err)
 	}
 	for _, id := range []string{gone, again} {
@@ -180,31 +181,4 @@ func TestRunsForgetDeletedKeys(t *testing.T) {
 	}
 	h.reopen()
 	wantUse(t, h.lastUsage(call(), again), "Encrypt", "req-new", h.clock.Now())
-}
-
-// Malformed runs and chunks are errors, not uses.
-func TestMalformedRuns(t *testing.T) {
-	for _, v := range [][]byte{nil, {0x80}, {1, 9, 'a'}} {
-		if _, err := parseRunInfo(make([]byte, 16), v); err == nil {
-			t.Errorf("run %x parsed", v)
-		}
-	}
-	if _, err := parseRunInfo([]byte("short"), []byte{1, 0}); err == nil {
-		t.Error("a run with a short id parsed")
-	}
-	use := (&lastUse{at: 1, operation: "Encrypt", texts: &[2]string{"a", "b"}}).appendStored(nil)
-	good := appendChunkUse(nil, []byte("k"), use)
-	if uses, err := parseChunk(good); err != nil || len(uses) != 1 || string(uses[0].key) != "k" || uses[0].at != 1 {
-		t.Fatalf("parseChunk = %+v, %v", uses, err)
-	}
-	for i := range len(good) - 1 {
-		if _, err := parseChunk(good[:i+1]); err == nil {
-			t.Errorf("a chunk cut at %d parsed", i+1)
-		}
-	}
-	for _, bad := range [][]byte{nil, appendChunkUse(nil, nil, use), appendChunkUse(nil, []byte("k"), []byte("not a use"))} {
-		if _, err := parseChunk(bad); err == nil {
-			t.Errorf("chunk %x parsed", bad)
-		}
-	}
 }

@@ -8,9 +8,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
 	"github.com/kmsd/kmsd/internal/store"
+	"github.com/kmsd/kmsd/internal/uuid"
 )
 
 var (
@@ -164,7 +166,7 @@ func TestLastUsageSurvivesRestartAfterFlush(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := h.st.View(ctx, func(tx store.Tx) error {
-		kvs, err := tx.Scan(bucketLastUsage, []byte("111122223333/"), nil, 0)
+		kvs, err := tx.Scan(keyuse.BucketLastUsage, []byte("111122223333/"), nil, 0)
 		if len(kvs) != 0 {
 			return fmt.Errorf("%d usage records left", len(kvs))
 		}
@@ -258,10 +260,107 @@ func testConcurrentRecording(t *testing.T, runs bool) {
 	}
 	for _, id := range ids {
 		mem := h.lastUsage(call(), id).KeyLastUsage
-		h.svc.usage.forget(string(keyKey("111122223333", east, id)))
+		h.svc.usage.Forget(string(keyKey("111122223333", east, id)))
 		disk := h.lastUsage(call(), id).KeyLastUsage
 		if mem.KmsRequestId != "final-"+id || disk.KmsRequestId != mem.KmsRequestId || disk.Operation != mem.Operation || !time.Time(*disk.Timestamp).Equal(time.Time(*mem.Timestamp)) {
 			t.Fatalf("key %s: in memory %+v, on disk %+v", id, mem, disk)
 		}
+	}
+}
+
+// TestFlushedUsesLeaveTheTracker: once its use is flushed a key's slot
+// leaves the tracker, and GetKeyLastUsage reads the use from the store.
+func TestFlushedUsesLeaveTheTracker(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	id := h.createKey()
+	c := call()
+	c.RequestID, c.EventID = uuid.New(), uuid.New()
+	if _, err := trackedEncrypt(h.svc, ctx, c, &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	at := h.clock.Now()
+	if n, err := h.svc.FlushLastUsage(ctx); err != nil || n != 1 {
+		t.Fatalf("flush: %d, %v; want 1 use written", n, err)
+	}
+	if n := h.svc.usage.Held(); n != 0 {
+		t.Fatalf("%d usage slots kept after the flush", n)
+	}
+	u := h.lastUsage(call(), id).KeyLastUsage
+	if u == nil || u.KmsRequestId != c.RequestID || u.CloudTrailEventId != c.EventID || !time.Time(*u.Timestamp).Equal(at) {
+		t.Fatalf("last usage %+v after its slot left, want the flushed use at %v", u, at)
+	}
+	// The next use takes a slot again, through the cached key.
+	h.clock.Add(time.Second)
+	if _, err := trackedEncrypt(h.svc, ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+		t.Fatal(err)
+	}
+	if u := h.lastUsage(call(), id).KeyLastUsage; !time.Time(*u.Timestamp).Equal(h.clock.Now()) {
+		t.Fatalf("last usage %+v, want the use after the flush", u)
+	}
+}
+
+// Past Limits.FlushAt keys with unwritten uses the tracker asks for a
+// flush once, and the count follows the slots as flushes and deleted keys
+// remove them.
+func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {
+	h := newHarness(t)
+	ctx := context.Background()
+	h.svc.usage.SetLimits(keyuse.Limits{FlushAt: 3})
+	ids := []string{h.createKey(), h.createKey(), h.createKey(), h.createKey(), h.createKey()}
+	use := func(id string) {
+		t.Helper()
+		if _, err := trackedEncrypt(h.svc, ctx, call(), &kmsapi.EncryptInput{KeyId: id, Plaintext: []byte("x")}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	due := func() bool {
+		select {
+		case <-h.svc.LastUsageDue():
+			return true
+		default:
+			return false
+		}
+	}
+	use(ids[0])
+	use(ids[1])
+	use(ids[0]) // the same key again: still two
+	if due() {
+		t.Fatal("due with two keys pending, flushAt 3")
+	}
+	use(ids[2])
+	use(ids[3])
+	if !due() {
+		t.Fatal("not due with four keys pending, flushAt 3")
+	}
+	if due() {
+		t.Fatal("due twice for one crossing")
+	}
+	// A flush has taken the signal; a new key while the count is still
+	// over the bound asks again, so the next flush follows at once.
+	use(ids[4])
+	if !due() {
+		t.Fatal("not due for a new key with five pending, flushAt 3")
+	}
+	use(ids[4])
+	if due() {
+		t.Fatal("due again for a key already pending")
+	}
+	h.svc.usage.Forget(partition("111122223333", "us-east-1") + ids[3])
+	h.svc.usage.Forget(partition("111122223333", "us-east-1") + ids[4])
+	if n, want := h.svc.usage.Pending(), int64(h.svc.usage.Held()); n != want || n != 3 {
+		t.Fatalf("count %d with %d slots, want 3", n, want)
+	}
+	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := h.svc.usage.Pending(); n != 0 {
+		t.Fatalf("count %d after the flush, want 0", n)
+	}
+	for _, id := range ids[:3] {
+		use(id)
+	}
+	if !due() {
+		t.Fatal("not due when three keys are pending again")
 	}
 }

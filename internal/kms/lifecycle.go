@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/kmsd/kmsd/internal/audit"
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 	"github.com/kmsd/kmsd/internal/kmsapi"
 	"github.com/kmsd/kmsd/internal/kmserr"
 	"github.com/kmsd/kmsd/internal/outbox"
@@ -126,7 +127,7 @@ func (s *Service) mutateUnused(ctx context.Context, c *Call, keyIDInput, action 
 // since the key's last cryptographic use, or, when none is recorded, since
 // the later of its creation and the start of usage tracking.
 func (s *Service) trailingDaysWithoutUse(ctx context.Context, r *keyRecord) (int, error) {
-	since, err := s.trackingStart(ctx)
+	since, err := s.usage.TrackingStart(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -267,10 +268,7 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 			return err
 		}
 		invalid = append(invalid, related...)
-		if err := tx.Delete(bucketLastUsage, indexKey[8:]); err != nil {
-			return err
-		}
-		if err := noteGone(tx, indexKey[8:], now); err != nil {
+		if err := keyuse.Deleted(tx, indexKey[8:], now); err != nil {
 			return err
 		}
 		if err := deleteKeyGrants(tx, r.partition(), r.KeyID); err != nil {
@@ -291,7 +289,7 @@ func (s *Service) deleteKeyNow(ctx context.Context, indexKey []byte, now time.Ti
 	if err != nil {
 		return nil, err
 	}
-	s.usage.forget(string(indexKey[8:]))
+	s.usage.Forget(string(indexKey[8:]))
 	s.keyDeleted(ctx, deleted)
 	return deleted, nil
 }

@@ -20,12 +20,14 @@ var (
 	bucketAliases   = []byte("aliases")
 	bucketDeletions = []byte("deletions") // due time (8 bytes BE unix nanos) | partition | key id
 	bucketRotations = []byte("rotations") // next automatic rotation (8 bytes BE unix nanos) | partition | key id
-	bucketLastUsage = []byte("lastusage") // partition | key id → the key's last cryptographic use (lastusage.go)
 	// bucketKeyAliases indexes "aliases" by target: partition | key id |
 	// "/" | alias name → the alias name. Finding a key's aliases (on every
 	// cache miss, for kms:ResourceAliases) then reads that key's entries
 	// instead of every alias of its account and Region.
 	bucketKeyAliases = []byte("key-aliases")
+	// Each key's last cryptographic use (partition | key id → the use) is
+	// in keyuse.BucketLastUsage, beside the other lastusage-* buckets that
+	// package keyuse keeps.
 )
 
 const recordSchema = 1

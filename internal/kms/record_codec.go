@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 )
 
 // How a key record is stored in bucketKeys. Since store schema version 5
@@ -88,8 +90,8 @@ var errMalformedRecord = errors.New("malformed compact key record")
 func encodeKeyRecord(r *keyRecord) ([]byte, error) {
 	w := fieldWriter{b: make([]byte, 0, 320+len(r.Description)+len(r.Policy))}
 	w.b = append(w.b, compactRecord)
-	if id := newCompactID(r.KeyID); id.isUUID {
-		w.field(fKeyUUID, id.uuid[:])
+	if id, ok := keyuse.ParseUUID(r.KeyID); ok {
+		w.field(fKeyUUID, id[:])
 	} else {
 		w.text(fKeyID, r.KeyID)
 	}
@@ -268,9 +270,9 @@ func decodeCompactRecord(b []byte) (*keyRecord, error) {
 			if len(v) != 16 {
 				return nil, errMalformedRecord
 			}
-			id := compactID{isUUID: true}
-			copy(id.uuid[:], v)
-			r.KeyID = id.String()
+			var id [16]byte
+			copy(id[:], v)
+			r.KeyID = keyuse.FormatUUID(id)
 		case fAccount:
 			r.AccountID = sharedBytes(v)
 		case fRegion:

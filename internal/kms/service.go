@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/kmsd/kmsd/internal/kms/keyuse"
 	"github.com/kmsd/kmsd/internal/kmserr"
 	"github.com/kmsd/kmsd/internal/policy"
 	"github.com/kmsd/kmsd/internal/secret"
@@ -192,7 +193,7 @@ type Service struct {
 	clock  Clock
 	limits Limits
 	cache  *keyCache
-	usage  *usageTracker
+	usage  *keyuse.Tracker
 	// regions is the set of Config.Regions (nil: every Region), and
 	// regionList the same in the configured order, for messages.
 	regions    map[string]bool
@@ -222,9 +223,9 @@ func New(cfg Config) (*Service, error) {
 		clock:  cfg.Clock,
 		limits: cfg.Limits.withDefaults(),
 		cache:  newKeyCache(size),
-		usage:  newUsageTracker(cfg.Clock.Now().UTC()),
 		pool:   newPool(cfg.ExpensiveWork),
 	}
+	s.usage = keyuse.NewTracker(keyuse.Config{Store: cfg.Store, Now: s.now, Keys: bucketKeys})
 	s.limiter = cfg.Limiter
 	if len(cfg.Regions) > 0 {
 		s.regions = make(map[string]bool, len(cfg.Regions))

@@ -1,8 +1,7 @@
-package kms
+package keyuse
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -10,11 +9,9 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
-
-	"github.com/kmsd/kmsd/internal/store"
 )
 
-// How a key's last use is stored in bucketLastUsage. Since store schema
+// How a key's last use is stored in BucketLastUsage. Since store schema
 // version 4 a use is written in a compact binary form:
 //
 //	0x02 | at (8: Unix nanoseconds, big endian) | operation | requestId | eventId
@@ -23,7 +20,7 @@ import (
 //	           | 0x02, then length (uvarint) | text
 //
 // about 51 bytes with kmsd's UUID ids, where the JSON record of earlier
-// versions (lastUseRecord, about 175 bytes) starts with '{'. A flush
+// versions (Use, about 175 bytes) starts with '{'. A flush
 // rewrites the store page of every key it writes, and at a million keys
 // used at random that is nearly every page of the bucket: the records'
 // size sets how many pages there are to rewrite. Records in the JSON form,
@@ -35,6 +32,20 @@ const (
 	idUUID     = 0x01
 	idText     = 0x02
 )
+
+// Use is a key's use as GetKeyLastUsage reports it. Its JSON form is
+// how stores before schema version 4 kept it.
+type Use struct {
+	At        time.Time `json:"at"`        // UTC
+	Operation string    `json:"operation"` // a KeyLastUsageTrackingOperation
+	RequestID string    `json:"requestId"`
+	EventID   string    `json:"eventId,omitempty"` // of the call's audit record
+}
+
+// AppendStored appends u's compact stored form, as a flush writes it.
+func (u Use) AppendStored(b []byte) []byte {
+	return newLastUse(u.At, u.Operation, u.RequestID, u.EventID).appendStored(b)
+}
 
 // appendStored appends u's stored form.
 func (u *lastUse) appendStored(b []byte) []byte {
@@ -122,23 +133,23 @@ func parseCompact(b []byte) (p compactParts, ok bool) {
 
 func partsID(id [2][]byte) string {
 	if id[0] != nil {
-		c := compactID{isUUID: true}
-		copy(c.uuid[:], id[0])
-		return c.String()
+		var uuid [16]byte
+		copy(uuid[:], id[0])
+		return FormatUUID(uuid)
 	}
 	return string(id[1])
 }
 
-// decodeStoredUse reads a stored use in either form.
-func decodeStoredUse(b []byte) (lastUseRecord, error) {
+// Decode reads a use stored in BucketLastUsage, in either form.
+func Decode(b []byte) (Use, error) {
 	if p, ok := parseCompact(b); ok {
-		return lastUseRecord{At: time.Unix(0, p.at).UTC(), Operation: string(p.operation),
+		return Use{At: time.Unix(0, p.at).UTC(), Operation: string(p.operation),
 			RequestID: partsID(p.requestID), EventID: partsID(p.eventID)}, nil
 	}
 	if len(b) > 0 && b[0] == compactUse {
-		return lastUseRecord{}, errors.New("malformed compact record")
+		return Use{}, errors.New("malformed compact record")
 	}
-	var u lastUseRecord
+	var u Use
 	err := json.Unmarshal(b, &u)
 	return u, err
 }
@@ -160,19 +171,9 @@ func storedUseAt(b []byte) (at int64, ok bool) {
 			return t.UnixNano(), true
 		}
 	}
-	var old lastUseRecord
+	var old Use
 	if len(b) == 0 || b[0] != '{' || jsonv2.Unmarshal(b, &old) != nil {
 		return 0, false
 	}
 	return old.At.UnixNano(), true
 }
-
-// CompactKeyUses is the store migration to schema version 4, after which
-// uses may be stored compactly; it marks the store so that an earlier
-// kmsd, which reads only JSON, refuses it. It rewrites nothing: a key's
-// JSON record is read as before and replaced at its next flush. Rewriting
-// every record would hold a million-key store's bucket in one transaction
-// (and the group commit's undo log) at start, and would fail the start on
-// any record that fails authentication, which a start otherwise logs and
-// leaves refused until it is read.
-func CompactKeyUses(context.Context, store.Tx) error { return nil }

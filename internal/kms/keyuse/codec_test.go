@@ -1,12 +1,11 @@
-package kms
+package keyuse
 
 import (
-	"context"
+	"bytes"
 	"encoding/json"
 	"testing"
 	"time"
 
-	"github.com/kmsd/kmsd/internal/store"
 	"github.com/kmsd/kmsd/internal/uuid"
 )
 
@@ -26,16 +25,16 @@ func storedUses() []*lastUse {
 func TestStoredUseRoundTrips(t *testing.T) {
 	for _, u := range storedUses() {
 		b := u.appendStored(nil)
-		got, err := decodeStoredUse(b)
-		if err != nil || got != u.record() {
-			t.Errorf("%x read back as %+v (%v), want %+v", b, got, err, u.record())
+		got, err := Decode(b)
+		if err != nil || got != u.asUse() {
+			t.Errorf("%x read back as %+v (%v), want %+v", b, got, err, u.asUse())
 		}
 		if at, ok := storedUseAt(b); !ok || at != u.at {
 			t.Errorf("%x: time %v %v, want %v", b, at, ok, u.at)
 		}
 	}
 	u := storedUses()[0]
-	old, err := json.Marshal(u.record())
+	old, err := json.Marshal(u.asUse())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,15 +47,15 @@ func TestStoredUseRoundTrips(t *testing.T) {
 // encoding/json wrote them, still read, in any member order.
 func TestStoredUseReadsTheJSONForm(t *testing.T) {
 	for _, u := range storedUses() {
-		b, err := json.Marshal(u.record())
+		b, err := json.Marshal(u.asUse())
 		if err != nil {
 			t.Fatal(err)
 		}
-		var want lastUseRecord // as earlier versions read it: invalid UTF-8 did not survive the write
+		var want Use // as earlier versions read it: invalid UTF-8 did not survive the write
 		if err := json.Unmarshal(b, &want); err != nil {
 			t.Fatal(err)
 		}
-		if got, err := decodeStoredUse(b); err != nil || got != want || !got.At.Equal(u.time()) {
+		if got, err := Decode(b); err != nil || got != want || !got.At.Equal(u.time()) {
 			t.Errorf("%s read as %+v (%v)", b, got, err)
 		}
 	}
@@ -86,7 +85,7 @@ func TestStoredUseRefusesMalformed(t *testing.T) {
 		if got, ok := storedUseAt([]byte(b)); ok {
 			t.Errorf("%q: time read as %v", b, got)
 		}
-		if _, err := decodeStoredUse([]byte(b)); err == nil {
+		if _, err := Decode([]byte(b)); err == nil {
 			t.Errorf("%q decoded", b)
 		}
 	}
@@ -97,93 +96,27 @@ func TestStoredUseRefusesMalformed(t *testing.T) {
 func FuzzDecodeStoredUse(f *testing.F) {
 	for _, u := range storedUses() {
 		f.Add(u.appendStored(nil))
-		b, _ := json.Marshal(u.record())
+		b, _ := json.Marshal(u.asUse())
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		u, err := decodeStoredUse(b)
+		u, err := Decode(b)
 		if err != nil || u.Operation == "" || !time.Unix(0, u.At.UnixNano()).Equal(u.At) {
 			return // not a use kmsd records
 		}
-		again, err := decodeStoredUse(newLastUse(u.At, u.Operation, u.RequestID, u.EventID).appendStored(nil))
+		again, err := Decode(newLastUse(u.At, u.Operation, u.RequestID, u.EventID).appendStored(nil))
 		if err != nil || !again.At.Equal(u.At) || again.Operation != u.Operation || again.RequestID != u.RequestID || again.EventID != u.EventID {
 			t.Fatalf("%q: %+v stored again reads %+v (%v)", b, u, again, err)
 		}
 	})
 }
 
-// TestJSONKeyUsesReadUntilTheirNextFlush: uses stored as JSON before
-// schema version 4 read as they were, and each becomes compact when its
-// key's next use is flushed; the others stay as they are.
-func TestJSONKeyUsesReadUntilTheirNextFlush(t *testing.T) {
-	h := newHarness(t)
-	ctx := context.Background()
-	ids := []string{h.createKey(), h.createKey(), h.createKey()}
-	for i, id := range ids {
-		h.encryptAs(id, "req-"+string(rune('a'+i)))
-	}
-	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	var before []lastUseRecord
-	for _, id := range ids {
-		before = append(before, *h.storedUse(id))
-	}
-	stored := func(id string) []byte {
-		var b []byte
-		if err := h.st.View(ctx, func(tx store.Tx) error {
-			var err error
-			b, err = tx.Get(bucketLastUsage, keyKey("111122223333", east, id))
-			return err
-		}); err != nil {
-			t.Fatal(err)
-		}
-		return b
-	}
-	if err := h.st.Update(ctx, func(tx store.Tx) error {
-		for i, id := range ids {
-			b, err := json.Marshal(before[i])
-			if err != nil {
-				return err
-			}
-			if err := tx.Put(bucketLastUsage, keyKey("111122223333", east, id), b); err != nil {
-				return err
-			}
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if err := CompactKeyUses(ctx, nil); err != nil {
-		t.Fatal(err)
-	}
-	h.reopen()
-	for i, id := range ids {
-		wantUse(t, h.lastUsage(call(), id), "Encrypt", before[i].RequestID, before[i].At)
-	}
-	h.clock.Add(time.Minute)
-	h.encryptAs(ids[1], "req-again")
-	if _, err := h.svc.FlushLastUsage(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for i, id := range ids {
-		b := stored(id)
-		if _, compact := parseCompact(b); compact != (i == 1) {
-			t.Errorf("key %d is stored as %q", i, b)
+// TestUseAppendsTheFlushedForm: a Use is stored in the very bytes a flush
+// writes for the use it reports.
+func TestUseAppendsTheFlushedForm(t *testing.T) {
+	for _, u := range storedUses() {
+		if got, want := u.asUse().AppendStored(nil), u.appendStored(nil); !bytes.Equal(got, want) {
+			t.Errorf("%+v is stored as %x, want %x", u.asUse(), got, want)
 		}
 	}
-	wantUse(t, h.lastUsage(call(), ids[1]), "Encrypt", "req-again", h.clock.Now())
-	wantUse(t, h.lastUsage(call(), ids[2]), "Encrypt", before[2].RequestID, before[2].At)
-}
-
-// newLastUse is a use as the tracker gives it to a flush.
-func newLastUse(at time.Time, op, requestID, eventID string) *lastUse {
-	u := &lastUse{at: at.UnixNano(), operation: op}
-	r, e := newCompactID(requestID), newCompactID(eventID)
-	if r.isUUID && e.isUUID {
-		u.uuids = [2][16]byte{r.uuid, e.uuid}
-	} else {
-		u.texts = &[2]string{requestID, eventID}
-	}
-	return u
 }

@@ -1,4 +1,4 @@
-package kms
+package keyuse
 
 import (
 	"encoding/hex"
@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 )
 
-// How the usage tracker (cache_usage.go) names keys and operations without
+// How the Tracker (tracker.go) names keys and operations without
 // pointers, so that the collector need not scan what it holds.
 
 // useKey is a key's store key (partition | key id) in 28 bytes: the
@@ -74,15 +74,13 @@ func parseKeyID(id string) (useKey, bool) {
 	return k, d == 2*len(k.id)
 }
 
-func isUUIDDash(i int) bool { return i == 8 || i == 13 || i == 18 || i == 23 }
-
 // appendStoreKey appends the store key k names.
 func (n *names) appendStoreKey(dst []byte, k useKey) []byte {
 	dst = append(dst, n.name(k.part)...)
 	switch k.kind {
 	case kindUUID:
 		start := len(dst)
-		dst = compactID{uuid: k.id, isUUID: true}.appendUUID(dst)
+		dst = appendUUID(dst, k.id)
 		for i, d := start, 0; i < len(dst); i++ {
 			if isUUIDDash(i - start) {
 				continue

@@ -1,4 +1,4 @@
-package kms
+package keyuse
 
 import (
 	"bytes"
@@ -11,7 +11,7 @@ import (
 	"github.com/kmsd/kmsd/internal/store"
 )
 
-// Merging the runs of key uses (lastusage_runs.go) into place: when a
+// Merging the runs of key uses (runs.go) into place: when a
 // merge is due, the job that runs it, and the merge itself, a k-way merge
 // of every run in key order.
 
@@ -34,7 +34,7 @@ func (c *runCursor) next(ctx context.Context, st store.Store) (u runUse, ok bool
 			return u, false, nil
 		}
 		err = st.View(ctx, func(tx store.Tx) error {
-			kvs, err := tx.Scan(bucketUseChunks, c.id[:], c.after, cursorChunks)
+			kvs, err := tx.Scan(BucketChunks, c.id[:], c.after, cursorChunks)
 			if err != nil {
 				return err
 			}
@@ -102,14 +102,14 @@ func (id runID) time() time.Time { return time.Unix(0, int64(binary.BigEndian.Ui
 // they hold enough uses, number enough, or the oldest is old enough, and
 // whenever this node's last flush found nothing to write, when a merge
 // takes time from nothing else.
-func (t *usageTracker) mergeDue(st runsState, now time.Time) bool {
+func (t *Tracker) mergeDue(st runsState, now time.Time) bool {
 	return st.uses >= t.mergeUses || st.runs >= t.mergeRuns ||
-		st.runs > 0 && (now.Sub(st.oldest) >= usageMergeAge || t.idle.Load())
+		st.runs > 0 && (now.Sub(st.oldest) >= MergeAge || t.idle.Load())
 }
 
 // storedRuns lists the runs in a transaction of its own.
-func (s *Service) storedRuns(ctx context.Context) (runs []runInfo, err error) {
-	err = s.store.View(ctx, func(tx store.Tx) error {
+func (t *Tracker) storedRuns(ctx context.Context) (runs []runInfo, err error) {
+	err = t.store.View(ctx, func(tx store.Tx) error {
 		runs, err = listRuns(tx)
 		return err
 	})
@@ -118,71 +118,85 @@ func (s *Service) storedRuns(ctx context.Context) (runs []runInfo, err error) {
 
 // countRuns notes how many uses the runs hold, and asks for a merge when
 // one is due.
-func (s *Service) countRuns(ctx context.Context) error {
-	runs, err := s.storedRuns(ctx)
+func (t *Tracker) countRuns(ctx context.Context) error {
+	runs, err := t.storedRuns(ctx)
 	if err != nil {
 		return fmt.Errorf("count runs of key uses: %w", err)
 	}
 	st := stateOf(runs)
-	s.usage.unmerged.Store(int64(st.uses))
-	due := s.usage.mergeDue(st, s.now())
-	s.usage.mergeWanted.Store(due)
+	t.unmerged.Store(int64(st.uses))
+	due := t.mergeDue(st, t.now())
+	t.mergeWanted.Store(due)
 	if due {
 		select {
-		case s.usage.mergeSignal <- struct{}{}:
+		case t.mergeSignal <- struct{}{}:
 		default:
 		}
 	}
 	return nil
 }
 
-// KeyUseMergeDue signals when a flush finds a merge of the runs due.
-func (s *Service) KeyUseMergeDue() <-chan struct{} { return s.usage.mergeSignal }
+// Unmerged is how many key uses the runs held when this tracker last
+// counted them, at each flush and merge.
+func (t *Tracker) Unmerged() int64 { return t.unmerged.Load() }
 
-// MergeKeyUseRuns merges the runs of key uses into place when they hold
-// usageMergeUses uses, number usageMergeRuns, or the oldest is
-// usageMergeAge old, or this node's last flush wrote nothing, and drops
-// the deletion notes older than goneKept. It returns how many uses it
-// wrote in place. The scheduler runs it after each flush; in a cluster,
-// on the leader only, over every node's runs.
-func (s *Service) MergeKeyUseRuns(ctx context.Context) (int, error) {
+// Busy reports whether this tracker's flush runs, or a merge of the runs
+// is due or runs on it.
+func (t *Tracker) Busy() bool {
+	return t.flushActive.Load() || t.mergeActive.Load() || t.mergeWanted.Load()
+}
+
+// MergeDue signals when a flush finds a merge of the runs due.
+func (t *Tracker) MergeDue() <-chan struct{} { return t.mergeSignal }
+
+// Merge merges the runs of key uses into place when they hold
+// Limits.MergeUses uses, number Limits.MergeRuns, or the oldest is
+// MergeAge old, or this tracker's last flush wrote nothing, and drops the
+// deletion notes older than GoneKept. It returns how many uses it wrote in
+// place.
+func (t *Tracker) Merge(ctx context.Context) (int, error) {
 	select {
-	case s.usage.merging <- struct{}{}:
+	case t.merging <- struct{}{}:
 	case <-ctx.Done():
 		return 0, ctx.Err()
 	}
-	defer func() { <-s.usage.merging }()
-	s.usage.mergeActive.Store(true)
-	defer s.usage.mergeActive.Store(false)
-	started := s.now()
-	n, err := s.mergeUseRuns(ctx, false)
+	defer func() { <-t.merging }()
+	t.mergeActive.Store(true)
+	defer t.mergeActive.Store(false)
+	started := t.now()
+	n, err := t.merge(ctx, false)
 	if err != nil {
 		return n, fmt.Errorf("merge runs of key uses: %w", err)
 	}
-	if err := s.store.Update(ctx, func(tx store.Tx) error { return pruneGone(tx, started.Add(-goneKept)) }); err != nil {
+	if err := t.store.Update(ctx, func(tx store.Tx) error { return pruneGone(tx, started.Add(-GoneKept)) }); err != nil {
 		return n, fmt.Errorf("prune notes of deleted keys: %w", err)
 	}
-	return n, s.countRuns(ctx)
+	return n, t.countRuns(ctx)
 }
 
-// mergeUseRuns writes the latest use of each key in the runs into
-// bucketLastUsage, then drops the runs, when a merge is due (always, if
+// MergeAll writes every run's uses in place and drops the runs now, due or
+// not; unlike Merge it neither drops deletion notes nor counts the runs.
+// It returns how many uses it wrote in place.
+func (t *Tracker) MergeAll(ctx context.Context) (int, error) { return t.merge(ctx, true) }
+
+// merge writes the latest use of each key in the runs into
+// BucketLastUsage, then drops the runs, when a merge is due (always, if
 // force). It returns how many uses it wrote in place. Another node may
 // merge the same runs meanwhile: each writes only what is later than what
 // is stored, and drops only the chunks it read.
-func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
-	runs, err := s.storedRuns(ctx)
+func (t *Tracker) merge(ctx context.Context, force bool) (int, error) {
+	runs, err := t.storedRuns(ctx)
 	if err != nil || len(runs) == 0 {
 		return 0, err
 	}
-	if !force && !s.usage.mergeDue(stateOf(runs), s.now()) {
+	if !force && !t.mergeDue(stateOf(runs), t.now()) {
 		return 0, nil
 	}
 	heads := make(runHeads, 0, len(runs))
 	cursors := make([]*runCursor, len(runs))
 	for i, r := range runs {
 		cursors[i] = &runCursor{id: r.id}
-		u, ok, err := cursors[i].next(ctx, s.store)
+		u, ok, err := cursors[i].next(ctx, t.store)
 		if err != nil {
 			return 0, err
 		}
@@ -195,10 +209,10 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 	batch := make([]runUse, 0, flushBatch)
 	write := func() error {
 		n := 0
-		err := s.store.Update(ctx, func(tx store.Tx) error {
+		err := t.store.Update(ctx, func(tx store.Tx) error {
 			n = 0
 			for _, u := range batch {
-				wrote, err := writeUse(tx, u.key, u.at, u.stored)
+				wrote, err := t.writeUse(tx, u.key, u.at, u.stored)
 				if err != nil {
 					return err
 				}
@@ -216,7 +230,7 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 	}
 	for len(heads) > 0 {
 		u, c := heads[0].use, heads[0].c
-		next, ok, err := c.next(ctx, s.store)
+		next, ok, err := c.next(ctx, t.store)
 		if err != nil {
 			return written, err
 		}
@@ -249,11 +263,11 @@ func (s *Service) mergeUseRuns(ctx context.Context, force bool) (int, error) {
 		for len(c.chunks) > 0 {
 			part := c.chunks[:min(flushBatch, len(c.chunks))]
 			c.chunks = c.chunks[len(part):]
-			if err := s.store.Update(ctx, func(tx store.Tx) error { return deleteAll(tx, bucketUseChunks, part) }); err != nil {
+			if err := t.store.Update(ctx, func(tx store.Tx) error { return deleteAll(tx, BucketChunks, part) }); err != nil {
 				return written, err
 			}
 		}
-		if err := s.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(bucketUseRuns, runs[i].id[:]) }); err != nil {
+		if err := t.store.Update(ctx, func(tx store.Tx) error { return tx.Delete(BucketRuns, runs[i].id[:]) }); err != nil {
 			return written, err
 		}
 	}
@@ -275,7 +289,7 @@ const goneBatch = 4096
 // pruneGone drops deletion notes from before cutoff, up to goneBatch of
 // them.
 func pruneGone(tx store.Tx, cutoff time.Time) error {
-	kvs, err := tx.Scan(bucketUseGone, nil, nil, goneBatch)
+	kvs, err := tx.Scan(BucketGone, nil, nil, goneBatch)
 	if err != nil {
 		return err
 	}
@@ -283,7 +297,7 @@ func pruneGone(tx store.Tx, cutoff time.Time) error {
 		if len(kv.Value) == 8 && int64(binary.BigEndian.Uint64(kv.Value)) >= cutoff.UnixNano() {
 			continue
 		}
-		if err := tx.Delete(bucketUseGone, kv.Key); err != nil {
+		if err := tx.Delete(BucketGone, kv.Key); err != nil {
 			return err
 		}
 	}

@@ -1,8 +1,7 @@
-package kms
+package keyuse
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -12,48 +11,51 @@ import (
 	"github.com/kmsd/kmsd/internal/store"
 )
 
-// Runs of key uses. Writing a use where bucketLastUsage keeps it rewrites
+// Runs of key uses. Writing a use where BucketLastUsage keeps it rewrites
 // the store page that holds it; among a million keys used at random, a
 // flush of 250,000 uses rewrites nearly every page of the bucket, and
 // reads each one first. A flush of at least usageRunAt uses instead
 // writes them, in key order, as runs: each run up to usageRunMax uses in
-// chunks of runChunk, appended to bucketUseChunks in one transaction, and
-// listed in bucketUseRuns. The runs of one flush cover disjoint ranges of
+// chunks of RunChunk, appended to BucketChunks in one transaction, and
+// listed in BucketRuns. The runs of one flush cover disjoint ranges of
 // keys. Once the runs hold usageMergeUses uses, number usageMergeRuns, or
-// the oldest is usageMergeAge old, or when a flush finds no use to write,
-// a merge (MergeKeyUseRuns, a job after each flush, run by one node of a
-// cluster) reads them all in key order and writes each key's latest use
-// into bucketLastUsage: a page it rewrites then takes the uses of several
-// flushes, and a key used in several of them is written once. GetKeyLastUsage reads a key's use in
-// memory, in bucketLastUsage, and in each run whose keys span it, and
-// reports the latest.
+// the oldest is MergeAge old, or when a flush finds no use to write, a
+// merge (Merge, a job after each flush, run by one node of a cluster)
+// reads them all in key order and writes each key's latest use into
+// BucketLastUsage: a page it rewrites then takes the uses of several
+// flushes, and a key used in several of them is written once. LastUse reads
+// a key's use in memory, in BucketLastUsage, and in each run whose keys
+// span it, and reports the latest.
 //
 // A key deleted while one of its uses waits in a run: the merge drops the
-// use (the key is gone from bucketKeys), and so would a read (the key is
+// use (the key is gone from Config.Keys), and so would a read (the key is
 // not found). A key made again with the same id (a replica in a Region
 // whose replica was deleted, a seeded id) must not inherit it, so
-// deleting a key notes when in bucketUseGone, and a use from before then
-// is ignored. The note compares the deleting node's clock with the using
-// node's, so a key made again within the nodes' clock skew of its
-// deletion may lose a use made in that span. A note is kept for goneKept:
+// deleting a key notes when in BucketGone (Deleted), and a use from before
+// then is ignored. The note compares the deleting node's clock with the
+// using node's, so a key made again within the nodes' clock skew of its
+// deletion may lose a use made in that span. A note is kept for GoneKept:
 // by then the flush that took a use before the key went has long written
 // its run (a flush that fails puts its uses back, and the key's deletion
 // dropped them from memory), and the merges since have read it.
-var (
-	bucketUseRuns   = []byte("lastusage-runs")   // run id → runInfo
-	bucketUseChunks = []byte("lastusage-chunks") // run id | store key of its last use | 0x00 → a chunk
-	bucketUseGone   = []byte("lastusage-gone")   // store key → when the key was deleted (Unix ns, big endian)
-)
 
 const (
 	usageRunAt     = 4096      // a flush of fewer uses writes them in place
 	usageRunMax    = 32768     // uses per run: a transaction of about 2 MB
-	runChunk       = 128       // uses per chunk: what a read of one use decodes
 	usageMergeUses = 1_000_000 // runs holding this many uses are merged
 	usageMergeRuns = 64        // or this many runs
-	usageMergeAge  = time.Hour // or when the oldest is this old
-	goneKept       = 24 * time.Hour
 )
+
+// RunChunk is how many uses a chunk of a run holds: what a read of one
+// use decodes.
+const RunChunk = 128
+
+// MergeAge is the age of the oldest run at which the runs are merged,
+// however few.
+const MergeAge = time.Hour
+
+// GoneKept is how long a deletion note is kept.
+const GoneKept = 24 * time.Hour
 
 // runID names a run: when it was written (big endian, so runs list in
 // that order) and 8 random bytes, unique across nodes.
@@ -66,7 +68,7 @@ func newRunID(now time.Time) runID {
 	return id
 }
 
-// runInfo is a run's entry in bucketUseRuns: how many uses it holds, and
+// runInfo is a run's entry in BucketRuns: how many uses it holds, and
 // the store keys of its first and last.
 type runInfo struct {
 	id          runID
@@ -111,7 +113,7 @@ func chunkKey(id runID, last []byte) []byte {
 
 // A chunk is its uses in key order, each as
 // uvarint(len(store key)) | store key | uvarint(len(use)) | the use in
-// its compact stored form (lastusage_codec.go).
+// its compact stored form (codec.go).
 func appendChunkUse(b, key, stored []byte) []byte {
 	b = binary.AppendUvarint(b, uint64(len(key)))
 	b = binary.AppendUvarint(append(b, key...), uint64(len(stored)))
@@ -147,19 +149,19 @@ func putRun(tx store.Tx, id runID, ps []pendingUse) error {
 	for i, p := range ps {
 		buf = p.use.appendStored(buf[:0])
 		chunk = appendChunkUse(chunk, p.key, buf)
-		if (i+1)%runChunk == 0 || i == len(ps)-1 {
-			if err := tx.Put(bucketUseChunks, chunkKey(id, p.key), chunk); err != nil {
+		if (i+1)%RunChunk == 0 || i == len(ps)-1 {
+			if err := tx.Put(BucketChunks, chunkKey(id, p.key), chunk); err != nil {
 				return err
 			}
 			chunk = chunk[:0]
 		}
 	}
 	info := runInfo{uses: len(ps), first: ps[0].key, last: ps[len(ps)-1].key}
-	return tx.Put(bucketUseRuns, id[:], info.value())
+	return tx.Put(BucketRuns, id[:], info.value())
 }
 
 func listRuns(tx store.Tx) ([]runInfo, error) {
-	kvs, err := tx.Scan(bucketUseRuns, nil, nil, 0)
+	kvs, err := tx.Scan(BucketRuns, nil, nil, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -175,7 +177,7 @@ func listRuns(tx store.Tx) ([]runInfo, error) {
 // goneAt returns when the key stored under key was last deleted, in Unix
 // nanoseconds; 0 if it never was (or long ago).
 func goneAt(tx store.Tx, key []byte) (int64, error) {
-	b, err := store.Lend(tx, bucketUseGone, key)
+	b, err := store.Lend(tx, BucketGone, key)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return 0, nil
@@ -185,11 +187,6 @@ func goneAt(tx store.Tx, key []byte) (int64, error) {
 		return 0, fmt.Errorf("malformed deletion time of %s", key)
 	}
 	return int64(binary.BigEndian.Uint64(b)), nil
-}
-
-// noteGone notes in a key's deletion transaction when it was deleted.
-func noteGone(tx store.Tx, key []byte, at time.Time) error {
-	return tx.Put(bucketUseGone, key, binary.BigEndian.AppendUint64(nil, uint64(at.UnixNano())))
 }
 
 // runUseOf returns key's latest use in the runs, in its stored form
@@ -210,7 +207,7 @@ func runUseOf(tx store.Tx, key []byte) ([]byte, int64, error) {
 			continue
 		}
 		seek := append(r.id[:len(r.id):len(r.id)], key...)
-		kvs, err := tx.Scan(bucketUseChunks, r.id[:], seek, 1)
+		kvs, err := tx.Scan(BucketChunks, r.id[:], seek, 1)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -229,9 +226,3 @@ func runUseOf(tx store.Tx, key []byte) ([]byte, int64, error) {
 	}
 	return best, bestAt, nil
 }
-
-// KeyUseRuns is the store migration to schema version 6, after which a
-// flush may leave key uses in runs, which an earlier kmsd does not read
-// (and whose deletions note nothing in bucketUseGone); it marks the store
-// so that such a kmsd refuses it. It rewrites nothing.
-func KeyUseRuns(context.Context, store.Tx) error { return nil }

@@ -1,123 +1,21 @@
-package kms
+package keyuse
 
 import (
+	"cmp"
 	"context"
-	"encoding/hex"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/kmsd/kmsd/internal/store"
 )
 
-// The memory side of last usage (lastusage.go). The tracker keeps only
-// what a flush has yet to write: a key's newest use from its first use
-// after a flush until that use is written; GetKeyLastUsage reads older
-// ones from the store. With a million keys used at random it holds
-// hundreds of thousands of uses, which the collector would mark at every
-// cycle, so it holds them without pointers (use and useKey, in maps the
-// collector does not scan).
-
-// lastUse is one use as the flush writes it and GetKeyLastUsage reports
-// it: the request and event ids as their 16 bytes when both are lowercase
-// UUIDs (the form of kmsd's own ids), other ids as given.
-type lastUse struct {
-	at        int64  // Unix nanoseconds, UTC
-	operation string // a KeyLastUsageTrackingOperation constant
-	uuids     [2][16]byte
-	texts     *[2]string // the ids as given when either is not a UUID; then uuids is unused
-}
-
-func (u *lastUse) requestID() compactID { return u.id(0) }
-func (u *lastUse) eventID() compactID   { return u.id(1) }
-
-func (u *lastUse) id(i int) compactID {
-	if u.texts == nil {
-		return compactID{uuid: u.uuids[i], isUUID: true}
-	}
-	return newCompactID(u.texts[i])
-}
-
-func (u *lastUse) time() time.Time { return time.Unix(0, u.at).UTC() }
-
-// lastUseRecord is a lastUse as the store keeps it.
-type lastUseRecord struct {
-	At        time.Time `json:"at"`
-	Operation string    `json:"operation"`
-	RequestID string    `json:"requestId"`
-	EventID   string    `json:"eventId,omitempty"`
-}
-
-func (u *lastUse) record() lastUseRecord {
-	return lastUseRecord{At: u.time(), Operation: u.operation, RequestID: u.requestID().String(), EventID: u.eventID().String()}
-}
-
-// compactID is an id that is usually a lowercase UUID (the form of
-// kmsd's request and event ids): its 16 bytes, or any other text as is.
-type compactID struct {
-	uuid   [16]byte
-	isUUID bool
-	text   string
-}
-
-func newCompactID(s string) compactID {
-	if len(s) != 36 {
-		return compactID{text: s}
-	}
-	var c compactID
-	for i, j := 0, 0; i < len(s); {
-		if isUUIDDash(i) {
-			if s[i] != '-' {
-				return compactID{text: s}
-			}
-			i++
-			continue
-		}
-		hi, ok1 := lowerHex(s[i])
-		lo, ok2 := lowerHex(s[i+1])
-		if !ok1 || !ok2 {
-			return compactID{text: s} // upper case would not round-trip
-		}
-		c.uuid[j] = hi<<4 | lo
-		i, j = i+2, j+1
-	}
-	c.isUUID = true
-	return c
-}
-
-// lowerHex is the value of a lowercase hex digit.
-func lowerHex(ch byte) (byte, bool) {
-	switch {
-	case '0' <= ch && ch <= '9':
-		return ch - '0', true
-	case 'a' <= ch && ch <= 'f':
-		return ch - 'a' + 10, true
-	}
-	return 0, false
-}
-
-func (c compactID) String() string {
-	if !c.isUUID {
-		return c.text
-	}
-	var b [36]byte
-	return string(c.appendUUID(b[:0]))
-}
-
-// appendUUID appends the UUID c holds in its lowercase text form.
-func (c compactID) appendUUID(dst []byte) []byte {
-	n := len(dst)
-	dst = append(dst, make([]byte, 36)...)
-	b := dst[n:]
-	hex.Encode(b[0:8], c.uuid[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], c.uuid[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], c.uuid[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], c.uuid[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], c.uuid[10:16])
-	return dst
-}
+// The memory side of last usage. The tracker keeps only what a flush has
+// yet to write: a key's newest use from its first use after a flush until
+// that use is written; LastUse reads older ones from the store. With a
+// million keys used at random it holds hundreds of thousands of uses,
+// which the collector would mark at every cycle, so it holds them without
+// pointers (use and useKey, in maps the collector does not scan).
 
 // use is a recorded use as the tracker holds it: its time, the number of
 // its operation's name, and its request and event ids' bytes; ids in
@@ -187,21 +85,24 @@ func (s *useSet) has(k useKey) bool {
 
 const usageShards = 64
 
-// usageTracker holds, by key, the newest use not yet written. Each shard
-// holds the uses recorded since the last flush took them (pending) and
-// those the running flush took and has not yet written (inflight), which
-// GetKeyLastUsage still reports from memory.
-type usageTracker struct {
+// Tracker holds, by key, the newest use not yet written, and writes and
+// reads the uses in the store. Each shard holds the uses recorded since
+// the last flush took them (pending) and those the running flush took and
+// has not yet written (inflight), which LastUse still reports from memory.
+type Tracker struct {
 	shards [usageShards]struct {
 		mu       sync.Mutex
 		pending  useSet
 		inflight useSet
 	}
 	keys, ops names
+	store     store.Store
+	now       func() time.Time
+	keyBucket []byte // Config.Keys
 	// flushing lets one flush at a time take and write uses (lockFlush).
 	flushing chan struct{}
 	// started is when this process began recording; the store keeps the
-	// first such date as the tracking start (see trackingStart).
+	// first such date as the tracking start (see TrackingStart).
 	started time.Time
 	start   atomic.Pointer[time.Time]
 	// queued counts the keys with a use in memory (pending, inflight or
@@ -212,7 +113,7 @@ type usageTracker struct {
 	queued  atomic.Int64
 	flushAt int64
 	due     chan struct{}
-	// How flushes write and merge runs (lastusage_runs.go); tests lower them.
+	// How flushes write and merge runs (runs.go, SetLimits).
 	runAt, runMax, mergeUses, mergeRuns int
 	// unmerged is how many uses the runs held when last counted;
 	// mergeWanted is whether a merge was then due; mergeSignal asks for
@@ -223,6 +124,18 @@ type usageTracker struct {
 	mergeSignal, merging                        chan struct{}
 }
 
+// Config is what a Tracker works with.
+type Config struct {
+	// Store is where uses are written and read.
+	Store store.Store
+	// Now reads the clock, in UTC. Its reading at NewTracker is when this
+	// process began tracking; runs are named and merges timed by it.
+	Now func() time.Time
+	// Keys is the bucket that holds every key under its store key: a use
+	// of a key it no longer holds is not written.
+	Keys []byte
+}
+
 // usageFlushAt is how many keys with unwritten uses ask for an early
 // flush: about 20 MB of them (some 80 bytes a key in the maps). A flush
 // reads each key's record and last use, in key order; the more of a
@@ -230,14 +143,65 @@ type usageTracker struct {
 // store, so a smaller set costs more per use written.
 const usageFlushAt = 250_000
 
-func newUsageTracker(now time.Time) *usageTracker {
-	return &usageTracker{started: now, flushAt: usageFlushAt, due: make(chan struct{}, 1), flushing: make(chan struct{}, 1),
-		runAt: usageRunAt, runMax: usageRunMax, mergeUses: usageMergeUses, mergeRuns: usageMergeRuns,
+// NewTracker returns a Tracker with no use recorded and the default Limits.
+func NewTracker(cfg Config) *Tracker {
+	t := &Tracker{store: cfg.Store, now: cfg.Now, keyBucket: cfg.Keys, started: cfg.Now(),
+		due: make(chan struct{}, 1), flushing: make(chan struct{}, 1),
 		mergeSignal: make(chan struct{}, 1), merging: make(chan struct{}, 1)}
+	t.SetLimits(Limits{})
+	return t
 }
 
+// Limits are the sizes at which a Tracker asks for an early flush, writes
+// runs and merges them. A zero field takes its default.
+type Limits struct {
+	FlushAt   int // keys with unwritten uses that ask for a flush (FlushDue)
+	RunAt     int // a flush of fewer uses writes them in place
+	RunMax    int // uses per run
+	MergeUses int // runs holding this many uses are merged
+	MergeRuns int // or this many runs
+}
+
+// SetLimits sets l; tests lower the limits to follow a few keys through
+// runs and merges. It must not run while uses are recorded, flushed or
+// merged.
+func (t *Tracker) SetLimits(l Limits) {
+	t.flushAt = int64(cmp.Or(l.FlushAt, usageFlushAt))
+	t.runAt = cmp.Or(l.RunAt, usageRunAt)
+	t.runMax = cmp.Or(l.RunMax, usageRunMax)
+	t.mergeUses = cmp.Or(l.MergeUses, usageMergeUses)
+	t.mergeRuns = cmp.Or(l.MergeRuns, usageMergeRuns)
+}
+
+// Pending is how many keys have a use recorded in memory that no flush
+// has written yet: what a crash would lose, and what the next flush will
+// write.
+func (t *Tracker) Pending() int64 { return t.queued.Load() }
+
+// Held counts the keys with a use in memory one by one, where Pending
+// keeps the count as uses come and go.
+func (t *Tracker) Held() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.Lock()
+		n += len(sh.pending.uses)
+		for k := range sh.inflight.uses {
+			if !sh.pending.has(k) {
+				n++
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return n
+}
+
+// FlushDue signals when so many keys have uses not yet written that Flush
+// should run before its interval.
+func (t *Tracker) FlushDue() <-chan struct{} { return t.due }
+
 // lockFlush waits for the flush running, if any, to end, or for ctx.
-func (t *usageTracker) lockFlush(ctx context.Context) error {
+func (t *Tracker) lockFlush(ctx context.Context) error {
 	select {
 	case t.flushing <- struct{}{}:
 		return nil
@@ -246,14 +210,16 @@ func (t *usageTracker) lockFlush(ctx context.Context) error {
 	}
 }
 
-func (t *usageTracker) unlockFlush() { <-t.flushing }
+func (t *Tracker) unlockFlush() { <-t.flushing }
 
-func (t *usageTracker) shard(k useKey) int {
+func (t *Tracker) shard(k useKey) int {
 	return int((uint32(k.id[0])|uint32(k.id[15])<<8)^k.part) % usageShards
 }
 
-// record notes a use of key, a store key, unless a later one is held.
-func (t *usageTracker) record(key string, at time.Time, op, requestID, eventID string) {
+// Record notes a use of the key stored under key at at, by operation op
+// in request requestID, whose audit event is eventID, unless a later use
+// of the key is held.
+func (t *Tracker) Record(key string, at time.Time, op, requestID, eventID string) {
 	k := t.keys.useKeyOf(key)
 	u := use{at: at.UnixNano(), op: t.ops.number(op)}
 	var texts [2]string
@@ -282,7 +248,7 @@ func (t *usageTracker) record(key string, at time.Time, op, requestID, eventID s
 }
 
 // peek returns key's newest use not yet known to be in the store.
-func (t *usageTracker) peek(key string) (lastUse, bool) {
+func (t *Tracker) peek(key string) (lastUse, bool) {
 	k := t.keys.useKeyOf(key)
 	sh := &t.shards[t.shard(k)]
 	sh.mu.Lock()
@@ -297,7 +263,7 @@ func (t *usageTracker) peek(key string) (lastUse, bool) {
 	return t.lastUse(u, texts), true
 }
 
-func (t *usageTracker) lastUse(u use, texts [2]string) lastUse {
+func (t *Tracker) lastUse(u use, texts [2]string) lastUse {
 	l := lastUse{at: u.at, operation: t.ops.name(u.op), uuids: u.ids}
 	if u.odd {
 		l.texts = &texts
@@ -305,8 +271,8 @@ func (t *usageTracker) lastUse(u use, texts [2]string) lastUse {
 	return l
 }
 
-// forget drops a deleted key's uses.
-func (t *usageTracker) forget(key string) {
+// Forget drops from memory the uses of a key deleted from the store.
+func (t *Tracker) Forget(key string) {
 	k := t.keys.useKeyOf(key)
 	sh := &t.shards[t.shard(k)]
 	sh.mu.Lock()
@@ -327,7 +293,7 @@ type pendingUse struct {
 
 // take lists the uses recorded since the last flush, which stay in
 // memory (inflight) until written or requeued; the caller holds lockFlush.
-func (t *usageTracker) take() []pendingUse {
+func (t *Tracker) take() []pendingUse {
 	n := 0
 	for i := range t.shards {
 		sh := &t.shards[i]
@@ -378,7 +344,7 @@ func (t *usageTracker) take() []pendingUse {
 }
 
 // written notes that ps are in the store.
-func (t *usageTracker) written(ps []pendingUse) {
+func (t *Tracker) written(ps []pendingUse) {
 	for _, p := range ps {
 		sh := &t.shards[t.shard(p.name)]
 		sh.mu.Lock()
@@ -392,7 +358,7 @@ func (t *usageTracker) written(ps []pendingUse) {
 
 // requeue puts back uses a failed flush did not write, unless a later
 // use of the key was recorded meanwhile.
-func (t *usageTracker) requeue(ps []pendingUse) {
+func (t *Tracker) requeue(ps []pendingUse) {
 	for _, p := range ps {
 		sh := &t.shards[t.shard(p.name)]
 		sh.mu.Lock()

@@ -1,0 +1,128 @@
+package keyuse
+
+import (
+	"encoding/hex"
+	"time"
+)
+
+// lastUse is one use as the flush writes it and LastUse reports it: the
+// request and event ids as their 16 bytes when both are lowercase UUIDs
+// (the form of kmsd's own ids), other ids as given.
+type lastUse struct {
+	at        int64  // Unix nanoseconds, UTC
+	operation string // a KeyLastUsageTrackingOperation constant
+	uuids     [2][16]byte
+	texts     *[2]string // the ids as given when either is not a UUID; then uuids is unused
+}
+
+// newLastUse is a use as the tracker gives it to a flush.
+func newLastUse(at time.Time, op, requestID, eventID string) *lastUse {
+	u := &lastUse{at: at.UnixNano(), operation: op}
+	r, e := newCompactID(requestID), newCompactID(eventID)
+	if r.isUUID && e.isUUID {
+		u.uuids = [2][16]byte{r.uuid, e.uuid}
+	} else {
+		u.texts = &[2]string{requestID, eventID}
+	}
+	return u
+}
+
+func (u *lastUse) requestID() compactID { return u.id(0) }
+func (u *lastUse) eventID() compactID   { return u.id(1) }
+
+func (u *lastUse) id(i int) compactID {
+	if u.texts == nil {
+		return compactID{uuid: u.uuids[i], isUUID: true}
+	}
+	return newCompactID(u.texts[i])
+}
+
+func (u *lastUse) time() time.Time { return time.Unix(0, u.at).UTC() }
+
+func (u *lastUse) asUse() Use {
+	return Use{At: u.time(), Operation: u.operation, RequestID: u.requestID().String(), EventID: u.eventID().String()}
+}
+
+// compactID is an id that is usually a lowercase UUID (the form of
+// kmsd's request and event ids): its 16 bytes, or any other text as is.
+type compactID struct {
+	uuid   [16]byte
+	isUUID bool
+	text   string
+}
+
+func newCompactID(s string) compactID {
+	if uuid, ok := ParseUUID(s); ok {
+		return compactID{uuid: uuid, isUUID: true}
+	}
+	return compactID{text: s}
+}
+
+func (c compactID) String() string {
+	if !c.isUUID {
+		return c.text
+	}
+	return FormatUUID(c.uuid)
+}
+
+// ParseUUID returns the 16 bytes of s when s is a UUID in lowercase text,
+// the form of kmsd's own ids, whose bytes FormatUUID prints back as s.
+// Key records store their key ids in the same form.
+func ParseUUID(s string) (uuid [16]byte, ok bool) {
+	if len(s) != 36 {
+		return uuid, false
+	}
+	for i, j := 0, 0; i < len(s); {
+		if isUUIDDash(i) {
+			if s[i] != '-' {
+				return uuid, false
+			}
+			i++
+			continue
+		}
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
+			return uuid, false // upper case would not round-trip
+		}
+		uuid[j] = hi<<4 | lo
+		i, j = i+2, j+1
+	}
+	return uuid, true
+}
+
+// FormatUUID returns the lowercase text form of a UUID's 16 bytes.
+func FormatUUID(uuid [16]byte) string {
+	var b [36]byte
+	return string(appendUUID(b[:0], uuid))
+}
+
+// appendUUID appends the lowercase text form of uuid.
+func appendUUID(dst []byte, uuid [16]byte) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, 36)...)
+	b := dst[n:]
+	hex.Encode(b[0:8], uuid[0:4])
+	b[8] = '-'
+	hex.Encode(b[9:13], uuid[4:6])
+	b[13] = '-'
+	hex.Encode(b[14:18], uuid[6:8])
+	b[18] = '-'
+	hex.Encode(b[19:23], uuid[8:10])
+	b[23] = '-'
+	hex.Encode(b[24:36], uuid[10:16])
+	return dst
+}
+
+func isUUIDDash(i int) bool { return i == 8 || i == 13 || i == 18 || i == 23 }
+
+// lowerHex is the value of a lowercase hex digit.
+func lowerHex(ch byte) (byte, bool) {
+	switch {
+	case '0' <= ch && ch <= '9':
+		return ch - '0', true
+	case 'a' <= ch && ch <= 'f':
+		return ch - 'a' + 10, true
+	}
+	return 0, false
+}
