@@ -6,7 +6,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/kmsd/kmsd/internal/kms/keyuse"
+	"github.com/kmsd/kmsd/internal/uuid"
 )
 
 // TestKeyFilterNeverHidesAnEntry adds, evicts, invalidates and flushes
@@ -124,11 +124,11 @@ func BenchmarkKeyCacheMiss(b *testing.B) {
 		ids[i] = [16]byte{byte(i), byte(i >> 8), byte(i >> 16), 0x40, 0x80}
 	}
 	for i := range size {
-		c.add(cacheKeyID("111122223333", "us-east-1", keyuse.FormatUUID(ids[i*(len(ids)/size)])), "", c.gen.Load())
+		c.add(cacheKeyID("111122223333", "us-east-1", uuid.Format(ids[i*(len(ids)/size)])), "", c.gen.Load())
 	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	b.ReportAllocs()
 	for b.Loop() {
-		c.get("k|" + part + keyuse.FormatUUID(ids[rng.IntN(len(ids))]))
+		c.get("k|" + part + uuid.Format(ids[rng.IntN(len(ids))]))
 	}
 }

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/kmsd/kmsd/internal/kms/keyuse"
+	"github.com/kmsd/kmsd/internal/uuid"
 )
 
 // How a key record is stored in bucketKeys. Since store schema version 5
@@ -90,7 +90,7 @@ var errMalformedRecord = errors.New("malformed compact key record")
 func encodeKeyRecord(r *keyRecord) ([]byte, error) {
 	w := fieldWriter{b: make([]byte, 0, 320+len(r.Description)+len(r.Policy))}
 	w.b = append(w.b, compactRecord)
-	if id, ok := keyuse.ParseUUID(r.KeyID); ok {
+	if id, ok := uuid.Parse(r.KeyID); ok {
 		w.field(fKeyUUID, id[:])
 	} else {
 		w.text(fKeyID, r.KeyID)
@@ -272,7 +272,7 @@ func decodeCompactRecord(b []byte) (*keyRecord, error) {
 			}
 			var id [16]byte
 			copy(id[:], v)
-			r.KeyID = keyuse.FormatUUID(id)
+			r.KeyID = uuid.Format(id)
 		case fAccount:
 			r.AccountID = sharedBytes(v)
 		case fRegion:

@@ -35,7 +35,20 @@ func NewTimeOrdered(t time.Time) string {
 // format sets the variant bits of b and returns its text form.
 func format(b *[16]byte) string {
 	b[8] = b[8]&0x3f | 0x80
+	return Format(*b)
+}
+
+// Format returns the lowercase text form of b's 16 bytes as they are.
+func Format(b [16]byte) string {
 	var out [36]byte
+	return string(Append(out[:0], b))
+}
+
+// Append appends the lowercase text form of b to dst.
+func Append(dst []byte, b [16]byte) []byte {
+	n := len(dst)
+	dst = append(dst, make([]byte, 36)...)
+	out := dst[n:]
 	hex.Encode(out[0:8], b[0:4])
 	out[8] = '-'
 	hex.Encode(out[9:13], b[4:6])
@@ -44,8 +57,45 @@ func format(b *[16]byte) string {
 	out[18] = '-'
 	hex.Encode(out[19:23], b[8:10])
 	out[23] = '-'
-	hex.Encode(out[24:], b[10:])
-	return string(out[:])
+	hex.Encode(out[24:36], b[10:])
+	return dst
+}
+
+// Parse returns the 16 bytes of s when s is a UUID in lowercase text form,
+// the form kmsd makes, so that Format gives s back; any other text, upper
+// case included, is refused, since it would not round-trip. Stores keep
+// such ids in 16 bytes instead of 36.
+func Parse(s string) (b [16]byte, ok bool) {
+	if len(s) != 36 {
+		return b, false
+	}
+	for i, j := 0, 0; i < len(s); {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if s[i] != '-' {
+				return b, false
+			}
+			i++
+			continue
+		}
+		hi, ok1 := lowerHex(s[i])
+		lo, ok2 := lowerHex(s[i+1])
+		if !ok1 || !ok2 {
+			return b, false
+		}
+		b[j] = hi<<4 | lo
+		i, j = i+2, j+1
+	}
+	return b, true
+}
+
+func lowerHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
 }
 
 // Valid reports whether s is a UUID in canonical lower- or upper-case form.

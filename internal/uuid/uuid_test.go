@@ -38,3 +38,30 @@ func TestNewTimeOrdered(t *testing.T) {
 		prev = u
 	}
 }
+
+// Parse takes exactly the text Format prints, so ids stored as 16 bytes
+// come back as they were given; anything else must be kept as text.
+func TestParseRoundTrips(t *testing.T) {
+	for range 100 {
+		s := New()
+		b, ok := Parse(s)
+		if !ok || Format(b) != s {
+			t.Fatalf("Parse(%q) = %x, %v; Format gives %q", s, b, ok, Format(b))
+		}
+	}
+	b, ok := Parse("00112233-4455-6677-8899-aabbccddeeff")
+	if !ok || b != [16]byte{0x00, 0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb, 0xcc, 0xdd, 0xee, 0xff} {
+		t.Fatalf("Parse = %x, %v", b, ok)
+	}
+	if got := string(Append([]byte("k|"), b)); got != "k|00112233-4455-6677-8899-aabbccddeeff" {
+		t.Fatalf("Append = %q", got)
+	}
+	for _, bad := range []string{"", "00112233-4455-6677-8899-aabbccddeef",
+		"00112233-4455-6677-8899-AABBCCDDEEFF", // upper case would not round-trip
+		"00112233+4455-6677-8899-aabbccddeeff", "001122334-455-6677-8899-aabbccddeeff",
+		"0011223g-4455-6677-8899-aabbccddeeff"} {
+		if _, ok := Parse(bad); ok {
+			t.Errorf("Parse(%q) accepted", bad)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 
 	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+	"github.com/kmsd/kmsd/internal/uuid"
 )
 
 // How a key's last use is stored in BucketLastUsage. Since store schema
@@ -133,9 +134,9 @@ func parseCompact(b []byte) (p compactParts, ok bool) {
 
 func partsID(id [2][]byte) string {
 	if id[0] != nil {
-		var uuid [16]byte
-		copy(uuid[:], id[0])
-		return FormatUUID(uuid)
+		var b [16]byte
+		copy(b[:], id[0])
+		return uuid.Format(b)
 	}
 	return string(id[1])
 }

@@ -1,8 +1,9 @@
 package keyuse
 
 import (
-	"encoding/hex"
 	"time"
+
+	"github.com/kmsd/kmsd/internal/uuid"
 )
 
 // lastUse is one use as the flush writes it and LastUse reports it: the
@@ -52,8 +53,8 @@ type compactID struct {
 }
 
 func newCompactID(s string) compactID {
-	if uuid, ok := ParseUUID(s); ok {
-		return compactID{uuid: uuid, isUUID: true}
+	if b, ok := uuid.Parse(s); ok {
+		return compactID{uuid: b, isUUID: true}
 	}
 	return compactID{text: s}
 }
@@ -62,56 +63,7 @@ func (c compactID) String() string {
 	if !c.isUUID {
 		return c.text
 	}
-	return FormatUUID(c.uuid)
-}
-
-// ParseUUID returns the 16 bytes of s when s is a UUID in lowercase text,
-// the form of kmsd's own ids, whose bytes FormatUUID prints back as s.
-// Key records store their key ids in the same form.
-func ParseUUID(s string) (uuid [16]byte, ok bool) {
-	if len(s) != 36 {
-		return uuid, false
-	}
-	for i, j := 0, 0; i < len(s); {
-		if isUUIDDash(i) {
-			if s[i] != '-' {
-				return uuid, false
-			}
-			i++
-			continue
-		}
-		hi, ok1 := lowerHex(s[i])
-		lo, ok2 := lowerHex(s[i+1])
-		if !ok1 || !ok2 {
-			return uuid, false // upper case would not round-trip
-		}
-		uuid[j] = hi<<4 | lo
-		i, j = i+2, j+1
-	}
-	return uuid, true
-}
-
-// FormatUUID returns the lowercase text form of a UUID's 16 bytes.
-func FormatUUID(uuid [16]byte) string {
-	var b [36]byte
-	return string(appendUUID(b[:0], uuid))
-}
-
-// appendUUID appends the lowercase text form of uuid.
-func appendUUID(dst []byte, uuid [16]byte) []byte {
-	n := len(dst)
-	dst = append(dst, make([]byte, 36)...)
-	b := dst[n:]
-	hex.Encode(b[0:8], uuid[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], uuid[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], uuid[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], uuid[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:36], uuid[10:16])
-	return dst
+	return uuid.Format(c.uuid)
 }
 
 func isUUIDDash(i int) bool { return i == 8 || i == 13 || i == 18 || i == 23 }

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/kmsd/kmsd/internal/uuid"
 )
 
 // How the Tracker (tracker.go) names keys and operations without
@@ -80,7 +82,7 @@ func (n *names) appendStoreKey(dst []byte, k useKey) []byte {
 	switch k.kind {
 	case kindUUID:
 		start := len(dst)
-		dst = appendUUID(dst, k.id)
+		dst = uuid.Append(dst, k.id)
 		for i, d := start, 0; i < len(dst); i++ {
 			if isUUIDDash(i - start) {
 				continue
