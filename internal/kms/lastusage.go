@@ -15,6 +15,12 @@ import (
 // background jobs and once more at shutdown, writes the uses recorded
 // since its previous run to the store.
 
+// usageTracker is a tracker of uses of this Service's keys, with limits l
+// (zero fields: the defaults).
+func (s *Service) usageTracker(l keyuse.Limits) *keyuse.Tracker {
+	return keyuse.NewTracker(keyuse.Config{Store: s.store, Now: s.now, Keys: bucketKeys, Limits: l})
+}
+
 // use notes a key the operation resolved, for RecordsUse. An operation
 // uses at most two keys (ReEncrypt); AWS records the use on both.
 func (c *Call) use(k *cachedKey) {

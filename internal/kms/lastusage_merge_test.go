@@ -113,7 +113,7 @@ func TestConcurrentMergesOfSharedRuns(t *testing.T) {
 		ids[i] = h.createKey()
 	}
 	h.useRuns(keyuse.RunChunk, 1<<30)
-	other.usage.SetLimits(keyuse.Limits{RunAt: 1, RunMax: 100, MergeUses: 1 << 30, MergeRuns: 1 << 30})
+	other.usage = other.usageTracker(keyuse.Limits{RunAt: 1, RunMax: 100, MergeUses: 1 << 30, MergeRuns: 1 << 30})
 	for i, id := range ids {
 		h.encryptAs(id, fmt.Sprintf("a-%d", i))
 	}
@@ -220,10 +220,10 @@ func TestRunsSurviveFailedTransactions(t *testing.T) {
 		cs := &cutStore{Store: h.st}
 		cs.left.Store(1 << 20)
 		svc := h.serviceOver(cs)
+		svc.usage = svc.usageTracker(keyuse.Limits{RunAt: 1, RunMax: 100, MergeUses: 1 << 30, MergeRuns: 1 << 30})
 		if _, err := svc.usage.TrackingStart(ctx); err != nil {
 			t.Fatal(err)
 		}
-		svc.usage.SetLimits(keyuse.Limits{RunAt: 1, RunMax: 100, MergeUses: 1 << 30, MergeRuns: 1 << 30})
 		h.clock.Add(time.Second)
 		at := h.clock.Now()
 		for i, id := range ids {

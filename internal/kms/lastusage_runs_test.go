@@ -14,7 +14,10 @@ import (
 // useRuns makes every flush write runs of at most runMax uses, merged
 // once there are mergeRuns of them.
 func (h *harness) useRuns(runMax, mergeRuns int) {
-	h.svc.usage.SetLimits(keyuse.Limits{RunAt: 1, RunMax: runMax, MergeUses: 1 << 30, MergeRuns: mergeRuns})
+	if n := h.svc.usage.Pending(); n != 0 {
+		h.t.Fatalf("useRuns replaces the tracker, and would drop the %d uses it holds", n)
+	}
+	h.svc.usage = h.svc.usageTracker(keyuse.Limits{RunAt: 1, RunMax: runMax, MergeUses: 1 << 30, MergeRuns: mergeRuns})
 }
 
 // oneRun is a harness whose one key's use, by request req-1, is in a run.
@@ -57,11 +60,11 @@ func TestRunsHoldUsesUntilMerged(t *testing.T) {
 	for i := range ids {
 		ids[i] = h.createKey()
 	}
+	h.useRuns(2*keyuse.RunChunk, 1<<30)
 	for i, id := range ids {
 		h.encryptAs(id, fmt.Sprintf("req-%d", i))
 	}
 	first := h.clock.Now()
-	h.useRuns(2*keyuse.RunChunk, 1<<30)
 	if w, err := h.svc.FlushLastUsage(ctx); w != n || err != nil {
 		t.Fatalf("FlushLastUsage = %d, %v; want %d", w, err, n)
 	}

@@ -306,7 +306,7 @@ func TestFlushedUsesLeaveTheTracker(t *testing.T) {
 func TestManyUnwrittenUsesAskForAFlush(t *testing.T) {
 	h := newHarness(t)
 	ctx := context.Background()
-	h.svc.usage.SetLimits(keyuse.Limits{FlushAt: 3})
+	h.svc.usage = h.svc.usageTracker(keyuse.Limits{FlushAt: 3})
 	ids := []string{h.createKey(), h.createKey(), h.createKey(), h.createKey(), h.createKey()}
 	use := func(id string) {
 		t.Helper()

@@ -225,7 +225,7 @@ func New(cfg Config) (*Service, error) {
 		cache:  newKeyCache(size),
 		pool:   newPool(cfg.ExpensiveWork),
 	}
-	s.usage = keyuse.NewTracker(keyuse.Config{Store: cfg.Store, Now: s.now, Keys: bucketKeys})
+	s.usage = s.usageTracker(keyuse.Limits{})
 	s.limiter = cfg.Limiter
 	if len(cfg.Regions) > 0 {
 		s.regions = make(map[string]bool, len(cfg.Regions))

@@ -1,6 +1,7 @@
 // Package uuid makes the UUIDs of the API: random (version 4) ones, the form
 // AWS uses for key IDs and request IDs, and time-ordered (version 7) ones
-// for audit event IDs.
+// for audit event IDs; and it reads and prints the 16 bytes of such ids,
+// the form stores keep them in.
 package uuid
 
 import (

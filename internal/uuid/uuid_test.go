@@ -56,6 +56,23 @@ func TestParseRoundTrips(t *testing.T) {
 	if got := string(Append([]byte("k|"), b)); got != "k|00112233-4455-6677-8899-aabbccddeeff" {
 		t.Fatalf("Append = %q", got)
 	}
+	// Format prints the bytes as they are: the version and variant bits
+	// are New's to set, not Format's.
+	if got := Format([16]byte{}); got != "00000000-0000-0000-0000-000000000000" {
+		t.Errorf("Format of zeros = %q", got)
+	}
+	var ones [16]byte
+	for i := range ones {
+		ones[i] = 0xff
+	}
+	if got := Format(ones); got != "ffffffff-ffff-ffff-ffff-ffffffffffff" {
+		t.Errorf("Format of 0xff bytes = %q", got)
+	}
+	for range 100 {
+		if u := New(); !strings.ContainsRune("89ab", rune(u[19])) {
+			t.Fatalf("New() = %q: not the RFC 9562 variant", u)
+		}
+	}
 	for _, bad := range []string{"", "00112233-4455-6677-8899-aabbccddeef",
 		"00112233-4455-6677-8899-AABBCCDDEEFF", // upper case would not round-trip
 		"00112233+4455-6677-8899-aabbccddeeff", "001122334-455-6677-8899-aabbccddeeff",

@@ -96,7 +96,7 @@ func (r *compactReader) text() []byte {
 }
 
 // id returns an id's UUID bytes or its text; both nil for none.
-func (r *compactReader) id() (uuid, text []byte) {
+func (r *compactReader) id() (b, text []byte) {
 	kind := r.take(1)
 	if !r.ok {
 		return nil, nil

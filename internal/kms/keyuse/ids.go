@@ -16,7 +16,8 @@ type lastUse struct {
 	texts     *[2]string // the ids as given when either is not a UUID; then uuids is unused
 }
 
-// newLastUse is a use as the tracker gives it to a flush.
+// newLastUse is a use given as text, as Use holds it, in the form the
+// tracker keeps (Tracker.Record builds the same from its ids).
 func newLastUse(at time.Time, op, requestID, eventID string) *lastUse {
 	u := &lastUse{at: at.UnixNano(), operation: op}
 	r, e := newCompactID(requestID), newCompactID(eventID)
@@ -64,17 +65,4 @@ func (c compactID) String() string {
 		return c.text
 	}
 	return uuid.Format(c.uuid)
-}
-
-func isUUIDDash(i int) bool { return i == 8 || i == 13 || i == 18 || i == 23 }
-
-// lowerHex is the value of a lowercase hex digit.
-func lowerHex(ch byte) (byte, bool) {
-	switch {
-	case '0' <= ch && ch <= '9':
-		return ch - '0', true
-	case 'a' <= ch && ch <= 'f':
-		return ch - 'a' + 10, true
-	}
-	return 0, false
 }

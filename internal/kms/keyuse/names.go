@@ -139,3 +139,16 @@ func (n *names) number(s string) uint32 {
 }
 
 func (n *names) name(i uint32) string { return n.table.Load().names[i] }
+
+func isUUIDDash(i int) bool { return i == 8 || i == 13 || i == 18 || i == 23 }
+
+// lowerHex is the value of a lowercase hex digit.
+func lowerHex(ch byte) (byte, bool) {
+	switch {
+	case '0' <= ch && ch <= '9':
+		return ch - '0', true
+	case 'a' <= ch && ch <= 'f':
+		return ch - 'a' + 10, true
+	}
+	return 0, false
+}

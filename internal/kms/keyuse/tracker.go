@@ -113,7 +113,7 @@ type Tracker struct {
 	queued  atomic.Int64
 	flushAt int64
 	due     chan struct{}
-	// How flushes write and merge runs (runs.go, SetLimits).
+	// How flushes write and merge runs (runs.go, Config.Limits).
 	runAt, runMax, mergeUses, mergeRuns int
 	// unmerged is how many uses the runs held when last counted;
 	// mergeWanted is whether a merge was then due; mergeSignal asks for
@@ -134,6 +134,9 @@ type Config struct {
 	// Keys is the bucket that holds every key under its store key: a use
 	// of a key it no longer holds is not written.
 	Keys []byte
+	// Limits are the sizes at which the tracker flushes early, writes runs
+	// and merges them; tests lower them to follow a few keys through.
+	Limits Limits
 }
 
 // usageFlushAt is how many keys with unwritten uses ask for an early
@@ -143,12 +146,17 @@ type Config struct {
 // store, so a smaller set costs more per use written.
 const usageFlushAt = 250_000
 
-// NewTracker returns a Tracker with no use recorded and the default Limits.
+// NewTracker returns a Tracker with no use recorded.
 func NewTracker(cfg Config) *Tracker {
 	t := &Tracker{store: cfg.Store, now: cfg.Now, keyBucket: cfg.Keys, started: cfg.Now(),
 		due: make(chan struct{}, 1), flushing: make(chan struct{}, 1),
 		mergeSignal: make(chan struct{}, 1), merging: make(chan struct{}, 1)}
-	t.SetLimits(Limits{})
+	l := cfg.Limits
+	t.flushAt = int64(cmp.Or(l.FlushAt, usageFlushAt))
+	t.runAt = cmp.Or(l.RunAt, usageRunAt)
+	t.runMax = cmp.Or(l.RunMax, usageRunMax)
+	t.mergeUses = cmp.Or(l.MergeUses, usageMergeUses)
+	t.mergeRuns = cmp.Or(l.MergeRuns, usageMergeRuns)
 	return t
 }
 
@@ -160,17 +168,6 @@ type Limits struct {
 	RunMax    int // uses per run
 	MergeUses int // runs holding this many uses are merged
 	MergeRuns int // or this many runs
-}
-
-// SetLimits sets l; tests lower the limits to follow a few keys through
-// runs and merges. It must not run while uses are recorded, flushed or
-// merged.
-func (t *Tracker) SetLimits(l Limits) {
-	t.flushAt = int64(cmp.Or(l.FlushAt, usageFlushAt))
-	t.runAt = cmp.Or(l.RunAt, usageRunAt)
-	t.runMax = cmp.Or(l.RunMax, usageRunMax)
-	t.mergeUses = cmp.Or(l.MergeUses, usageMergeUses)
-	t.mergeRuns = cmp.Or(l.MergeRuns, usageMergeRuns)
 }
 
 // Pending is how many keys have a use recorded in memory that no flush
