@@ -67,36 +67,24 @@ func Append(dst []byte, b [16]byte) []byte {
 // case included, is refused, since it would not round-trip. Stores keep
 // such ids in 16 bytes instead of 36.
 func Parse(s string) (b [16]byte, ok bool) {
-	if len(s) != 36 {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
 		return b, false
 	}
-	for i, j := 0, 0; i < len(s); {
-		if i == 8 || i == 13 || i == 18 || i == 23 {
-			if s[i] != '-' {
-				return b, false
-			}
-			i++
-			continue
-		}
-		hi, ok1 := lowerHex(s[i])
-		lo, ok2 := lowerHex(s[i+1])
-		if !ok1 || !ok2 {
+	var digits [32]byte
+	n := copy(digits[:], s[0:8])
+	n += copy(digits[n:], s[9:13])
+	n += copy(digits[n:], s[14:18])
+	n += copy(digits[n:], s[19:23])
+	copy(digits[n:], s[24:36])
+	for _, c := range digits {
+		if 'A' <= c && c <= 'F' {
 			return b, false
 		}
-		b[j] = hi<<4 | lo
-		i, j = i+2, j+1
+	}
+	if _, err := hex.Decode(b[:], digits[:]); err != nil {
+		return [16]byte{}, false
 	}
 	return b, true
-}
-
-func lowerHex(c byte) (byte, bool) {
-	switch {
-	case '0' <= c && c <= '9':
-		return c - '0', true
-	case 'a' <= c && c <= 'f':
-		return c - 'a' + 10, true
-	}
-	return 0, false
 }
 
 // Valid reports whether s is a UUID in canonical lower- or upper-case form.
